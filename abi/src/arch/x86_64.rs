@@ -1,0 +1,291 @@
+//! x86-64: `syscall` with the number in rax and arguments in rdi, rsi, rdx,
+//! r10, r8, r9; the thread pointer is the fs base, whose first word points to
+//! itself (TLS variant II, required of every libc on this architecture).
+
+use crate::Rseq;
+use core::arch::{asm, global_asm};
+
+/// `RSEQ_SIG`: `ud1 0x53053053(%rip),%edi` when preceded by `0f b9 3d`.
+pub const RSEQ_SIG: u32 = 0x5305_3053;
+
+/// Syscall numbers used by the component.
+pub mod nr {
+    /// read(2)
+    pub const READ: usize = 0;
+    /// write(2)
+    pub const WRITE: usize = 1;
+    /// close(2)
+    pub const CLOSE: usize = 3;
+    /// rt_sigprocmask(2)
+    pub const RT_SIGPROCMASK: usize = 14;
+    /// sched_yield(2)
+    pub const SCHED_YIELD: usize = 24;
+    /// getpid(2)
+    pub const GETPID: usize = 39;
+    /// exit(2) of one thread
+    pub const EXIT: usize = 60;
+    /// gettid(2)
+    pub const GETTID: usize = 186;
+    /// sched_setaffinity(2)
+    pub const SCHED_SETAFFINITY: usize = 203;
+    /// sched_getaffinity(2)
+    pub const SCHED_GETAFFINITY: usize = 204;
+    /// exit_group(2)
+    pub const EXIT_GROUP: usize = 231;
+    /// tgkill(2)
+    pub const TGKILL: usize = 234;
+    /// openat(2)
+    pub const OPENAT: usize = 257;
+    /// getcpu(2)
+    pub const GETCPU: usize = 309;
+    /// membarrier(2)
+    pub const MEMBARRIER: usize = 324;
+    /// rseq(2)
+    pub const RSEQ: usize = 334;
+}
+
+/// Raw syscall with no argument; returns the result or a negated errno.
+///
+/// # Safety
+/// The syscall must not break any invariant Rust or the host relies on
+/// (e.g. unmapping live memory).
+#[inline(always)]
+pub unsafe fn syscall0(nr: usize) -> isize {
+    let ret: isize;
+    // SAFETY: the caller upholds the syscall's own contract; `syscall`
+    // clobbers only rcx and r11 besides rax.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr as isize => ret,
+             lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+/// Raw syscall with one argument. See [`syscall0`].
+///
+/// # Safety
+/// As [`syscall0`]; pointer arguments must be valid for what the syscall does.
+#[inline(always)]
+pub unsafe fn syscall1(nr: usize, a1: usize) -> isize {
+    let ret: isize;
+    // SAFETY: as in syscall0.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr as isize => ret, in("rdi") a1,
+             lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+/// Raw syscall with two arguments. See [`syscall0`].
+///
+/// # Safety
+/// As [`syscall1`].
+#[inline(always)]
+pub unsafe fn syscall2(nr: usize, a1: usize, a2: usize) -> isize {
+    let ret: isize;
+    // SAFETY: as in syscall0.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr as isize => ret, in("rdi") a1, in("rsi") a2,
+             lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+/// Raw syscall with three arguments. See [`syscall0`].
+///
+/// # Safety
+/// As [`syscall1`].
+#[inline(always)]
+pub unsafe fn syscall3(nr: usize, a1: usize, a2: usize, a3: usize) -> isize {
+    let ret: isize;
+    // SAFETY: as in syscall0.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr as isize => ret,
+             in("rdi") a1, in("rsi") a2, in("rdx") a3,
+             lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+/// Raw syscall with four arguments. See [`syscall0`].
+///
+/// # Safety
+/// As [`syscall1`].
+#[inline(always)]
+pub unsafe fn syscall4(nr: usize, a1: usize, a2: usize, a3: usize, a4: usize) -> isize {
+    let ret: isize;
+    // SAFETY: as in syscall0.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr as isize => ret,
+             in("rdi") a1, in("rsi") a2, in("rdx") a3, in("r10") a4,
+             lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+/// The thread pointer (fs base). Every libc on x86-64 stores the thread
+/// pointer's own value in its first word, so one load from fs:0 reads it.
+///
+/// Valid once the thread's TLS exists, which is before any code of this
+/// component runs in every host (the standalone libc installs it first).
+#[inline(always)]
+pub fn thread_pointer() -> *mut u8 {
+    let tp: *mut u8;
+    // SAFETY: reads the TCB's self pointer, which every host sets up before
+    // running any code of the component.
+    unsafe {
+        asm!("mov {tp}, qword ptr fs:[0]", tp = out(reg) tp,
+             options(nostack, readonly, preserves_flags, pure));
+    }
+    tp
+}
+
+/// This thread's copy of the component's own rseq area (`__rseq_abi`, 
+/// [`super::AREA_CAPACITY`] bytes aligned [`super::AREA_ALIGN`]).
+#[inline(always)]
+pub fn own_area() -> *mut Rseq {
+    let p: *mut Rseq;
+    // SAFETY: initial-exec TLS access to a symbol defined below; the fs
+    // segment is valid (see thread_pointer).
+    unsafe {
+        asm!("mov {p}, qword ptr [rip + rseq_libc_thread_area@GOTTPOFF]",
+             "add {p}, qword ptr fs:[0]", p = out(reg) p,
+             options(nostack, readonly, pure));
+    }
+    p
+}
+
+/// This thread's [`super::THREAD_STATE_SIZE`] bytes of bookkeeping, zero
+/// when the thread starts, aligned 16.
+#[inline(always)]
+pub fn thread_state_block() -> *mut u8 {
+    let p: *mut u8;
+    // SAFETY: as in own_area.
+    unsafe {
+        asm!("mov {p}, qword ptr [rip + rseq_libc_thread_state@GOTTPOFF]",
+             "add {p}, qword ptr fs:[0]", p = out(reg) p,
+             options(nostack, readonly, pure));
+    }
+    p
+}
+
+/// Addresses of `__rseq_offset`, `__rseq_size` and `__rseq_flags` as this
+/// link resolved them, and whether they are the component's own definitions
+/// (no libc in the link defines them) rather than the libc's.
+#[inline]
+pub fn rseq_symbols() -> (*mut isize, *mut u32, *mut u32, bool) {
+    let (off, size, flags, own): (*mut isize, *mut u32, *mut u32, *mut u8);
+    // SAFETY: only computes addresses. The symbols are hidden (see below),
+    // so rip-relative addressing is valid in executables and shared objects.
+    unsafe {
+        asm!("lea {off}, [rip + __rseq_offset]",
+             "lea {size}, [rip + __rseq_size]",
+             "lea {flags}, [rip + __rseq_flags]",
+             "lea {own}, [rip + rseq_libc_own_rseq_symbols]",
+             off = out(reg) off, size = out(reg) size, flags = out(reg) flags,
+             own = out(reg) own, options(nostack, nomem, preserves_flags, pure));
+    }
+    (off, size, flags, own == off.cast())
+}
+
+// The component's TLS: its own rseq area, whose first 32 bytes are also the
+// legacy `__rseq_abi` (weak, so a program or library that still defines one
+// keeps its own), and the per-thread bookkeeping.
+//
+// `__rseq_offset`, `__rseq_size` and `__rseq_flags` with glibc's meaning, for
+// hosts whose libc does not define them (musl, the standalone libc). They are
+// weak, so a static glibc's definitions win without a duplicate-symbol error,
+// and hidden, so that in a dynamically linked program they never interpose on
+// ld.so's exported ones: only the executable (or library) that links this
+// component sees this copy, and the component mirrors glibc's values into it
+// when glibc owns registration.
+global_asm!(
+    ".pushsection .tdata.rseq_libc_thread_area,\"awT\",@progbits",
+    ".balign 64",
+    ".globl rseq_libc_thread_area",
+    ".hidden rseq_libc_thread_area",
+    ".type rseq_libc_thread_area,@tls_object",
+    ".size rseq_libc_thread_area,128",
+    "rseq_libc_thread_area:",
+    ".weak __rseq_abi",
+    ".type __rseq_abi,@tls_object",
+    ".size __rseq_abi,32",
+    "__rseq_abi:",
+    ".long 0",          // cpu_id_start
+    ".long 0xffffffff", // cpu_id = RSEQ_CPU_ID_UNINITIALIZED
+    ".zero 120",
+    ".popsection",
+    ".pushsection .tbss.rseq_libc_thread_state,\"awT\",@nobits",
+    ".balign 16",
+    ".globl rseq_libc_thread_state",
+    ".hidden rseq_libc_thread_state",
+    ".type rseq_libc_thread_state,@tls_object",
+    ".size rseq_libc_thread_state,32",
+    "rseq_libc_thread_state:",
+    ".zero 32",
+    ".popsection",
+    ".pushsection .data.rseq_libc_rseq_symbols,\"aw\",@progbits",
+    ".balign 8",
+    ".globl rseq_libc_own_rseq_symbols",
+    ".hidden rseq_libc_own_rseq_symbols",
+    "rseq_libc_own_rseq_symbols:",
+    ".weak __rseq_offset",
+    ".hidden __rseq_offset",
+    ".type __rseq_offset,@object",
+    ".size __rseq_offset,8",
+    "__rseq_offset:",
+    ".quad 0",
+    ".weak __rseq_size",
+    ".hidden __rseq_size",
+    ".type __rseq_size,@object",
+    ".size __rseq_size,4",
+    "__rseq_size:",
+    ".long 0",
+    ".weak __rseq_flags",
+    ".hidden __rseq_flags",
+    ".type __rseq_flags,@object",
+    ".size __rseq_flags,4",
+    "__rseq_flags:",
+    ".long 0",
+    ".popsection",
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_pointer_points_to_itself() {
+        let tp = thread_pointer();
+        // SAFETY: the TCB's first word is readable and holds tp.
+        assert_eq!(unsafe { *(tp as *const *mut u8) }, tp);
+    }
+
+    #[test]
+    fn own_area_is_aligned_and_starts_uninitialized() {
+        let a = own_area();
+        assert_eq!(a as usize % super::super::AREA_ALIGN as usize, 0);
+        // SAFETY: own_area is this thread's TLS, valid for reads.
+        assert_eq!(unsafe { core::ptr::read_volatile(&(*a).cpu_id) } as i32, -1);
+        let b = std::thread::spawn(|| own_area() as usize).join().unwrap();
+        assert_ne!(a as usize, b);
+    }
+
+    #[test]
+    fn raw_syscalls_answer() {
+        // SAFETY: getpid/gettid have no preconditions.
+        let (pid, tid) = unsafe { (syscall0(nr::GETPID), syscall0(nr::GETTID)) };
+        assert_eq!(pid as u32, std::process::id());
+        assert!(tid > 0);
+        // SAFETY: an invalid number is harmless; it answers -ENOSYS.
+        assert_eq!(unsafe { syscall0(100_000) }, -(crate::errno::ENOSYS as isize));
+    }
+
+    #[test]
+    fn own_rseq_symbols_are_used_in_a_program_without_them() {
+        // This test binary links glibc dynamically: ld.so's symbols stay in
+        // ld.so and the executable's hidden copy is the one it resolves.
+        let (_, _, _, own) = rseq_symbols();
+        assert!(own);
+    }
+}

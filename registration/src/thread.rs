@@ -1,0 +1,343 @@
+//! The calling thread's registration state, kept in the component's TLS.
+
+use crate::host::{self, HostRseq};
+use crate::signals::SignalsBlocked;
+use core::ptr::{addr_of_mut, read_volatile, write_volatile, NonNull};
+use core::sync::atomic::{AtomicBool, Ordering};
+use rseq_abi::arch::{self, nr, own_area, syscall4, thread_pointer, RSEQ_SIG};
+use rseq_abi::errno::{EBUSY, ENOSYS, EPERM};
+use rseq_abi::{Rseq, ORIG_AREA_SIZE, RSEQ_CPU_ID_REGISTRATION_FAILED, RSEQ_FLAG_UNREGISTER};
+
+/// Who registered the calling thread's rseq area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Owner {
+    /// Nobody: see [`Reason`].
+    None = 0,
+    /// The host libc; the component adopted its area.
+    Libc = 1,
+    /// The component, in its own TLS area.
+    Component = 2,
+}
+
+/// Why the calling thread has no registered area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Reason {
+    /// It has one.
+    Registered = 0,
+    /// The kernel has no rseq, or a seccomp filter hides it (ENOSYS).
+    Unavailable = 1,
+    /// The application unregistered it through the component.
+    Disabled = 2,
+    /// The kernel refused another way; see [`registration_error`]. EINVAL
+    /// means some other code registered a different area for this thread.
+    Failed = 3,
+}
+
+const UNKNOWN: u32 = 0;
+const LIBC: u32 = 1;
+const COMPONENT: u32 = 2;
+const NONE: u32 = 3;
+
+/// Per-thread bookkeeping, in the zero-initialised TLS block that
+/// `rseq_abi::arch::thread_state_block` provides.
+#[repr(C)]
+struct ThreadState {
+    /// The registered area (libc's or the component's), or null.
+    area: *mut Rseq,
+    status: u32,
+    reason: u32,
+    /// Negated errno of the last failed registration, or 0.
+    error: i32,
+    /// Length the component registered with (for unregistration).
+    len: u32,
+    /// How much of the area the kernel fills.
+    feature_size: u32,
+    _reserved: u32,
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<ThreadState>() <= arch::THREAD_STATE_SIZE);
+    assert!(core::mem::align_of::<ThreadState>() <= 16);
+};
+
+fn state() -> *mut ThreadState {
+    arch::thread_state_block().cast()
+}
+
+// Volatile field access: a signal handler on this thread may read or change
+// the state between any two instructions of the interrupted code.
+macro_rules! get {
+    ($st:expr, $f:ident) => {
+        // SAFETY: $st is this thread's state block, valid and aligned.
+        unsafe { read_volatile(addr_of_mut!((*$st).$f)) }
+    };
+}
+macro_rules! set {
+    ($st:expr, $f:ident, $v:expr) => {
+        // SAFETY: $st is this thread's state block, valid and aligned.
+        unsafe { write_volatile(addr_of_mut!((*$st).$f), $v) }
+    };
+}
+
+/// Snapshot of the calling thread's registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    /// Who registered.
+    pub owner: Owner,
+    /// Why not, when nobody did.
+    pub reason: Reason,
+    /// Negated errno of the last failed registration, or 0.
+    pub error: i32,
+    /// The area, when registered.
+    pub area: Option<NonNull<Rseq>>,
+    /// Registration length (component-owned areas), else 0.
+    pub len: u32,
+    /// How much of the area the kernel fills, 0 when unregistered.
+    pub feature_size: u32,
+}
+
+fn registered_owner(st: *mut ThreadState) -> Option<Owner> {
+    match get!(st, status) {
+        LIBC => Some(Owner::Libc),
+        COMPONENT => Some(Owner::Component),
+        _ => None,
+    }
+}
+
+/// Registers the calling thread (or adopts the libc's registration).
+/// Idempotent: a registered thread returns at once, with no syscall.
+/// Returns the owner, or the errno the kernel gave.
+pub fn register_current_thread() -> Result<Owner, i32> {
+    register(true)
+}
+
+/// Lazy registration: registers a thread that never tried; a thread that
+/// tried and failed, or was unregistered on purpose, stays as it is.
+fn ensure_registered() {
+    let st = state();
+    if get!(st, status) == UNKNOWN {
+        let _ = register(false);
+    }
+}
+
+fn register(explicit: bool) -> Result<Owner, i32> {
+    let st = state();
+    if let Some(o) = registered_owner(st) {
+        return Ok(o);
+    }
+    let blocked = SignalsBlocked::new();
+    // A handler may have registered this thread before signals were blocked.
+    if let Some(o) = registered_owner(st) {
+        return Ok(o);
+    }
+    if !explicit && get!(st, status) != UNKNOWN {
+        return Err(-get!(st, error));
+    }
+    let result = match host::host().0 {
+        HostRseq::Registered { offset, size } => {
+            let area = thread_pointer().wrapping_offset(offset).cast::<Rseq>();
+            record(st, LIBC, Reason::Registered, 0, area, 0, libc_feature_size(size));
+            Ok(Owner::Libc)
+        }
+        HostRseq::NotRegistered | HostRseq::Unsupported => register_own(st),
+    };
+    drop(blocked);
+    result
+}
+
+/// glibc 2.35-2.40 publish 20 or 32 whatever the kernel fills.
+fn libc_feature_size(published: u32) -> u32 {
+    if published == 20 || published == 32 {
+        crate::kernel().feature_size.min(32)
+    } else {
+        published
+    }
+}
+
+/// Registration length and the feature size it gives: the feature size
+/// itself when the area can hold it at the required alignment, else the
+/// original 32 bytes every kernel accepts.
+fn registration_len() -> (u32, u32) {
+    let k = crate::kernel();
+    if k.feature_size > ORIG_AREA_SIZE && k.feature_size <= arch::AREA_CAPACITY && k.align <= arch::AREA_ALIGN {
+        (k.feature_size, k.feature_size)
+    } else {
+        (ORIG_AREA_SIZE, k.feature_size.min(ORIG_AREA_SIZE))
+    }
+}
+
+static PUBLISHED: AtomicBool = AtomicBool::new(false);
+
+fn register_own(st: *mut ThreadState) -> Result<Owner, i32> {
+    let area = own_area();
+    let (len, fs) = registration_len();
+    // SAFETY: `area` is this thread's TLS area, AREA_CAPACITY bytes aligned
+    // AREA_ALIGN, alive as long as the thread; `len` fits in it.
+    let r = unsafe { syscall4(nr::RSEQ, area as usize, len as usize, 0, RSEQ_SIG as usize) } as i32;
+    // EBUSY: this exact area, length and signature are registered already.
+    if r == 0 || r == -EBUSY {
+        record(st, COMPONENT, Reason::Registered, 0, area, len, fs);
+        if !PUBLISHED.swap(true, Ordering::AcqRel) {
+            host::publish_own((area as isize).wrapping_sub(thread_pointer() as isize), fs);
+        }
+        return Ok(Owner::Component);
+    }
+    // Like glibc: legacy readers of __rseq_abi see that registration failed.
+    // SAFETY: our own TLS area, not registered (the syscall failed).
+    unsafe { write_volatile(addr_of_mut!((*area).cpu_id), RSEQ_CPU_ID_REGISTRATION_FAILED as u32) };
+    let reason = if r == -ENOSYS { Reason::Unavailable } else { Reason::Failed };
+    record(st, NONE, reason, r, core::ptr::null_mut(), 0, 0);
+    Err(-r)
+}
+
+fn record(st: *mut ThreadState, status: u32, reason: Reason, error: i32, area: *mut Rseq, len: u32, fs: u32) {
+    set!(st, area, area);
+    set!(st, reason, reason as u32);
+    set!(st, error, error);
+    set!(st, len, len);
+    set!(st, feature_size, fs);
+    // Last: readers that see the status see the fields above.
+    set!(st, status, status);
+}
+
+/// Unregisters the calling thread's area if the component registered it,
+/// with all signals blocked. A libc's registration is left alone: `EPERM`.
+/// Idempotent: an unregistered thread returns `Ok`. Later API calls do not
+/// re-register the thread lazily; [`register_current_thread`] does.
+pub fn unregister_current_thread() -> Result<(), i32> {
+    let st = state();
+    let _blocked = SignalsBlocked::new();
+    match get!(st, status) {
+        LIBC => Err(EPERM),
+        COMPONENT => {
+            let (area, len) = (get!(st, area), get!(st, len));
+            // SAFETY: unregisters exactly what register_own registered.
+            let r = unsafe {
+                syscall4(nr::RSEQ, area as usize, len as usize, RSEQ_FLAG_UNREGISTER as usize, RSEQ_SIG as usize)
+            } as i32;
+            if r != 0 {
+                return Err(-r);
+            }
+            record(st, NONE, Reason::Disabled, 0, core::ptr::null_mut(), 0, 0);
+            Ok(())
+        }
+        UNKNOWN => {
+            record(st, NONE, Reason::Disabled, 0, core::ptr::null_mut(), 0, 0);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The calling thread's registered area, without registering it: the fast
+/// path for readers that fall back on their own.
+#[inline(always)]
+pub fn area() -> *mut Rseq {
+    get!(state(), area)
+}
+
+/// The calling thread's registered area, registering it first if it never
+/// tried (lazy registration, signals blocked).
+pub fn current_area() -> Option<NonNull<Rseq>> {
+    if let Some(a) = NonNull::new(area()) {
+        return Some(a);
+    }
+    ensure_registered();
+    NonNull::new(area())
+}
+
+/// Who registered the calling thread (registering it first if it never tried).
+pub fn owner() -> Owner {
+    status().owner
+}
+
+/// Why the calling thread has no area ([`Reason::Registered`] if it has).
+pub fn reason() -> Reason {
+    status().reason
+}
+
+/// Negated errno of the calling thread's last failed registration, or 0.
+pub fn registration_error() -> i32 {
+    status().error
+}
+
+/// How much of the calling thread's area the kernel fills (0 when none).
+pub fn feature_size() -> u32 {
+    status().feature_size
+}
+
+/// The calling thread's registration (registering it first if it never tried).
+pub fn status() -> Status {
+    ensure_registered();
+    let st = state();
+    let (owner, reason) = match get!(st, status) {
+        LIBC => (Owner::Libc, Reason::Registered),
+        COMPONENT => (Owner::Component, Reason::Registered),
+        _ => (
+            Owner::None,
+            match get!(st, reason) {
+                1 => Reason::Unavailable,
+                2 => Reason::Disabled,
+                _ => Reason::Failed,
+            },
+        ),
+    };
+    Status {
+        owner,
+        reason,
+        error: get!(st, error),
+        area: NonNull::new(get!(st, area)),
+        len: get!(st, len),
+        feature_size: get!(st, feature_size),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpu_of(a: NonNull<Rseq>) -> i32 {
+        // SAFETY: this thread's registered area.
+        unsafe { read_volatile(addr_of_mut!((*a.as_ptr()).cpu_id)) as i32 }
+    }
+
+    // The test binary runs on the system glibc, which registers every thread
+    // unless GLIBC_TUNABLES=glibc.pthread.rseq=0 is set; both cases are
+    // checked against what the libc itself says.
+    #[test]
+    fn each_thread_is_registered_by_exactly_one_owner() {
+        std::thread::spawn(|| {
+            let s = status();
+            let glibc_size = glibc_rseq_size();
+            let expect = if glibc_size > 0 { Owner::Libc } else { Owner::Component };
+            assert_eq!(s.owner, expect, "{s:?}");
+            let a = s.area.expect("area");
+            assert!(cpu_of(a) >= 0);
+            assert_eq!(register_current_thread(), Ok(expect));
+            if expect == Owner::Libc {
+                assert_eq!(unregister_current_thread(), Err(EPERM));
+                assert_eq!(owner(), Owner::Libc);
+                assert!(cpu_of(a) >= 0);
+            } else {
+                assert_eq!(unregister_current_thread(), Ok(()));
+                assert_eq!(status().reason, Reason::Disabled);
+                assert!(current_area().is_none(), "no lazy re-registration");
+                assert_eq!(unregister_current_thread(), Ok(()));
+                assert_eq!(register_current_thread(), Ok(Owner::Component));
+                assert!(cpu_of(current_area().unwrap()) >= 0);
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    fn glibc_rseq_size() -> u32 {
+        extern "C" {
+            fn dlsym(handle: *mut core::ffi::c_void, name: *const u8) -> *mut core::ffi::c_void;
+        }
+        // SAFETY: RTLD_DEFAULT lookup of ld.so's exported __rseq_size.
+        unsafe { *dlsym(core::ptr::null_mut(), b"__rseq_size\0".as_ptr()).cast::<u32>() }
+    }
+}
