@@ -1,2 +1,44 @@
+//! rseq-libc: Linux restartable sequences support for a C library.
+//!
+//! This crate is the component a libc, or a program whose libc does not
+//! register rseq, links in: `target/release/librseq_libc.a`. It bundles
+//!
+//! - [`rseq_abi`]: the kernel ABI and the architecture primitives;
+//! - [`rseq_registration`]: owning or adopting each thread's registration;
+//! - [`rseq_csu`]: registering the main thread before constructors;
+//! - [`rseq_sched_getcpu`]: `sched_getcpu` and `getcpu` from the area;
+//!
+//! and exports the C API of `headers/rseq-libc.h` (see [`capi`]).
 #![cfg_attr(not(test), no_std)]
-//! placeholder
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
+pub mod capi;
+
+pub use rseq_abi;
+pub use rseq_csu;
+pub use rseq_registration;
+pub use rseq_sched_getcpu;
+
+/// The static library holds one object per crate, and a linker pulls an
+/// object in only for a symbol it needs. Every program that calls the C API
+/// pulls this crate's object; this reference pulls the startup hooks with it.
+#[used]
+static LINK_STARTUP_HOOKS: extern "C" fn() = rseq_csu::rseq_libc_csu_init;
+
+/// No panic is expected on any path; if one happens anyway, say so on
+/// stderr and end the process (unwinding is impossible in a libc component).
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    use rseq_abi::arch::{nr, syscall1, syscall3};
+    let msg = b"rseq-libc: internal error (panic)\n";
+    #[allow(unsafe_code)]
+    // SAFETY: write(2) to stderr of a static buffer, then exit_group(2).
+    unsafe {
+        syscall3(nr::WRITE, 2, msg.as_ptr() as usize, msg.len());
+        syscall1(nr::EXIT_GROUP, 127);
+    }
+    #[allow(clippy::empty_loop)]
+    loop {}
+}

@@ -36,7 +36,12 @@ pub struct AuxvValues {
     pub source: AuxvSource,
 }
 
-const KEYS: [usize; 4] = [AT_RSEQ_FEATURE_SIZE, AT_RSEQ_ALIGN, AT_SYSINFO_EHDR, AT_BASE];
+const KEYS: [usize; 4] = [
+    AT_RSEQ_FEATURE_SIZE,
+    AT_RSEQ_ALIGN,
+    AT_SYSINFO_EHDR,
+    AT_BASE,
+];
 static VALUES: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
 static SOURCE: AtomicU8 = AtomicU8::new(AuxvSource::Unread as u8);
 
@@ -114,7 +119,15 @@ fn read_proc_self_auxv() -> bool {
     const O_RDONLY_CLOEXEC: usize = 0o2000000;
     let path = b"/proc/self/auxv\0";
     // SAFETY: path is a valid NUL-terminated string.
-    let fd = unsafe { syscall4(nr::OPENAT, AT_FDCWD as usize, path.as_ptr() as usize, O_RDONLY_CLOEXEC, 0) };
+    let fd = unsafe {
+        syscall4(
+            nr::OPENAT,
+            AT_FDCWD as usize,
+            path.as_ptr() as usize,
+            O_RDONLY_CLOEXEC,
+            0,
+        )
+    };
     if fd < 0 {
         return false;
     }
@@ -123,7 +136,14 @@ fn read_proc_self_auxv() -> bool {
     let cap = core::mem::size_of_val(&buf);
     while len < cap {
         // SAFETY: writes at most cap - len bytes into buf past len.
-        let n = unsafe { syscall3(nr::READ, fd as usize, buf.as_mut_ptr() as usize + len, cap - len) };
+        let n = unsafe {
+            syscall3(
+                nr::READ,
+                fd as usize,
+                buf.as_mut_ptr() as usize + len,
+                cap - len,
+            )
+        };
         if n == -(rseq_abi::errno::EINTR as isize) {
             continue;
         }

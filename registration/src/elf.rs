@@ -76,27 +76,41 @@ impl LoadedImage {
     /// `base` must be the address of an ELF image mapped by the kernel or the
     /// dynamic linker (headers, dynamic section and tables readable), or 0.
     pub unsafe fn at(base: usize) -> Option<Self> {
-        if base == 0 || base % 8 != 0 {
+        if base == 0 || !base.is_multiple_of(8) {
             return None;
         }
         // SAFETY: the caller guarantees a readable ELF header at base.
         let eh = unsafe { &*(base as *const Ehdr) };
-        if eh.ident[..4] != *b"\x7fELF" || eh.ident[4] != 2 || eh.phentsize as usize != size_of::<Phdr>() {
+        if eh.ident[..4] != *b"\x7fELF"
+            || eh.ident[4] != 2
+            || eh.phentsize as usize != size_of::<Phdr>()
+        {
             return None;
         }
         // SAFETY: program headers of a mapped image are mapped (the kernel and
         // ld.so both map them with the first segment).
-        let phdrs = unsafe { core::slice::from_raw_parts((base + eh.phoff) as *const Phdr, eh.phnum as usize) };
+        let phdrs = unsafe {
+            core::slice::from_raw_parts((base + eh.phoff) as *const Phdr, eh.phnum as usize)
+        };
         let first = phdrs.iter().find(|p| p.ptype == PT_LOAD)?;
         let bias = base.wrapping_add(first.offset).wrapping_sub(first.vaddr);
-        let (lo, hi) = phdrs.iter().filter(|p| p.ptype == PT_LOAD).fold((usize::MAX, 0), |(lo, hi), p| {
-            (lo.min(p.vaddr), hi.max(p.vaddr.saturating_add(p.memsz)))
-        });
+        let (lo, hi) = phdrs
+            .iter()
+            .filter(|p| p.ptype == PT_LOAD)
+            .fold((usize::MAX, 0), |(lo, hi), p| {
+                (lo.min(p.vaddr), hi.max(p.vaddr.saturating_add(p.memsz)))
+            });
         let dynamic = phdrs.iter().find(|p| p.ptype == PT_DYNAMIC)?;
         // Some dynamic linkers (glibc's ld.so for itself) add the load bias to
         // the dynamic section's addresses in place; the vDSO's are unrelocated.
         let image = bias.wrapping_add(lo)..bias.wrapping_add(hi);
-        let addr = |v: usize| if image.contains(&v) { v } else { bias.wrapping_add(v) };
+        let addr = |v: usize| {
+            if image.contains(&v) {
+                v
+            } else {
+                bias.wrapping_add(v)
+            }
+        };
         let mut img = LoadedImage {
             bias,
             symtab: core::ptr::null(),
@@ -121,7 +135,10 @@ impl LoadedImage {
             // SAFETY: still within the dynamic section (not past DT_NULL).
             d = unsafe { d.add(1) };
         }
-        if img.symtab.is_null() || img.strtab.is_null() || (img.gnu_hash.is_null() && img.sysv_hash.is_null()) {
+        if img.symtab.is_null()
+            || img.strtab.is_null()
+            || (img.gnu_hash.is_null() && img.sysv_hash.is_null())
+        {
             return None;
         }
         Some(img)
@@ -144,27 +161,36 @@ impl LoadedImage {
         }
         // SAFETY: the string table holds strsz bytes; the name is compared
         // within them and must be followed by its NUL.
-        let s = unsafe { core::slice::from_raw_parts(self.strtab.add(sym.name as usize), self.strsz - sym.name as usize) };
-        (s.len() > name.len() && &s[..name.len()] == name && s[name.len()] == 0).then(|| self.bias.wrapping_add(sym.value))
+        let s = unsafe {
+            core::slice::from_raw_parts(
+                self.strtab.add(sym.name as usize),
+                self.strsz - sym.name as usize,
+            )
+        };
+        (s.len() > name.len() && &s[..name.len()] == name && s[name.len()] == 0)
+            .then(|| self.bias.wrapping_add(sym.value))
     }
 
     fn lookup_gnu(&self, name: &[u8]) -> Option<usize> {
-        let h = name.iter().fold(5381u32, |h, &c| h.wrapping_mul(33).wrapping_add(c as u32));
+        let h = name
+            .iter()
+            .fold(5381u32, |h, &c| h.wrapping_mul(33).wrapping_add(c as u32));
         let t = self.gnu_hash;
         // SAFETY: the GNU hash header is 4 words, followed by the bloom
         // filter (bloom_size words of 64 bits), the buckets and the chains.
         unsafe {
-            let (nbuckets, symoffset, bloom_size) = (*t as usize, *t.add(1) as usize, *t.add(2) as usize);
+            let (nbuckets, symoffset, bloom_size) =
+                (*t as usize, *t.add(1) as usize, *t.add(2) as usize);
             if nbuckets == 0 {
                 return None;
             }
             let buckets = t.add(4 + bloom_size * 2);
             let chains = buckets.add(nbuckets);
-            let mut i = *buckets.add(h as usize % nbuckets) as usize;
-            if i < symoffset {
+            let first = *buckets.add(h as usize % nbuckets) as usize;
+            if first < symoffset {
                 return None;
             }
-            for _ in 0..MAX_WALK {
+            for i in first..first.saturating_add(MAX_WALK) {
                 let ch = *chains.add(i - symoffset);
                 if ch | 1 == h | 1 {
                     if let Some(a) = self.symbol_matches(i, name) {
@@ -174,7 +200,6 @@ impl LoadedImage {
                 if ch & 1 != 0 {
                     break;
                 }
-                i += 1;
             }
         }
         None
@@ -213,7 +238,10 @@ mod tests {
 
     extern "C" {
         fn getauxval(key: core::ffi::c_ulong) -> core::ffi::c_ulong;
-        fn dlsym(handle: *mut core::ffi::c_void, name: *const u8) -> *mut core::ffi::c_void;
+        fn dlsym(
+            handle: *mut core::ffi::c_void,
+            name: *const core::ffi::c_char,
+        ) -> *mut core::ffi::c_void;
     }
 
     #[test]
@@ -227,7 +255,7 @@ mod tests {
         // RTLD_DEFAULT finds ld.so's definitions: this test binary has none.
         for name in [&b"__rseq_offset\0"[..], b"__rseq_size\0", b"__rseq_flags\0"] {
             // SAFETY: dlsym with RTLD_DEFAULT (null) and a NUL-terminated name.
-            let expect = unsafe { dlsym(core::ptr::null_mut(), name.as_ptr()) } as usize;
+            let expect = unsafe { dlsym(core::ptr::null_mut(), name.as_ptr().cast()) } as usize;
             assert_ne!(expect, 0);
             assert_eq!(ld.lookup(&name[..name.len() - 1]), Some(expect));
         }

@@ -77,7 +77,10 @@ pub fn host() -> (HostRseq, SymbolSource) {
         STATE.store(st, Ordering::Release);
     }
     let host = match st & 3 {
-        1 => HostRseq::Registered { offset: OFFSET.load(Ordering::Relaxed), size: SIZE.load(Ordering::Relaxed) },
+        1 => HostRseq::Registered {
+            offset: OFFSET.load(Ordering::Relaxed),
+            size: SIZE.load(Ordering::Relaxed),
+        },
         2 => HostRseq::NotRegistered,
         _ => HostRseq::Unsupported,
     };

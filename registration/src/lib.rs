@@ -40,7 +40,19 @@ pub struct KernelRseq {
 /// The kernel's rseq feature size and required alignment.
 pub fn kernel() -> KernelRseq {
     let v = auxv::values();
-    let fs = if v.rseq_feature_size == 0 { rseq_abi::ORIG_FEATURE_SIZE } else { v.rseq_feature_size.min(u32::MAX as usize) as u32 };
-    let al = if v.rseq_align == 0 { rseq_abi::ORIG_AREA_ALIGN } else { v.rseq_align.min(u32::MAX as usize) as u32 };
-    KernelRseq { feature_size: fs, align: al, source: v.source }
+    let fs = if v.rseq_feature_size == 0 {
+        rseq_abi::ORIG_FEATURE_SIZE
+    } else {
+        v.rseq_feature_size.min(u32::MAX as usize) as u32
+    };
+    let al = if v.rseq_align == 0 {
+        rseq_abi::ORIG_AREA_ALIGN
+    } else {
+        v.rseq_align.min(u32::MAX as usize) as u32
+    };
+    KernelRseq {
+        feature_size: fs,
+        align: al,
+        source: v.source,
+    }
 }

@@ -20,7 +20,13 @@ impl SignalsBlocked {
         // the kernel's sigset size on every 64-bit architecture. It cannot
         // fail with valid pointers and a valid `how`.
         unsafe {
-            syscall4(nr::RT_SIGPROCMASK, SIG_SETMASK, &all as *const u64 as usize, &mut old as *mut u64 as usize, 8);
+            syscall4(
+                nr::RT_SIGPROCMASK,
+                SIG_SETMASK,
+                &all as *const u64 as usize,
+                &mut old as *mut u64 as usize,
+                8,
+            );
         }
         SignalsBlocked { old }
     }
@@ -41,7 +47,13 @@ impl Drop for SignalsBlocked {
     fn drop(&mut self) {
         // SAFETY: as in new; restores the saved mask.
         unsafe {
-            syscall4(nr::RT_SIGPROCMASK, SIG_SETMASK, &self.old as *const u64 as usize, 0, 8);
+            syscall4(
+                nr::RT_SIGPROCMASK,
+                SIG_SETMASK,
+                &self.old as *const u64 as usize,
+                0,
+                8,
+            );
         }
     }
 }

@@ -138,7 +138,15 @@ fn register(explicit: bool) -> Result<Owner, i32> {
     let result = match host::host().0 {
         HostRseq::Registered { offset, size } => {
             let area = thread_pointer().wrapping_offset(offset).cast::<Rseq>();
-            record(st, LIBC, Reason::Registered, 0, area, 0, libc_feature_size(size));
+            record(
+                st,
+                LIBC,
+                Reason::Registered,
+                0,
+                area,
+                0,
+                libc_feature_size(size),
+            );
             Ok(Owner::Libc)
         }
         HostRseq::NotRegistered | HostRseq::Unsupported => register_own(st),
@@ -161,7 +169,10 @@ fn libc_feature_size(published: u32) -> u32 {
 /// original 32 bytes every kernel accepts.
 fn registration_len() -> (u32, u32) {
     let k = crate::kernel();
-    if k.feature_size > ORIG_AREA_SIZE && k.feature_size <= arch::AREA_CAPACITY && k.align <= arch::AREA_ALIGN {
+    if k.feature_size > ORIG_AREA_SIZE
+        && k.feature_size <= arch::AREA_CAPACITY
+        && k.align <= arch::AREA_ALIGN
+    {
         (k.feature_size, k.feature_size)
     } else {
         (ORIG_AREA_SIZE, k.feature_size.min(ORIG_AREA_SIZE))
@@ -186,13 +197,30 @@ fn register_own(st: *mut ThreadState) -> Result<Owner, i32> {
     }
     // Like glibc: legacy readers of __rseq_abi see that registration failed.
     // SAFETY: our own TLS area, not registered (the syscall failed).
-    unsafe { write_volatile(addr_of_mut!((*area).cpu_id), RSEQ_CPU_ID_REGISTRATION_FAILED as u32) };
-    let reason = if r == -ENOSYS { Reason::Unavailable } else { Reason::Failed };
+    unsafe {
+        write_volatile(
+            addr_of_mut!((*area).cpu_id),
+            RSEQ_CPU_ID_REGISTRATION_FAILED as u32,
+        )
+    };
+    let reason = if r == -ENOSYS {
+        Reason::Unavailable
+    } else {
+        Reason::Failed
+    };
     record(st, NONE, reason, r, core::ptr::null_mut(), 0, 0);
     Err(-r)
 }
 
-fn record(st: *mut ThreadState, status: u32, reason: Reason, error: i32, area: *mut Rseq, len: u32, fs: u32) {
+fn record(
+    st: *mut ThreadState,
+    status: u32,
+    reason: Reason,
+    error: i32,
+    area: *mut Rseq,
+    len: u32,
+    fs: u32,
+) {
     set!(st, area, area);
     set!(st, reason, reason as u32);
     set!(st, error, error);
@@ -215,7 +243,13 @@ pub fn unregister_current_thread() -> Result<(), i32> {
             let (area, len) = (get!(st, area), get!(st, len));
             // SAFETY: unregisters exactly what register_own registered.
             let r = unsafe {
-                syscall4(nr::RSEQ, area as usize, len as usize, RSEQ_FLAG_UNREGISTER as usize, RSEQ_SIG as usize)
+                syscall4(
+                    nr::RSEQ,
+                    area as usize,
+                    len as usize,
+                    RSEQ_FLAG_UNREGISTER as usize,
+                    RSEQ_SIG as usize,
+                )
             } as i32;
             if r != 0 {
                 return Err(-r);
@@ -311,7 +345,11 @@ mod tests {
         std::thread::spawn(|| {
             let s = status();
             let glibc_size = glibc_rseq_size();
-            let expect = if glibc_size > 0 { Owner::Libc } else { Owner::Component };
+            let expect = if glibc_size > 0 {
+                Owner::Libc
+            } else {
+                Owner::Component
+            };
             assert_eq!(s.owner, expect, "{s:?}");
             let a = s.area.expect("area");
             assert!(cpu_of(a) >= 0);
@@ -335,9 +373,12 @@ mod tests {
 
     fn glibc_rseq_size() -> u32 {
         extern "C" {
-            fn dlsym(handle: *mut core::ffi::c_void, name: *const u8) -> *mut core::ffi::c_void;
+            fn dlsym(
+                handle: *mut core::ffi::c_void,
+                name: *const core::ffi::c_char,
+            ) -> *mut core::ffi::c_void;
         }
         // SAFETY: RTLD_DEFAULT lookup of ld.so's exported __rseq_size.
-        unsafe { *dlsym(core::ptr::null_mut(), b"__rseq_size\0".as_ptr()).cast::<u32>() }
+        unsafe { *dlsym(core::ptr::null_mut(), c"__rseq_size".as_ptr()).cast::<u32>() }
     }
 }

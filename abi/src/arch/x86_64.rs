@@ -140,7 +140,7 @@ pub fn thread_pointer() -> *mut u8 {
     tp
 }
 
-/// This thread's copy of the component's own rseq area (`__rseq_abi`, 
+/// This thread's copy of the component's own rseq area (`__rseq_abi`,
 /// [`super::AREA_CAPACITY`] bytes aligned [`super::AREA_ALIGN`]).
 #[inline(always)]
 pub fn own_area() -> *mut Rseq {
@@ -278,7 +278,8 @@ mod tests {
         assert_eq!(pid as u32, std::process::id());
         assert!(tid > 0);
         // SAFETY: an invalid number is harmless; it answers -ENOSYS.
-        assert_eq!(unsafe { syscall0(100_000) }, -(crate::errno::ENOSYS as isize));
+        let r = unsafe { syscall0(100_000) };
+        assert_eq!(r, -(crate::errno::ENOSYS as isize));
     }
 
     #[test]

@@ -1,0 +1,89 @@
+/* rseq-libc: the C API of the rseq component (librseq_libc.a).
+
+   The component registers each thread's rseq area, or adopts the one the
+   host libc registered (glibc >= 2.35 with rseq enabled); exactly one of the
+   two owns a thread.  Every function may be called from constructors,
+   destructors and signal handlers: a thread the component should own but
+   that has not registered yet is registered first, with all signals
+   blocked ("lazy registration").  Errors are negative errno values.  */
+
+#ifndef RSEQ_LIBC_H
+#define RSEQ_LIBC_H 1
+
+#include <sys/rseq.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* rseq_libc_owner () */
+#define RSEQ_LIBC_OWNER_NONE 0      /* no area: see rseq_libc_none_reason () */
+#define RSEQ_LIBC_OWNER_LIBC 1      /* the libc registered it; adopted */
+#define RSEQ_LIBC_OWNER_COMPONENT 2 /* rseq-libc registered it */
+
+/* rseq_libc_none_reason () */
+#define RSEQ_LIBC_REASON_REGISTERED 0  /* the thread has an area */
+#define RSEQ_LIBC_REASON_UNAVAILABLE 1 /* ENOSYS: no kernel rseq, or seccomp */
+#define RSEQ_LIBC_REASON_DISABLED 2    /* unregistered by the application */
+#define RSEQ_LIBC_REASON_FAILED 3      /* see rseq_libc_registration_error () */
+
+/* Registers the calling thread, or adopts the libc's registration.
+   Idempotent: a registered thread returns 0 without a system call.
+   Returns 0 or the kernel's negative errno (-ENOSYS: rseq unavailable;
+   -EINVAL: other code registered another area for this thread).  */
+int rseq_libc_register_current_thread (void);
+
+/* Unregisters the calling thread's area if rseq-libc registered it, with
+   all signals blocked.  Returns 0 (also when there is nothing to
+   unregister), -EPERM when the libc owns the registration (it stays
+   registered), or the kernel's negative errno.  Afterwards the thread is
+   not registered again lazily; rseq_libc_register_current_thread () does.  */
+int rseq_libc_unregister_current_thread (void);
+
+/* Who registered the calling thread: RSEQ_LIBC_OWNER_*.  */
+int rseq_libc_owner (void);
+
+/* Why the calling thread has no area: RSEQ_LIBC_REASON_*.  */
+int rseq_libc_none_reason (void);
+
+/* The negative errno of the calling thread's last failed registration,
+   or 0.  */
+int rseq_libc_registration_error (void);
+
+/* The calling thread's registered area, or NULL.  */
+struct rseq *rseq_libc_area (void);
+
+/* The current CPU number, always correct: from the area when registered,
+   else the vDSO's getcpu, else the getcpu syscall.  Negative errno only if
+   the syscall itself fails.  */
+int rseq_libc_current_cpu (void);
+
+/* The current NUMA node (from the area when the feature size is >= 24),
+   or a negative errno.  */
+int rseq_libc_current_node (void);
+
+/* The calling thread's concurrency id (mm_cid: dense, below the number of
+   threads and of CPUs), or -ENOSYS without an area or with a feature size
+   below 28.  */
+int rseq_libc_current_mm_cid (void);
+
+/* How much of the calling thread's area the kernel fills (28 on Linux 6.3+
+   with mm_cid), or 0 when it has no area.  */
+unsigned int rseq_libc_feature_size (void);
+
+/* The kernel's rseq feature size (AT_RSEQ_FEATURE_SIZE, or 20 when the
+   kernel does not report one).  */
+unsigned int rseq_libc_kernel_feature_size (void);
+
+/* rseq-libc also defines sched_getcpu (3) and getcpu (3), served from the
+   area.  glibc declares both in <sched.h> (with _GNU_SOURCE); musl has no
+   getcpu, so it is declared here for other libcs.  */
+#ifndef __GLIBC__
+int getcpu (unsigned int *cpu, unsigned int *node);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* rseq-libc.h */

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The full test suite: formatting, lints, Rust tests, then every C-level
+# suite under tests/*/run.sh against the release build. Installs missing
+# Debian packages first (scripts/install-deps.sh). Ends with one
+# "N passed, N failed, N skipped" line over all suites.
+set -u
+cd "$(dirname "$0")/.."
+start=$SECONDS
+bash scripts/install-deps.sh || { echo "install-deps failed"; exit 1; }
+
+passed=0 failed=0 skipped=0
+step() { # name command...
+  local name=$1; shift
+  echo "== $name"
+  local t=$SECONDS
+  if "$@"; then echo "PASS $name ($((SECONDS - t)) s)"; passed=$((passed + 1))
+  else echo "FAIL $name ($((SECONDS - t)) s)"; failed=$((failed + 1)); fi
+}
+
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
+# Rust unit tests run twice: with glibc registering every thread, and with
+# glibc's registration off, where the component owns it.
+step "cargo test (glibc owns)" cargo test --workspace
+step "cargo test (component owns)" env GLIBC_TUNABLES=glibc.pthread.rseq=0 cargo test --workspace
+step "cargo build --release" cargo build --release
+
+for suite in tests/*/run.sh; do
+  echo "== $suite"
+  log=$(mktemp)
+  bash "$suite" 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  line=$(grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  p=$(sed -E 's/.*\b([0-9]+) passed.*/\1/' <<< "$line")
+  f=$(sed -E 's/.*\b([0-9]+) failed.*/\1/' <<< "$line")
+  s=$(grep -oE '[0-9]+ skipped' <<< "$line" | grep -oE '[0-9]+' || echo 0)
+  if [ -z "$line" ]; then
+    echo "FAIL $suite: no 'N passed, N failed' line"; failed=$((failed + 1))
+  else
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+      echo "FAIL $suite: exit $status"; failed=$((failed + 1))
+    fi
+  fi
+  rm -f "$log"
+done
+
+echo "== total ($((SECONDS - start)) s)"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
