@@ -1,0 +1,254 @@
+//! Builds the bundled C demo (`cli/demo/demo.c`) against the static library
+//! next to this executable and runs it in every host this machine has, one
+//! line per host with the owner it observed.
+#![allow(unsafe_code)]
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const DEMO: &str = include_str!("../demo/demo.c");
+const HEADERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../headers");
+
+struct Host {
+    name: &'static str,
+    compiler: &'static str,
+    flags: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+    no_rseq: bool,
+    expect: &'static str,
+    standalone: bool,
+}
+
+const HOSTS: &[Host] = &[
+    host("glibc dynamic", "gcc", &[], &[], false, "libc"),
+    host(
+        "glibc dynamic, glibc.pthread.rseq=0",
+        "gcc",
+        &[],
+        TUNABLE_OFF,
+        false,
+        "component",
+    ),
+    host("glibc static", "gcc", &["-static"], &[], false, "libc"),
+    host(
+        "glibc static, glibc.pthread.rseq=0",
+        "gcc",
+        &["-static"],
+        TUNABLE_OFF,
+        false,
+        "component",
+    ),
+    host(
+        "musl static",
+        "musl-gcc",
+        &["-static"],
+        &[],
+        false,
+        "component",
+    ),
+    host(
+        "glibc dynamic, rseq unavailable (seccomp)",
+        "gcc",
+        &[],
+        &[],
+        true,
+        "none",
+    ),
+    host(
+        "musl static, rseq unavailable (seccomp)",
+        "musl-gcc",
+        &["-static"],
+        &[],
+        true,
+        "none",
+    ),
+    Host {
+        standalone: true,
+        ..host("standalone test libc", "gcc", &[], &[], false, "component")
+    },
+];
+
+const TUNABLE_OFF: &[(&str, &str)] = &[("GLIBC_TUNABLES", "glibc.pthread.rseq=0")];
+
+const fn host(
+    name: &'static str,
+    compiler: &'static str,
+    flags: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+    no_rseq: bool,
+    expect: &'static str,
+) -> Host {
+    Host {
+        name,
+        compiler,
+        flags,
+        env,
+        no_rseq,
+        expect,
+        standalone: false,
+    }
+}
+
+fn exe_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| ".".into())
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Builds one host's demo; Err is a reason to skip or fail.
+fn build(h: &Host, dir: &Path, lib_dir: &Path, src: &Path) -> Result<PathBuf, String> {
+    if !have(h.compiler) {
+        return Err(format!(
+            "SKIP: {} not installed (apt-get install musl-tools)",
+            h.compiler
+        ));
+    }
+    let out = dir.join(h.name.replace([' ', ',', '(', ')', '='], "_"));
+    let mut cmd = Command::new(h.compiler);
+    cmd.arg("-O2").arg(format!("-I{HEADERS}"));
+    if h.standalone {
+        let lib = lib_dir.join("librseq_testlibc.a");
+        if !lib.exists() {
+            return Err(format!("SKIP: {} not built", lib.display()));
+        }
+        let inc = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/testlibc/include");
+        let gcc_inc = Command::new("gcc")
+            .arg("-print-file-name=include")
+            .output()
+            .map_err(|e| e.to_string())?;
+        let gcc_inc = String::from_utf8_lossy(&gcc_inc.stdout).trim().to_string();
+        cmd.args([
+            "-static",
+            "-nostdlib",
+            "-nostdinc",
+            "-fno-stack-protector",
+            "-isystem",
+            &gcc_inc,
+        ])
+        .arg(format!("-I{inc}"))
+        .arg(src)
+        .arg(&lib)
+        .arg("-lgcc");
+    } else {
+        let lib = lib_dir.join("librseq_libc.a");
+        if !lib.exists() {
+            return Err(format!(
+                "FAIL: {} missing: run cargo build --release",
+                lib.display()
+            ));
+        }
+        cmd.args(h.flags).arg(src).arg(&lib).arg("-lpthread");
+    }
+    let o = cmd
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .map_err(|e| format!("FAIL: {e}"))?;
+    if !o.status.success() {
+        return Err(format!(
+            "FAIL: build: {}",
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
+        ));
+    }
+    Ok(out)
+}
+
+/// Makes rseq(2) fail with ENOSYS in the child, as on a kernel without it.
+fn deny_rseq(cmd: &mut Command) {
+    #[repr(C)]
+    struct SockFilter(u16, u8, u8, u32);
+    #[repr(C)]
+    struct SockFprog(u16, *const SockFilter);
+    const ENOSYS: u32 = 38;
+    // SAFETY: the closure runs in the forked child before exec and only
+    // makes two syscalls on data it owns.
+    unsafe {
+        cmd.pre_exec(|| {
+            let f = [
+                SockFilter(0x20, 0, 0, 4),           // ld arch
+                SockFilter(0x15, 1, 0, 0xc000_003e), // x86-64?
+                SockFilter(0x06, 0, 0, 0x7fff_0000), // allow
+                SockFilter(0x20, 0, 0, 0),           // ld nr
+                SockFilter(0x15, 0, 1, rseq_abi::arch::nr::RSEQ as u32),
+                SockFilter(0x06, 0, 0, 0x0005_0000 | ENOSYS), // errno
+                SockFilter(0x06, 0, 0, 0x7fff_0000),          // allow
+            ];
+            let prog = SockFprog(f.len() as u16, f.as_ptr());
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::syscall(libc::SYS_seccomp, 1, 0, &prog as *const SockFprog) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+pub fn run_demo_in_every_host() -> i32 {
+    let lib_dir = exe_dir();
+    let dir = lib_dir.join("demo-hosts");
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("rseq-libc: cannot create {}: {e}", dir.display());
+        return 1;
+    }
+    let src = dir.join("demo.c");
+    if let Err(e) = std::fs::write(&src, DEMO) {
+        eprintln!("rseq-libc: cannot write {}: {e}", src.display());
+        return 1;
+    }
+    println!("| host | expected owner | demo output |");
+    println!("|---|---|---|");
+    let mut bad = 0;
+    for h in HOSTS {
+        let line = match build(h, &dir, &lib_dir, &src) {
+            Err(reason) => {
+                bad += reason.starts_with("FAIL") as i32;
+                reason
+            }
+            Ok(bin) => {
+                let mut cmd = Command::new(&bin);
+                cmd.env_remove("GLIBC_TUNABLES").envs(h.env.iter().copied());
+                if h.no_rseq {
+                    deny_rseq(&mut cmd);
+                }
+                match cmd.output() {
+                    Ok(o) if o.status.success() => {
+                        let text = String::from_utf8_lossy(&o.stdout).trim().to_string();
+                        if text.starts_with(&format!("owner={} ", h.expect)) {
+                            text
+                        } else {
+                            bad += 1;
+                            format!("UNEXPECTED: {text}")
+                        }
+                    }
+                    Ok(o) => {
+                        bad += 1;
+                        format!(
+                            "FAIL: exit {}: {}",
+                            o.status,
+                            String::from_utf8_lossy(&o.stderr).trim()
+                        )
+                    }
+                    Err(e) => {
+                        bad += 1;
+                        format!("FAIL: {e}")
+                    }
+                }
+            }
+        };
+        println!("| {} | {} | {} |", h.name, h.expect, line);
+    }
+    (bad != 0) as i32
+}

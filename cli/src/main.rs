@@ -1,0 +1,37 @@
+//! `rseq-libc`: with no argument, reports the kernel's rseq support, who owns
+//! registration in this process and why, the current CPU, node and mm_cid,
+//! and runs the bundled C demo in every host this machine has.
+#![deny(unsafe_code)]
+
+mod hosts;
+mod report;
+
+/// Links rseq-csu's startup hooks into this program too, so that its report
+/// shows what a C program linking the component sees.
+#[used]
+static LINK_STARTUP_HOOKS: extern "C" fn() = rseq_csu::rseq_libc_csu_init;
+
+fn usage() -> i32 {
+    eprintln!(
+        "usage: rseq-libc [report]\n\
+         \x20      rseq-libc help\n\
+         report: kernel rseq support, this process's registration, and the C demo in every host"
+    );
+    2
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let code = match args.get(1).map(String::as_str) {
+        None | Some("report") => report::run(),
+        Some("help" | "--help" | "-h") => {
+            usage();
+            0
+        }
+        Some(other) => {
+            eprintln!("rseq-libc: unknown command '{other}'");
+            usage()
+        }
+    };
+    std::process::exit(code);
+}
