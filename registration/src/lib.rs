@@ -14,12 +14,14 @@ pub mod auxv;
 pub mod elf;
 #[allow(unsafe_code)]
 pub mod host;
+pub mod reserved_area;
 #[allow(unsafe_code)]
 mod signals;
 #[allow(unsafe_code)]
 mod thread;
 
 pub use host::{HostRseq, SymbolSource};
+pub use reserved_area::{host_reserved_area, set_host_reserved_area};
 pub use signals::SignalsBlocked;
 pub use thread::{
     area, current_area, feature_size, owner, reason, register_current_thread, registration_error,

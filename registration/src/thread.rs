@@ -4,7 +4,7 @@ use crate::host::{self, HostRseq};
 use crate::signals::SignalsBlocked;
 use core::ptr::{addr_of_mut, read_volatile, write_volatile, NonNull};
 use core::sync::atomic::{AtomicBool, Ordering};
-use rseq_abi::arch::{self, nr, own_area, syscall4, thread_pointer, RSEQ_SIG};
+use rseq_abi::arch::{self, nr, syscall4, thread_pointer, RSEQ_SIG};
 use rseq_abi::errno::{EBUSY, ENOSYS, EPERM};
 use rseq_abi::{Rseq, ORIG_AREA_SIZE, RSEQ_CPU_ID_REGISTRATION_FAILED, RSEQ_FLAG_UNREGISTER};
 
@@ -165,14 +165,11 @@ fn libc_feature_size(published: u32) -> u32 {
 }
 
 /// Registration length and the feature size it gives: the feature size
-/// itself when the area can hold it at the required alignment, else the
-/// original 32 bytes every kernel accepts.
-fn registration_len() -> (u32, u32) {
+/// itself when the area (`capacity` bytes aligned `align`) can hold it at
+/// the required alignment, else the original 32 bytes every kernel accepts.
+fn registration_len(capacity: u32, align: u32) -> (u32, u32) {
     let k = crate::kernel();
-    if k.feature_size > ORIG_AREA_SIZE
-        && k.feature_size <= arch::AREA_CAPACITY
-        && k.align <= arch::AREA_ALIGN
-    {
+    if k.feature_size > ORIG_AREA_SIZE && k.feature_size <= capacity && k.align <= align {
         (k.feature_size, k.feature_size)
     } else {
         (ORIG_AREA_SIZE, k.feature_size.min(ORIG_AREA_SIZE))
@@ -182,10 +179,11 @@ fn registration_len() -> (u32, u32) {
 static PUBLISHED: AtomicBool = AtomicBool::new(false);
 
 fn register_own(st: *mut ThreadState) -> Result<Owner, i32> {
-    let area = own_area();
-    let (len, fs) = registration_len();
-    // SAFETY: `area` is this thread's TLS area, AREA_CAPACITY bytes aligned
-    // AREA_ALIGN, alive as long as the thread; `len` fits in it.
+    // The host-reserved area (see reserved_area) or the component's own.
+    let (area, capacity, align) = crate::reserved_area::area_to_register();
+    let (len, fs) = registration_len(capacity, align);
+    // SAFETY: `area` is this thread's area, `capacity` bytes aligned
+    // `align`, alive as long as the thread; `len` fits in it.
     let r = unsafe { syscall4(nr::RSEQ, area as usize, len as usize, 0, RSEQ_SIG as usize) } as i32;
     // EBUSY: this exact area, length and signature are registered already.
     if r == 0 || r == -EBUSY {
