@@ -22,7 +22,9 @@ pub use rseq_sched_getcpu;
 
 /// The static library holds one object per crate, and a linker pulls an
 /// object in only for a symbol it needs. Every program that calls the C API
-/// pulls this crate's object; this reference pulls the startup hooks with it.
+/// pulls this crate's object; this reference pulls the startup hooks with it
+/// (feature `startup-hooks`, on by default; executables only).
+#[cfg(feature = "startup-hooks")]
 #[used]
 static LINK_STARTUP_HOOKS: extern "C" fn() = rseq_csu::rseq_libc_csu_init;
 

@@ -83,6 +83,20 @@ if build hostlib gcc "${cflags[@]}" -fPIC -shared tests/c/hostlib.c -o "$out/lib
   run_host "glibc dynamic, rseq unavailable (none)" 0 0 "$no_rseq" "$out/glibc-dynamic"
 fi
 
+# The component linked into a shared object: built without the
+# executable-only startup hooks; the program itself does not link it.
+so_target=$out/so-target
+if cargo build --release -q -p rseq-libc --no-default-features --target-dir "$so_target" > "$out/so-cargo.log" 2>&1; then
+  if build solib gcc "${cflags[@]}" -fPIC -shared tests/c/solib.c "$so_target/release/librseq_libc.a" -o "$out/libsolib.so" &&
+     build so_main gcc "${cflags[@]}" tests/c/so_main.c -L"$out" -lsolib -Wl,-rpath,"$out" -o "$out/so_main"; then
+    run_host "shared object, glibc dynamic (libc owns)" 1 0 "" "$out/so_main"
+    run_host "shared object, glibc.pthread.rseq=0 (component owns)" 2 0 "" "$out/so_main" GLIBC_TUNABLES=glibc.pthread.rseq=0
+    run_host "shared object, rseq unavailable (none)" 0 0 "$no_rseq" "$out/so_main"
+  fi
+else
+  fail "shared-object build (cargo --no-default-features): $(tail -n 3 "$out/so-cargo.log")"
+fi
+
 # glibc, static. Its own __rseq_size wins over the component's weak one and
 # stays 0 when glibc does not register.
 if build glibc-static gcc "${cflags[@]}" -static tests/c/host_test.c "$lib" -lpthread -o "$out/glibc-static"; then
