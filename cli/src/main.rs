@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 mod hosts;
+mod inspect;
 mod report;
 
 /// Links rseq-csu's startup hooks into this program too, so that its report
@@ -24,6 +25,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let code = match args.get(1).map(String::as_str) {
         None | Some("report") => report::run(),
+        Some("inspect") => inspect::run(&args[2..]),
         Some("help" | "--help" | "-h") => {
             usage();
             0
