@@ -1,0 +1,452 @@
+//! x86-64 restartable sequences (AT&T syntax `asm!`).
+//!
+//! # Layout of every critical section (read by `rseq-libc inspect` and GDB)
+//!
+//! Each function below expands to one `asm!` block; inlining may copy it, and
+//! every copy carries its own descriptor and tables. Numeric local labels:
+//!
+//! | label | section | what |
+//! |---|---|---|
+//! | `2:` | `.text` | `start_ip`: first instruction after the descriptor is published |
+//! | `3:` | `.text` | post-commit ip: right after the commit instruction |
+//! | `5:` | `.text` | "compare failed" exit (only in sections with a comparison) |
+//! | `9:` | `.text` | the common end, where `ret` holds the [`Outcome`](crate::Outcome) |
+//! | `4:` | `__rseq_failure` (`"ax"`) | `abort_ip`, preceded by the 7 bytes `0f b9 3d 53 30 05 53` |
+//! | `6:` | `__rseq_cs` (`"aw"`, `.balign 32`) | the `struct rseq_cs` descriptor |
+//!
+//! - `__rseq_cs`: `.long 0 (version), 0 (flags)`, `.quad 2b (start_ip),
+//!   3b - 2b (post_commit_offset), 4b (abort_ip)`: 32 bytes, aligned 32.
+//! - `__rseq_cs_ptr_array` (`"awR"`): one `.quad 6b` per section.
+//! - `__rseq_exit_point_array` (`"awR"`): one `(start_ip, exit_ip)` pair of
+//!   `.quad`s per exit from the section: always `(2b, 3b)`, the commit, and
+//!   `(2b, 5b)` for sections with a compare-failed branch. The abort exit is
+//!   the descriptor's `abort_ip`, and a CPU mismatch branches to it.
+//! - `__rseq_failure` (`"ax"`): the signature is emitted as `.byte 0x0f, 0xb9,
+//!   0x3d` + `.long 0x53053053` (glibc's and librseq's convention), so that it
+//!   disassembles as `ud1 0x53053053(%rip),%edi`; the kernel checks the 4
+//!   bytes before `abort_ip` against the registered `RSEQ_SIG`. The handler
+//!   sets `ret` = 2 (aborted) and jumps back to `9:`.
+//!
+//! The two arrays carry `SHF_GNU_RETAIN` (`R`, GNU ld 2.36+, lld 13+): code
+//! references the descriptors but nothing references the arrays, and
+//! `--gc-sections` (Rust's default) would drop them. Otherwise they are what
+//! librseq emits (`"aw"`); the linker merges both kinds into one section.
+//!
+//! Sequence: `ret` = 0; `lea 6f(%rip)` stored to `rseq_cs` (area + 8); `2:`;
+//! compare the area's index field (`cpu_id` at +4 or `mm_cid` at +24) with the
+//! expected index (mismatch: jump to the abort handler); the loads and
+//! comparisons; the optional delay loop (stress injection: `delay` iterations
+//! of `dec; jnz`, between the loads and the commit); the commit store; `3:`.
+//! `rseq_cs` is left set: the kernel clears it lazily, as with librseq.
+//!
+//! Labels 0 and 1 (and any made of 0s and 1s) are avoided: they read as binary
+//! literals in Intel syntax and rustc lints them.
+
+use crate::Outcome;
+use core::arch::asm;
+
+/// `ret` = 0, publish the descriptor, `2:`.
+macro_rules! cs_begin {
+    () => {
+        concat!(
+            "xor {ret:e}, {ret:e}\n",
+            "lea 6f(%rip), {tmp}\n",
+            "mov {tmp}, ({cs})\n",
+            "2:\n",
+        )
+    };
+}
+
+/// Abort unless the area's index field still equals the expected index.
+macro_rules! cs_check_index {
+    () => {
+        concat!("cmpl {index:e}, ({index_field})\n", "jnz 4f\n",)
+    };
+}
+
+/// `delay` iterations of a countdown loop, inside the section.
+macro_rules! cs_delay {
+    () => {
+        concat!(
+            "test {delay}, {delay}\n",
+            "jz 7f\n",
+            "8:\n",
+            "dec {delay}\n",
+            "jnz 8b\n",
+            "7:\n",
+        )
+    };
+}
+
+/// `3:` (right after the commit), the compare-failed exit `5:`, the end `9:`,
+/// the abort handler and the tables. `$exits` adds exit-point pairs.
+macro_rules! cs_end {
+    ($($exits:expr)?) => {
+        concat!(
+            "3:\n",
+            "jmp 9f\n",
+            "5:\n",
+            "mov $1, {ret:e}\n",
+            "9:\n",
+            ".pushsection __rseq_failure, \"ax\"\n",
+            ".byte 0x0f, 0xb9, 0x3d\n",
+            ".long 0x53053053\n",
+            "4:\n",
+            "mov $2, {ret:e}\n",
+            "jmp 9b\n",
+            ".popsection\n",
+            ".pushsection __rseq_cs, \"aw\"\n",
+            ".balign 32\n",
+            "6:\n",
+            ".long 0, 0\n",
+            ".quad 2b, 3b - 2b, 4b\n",
+            ".popsection\n",
+            ".pushsection __rseq_cs_ptr_array, \"awR\"\n",
+            ".quad 6b\n",
+            ".popsection\n",
+            ".pushsection __rseq_exit_point_array, \"awR\"\n",
+            ".quad 2b, 3b\n",
+            $($exits,)?
+            ".popsection\n",
+        )
+    };
+}
+
+/// The exit-point pair of the compare-failed branch.
+macro_rules! exit_compare_failed {
+    () => {
+        ".quad 2b, 5b\n"
+    };
+}
+
+#[inline(always)]
+fn outcome(ret: u32) -> Outcome {
+    match ret {
+        0 => Outcome::Done,
+        1 => Outcome::CompareFailed,
+        _ => Outcome::Aborted,
+    }
+}
+
+/// The `rseq_cs` field of an area.
+#[inline(always)]
+fn cs_field(area: *mut rseq_abi::Rseq) -> *mut u64 {
+    area.cast::<u8>().wrapping_add(8).cast()
+}
+
+/// Load-compare-store: if `*v == expect` on CPU (or concurrency id) `index`,
+/// store `newv` (the commit).
+///
+/// # Safety
+/// `area` is the calling thread's registered area and `index_field` points
+/// into it (at `cpu_id` or `mm_cid`); `v` is valid for reads and writes and
+/// is only written by restartable sequences committing on `index`.
+#[inline(always)]
+pub unsafe fn load_cbne_store(
+    area: *mut rseq_abi::Rseq,
+    index_field: *const u32,
+    index: u32,
+    v: *mut usize,
+    expect: usize,
+    newv: usize,
+    delay: usize,
+) -> Outcome {
+    let ret: u32;
+    // SAFETY: the caller's contract; the sequence only touches `*v` and the
+    // area, and emits its descriptor and tables as documented above.
+    unsafe {
+        asm!(
+            cs_begin!(),
+            cs_check_index!(),
+            "cmp {expect}, ({v})\n",
+            "jnz 5f\n",
+            cs_delay!(),
+            "mov {newv}, ({v})\n",
+            cs_end!(exit_compare_failed!()),
+            ret = out(reg) ret,
+            tmp = out(reg) _,
+            cs = in(reg) cs_field(area),
+            index = in(reg) index,
+            index_field = in(reg) index_field,
+            v = in(reg) v,
+            expect = in(reg) expect,
+            newv = in(reg) newv,
+            delay = inout(reg) delay => _,
+            options(att_syntax, nostack),
+        );
+    }
+    outcome(ret)
+}
+
+/// Add `inc` to `*v` on CPU (or concurrency id) `index` (the add commits).
+///
+/// # Safety
+/// As [`load_cbne_store`].
+#[inline(always)]
+pub unsafe fn add(
+    area: *mut rseq_abi::Rseq,
+    index_field: *const u32,
+    index: u32,
+    v: *mut usize,
+    inc: usize,
+    delay: usize,
+) -> Outcome {
+    let ret: u32;
+    // SAFETY: as load_cbne_store.
+    unsafe {
+        asm!(
+            cs_begin!(),
+            cs_check_index!(),
+            cs_delay!(),
+            "add {inc}, ({v})\n",
+            cs_end!(),
+            ret = out(reg) ret,
+            tmp = out(reg) _,
+            cs = in(reg) cs_field(area),
+            index = in(reg) index,
+            index_field = in(reg) index_field,
+            v = in(reg) v,
+            inc = in(reg) inc,
+            delay = inout(reg) delay => _,
+            options(att_syntax, nostack),
+        );
+    }
+    outcome(ret)
+}
+
+/// Load-add-store at an offset, indexed inside the section: reads the index
+/// `i` from `index_field`, then adds `inc` to the word at
+/// `base + i * stride` (`base` already includes the field's offset). An index
+/// `>= slots` exits with [`Outcome::CompareFailed`]. Returns the index used.
+///
+/// # Safety
+/// `area`/`index_field` as [`load_cbne_store`]; `base + i * stride` is a
+/// valid word for every `i < slots`, written only by restartable sequences
+/// committing on index `i`.
+#[inline(always)]
+pub unsafe fn add_indexed(
+    area: *mut rseq_abi::Rseq,
+    index_field: *const u32,
+    base: *mut u8,
+    stride: usize,
+    slots: u32,
+    inc: usize,
+    delay: usize,
+) -> (Outcome, u32) {
+    let ret: u32;
+    let index: usize;
+    // SAFETY: the caller's contract.
+    unsafe {
+        asm!(
+            cs_begin!(),
+            "movl ({index_field}), {index:e}\n",
+            "cmpl {slots:e}, {index:e}\n",
+            "jae 5f\n",
+            "mov {index}, {tmp}\n",
+            "imul {stride}, {tmp}\n",
+            "add {base}, {tmp}\n",
+            cs_delay!(),
+            "add {inc}, ({tmp})\n",
+            cs_end!(exit_compare_failed!()),
+            ret = out(reg) ret,
+            tmp = out(reg) _,
+            index = out(reg) index,
+            cs = in(reg) cs_field(area),
+            index_field = in(reg) index_field,
+            slots = in(reg) slots,
+            stride = in(reg) stride,
+            base = in(reg) base,
+            inc = in(reg) inc,
+            delay = inout(reg) delay => _,
+            options(att_syntax, nostack),
+        );
+    }
+    (outcome(ret), index as u32)
+}
+
+/// Compare-and-pop: on `index`, if the list head `*head` is not null, load
+/// the node's next pointer (at `next_offset` in the node) and store it into
+/// `*head` (the commit). Returns the popped node; an empty list gives
+/// [`Outcome::CompareFailed`]. ABA-free: the load of the head, of its next
+/// pointer and the store happen in one section.
+///
+/// # Safety
+/// As [`load_cbne_store`] for `head`; every node on the list is readable at
+/// `next_offset`.
+#[inline(always)]
+pub unsafe fn load_cbeq_pop(
+    area: *mut rseq_abi::Rseq,
+    index_field: *const u32,
+    index: u32,
+    head: *mut usize,
+    next_offset: usize,
+    delay: usize,
+) -> (Outcome, usize) {
+    let ret: u32;
+    let node: usize;
+    // SAFETY: the caller's contract.
+    unsafe {
+        asm!(
+            cs_begin!(),
+            cs_check_index!(),
+            "mov ({head}), {node}\n",
+            "test {node}, {node}\n",
+            "jz 5f\n",
+            "mov ({node}, {next_offset}), {tmp}\n",
+            cs_delay!(),
+            "mov {tmp}, ({head})\n",
+            cs_end!(exit_compare_failed!()),
+            ret = out(reg) ret,
+            tmp = out(reg) _,
+            node = out(reg) node,
+            cs = in(reg) cs_field(area),
+            index = in(reg) index,
+            index_field = in(reg) index_field,
+            head = in(reg) head,
+            next_offset = in(reg) next_offset,
+            delay = inout(reg) delay => _,
+            options(att_syntax, nostack),
+        );
+    }
+    (outcome(ret), node)
+}
+
+/// Compare + try-store + store: on `index`, if `*v == expect`, store `newv2`
+/// into `*v2` (may be redone after an abort), then `newv` into `*v` (the
+/// commit). x86-64 keeps the two stores in order.
+///
+/// # Safety
+/// As [`load_cbne_store`] for `v`; `v2` is valid for writes, and a store to it
+/// that is later redone or abandoned is harmless to the caller.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn load_cbne_store_store(
+    area: *mut rseq_abi::Rseq,
+    index_field: *const u32,
+    index: u32,
+    v: *mut usize,
+    expect: usize,
+    v2: *mut usize,
+    newv2: usize,
+    newv: usize,
+    delay: usize,
+) -> Outcome {
+    let ret: u32;
+    // SAFETY: the caller's contract.
+    unsafe {
+        asm!(
+            cs_begin!(),
+            cs_check_index!(),
+            "cmp {expect}, ({v})\n",
+            "jnz 5f\n",
+            "mov {newv2}, ({v2})\n",
+            cs_delay!(),
+            "mov {newv}, ({v})\n",
+            cs_end!(exit_compare_failed!()),
+            ret = out(reg) ret,
+            tmp = out(reg) _,
+            cs = in(reg) cs_field(area),
+            index = in(reg) index,
+            index_field = in(reg) index_field,
+            v = in(reg) v,
+            expect = in(reg) expect,
+            v2 = in(reg) v2,
+            newv2 = in(reg) newv2,
+            newv = in(reg) newv,
+            delay = inout(reg) delay => _,
+            options(att_syntax, nostack),
+        );
+    }
+    outcome(ret)
+}
+
+/// Compare + memcpy + store: on `index`, if `*v == expect`, copy `len` bytes
+/// from `src` to `dst` (8 bytes at a time, then bytes), then store `newv`
+/// into `*v` (the commit: it publishes the copy).
+///
+/// # Safety
+/// As [`load_cbne_store`] for `v`; `src` readable and `dst` writable for
+/// `len` bytes, `dst` invisible to readers until `*v` says otherwise.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn load_cbne_memcpy_store(
+    area: *mut rseq_abi::Rseq,
+    index_field: *const u32,
+    index: u32,
+    v: *mut usize,
+    expect: usize,
+    dst: *mut u8,
+    src: *const u8,
+    len: usize,
+    newv: usize,
+    delay: usize,
+) -> Outcome {
+    let ret: u32;
+    // SAFETY: the caller's contract.
+    unsafe {
+        asm!(
+            cs_begin!(),
+            cs_check_index!(),
+            "cmp {expect}, ({v})\n",
+            "jnz 5f\n",
+            "22:\n",
+            "cmp $8, {len}\n",
+            "jb 23f\n",
+            "mov ({src}), {tmp}\n",
+            "mov {tmp}, ({dst})\n",
+            "add $8, {src}\n",
+            "add $8, {dst}\n",
+            "sub $8, {len}\n",
+            "jmp 22b\n",
+            "23:\n",
+            "test {len}, {len}\n",
+            "jz 24f\n",
+            "movb ({src}), {tmp:l}\n",
+            "movb {tmp:l}, ({dst})\n",
+            "inc {src}\n",
+            "inc {dst}\n",
+            "dec {len}\n",
+            "jmp 23b\n",
+            "24:\n",
+            cs_delay!(),
+            "mov {newv}, ({v})\n",
+            cs_end!(exit_compare_failed!()),
+            ret = out(reg) ret,
+            tmp = out(reg) _,
+            cs = in(reg) cs_field(area),
+            index = in(reg) index,
+            index_field = in(reg) index_field,
+            v = in(reg) v,
+            expect = in(reg) expect,
+            dst = inout(reg) dst => _,
+            src = inout(reg) src => _,
+            len = inout(reg) len => _,
+            newv = in(reg) newv,
+            delay = inout(reg) delay => _,
+            options(att_syntax, nostack),
+        );
+    }
+    outcome(ret)
+}
+
+/// Whether the CPU has `rdpid` (CPUID.7.0:ECX bit 22).
+pub fn has_rdpid() -> bool {
+    // cpuid leaf 7 exists on every x86-64 CPU that runs Linux 4.18+; an
+    // unsupported leaf returns zeros.
+    let r = core::arch::x86_64::__cpuid_count(7, 0);
+    r.ecx & (1 << 22) != 0
+}
+
+/// `rdpid`: the `TSC_AUX` value Linux sets to `node << 12 | cpu`; returns cpu.
+///
+/// # Safety
+/// The CPU has `rdpid` ([`has_rdpid`]).
+#[inline(always)]
+pub unsafe fn rdpid_cpu() -> u32 {
+    let v: u64;
+    // SAFETY: the caller checked the instruction exists.
+    unsafe {
+        asm!("rdpid {}", out(reg) v, options(nomem, nostack, preserves_flags));
+    }
+    (v & 0xfff) as u32
+}

@@ -1,0 +1,1 @@
+//! Per-CPU reader lock (placeholder, filled in below).

@@ -1,0 +1,320 @@
+//! Per-CPU memory pool: fixed-size objects on per-CPU free lists, pushed
+//! (load-compare-store of the head) and popped (compare-and-pop, ABA-free:
+//! head, next and the commit in one section) by restartable sequences;
+//! refilled from and drained to a global list under a spin lock.
+//!
+//! A free object's first word is its next pointer, its second the length of
+//! the list from it down (a bound on per-CPU lists, read outside the
+//! sections, so only a heuristic: it never decides correctness).
+
+use crate::{arch, count_abort, delay, read_index, thread_area, IndexMode, Outcome, Slots};
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Objects moved from the global list to a per-CPU list per refill.
+pub const REFILL_BATCH: usize = 16;
+
+/// A pool of `obj_size`-byte objects with `N` per-CPU free lists.
+#[derive(Debug)]
+pub struct Pool<const N: usize> {
+    heads: Slots<N>,
+    global_lock: AtomicBool,
+    global_head: AtomicUsize,
+    global_len: AtomicUsize,
+    obj_size: usize,
+    per_cpu_limit: usize,
+    total: AtomicUsize,
+}
+
+/// Why the pool could not take storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageError {
+    /// The object size is below 16 bytes or not a multiple of 8.
+    BadObjectSize,
+    /// The storage is not 8-byte aligned.
+    Misaligned,
+}
+
+impl<const N: usize> Pool<N> {
+    /// An empty pool of `obj_size`-byte objects (a multiple of 8, at least
+    /// 16), keeping at most about `per_cpu_limit` free objects per CPU.
+    pub const fn new(mode: IndexMode, obj_size: usize, per_cpu_limit: usize) -> Self {
+        Pool {
+            heads: Slots::with_mode(mode),
+            global_lock: AtomicBool::new(false),
+            global_head: AtomicUsize::new(0),
+            global_len: AtomicUsize::new(0),
+            obj_size,
+            per_cpu_limit,
+            total: AtomicUsize::new(0),
+        }
+    }
+
+    /// Object size in bytes.
+    pub fn object_size(&self) -> usize {
+        self.obj_size
+    }
+
+    /// Objects the pool owns (free or handed out).
+    pub fn total(&self) -> usize {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Free objects on the global list.
+    pub fn global_len(&self) -> usize {
+        self.global_len.load(Ordering::Relaxed)
+    }
+
+    /// Gives `storage` to the pool, carved into objects. Returns how many.
+    pub fn add_storage(&self, storage: &'static mut [u8]) -> Result<usize, StorageError> {
+        if self.obj_size < 16 || self.obj_size % 8 != 0 {
+            return Err(StorageError::BadObjectSize);
+        }
+        if storage.as_ptr() as usize % 8 != 0 {
+            return Err(StorageError::Misaligned);
+        }
+        let n = storage.len() / self.obj_size;
+        let base = storage.as_mut_ptr();
+        for k in 0..n {
+            // SAFETY: k * obj_size + obj_size <= len; the storage is the
+            // pool's from now on ('static, exclusive).
+            unsafe { self.global_push(base.add(k * self.obj_size)) };
+        }
+        self.total.fetch_add(n, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn lock(&self) {
+        let mut spins = 0u32;
+        while self
+            .global_lock
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            spins += 1;
+            if spins % 64 == 0 {
+                // SAFETY: sched_yield has no arguments and no memory effects.
+                unsafe { rseq_abi::arch::syscall0(rseq_abi::arch::nr::SCHED_YIELD) };
+            } else {
+                core::hint::spin_loop();
+            }
+        }
+    }
+
+    fn unlock(&self) {
+        self.global_lock.store(false, Ordering::Release);
+    }
+
+    /// # Safety
+    /// `obj` is a free object of this pool, on no list.
+    unsafe fn global_push(&self, obj: *mut u8) {
+        self.lock();
+        // SAFETY: obj is a free 8-aligned object of >= 16 bytes.
+        unsafe {
+            ptr::write(
+                obj.cast::<usize>(),
+                self.global_head.load(Ordering::Relaxed),
+            )
+        };
+        self.global_head.store(obj as usize, Ordering::Relaxed);
+        self.global_len.fetch_add(1, Ordering::Relaxed);
+        self.unlock();
+    }
+
+    fn global_pop(&self) -> Option<NonNull<u8>> {
+        self.lock();
+        let head = self.global_head.load(Ordering::Relaxed);
+        if head != 0 {
+            // SAFETY: head is a free object on the global list, guarded by
+            // the lock.
+            let next = unsafe { ptr::read(head as *const usize) };
+            self.global_head.store(next, Ordering::Relaxed);
+            self.global_len.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.unlock();
+        NonNull::new(head as *mut u8)
+    }
+
+    /// Pushes `obj` on per-CPU list `i` if the thread still runs there and
+    /// the list is below the limit; false otherwise (the caller goes global).
+    ///
+    /// # Safety
+    /// `obj` is a free object of this pool, on no list.
+    unsafe fn try_push_local(&self, obj: *mut u8) -> bool {
+        let Some((area, field)) = thread_area(self.heads.mode()) else {
+            return false;
+        };
+        loop {
+            let i = read_index(field);
+            if i as usize >= N {
+                return false;
+            }
+            let at = crate::Where::Slot(i);
+            let head = self.heads.load(at);
+            let depth = if head == 0 {
+                0
+            } else {
+                // SAFETY: head is an object of this pool's storage ('static);
+                // another thread may have popped and be writing it, so the
+                // value may be stale: it only bounds the list.
+                unsafe { ptr::read_volatile((head as *const usize).add(1)) }
+            };
+            if depth >= self.per_cpu_limit {
+                return false;
+            }
+            // SAFETY: obj is free and ours until the commit publishes it.
+            unsafe {
+                ptr::write_volatile(obj.cast::<usize>(), head);
+                ptr::write_volatile(obj.cast::<usize>().add(1), depth.saturating_add(1));
+            }
+            let word = self.heads.slot(at).word.as_ptr();
+            // SAFETY: the head word of slot i is only written by sequences
+            // committing on index i.
+            match unsafe {
+                arch::load_cbne_store(area, field, i, word, head, obj as usize, delay())
+            } {
+                Outcome::Done => return true,
+                Outcome::CompareFailed => {}
+                Outcome::Aborted => count_abort(),
+            }
+        }
+    }
+
+    /// Pops from the current CPU's list; `None` when it is empty or the
+    /// thread has no area / no slot.
+    fn try_pop_local(&self) -> Option<NonNull<u8>> {
+        let (area, field) = thread_area(self.heads.mode())?;
+        loop {
+            let i = read_index(field);
+            if i as usize >= N {
+                return None;
+            }
+            let word = self.heads.slot(crate::Where::Slot(i)).word.as_ptr();
+            // SAFETY: as try_push_local; every node on the list is a free
+            // object whose first word is its next pointer.
+            let (r, node) = unsafe { arch::load_cbeq_pop(area, field, i, word, 0, delay()) };
+            match r {
+                Outcome::Done => return NonNull::new(node as *mut u8),
+                Outcome::CompareFailed => return None,
+                Outcome::Aborted => count_abort(),
+            }
+        }
+    }
+
+    /// An object, or `None` when the pool is exhausted. Never the same
+    /// object twice until it is freed.
+    pub fn alloc(&self) -> Option<NonNull<u8>> {
+        if let Some(o) = self.try_pop_local() {
+            return Some(o);
+        }
+        let first = self.global_pop()?;
+        // Refill the current CPU's list with a batch (slow path).
+        if thread_area(self.heads.mode()).is_some() {
+            for _ in 1..REFILL_BATCH.min(self.per_cpu_limit) {
+                let Some(o) = self.global_pop() else { break };
+                // SAFETY: o came off the global list: free and on no list.
+                if !unsafe { self.try_push_local(o.as_ptr()) } {
+                    // SAFETY: same object, still on no list.
+                    unsafe { self.global_push(o.as_ptr()) };
+                    break;
+                }
+            }
+        }
+        Some(first)
+    }
+
+    /// Returns `obj` to the pool (the current CPU's list, or the global list
+    /// when that one is full or the thread has no area).
+    ///
+    /// # Safety
+    /// `obj` came from [`Pool::alloc`] of this pool and is not used after.
+    pub unsafe fn free(&self, obj: NonNull<u8>) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            if !self.try_push_local(obj.as_ptr()) {
+                self.global_push(obj.as_ptr());
+            }
+        }
+    }
+
+    /// Moves the current CPU's free objects to the global list; returns how
+    /// many.
+    pub fn drain_current(&self) -> usize {
+        let mut n = 0;
+        while let Some(o) = self.try_pop_local() {
+            // SAFETY: just popped: free and on no list.
+            unsafe { self.global_push(o.as_ptr()) };
+            n += 1;
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    fn storage(bytes: usize) -> &'static mut [u8] {
+        let v: Vec<u64> = vec![0; bytes / 8];
+        let s: &'static mut [u64] = Vec::leak(v);
+        // SAFETY: reinterpreting a leaked u64 buffer as bytes.
+        unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<u8>(), bytes) }
+    }
+
+    #[test]
+    fn never_lost_never_twice() {
+        let pool = Arc::new(Pool::<64>::new(IndexMode::CpuId, 64, 32));
+        assert_eq!(pool.add_storage(storage(64 * 512)), Ok(512));
+        let hs: Vec<_> = (0..8)
+            .map(|t| {
+                let pool = pool.clone();
+                std::thread::spawn(move || {
+                    let mut held = Vec::new();
+                    for round in 0..2000usize {
+                        if round % 3 != 2 {
+                            if let Some(o) = pool.alloc() {
+                                // SAFETY: o is ours: 64 bytes.
+                                unsafe { ptr::write_bytes(o.as_ptr(), t as u8, 64) };
+                                held.push(o);
+                            }
+                        } else if let Some(o) = held.pop() {
+                            // SAFETY: o is ours (64 bytes): check our mark.
+                            let mark = unsafe { std::slice::from_raw_parts(o.as_ptr(), 64) };
+                            assert!(mark.iter().all(|&b| b == t as u8), "object shared");
+                            // SAFETY: from this pool, not used after.
+                            unsafe { pool.free(o) };
+                        }
+                    }
+                    held.into_iter()
+                        .map(|p| p.as_ptr() as usize)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all = HashSet::new();
+        for h in hs {
+            for p in h.join().unwrap() {
+                assert!(all.insert(p), "object handed out twice");
+            }
+        }
+        // Everything not held is free: allocate it all, from every CPU's
+        // list, and check uniqueness.
+        let mut cpus = [0u32; 1024];
+        let n = crate::allowed_cpus(&mut cpus);
+        for &c in &cpus[..n] {
+            assert_eq!(crate::pin_to_cpu(c as usize), 0);
+            while let Some(o) = pool.alloc() {
+                assert!(all.insert(o.as_ptr() as usize), "free object also held");
+            }
+        }
+        assert_eq!(all.len(), 512, "objects lost");
+    }
+
+    #[test]
+    fn bad_sizes_are_refused() {
+        let p = Pool::<4>::new(IndexMode::CpuId, 12, 8);
+        assert_eq!(p.add_storage(storage(64)), Err(StorageError::BadObjectSize));
+    }
+}

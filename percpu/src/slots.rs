@@ -1,0 +1,270 @@
+//! The safe API over word-sized per-CPU data: [`Slots`].
+
+use crate::{arch, count_abort, delay, read_index, thread_area, IndexMode, Outcome};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// One per-CPU slot: a cache line (64 bytes, the stride) holding the word the
+/// operations update and an auxiliary word for two-store operations.
+#[repr(C, align(64))]
+#[derive(Debug, Default)]
+pub struct Slot {
+    /// The word every operation compares or updates (offset 0).
+    pub word: AtomicUsize,
+    /// The word the first store of [`Slots::compare_store_store`] writes
+    /// (offset 8).
+    pub aux: AtomicUsize,
+    _pad: [usize; 6],
+}
+
+const _: () = assert!(core::mem::size_of::<Slot>() == Slots::<1>::STRIDE);
+
+/// Where an operation ran: a per-CPU slot or the shared fallback slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Where {
+    /// Slot of this index (a CPU number or a concurrency id).
+    Slot(u32),
+    /// The fallback slot: the thread has no rseq area, or its index is
+    /// beyond the structure's capacity. Updated with atomic instructions.
+    Fallback,
+}
+
+/// `N` per-CPU [`Slot`]s (stride 64 bytes, slot `i` at byte `64 * i`) and one
+/// fallback slot after them.
+///
+/// Safe code cannot reach another CPU's slot for writing: every write is a
+/// restartable sequence that checks, inside the section, that the thread is
+/// running on the slot's index, or an atomic update of the fallback slot.
+/// Reads of any slot are single-copy-atomic loads.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Slots<const N: usize> {
+    slots: [Slot; N],
+    fallback: Slot,
+    mode: IndexMode,
+}
+
+impl<const N: usize> Default for Slots<N> {
+    fn default() -> Self {
+        Self::new(IndexMode::CpuId)
+    }
+}
+
+impl<const N: usize> Slots<N> {
+    /// Bytes between consecutive slots.
+    pub const STRIDE: usize = 64;
+
+    /// Zeroed slots indexed by `mode` (`MmCid` degrades to `CpuId` when the
+    /// kernel does not fill `mm_cid`).
+    pub fn new(mode: IndexMode) -> Self {
+        Self::with_mode(mode.or_supported())
+    }
+
+    /// Zeroed slots indexed by `mode`, as given (const; the caller checked
+    /// that the kernel supports it).
+    pub const fn with_mode(mode: IndexMode) -> Self {
+        const ZERO: Slot = Slot {
+            word: AtomicUsize::new(0),
+            aux: AtomicUsize::new(0),
+            _pad: [0; 6],
+        };
+        Slots {
+            slots: [ZERO; N],
+            fallback: ZERO,
+            mode,
+        }
+    }
+
+    /// The index field these slots use.
+    pub fn mode(&self) -> IndexMode {
+        self.mode
+    }
+
+    /// Where the calling thread's operations go now.
+    #[inline(always)]
+    pub fn current(&self) -> Where {
+        match thread_area(self.mode) {
+            Some((_, field)) => {
+                let i = read_index(field);
+                if (i as usize) < N {
+                    Where::Slot(i)
+                } else {
+                    Where::Fallback
+                }
+            }
+            None => Where::Fallback,
+        }
+    }
+
+    /// The slot at `at`.
+    pub fn slot(&self, at: Where) -> &Slot {
+        match at {
+            Where::Slot(i) if (i as usize) < N => &self.slots[i as usize],
+            _ => &self.fallback,
+        }
+    }
+
+    /// The word at `at` (single-copy-atomic load).
+    pub fn load(&self, at: Where) -> usize {
+        self.slot(at).word.load(Ordering::Relaxed)
+    }
+
+    /// Wrapping sum of every slot's word, the fallback's included.
+    pub fn sum(&self) -> usize {
+        self.slots
+            .iter()
+            .chain(core::iter::once(&self.fallback))
+            .fold(0usize, |s, x| {
+                s.wrapping_add(x.word.load(Ordering::Relaxed))
+            })
+    }
+
+    fn raw(&self, i: u32) -> *mut usize {
+        self.slots[i as usize].word.as_ptr()
+    }
+
+    /// Load-compare-store on `at`: stores `new` if the word equals `expect`.
+    /// `Aborted` when the thread is no longer on `at` (ask [`Self::current`]
+    /// again) or the kernel restarted the section.
+    #[inline(always)]
+    pub fn compare_store(&self, at: Where, expect: usize, new: usize) -> Outcome {
+        match (at, thread_area(self.mode)) {
+            (Where::Slot(i), Some((area, field))) if (i as usize) < N => {
+                // SAFETY: area/field are this thread's; the slot word is only
+                // written by sequences that commit on index i.
+                let r = unsafe {
+                    arch::load_cbne_store(area, field, i, self.raw(i), expect, new, delay())
+                };
+                if r == Outcome::Aborted {
+                    count_abort();
+                }
+                r
+            }
+            (Where::Fallback, _) => match self.fallback.word.compare_exchange(
+                expect,
+                new,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => Outcome::Done,
+                Err(_) => Outcome::CompareFailed,
+            },
+            _ => Outcome::Aborted,
+        }
+    }
+
+    /// Compare + try-store + store on `at`: if the word equals `expect`,
+    /// stores `aux` into the slot's auxiliary word, then `new` into the word
+    /// (the commit). The fallback slot does the same under a compare-exchange
+    /// of the word to `usize::MAX` (so `expect`/`new` must not be
+    /// `usize::MAX` there).
+    #[inline(always)]
+    pub fn compare_store_store(&self, at: Where, expect: usize, aux: usize, new: usize) -> Outcome {
+        match (at, thread_area(self.mode)) {
+            (Where::Slot(i), Some((area, field))) if (i as usize) < N => {
+                let s = &self.slots[i as usize];
+                // SAFETY: as compare_store; aux is part of the same slot.
+                let r = unsafe {
+                    arch::load_cbne_store_store(
+                        area,
+                        field,
+                        i,
+                        s.word.as_ptr(),
+                        expect,
+                        s.aux.as_ptr(),
+                        aux,
+                        new,
+                        delay(),
+                    )
+                };
+                if r == Outcome::Aborted {
+                    count_abort();
+                }
+                r
+            }
+            (Where::Fallback, _) => {
+                let f = &self.fallback;
+                if expect == usize::MAX
+                    || f.word
+                        .compare_exchange(expect, usize::MAX, Ordering::Acquire, Ordering::Relaxed)
+                        .is_err()
+                {
+                    return Outcome::CompareFailed;
+                }
+                f.aux.store(aux, Ordering::Relaxed);
+                f.word.store(new, Ordering::Release);
+                Outcome::Done
+            }
+            _ => Outcome::Aborted,
+        }
+    }
+
+    /// Adds `inc` (wrapping) to the word at `at`.
+    #[inline(always)]
+    pub fn add(&self, at: Where, inc: usize) -> Outcome {
+        match (at, thread_area(self.mode)) {
+            (Where::Slot(i), Some((area, field))) if (i as usize) < N => {
+                // SAFETY: as compare_store.
+                let r = unsafe { arch::add(area, field, i, self.raw(i), inc, delay()) };
+                if r == Outcome::Aborted {
+                    count_abort();
+                }
+                r
+            }
+            (Where::Fallback, _) => {
+                self.fallback.word.fetch_add(inc, Ordering::Relaxed);
+                Outcome::Done
+            }
+            _ => Outcome::Aborted,
+        }
+    }
+
+    /// Adds `inc` to the calling thread's current slot, reading the index
+    /// inside the section (load-add-store at an offset): one sequence, no
+    /// comparison to fail. Retries aborted sequences; returns where it added.
+    #[inline(always)]
+    pub fn add_current(&self, inc: usize) -> Where {
+        if let Some((area, field)) = thread_area(self.mode) {
+            loop {
+                // SAFETY: slot i's word is at base + i * STRIDE for i < N and
+                // only written by sequences committing on index i.
+                let (r, i) = unsafe {
+                    arch::add_indexed(
+                        area,
+                        field,
+                        self.slots.as_ptr() as *mut u8,
+                        Self::STRIDE,
+                        N as u32,
+                        inc,
+                        delay(),
+                    )
+                };
+                match r {
+                    Outcome::Done => return Where::Slot(i),
+                    Outcome::CompareFailed => break,
+                    Outcome::Aborted => count_abort(),
+                }
+            }
+        }
+        self.fallback.word.fetch_add(inc, Ordering::Relaxed);
+        Where::Fallback
+    }
+
+    /// Replaces the current slot's word `w` with `f(w)` (load-compare-store
+    /// in a retry loop); `f` returning `None` leaves it. Returns where, the
+    /// old and the new value.
+    pub fn update(
+        &self,
+        mut f: impl FnMut(usize) -> Option<usize>,
+    ) -> (Where, usize, Option<usize>) {
+        loop {
+            let at = self.current();
+            let old = self.load(at);
+            let Some(new) = f(old) else {
+                return (at, old, None);
+            };
+            if self.compare_store(at, old, new) == Outcome::Done {
+                return (at, old, Some(new));
+            }
+        }
+    }
+}
