@@ -19,6 +19,7 @@ pub use rseq_abi;
 pub use rseq_csu;
 pub use rseq_registration;
 pub use rseq_sched_getcpu;
+pub use {rseq_pthread_hooks, rseq_pthread_wrap};
 
 /// The static library holds one object per crate, and a linker pulls an
 /// object in only for a symbol it needs. Every program that calls the C API
@@ -27,6 +28,17 @@ pub use rseq_sched_getcpu;
 #[cfg(feature = "startup-hooks")]
 #[used]
 static LINK_STARTUP_HOOKS: extern "C" fn() = rseq_csu::rseq_libc_csu_init;
+
+/// Keeps the pthread hooks' object (and its `rseq_libc_pthread_create`, the
+/// target of `-Wl,--defsym=pthread_create=rseq_libc_pthread_create`) in every
+/// link that uses the C API; it references the libc only weakly.
+#[used]
+static LINK_PTHREAD_HOOKS: unsafe extern "C" fn(
+    *mut usize,
+    *const core::ffi::c_void,
+    Option<rseq_pthread_hooks::StartRoutine>,
+    *mut core::ffi::c_void,
+) -> core::ffi::c_int = rseq_pthread_hooks::rseq_libc_pthread_create;
 
 /// No panic is expected on any path; if one happens anyway, say so on
 /// stderr and end the process (unwinding is impossible in a libc component).

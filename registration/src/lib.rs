@@ -24,8 +24,8 @@ pub use host::{HostRseq, SymbolSource};
 pub use reserved_area::{host_reserved_area, set_host_reserved_area};
 pub use signals::SignalsBlocked;
 pub use thread::{
-    area, current_area, feature_size, owner, reason, register_current_thread, registration_error,
-    status, unregister_current_thread, Owner, Reason, Status,
+    area, current_area, feature_size, inherit_unregistered, owner, reason, register_current_thread,
+    registration_error, status, unregister_current_thread, Owner, Reason, Status,
 };
 
 /// Kernel facts this process registers with.

@@ -263,6 +263,22 @@ pub fn unregister_current_thread() -> Result<(), i32> {
     }
 }
 
+/// A new thread whose creator has no area inherits that, like glibc's
+/// per-thread "do rseq" flag: it stays unregistered (lazy registration
+/// included) until [`register_current_thread`]. `Reason::Registered` is
+/// taken as `Disabled`. No effect on a thread that tried already.
+pub fn inherit_unregistered(reason: Reason, error: i32) {
+    let st = state();
+    let _blocked = SignalsBlocked::new();
+    if get!(st, status) == UNKNOWN {
+        let reason = match reason {
+            Reason::Registered => Reason::Disabled,
+            r => r,
+        };
+        record(st, NONE, reason, error, core::ptr::null_mut(), 0, 0);
+    }
+}
+
 /// The calling thread's registered area, without registering it: the fast
 /// path for readers that fall back on their own.
 #[inline(always)]

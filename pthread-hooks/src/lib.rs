@@ -1,0 +1,42 @@
+//! Thread start and exit hooks for hosts where the component owns rseq
+//! registration (glibc with `glibc.pthread.rseq=0`, musl): no signal handler
+//! ever runs on a thread whose area is not registered yet or any more, and
+//! no area is released (TLS freed, stack unmapped) while still registered.
+//!
+//! - **Start** ([`create_hooked`]): the creator blocks every signal before
+//!   the libc's `pthread_create`, so the new thread starts with all signals
+//!   blocked; the new thread registers first, then restores the creator's
+//!   original mask, then runs the start routine. A thread whose creator has
+//!   no area inherits that ([`rseq_registration::inherit_unregistered`]);
+//!   if the creator was registered and the new thread cannot register, the
+//!   start routine never runs and `pthread_create` returns `EAGAIN`.
+//! - **Exit**: a thread-specific-data key whose destructor re-arms itself
+//!   until the libc's last destructor round (`PTHREAD_DESTRUCTOR_ITERATIONS`,
+//!   4 in glibc and musl), then blocks every signal, unregisters the exact
+//!   area and length it registered, and leaves signals blocked. Destructors
+//!   run on every exit path (return, `pthread_exit`, cancellation,
+//!   detached), after cleanup handlers, C++ `thread_local` destructors and
+//!   the first destructor round, and before the libc frees the thread's TLS
+//!   or (musl, detached) unmaps its stack.
+//! - Where the libc owns registration the hooks call the libc directly.
+//!
+//! Two entries reach [`create_hooked`]:
+//! - `__wrap_pthread_create` (crate `rseq-pthread-wrap`), for links with
+//!   `-Wl,--wrap=pthread_create`: static (glibc, musl) and dynamic
+//!   executables, for the executable's own calls;
+//! - [`rseq_libc_pthread_create`], for dynamic executables linked with
+//!   `-Wl,--defsym=pthread_create=rseq_libc_pthread_create`: the executable
+//!   exports `pthread_create`, so calls from shared libraries are hooked too,
+//!   and the libc's is found with `dlsym(RTLD_NEXT)`.
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
+mod arch;
+#[allow(unsafe_code)]
+mod hooks;
+
+pub use hooks::{
+    create_hooked, rseq_libc_pthread_create, CreateFn, GetDetachStateFn, JoinFn, KeyCreateFn,
+    PthreadFns, SetSpecificFn, StartRoutine,
+};
