@@ -6,6 +6,7 @@
 mod hosts;
 mod inspect;
 mod report;
+mod stress;
 
 /// Links rseq-csu's startup hooks into this program too, so that its report
 /// shows what a C program linking the component sees.
@@ -26,6 +27,7 @@ fn main() {
     let code = match args.get(1).map(String::as_str) {
         None | Some("report") => report::run(),
         Some("inspect") => inspect::run(&args[2..]),
+        Some("stress") => stress::run(&args[2..]),
         Some("help" | "--help" | "-h") => {
             usage();
             0

@@ -1,1 +1,422 @@
-//! ring
+//! Per-CPU ring buffer in the style of LTTng-UST: each CPU has its buffer of
+//! 64-byte record slots; a producer reserves, writes and commits a record of
+//! up to [`RECORD_MAX`] payload bytes with one restartable sequence
+//! (compare the head, copy the record into the slot, store head + 1: the
+//! commit publishes it). A consumer reads every CPU's buffer.
+//!
+//! Discard mode: a record that finds its buffer full is dropped and counted
+//! ([`Overrun`], [`PerCpuRing::lost`]): never silent. Records are never torn:
+//! the copy and the commit are in one section, and a consumer only reads
+//! slots below the published head.
+//!
+//! [`CasRing`] is the pre-rseq method (reserve with compare-and-swap, write,
+//! commit with a per-slot sequence number). It serves as the fallback buffer
+//! for threads without an rseq area, and as the benchmark baseline.
+
+use crate::{arch, count_abort, delay, read_index, thread_area, IndexMode, Outcome, Where};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+/// Bytes in a record slot.
+pub const RECORD_SLOT: usize = 64;
+/// Largest payload: the slot minus the 8-byte header.
+pub const RECORD_MAX: usize = RECORD_SLOT - 8;
+
+/// A record could not be written: the buffer was full (counted in `lost`),
+/// or the payload was longer than [`RECORD_MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overrun {
+    /// The buffer at this place was full; the record was dropped and counted.
+    Full(Where),
+    /// The payload exceeds [`RECORD_MAX`].
+    TooLong,
+}
+
+/// One record slot: header `(position + 1) << 32 | length`, then the payload.
+#[repr(C, align(64))]
+struct RecordSlot(UnsafeCell<[u64; RECORD_SLOT / 8]>);
+
+// SAFETY: slots are written by one producer at a time (the rseq commit
+// protocol or the CAS reservation) and read by the consumer only once
+// published; see the module comment.
+unsafe impl Sync for RecordSlot {}
+
+impl RecordSlot {
+    const EMPTY: RecordSlot = RecordSlot(UnsafeCell::new([0; RECORD_SLOT / 8]));
+}
+
+fn header(pos: usize, len: usize) -> u64 {
+    ((pos as u64 + 1) << 32) | len as u64
+}
+
+/// Builds the 64-byte image of a record.
+fn image(pos: usize, payload: &[u8]) -> [u64; RECORD_SLOT / 8] {
+    let mut img = [0u64; RECORD_SLOT / 8];
+    img[0] = header(pos, payload.len());
+    for (k, b) in payload.iter().enumerate() {
+        img[1 + k / 8] |= (*b as u64) << (8 * (k % 8));
+    }
+    img
+}
+
+/// Calls `f` with the payload of a record image.
+fn with_payload(img: &[u64; RECORD_SLOT / 8], f: &mut impl FnMut(&[u8])) {
+    let len = ((img[0] & 0xffff_ffff) as usize).min(RECORD_MAX);
+    let mut bytes = [0u8; RECORD_MAX];
+    for (k, b) in bytes.iter_mut().enumerate().take(len) {
+        *b = (img[1 + k / 8] >> (8 * (k % 8))) as u8;
+    }
+    f(&bytes[..len]);
+}
+
+/// One CPU's buffer of `S` slots.
+#[repr(C, align(64))]
+struct CpuBuffer<const S: usize> {
+    /// Records published (head), written only by sequences on this CPU.
+    head: AtomicUsize,
+    _pad0: [u64; 7],
+    /// Records consumed, written only by the consumer.
+    tail: AtomicUsize,
+    /// Records dropped because the buffer was full.
+    lost: AtomicU64,
+    _pad1: [u64; 6],
+    slots: [RecordSlot; S],
+}
+
+impl<const S: usize> CpuBuffer<S> {
+    const EMPTY: Self = CpuBuffer {
+        head: AtomicUsize::new(0),
+        _pad0: [0; 7],
+        tail: AtomicUsize::new(0),
+        lost: AtomicU64::new(0),
+        _pad1: [0; 6],
+        slots: [RecordSlot::EMPTY; S],
+    };
+
+    /// Reads the published, unconsumed records; returns how many.
+    fn consume(&self, f: &mut impl FnMut(&[u8])) -> usize {
+        let head = self.head.load(Ordering::Acquire);
+        let tail = self.tail.load(Ordering::Relaxed);
+        for pos in tail..head {
+            // SAFETY: pos is published (below head) and not consumed: no
+            // producer writes its slot until tail passes it.
+            let img = unsafe { core::ptr::read_volatile(self.slots[pos % S].0.get()) };
+            with_payload(&img, f);
+        }
+        self.tail.store(head, Ordering::Release);
+        head - tail
+    }
+}
+
+/// Per-CPU ring buffers: `C` CPUs (or concurrency ids) of `S` record slots,
+/// and a [`CasRing`] for threads without an area or beyond `C`.
+pub struct PerCpuRing<const C: usize, const S: usize> {
+    cpus: [CpuBuffer<S>; C],
+    fallback: CasRing<S>,
+    consumer: AtomicBool,
+    mode: IndexMode,
+}
+
+impl<const C: usize, const S: usize> PerCpuRing<C, S> {
+    /// Empty buffers indexed by `mode` (as given: see
+    /// [`IndexMode::or_supported`]).
+    pub const fn with_mode(mode: IndexMode) -> Self {
+        PerCpuRing {
+            cpus: [CpuBuffer::EMPTY; C],
+            fallback: CasRing::new(),
+            consumer: AtomicBool::new(false),
+            mode,
+        }
+    }
+
+    /// Writes one record into the current CPU's buffer; returns where.
+    #[inline]
+    pub fn write(&self, payload: &[u8]) -> Result<Where, Overrun> {
+        if payload.len() > RECORD_MAX {
+            return Err(Overrun::TooLong);
+        }
+        if let Some((area, field)) = thread_area(self.mode) {
+            loop {
+                let i = read_index(field);
+                if i as usize >= C {
+                    break;
+                }
+                let buf = &self.cpus[i as usize];
+                let head = buf.head.load(Ordering::Relaxed);
+                if head.wrapping_sub(buf.tail.load(Ordering::Acquire)) >= S {
+                    buf.lost.fetch_add(1, Ordering::Relaxed);
+                    return Err(Overrun::Full(Where::Slot(i)));
+                }
+                let img = image(head, payload);
+                let len = 8 + payload.len().div_ceil(8) * 8;
+                // SAFETY: head is only written by sequences on index i; the
+                // slot at head is unpublished and unconsumed-free (head - tail
+                // < S), so no reader looks at it until the commit.
+                let r = unsafe {
+                    arch::load_cbne_memcpy_store(
+                        area,
+                        field,
+                        i,
+                        buf.head.as_ptr(),
+                        head,
+                        buf.slots[head % S].0.get().cast(),
+                        img.as_ptr().cast(),
+                        len,
+                        head + 1,
+                        delay(),
+                    )
+                };
+                match r {
+                    Outcome::Done => return Ok(Where::Slot(i)),
+                    Outcome::CompareFailed => {}
+                    Outcome::Aborted => count_abort(),
+                }
+            }
+        }
+        self.fallback
+            .write(payload)
+            .map(|_| Where::Fallback)
+            .map_err(|e| match e {
+                Overrun::Full(_) => Overrun::Full(Where::Fallback),
+                e => e,
+            })
+    }
+
+    /// Reads every buffer's published records (CPU order, then the
+    /// fallback), calling `f(where, payload)`; returns how many. One consumer
+    /// at a time: a concurrent call returns 0 at once.
+    pub fn consume(&self, mut f: impl FnMut(Where, &[u8])) -> usize {
+        if self.consumer.swap(true, Ordering::Acquire) {
+            return 0;
+        }
+        let mut n = 0;
+        for (i, b) in self.cpus.iter().enumerate() {
+            n += b.consume(&mut |p: &[u8]| f(Where::Slot(i as u32), p));
+        }
+        n += self.fallback.consume(|p| f(Where::Fallback, p));
+        self.consumer.store(false, Ordering::Release);
+        n
+    }
+
+    /// Records dropped because a buffer was full, over all buffers.
+    pub fn lost(&self) -> u64 {
+        self.cpus
+            .iter()
+            .map(|b| b.lost.load(Ordering::Relaxed))
+            .sum::<u64>()
+            + self.fallback.lost()
+    }
+}
+
+/// One ring buffer shared by any thread on any CPU: reserve by
+/// compare-and-swap on the head, write, commit by storing the slot's header
+/// (which carries the position) with release order. The consumer stops at
+/// the first reserved but uncommitted slot.
+pub struct CasRing<const S: usize> {
+    reserve: AtomicUsize,
+    _pad0: [u64; 7],
+    tail: AtomicUsize,
+    lost: AtomicU64,
+    _pad1: [u64; 6],
+    slots: [RecordSlot; S],
+}
+
+impl<const S: usize> Default for CasRing<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const S: usize> CasRing<S> {
+    /// An empty buffer.
+    pub const fn new() -> Self {
+        CasRing {
+            reserve: AtomicUsize::new(0),
+            _pad0: [0; 7],
+            tail: AtomicUsize::new(0),
+            lost: AtomicU64::new(0),
+            _pad1: [0; 6],
+            slots: [RecordSlot::EMPTY; S],
+        }
+    }
+
+    /// Writes one record.
+    #[inline]
+    pub fn write(&self, payload: &[u8]) -> Result<(), Overrun> {
+        if payload.len() > RECORD_MAX {
+            return Err(Overrun::TooLong);
+        }
+        let mut pos = self.reserve.load(Ordering::Relaxed);
+        loop {
+            if pos.wrapping_sub(self.tail.load(Ordering::Acquire)) >= S {
+                self.lost.fetch_add(1, Ordering::Relaxed);
+                return Err(Overrun::Full(Where::Fallback));
+            }
+            match self.reserve.compare_exchange_weak(
+                pos,
+                pos + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(p) => pos = p,
+            }
+        }
+        let img = image(pos, payload);
+        let slot = self.slots[pos % S].0.get().cast::<u64>();
+        let words = 1 + payload.len().div_ceil(8);
+        for (k, w) in img.iter().enumerate().take(words).skip(1) {
+            // SAFETY: the slot is reserved by us alone until we commit.
+            unsafe { core::ptr::write_volatile(slot.add(k), *w) };
+        }
+        // SAFETY: the header is the first word; AtomicU64 has u64's layout.
+        let hdr = unsafe { AtomicU64::from_ptr(slot) };
+        hdr.store(img[0], Ordering::Release);
+        Ok(())
+    }
+
+    /// Reads the committed records in order; returns how many.
+    pub fn consume(&self, mut f: impl FnMut(&[u8])) -> usize {
+        let reserved = self.reserve.load(Ordering::Acquire);
+        let tail = self.tail.load(Ordering::Relaxed);
+        let mut pos = tail;
+        while pos < reserved {
+            let slot = self.slots[pos % S].0.get().cast::<u64>();
+            // SAFETY: the header word is only accessed atomically here and by
+            // the committing producer.
+            let hdr = unsafe { AtomicU64::from_ptr(slot) }.load(Ordering::Acquire);
+            if hdr >> 32 != (pos as u64 + 1) & 0xffff_ffff {
+                break;
+            }
+            // SAFETY: committed and not consumed: no producer writes it.
+            let img = unsafe { core::ptr::read_volatile(self.slots[pos % S].0.get()) };
+            with_payload(&img, &mut f);
+            pos += 1;
+        }
+        self.tail.store(pos, Ordering::Release);
+        pos - tail
+    }
+
+    /// Records dropped because the buffer was full.
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+}
+
+/// `C` [`CasRing`]s indexed by `sched_getcpu()`: the pre-rseq LTTng-UST
+/// method, for comparison.
+pub struct CasPerCpuRing<const C: usize, const S: usize> {
+    cpus: [CasRing<S>; C],
+}
+
+impl<const C: usize, const S: usize> Default for CasPerCpuRing<C, S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const C: usize, const S: usize> CasPerCpuRing<C, S> {
+    /// Empty buffers.
+    pub const fn new() -> Self {
+        CasPerCpuRing {
+            cpus: [const { CasRing::new() }; C],
+        }
+    }
+
+    /// Writes one record into the buffer of the CPU `sched_getcpu` names.
+    #[inline]
+    pub fn write(&self, payload: &[u8]) -> Result<(), Overrun> {
+        let cpu = rseq_sched_getcpu::current_cpu().unwrap_or(0) as usize;
+        self.cpus[cpu % C].write(payload)
+    }
+
+    /// Reads every buffer; returns how many records.
+    pub fn consume(&self, mut f: impl FnMut(&[u8])) -> usize {
+        self.cpus.iter().map(|r| r.consume(&mut f)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    /// Payload of record `seq` of thread `t`: variable length, self-checking.
+    fn payload(t: u8, seq: u32, buf: &mut [u8; RECORD_MAX]) -> usize {
+        let len = 6 + (seq as usize % (RECORD_MAX - 5));
+        buf[0] = t;
+        buf[1..5].copy_from_slice(&seq.to_le_bytes());
+        for k in 5..len {
+            buf[k] = t ^ (seq as u8).wrapping_add(k as u8);
+        }
+        buf[5] = len as u8;
+        len
+    }
+
+    fn check(p: &[u8]) -> (u8, u32) {
+        let t = p[0];
+        let seq = u32::from_le_bytes(p[1..5].try_into().unwrap());
+        assert_eq!(p[5] as usize, p.len(), "torn record: length");
+        for (k, b) in p.iter().enumerate().skip(6) {
+            assert_eq!(*b, t ^ (seq as u8).wrapping_add(k as u8), "torn record");
+        }
+        (t, seq)
+    }
+
+    #[test]
+    fn no_torn_no_silent_loss() {
+        static RING: PerCpuRing<64, 64> = PerCpuRing::with_mode(IndexMode::CpuId);
+        let stop = Arc::new(AtomicBool::new(false));
+        let consumer = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut seen = vec![std::collections::HashSet::new(); 6];
+                loop {
+                    let done = stop.load(Ordering::Acquire);
+                    RING.consume(|_, p| {
+                        let (t, s) = check(p);
+                        assert!(seen[t as usize].insert(s), "duplicate record");
+                    });
+                    if done {
+                        return seen.iter().map(|s| s.len() as u64).sum::<u64>();
+                    }
+                    std::thread::yield_now();
+                }
+            })
+        };
+        let writers: Vec<_> = (0..6u8)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; RECORD_MAX];
+                    let mut ok = 0u64;
+                    for seq in 0..20_000u32 {
+                        let n = payload(t, seq, &mut buf);
+                        if RING.write(&buf[..n]).is_ok() {
+                            ok += 1;
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        let written: u64 = writers.into_iter().map(|h| h.join().unwrap()).sum();
+        stop.store(true, Ordering::Release);
+        let read = consumer.join().unwrap();
+        assert_eq!(read, written);
+        assert_eq!(written + RING.lost(), 6 * 20_000);
+        assert_eq!(RING.write(&[0; RECORD_MAX + 1]), Err(Overrun::TooLong));
+    }
+
+    #[test]
+    fn cas_ring_counts_overruns() {
+        let r = Box::new(CasRing::<4>::new());
+        for k in 0..6u8 {
+            let _ = r.write(&[k; 3]);
+        }
+        assert_eq!(r.lost(), 2);
+        let mut got = vec![];
+        assert_eq!(r.consume(|p| got.push(p.to_vec())), 4);
+        assert_eq!(got, (0..4u8).map(|k| vec![k; 3]).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,545 @@
+//! `rseq-libc stress`: every per-CPU operation and use case under many more
+//! threads than CPUs, with delay loops inside the critical sections and
+//! yield / sleep / signal injection and CPU-affinity migration. Checks exact
+//! totals, no lost or duplicated pool objects, no torn ring-buffer records,
+//! and prints how many sequences aborted (required > 0 when injecting).
+
+use rseq_percpu::counter::Counter;
+use rseq_percpu::pool::Pool;
+use rseq_percpu::ring::{PerCpuRing, RECORD_MAX};
+use rseq_percpu::{IndexMode, Outcome, Slots, Where};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const MODES: &[&str] = &["add", "cmpstore", "storestore", "counter", "pool", "ring"];
+const CPUS: usize = 256;
+
+#[derive(Clone)]
+struct Config {
+    seconds: f64,
+    threads: usize,
+    delay: usize,
+    yield_every: u64,
+    sleep_every: u64,
+    signal_every: u64,
+    migrate_every: u64,
+    index: IndexMode,
+}
+
+fn usage() -> i32 {
+    eprintln!(
+        "usage: rseq-libc stress [--mode MODE|all] [--seconds S] [--threads N] [--delay ITER]\n\
+         \x20                       [--yield N] [--sleep N] [--signal N] [--migrate N] [--mm-cid] [--no-inject]\n\
+         modes: {}; injection rates are 'every N operations per thread' (0: off).\n\
+         Defaults: 1 s per mode, 8 threads per CPU, delay 50, yield 97, sleep 4099, signal 499, migrate 1021.",
+        MODES.join(", ")
+    );
+    2
+}
+
+extern "C" fn on_sigusr1(_: libc::c_int) {}
+
+/// Per-thread injection state.
+struct Injector {
+    cfg: Config,
+    n: u64,
+    rng: u64,
+    cpus: Vec<u32>,
+    peers: Arc<Mutex<Vec<libc::pthread_t>>>,
+}
+
+impl Injector {
+    fn new(cfg: &Config, seed: u64, peers: Arc<Mutex<Vec<libc::pthread_t>>>) -> Self {
+        let mut buf = [0u32; 1024];
+        let n = rseq_percpu::allowed_cpus(&mut buf);
+        Injector {
+            cfg: cfg.clone(),
+            n: 0,
+            rng: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
+            cpus: buf[..n].to_vec(),
+            peers,
+        }
+    }
+
+    fn rand(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    fn tick(&mut self) {
+        self.n += 1;
+        let n = self.n;
+        let c = self.cfg.clone();
+        if c.yield_every != 0 && n % c.yield_every == 0 {
+            std::thread::yield_now();
+        }
+        if c.sleep_every != 0 && n % c.sleep_every == 0 {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        if c.signal_every != 0 && n % c.signal_every == 0 {
+            let pick = self.rand();
+            // The lock is held while signalling: the list is cleared (under
+            // it) before any worker may exit, so every target is alive.
+            let peers = self.peers.lock().unwrap();
+            if !peers.is_empty() {
+                let t = peers[(pick % peers.len() as u64) as usize];
+                #[allow(unsafe_code)]
+                // SAFETY: t is a live worker thread (see above); SIGUSR1 has
+                // a no-op handler.
+                unsafe {
+                    libc::pthread_kill(t, libc::SIGUSR1)
+                };
+            }
+            drop(peers);
+        }
+        if c.migrate_every != 0 && n % c.migrate_every == 0 && !self.cpus.is_empty() {
+            let pick = self.rand();
+            let cpu = self.cpus[(pick % self.cpus.len() as u64) as usize];
+            rseq_percpu::pin_to_cpu(cpu as usize);
+        }
+    }
+}
+
+/// Runs `work(thread, injector, stop)` on `cfg.threads` threads for the
+/// configured time; returns the per-thread results.
+fn run_threads<R: Send + 'static>(
+    cfg: &Config,
+    work: impl Fn(usize, &mut Injector, &AtomicBool) -> R + Send + Sync + 'static,
+) -> Vec<R> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let peers = Arc::new(Mutex::new(Vec::new()));
+    let work = Arc::new(work);
+    let started = Arc::new(std::sync::Barrier::new(cfg.threads + 1));
+    let handles: Vec<_> = (0..cfg.threads)
+        .map(|t| {
+            let (stop, peers, work, started, cfg) = (
+                stop.clone(),
+                peers.clone(),
+                work.clone(),
+                started.clone(),
+                cfg.clone(),
+            );
+            std::thread::spawn(move || {
+                #[allow(unsafe_code)]
+                // SAFETY: pthread_self has no preconditions.
+                peers.lock().unwrap().push(unsafe { libc::pthread_self() });
+                let mut inj = Injector::new(&cfg, t as u64 + 1, peers);
+                started.wait();
+                work(t, &mut inj, &stop)
+            })
+        })
+        .collect();
+    started.wait();
+    std::thread::sleep(Duration::from_secs_f64(cfg.seconds));
+    // No more signals to threads that may be exiting.
+    peers.lock().unwrap().clear();
+    stop.store(true, Ordering::Release);
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+fn mode_add(cfg: &Config) -> Result<String, String> {
+    let slots = Arc::new(Slots::<CPUS>::new(cfg.index));
+    let s = slots.clone();
+    let ops: u64 = run_threads(cfg, move |_, inj, stop| {
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            while s.add(s.current(), 1) != Outcome::Done {}
+            n += 1;
+            inj.tick();
+        }
+        n
+    })
+    .iter()
+    .sum();
+    check_total("add", slots.sum() as u64, ops)
+}
+
+fn mode_cmpstore(cfg: &Config) -> Result<String, String> {
+    let slots = Arc::new(Slots::<CPUS>::new(cfg.index));
+    let s = slots.clone();
+    let ops: u64 = run_threads(cfg, move |_, inj, stop| {
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            s.update(|w| Some(w + 1));
+            n += 1;
+            inj.tick();
+        }
+        n
+    })
+    .iter()
+    .sum();
+    check_total("load-compare-store", slots.sum() as u64, ops)
+}
+
+fn mode_storestore(cfg: &Config) -> Result<String, String> {
+    let slots = Arc::new(Slots::<CPUS>::new(cfg.index));
+    let s = slots.clone();
+    let ops: u64 = run_threads(cfg, move |_, inj, stop| {
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            loop {
+                let at = s.current();
+                let old = s.load(at);
+                if s.compare_store_store(at, old, old + 1, old + 1) == Outcome::Done {
+                    break;
+                }
+            }
+            n += 1;
+            inj.tick();
+        }
+        n
+    })
+    .iter()
+    .sum();
+    // The try-store (aux) precedes the commit: each slot's aux equals its word.
+    for i in 0..CPUS as u32 {
+        let s = slots.slot(Where::Slot(i));
+        let (w, a) = (
+            s.word.load(Ordering::Relaxed),
+            s.aux.load(Ordering::Relaxed),
+        );
+        if w != a {
+            return Err(format!(
+                "compare+store+store: slot {i}: word {w} != aux {a}"
+            ));
+        }
+    }
+    check_total("compare+store+store", slots.sum() as u64, ops)
+}
+
+fn check_total(what: &str, total: u64, ops: u64) -> Result<String, String> {
+    if total == ops {
+        Ok(format!("{what}: {ops} operations, total exact"))
+    } else {
+        Err(format!("{what}: total {total} != {ops} operations"))
+    }
+}
+
+fn mode_counter(cfg: &Config) -> Result<String, String> {
+    let c = Arc::new(Counter::<CPUS>::new(cfg.index));
+    let cc = c.clone();
+    let ops: u64 = run_threads(cfg, move |t, inj, stop| {
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            if t % 2 == 0 {
+                cc.inc();
+                n += 1;
+            } else {
+                cc.add(3);
+                n += 3;
+            }
+            inj.tick();
+        }
+        n
+    })
+    .iter()
+    .sum();
+    check_total("counter", c.read(), ops)
+}
+
+fn mode_pool(cfg: &Config) -> Result<String, String> {
+    const OBJECTS: usize = 4096;
+    let pool: &'static Pool<CPUS> = Box::leak(Box::new(Pool::new(cfg.index, 64, 64)));
+    let storage: &'static mut [u64] = Vec::leak(vec![0u64; OBJECTS * 8]);
+    #[allow(unsafe_code)]
+    // SAFETY: reinterpreting a leaked u64 buffer (8-aligned) as bytes.
+    let bytes =
+        unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast::<u8>(), OBJECTS * 64) };
+    pool.add_storage(bytes)
+        .map_err(|e| format!("pool: {e:?}"))?;
+    let held: Vec<Vec<usize>> = run_threads(cfg, move |t, inj, stop| {
+        let mark = (t as u64 + 1).wrapping_mul(0x0101_0101_0101_0101);
+        let mut held: Vec<std::ptr::NonNull<u8>> = Vec::new();
+        let mut k = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            k += 1;
+            if k % 3 != 0 && held.len() < 64 {
+                if let Some(o) = pool.alloc() {
+                    #[allow(unsafe_code)]
+                    // SAFETY: o is ours: 64 bytes, 8-aligned.
+                    unsafe {
+                        std::ptr::write_bytes(o.as_ptr().cast::<u64>(), 0, 8)
+                    };
+                    #[allow(unsafe_code)]
+                    // SAFETY: as above.
+                    unsafe {
+                        *o.as_ptr().cast::<u64>().add(7) = mark
+                    };
+                    held.push(o);
+                }
+            } else if let Some(o) = held.pop() {
+                #[allow(unsafe_code)]
+                // SAFETY: o is ours until freed.
+                let m = unsafe { *o.as_ptr().cast::<u64>().add(7) };
+                assert_eq!(m, mark, "pool: object handed out twice");
+                #[allow(unsafe_code)]
+                // SAFETY: from this pool, not used after.
+                unsafe {
+                    pool.free(o)
+                };
+            }
+            inj.tick();
+        }
+        held.into_iter().map(|p| p.as_ptr() as usize).collect()
+    });
+    let mut all = HashSet::new();
+    for p in held.into_iter().flatten() {
+        if !all.insert(p) {
+            return Err("pool: object held by two threads".into());
+        }
+    }
+    // Every free object: from each CPU's list and the global list.
+    let mut cpus = [0u32; 1024];
+    let n = rseq_percpu::allowed_cpus(&mut cpus);
+    let collector = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        for &c in &cpus[..n] {
+            rseq_percpu::pin_to_cpu(c as usize);
+            while let Some(o) = pool.alloc() {
+                got.push(o.as_ptr() as usize);
+            }
+        }
+        got
+    });
+    for p in collector.join().unwrap() {
+        if !all.insert(p) {
+            return Err("pool: free object also held, or on two lists".into());
+        }
+    }
+    if all.len() != OBJECTS {
+        return Err(format!(
+            "pool: {} objects found of {OBJECTS}: lost",
+            all.len()
+        ));
+    }
+    Ok(format!(
+        "pool: all {OBJECTS} objects accounted for, none twice"
+    ))
+}
+
+fn mode_ring(cfg: &Config) -> Result<String, String> {
+    let ring: &'static PerCpuRing<CPUS, 256> =
+        Box::leak(Box::new(PerCpuRing::with_mode(cfg.index)));
+    let done = Arc::new(AtomicBool::new(false));
+    let consumed = Arc::new(AtomicU64::new(0));
+    let torn = Arc::new(AtomicU64::new(0));
+    let consumer = {
+        let (done, consumed, torn) = (done.clone(), consumed.clone(), torn.clone());
+        std::thread::spawn(move || loop {
+            let last = done.load(Ordering::Acquire);
+            ring.consume(|_, p| {
+                consumed.fetch_add(1, Ordering::Relaxed);
+                if !record_ok(p) {
+                    torn.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            if last {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        })
+    };
+    let attempts: u64 = run_threads(cfg, move |t, inj, stop| {
+        let mut buf = [0u8; RECORD_MAX];
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            let len = record(t as u8, n, &mut buf);
+            let _ = ring.write(&buf[..len]);
+            n += 1;
+            inj.tick();
+        }
+        n
+    })
+    .iter()
+    .sum();
+    done.store(true, Ordering::Release);
+    consumer.join().unwrap();
+    let (read, lost, torn) = (
+        consumed.load(Ordering::Relaxed),
+        ring.lost(),
+        torn.load(Ordering::Relaxed),
+    );
+    if torn != 0 {
+        return Err(format!("ring: {torn} torn records"));
+    }
+    if read + lost != attempts {
+        return Err(format!(
+            "ring: {read} read + {lost} lost != {attempts} written"
+        ));
+    }
+    Ok(format!(
+        "ring: {attempts} records: {read} read, {lost} overruns counted, none torn"
+    ))
+}
+
+/// A variable-length record whose every byte depends on (thread, seq, len).
+fn record(t: u8, seq: u64, buf: &mut [u8; RECORD_MAX]) -> usize {
+    let len = 10 + (seq as usize % (RECORD_MAX - 9));
+    buf[0] = len as u8;
+    buf[1] = t;
+    buf[2..10].copy_from_slice(&seq.to_le_bytes());
+    for (k, b) in buf.iter_mut().enumerate().take(len).skip(10) {
+        *b = (seq as u8) ^ t ^ (k as u8).wrapping_mul(31);
+    }
+    len
+}
+
+fn record_ok(p: &[u8]) -> bool {
+    if p.len() < 10 || p[0] as usize != p.len() {
+        return false;
+    }
+    let t = p[1];
+    let seq = u64::from_le_bytes(p[2..10].try_into().unwrap());
+    p.iter()
+        .enumerate()
+        .skip(10)
+        .all(|(k, b)| *b == (seq as u8) ^ t ^ (k as u8).wrapping_mul(31))
+}
+
+/// `rseq-libc stress ...`: 0 when every mode passed.
+pub fn run(args: &[String]) -> i32 {
+    let ncpu = rseq_percpu::possible_cpus();
+    let mut cfg = Config {
+        seconds: 1.0,
+        threads: 8 * ncpu.max(1),
+        delay: 50,
+        yield_every: 97,
+        sleep_every: 4099,
+        signal_every: 499,
+        migrate_every: 1021,
+        index: IndexMode::CpuId,
+    };
+    let mut modes: Vec<&str> = MODES.to_vec();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut num = |name: &str| -> Option<f64> {
+            let v = it.next().and_then(|v| v.parse::<f64>().ok());
+            if v.is_none() {
+                eprintln!("rseq-libc stress: {name} needs a number");
+            }
+            v
+        };
+        match a.as_str() {
+            "--seconds" => match num(a) {
+                Some(v) => cfg.seconds = v,
+                None => return usage(),
+            },
+            "--threads" => match num(a) {
+                Some(v) => cfg.threads = v as usize,
+                None => return usage(),
+            },
+            "--delay" => match num(a) {
+                Some(v) => cfg.delay = v as usize,
+                None => return usage(),
+            },
+            "--yield" => match num(a) {
+                Some(v) => cfg.yield_every = v as u64,
+                None => return usage(),
+            },
+            "--sleep" => match num(a) {
+                Some(v) => cfg.sleep_every = v as u64,
+                None => return usage(),
+            },
+            "--signal" => match num(a) {
+                Some(v) => cfg.signal_every = v as u64,
+                None => return usage(),
+            },
+            "--migrate" => match num(a) {
+                Some(v) => cfg.migrate_every = v as u64,
+                None => return usage(),
+            },
+            "--mm-cid" => cfg.index = IndexMode::MmCid.or_supported(),
+            "--no-inject" => {
+                cfg.delay = 0;
+                cfg.yield_every = 0;
+                cfg.sleep_every = 0;
+                cfg.signal_every = 0;
+                cfg.migrate_every = 0;
+            }
+            "--mode" => match it.next().map(String::as_str) {
+                Some("all") => modes = MODES.to_vec(),
+                Some(m) if MODES.contains(&m) => {
+                    modes = vec![MODES[MODES.iter().position(|x| *x == m).unwrap()]]
+                }
+                _ => return usage(),
+            },
+            "-h" | "--help" => {
+                usage();
+                return 0;
+            }
+            _ => return usage(),
+        }
+    }
+    cfg.threads = cfg.threads.max(1);
+    #[allow(unsafe_code)]
+    // SAFETY: installs a no-op handler for SIGUSR1 (async-signal-safe).
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigusr1 as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
+    }
+    let injected = cfg.delay != 0
+        || cfg.yield_every != 0
+        || cfg.signal_every != 0
+        || cfg.sleep_every != 0
+        || cfg.migrate_every != 0;
+    let registered = rseq_registration::current_area().is_some();
+    println!(
+        "stress: {} threads on {} CPUs, {} s per mode, index {:?}, delay {}, yield/sleep/signal/migrate every {}/{}/{}/{} ops, rseq {}",
+        cfg.threads,
+        ncpu,
+        cfg.seconds,
+        cfg.index,
+        cfg.delay,
+        cfg.yield_every,
+        cfg.sleep_every,
+        cfg.signal_every,
+        cfg.migrate_every,
+        if registered { "registered" } else { "unavailable: atomic fallback" }
+    );
+    rseq_percpu::set_injected_delay(cfg.delay);
+    let (mut passed, mut failed) = (0, 0);
+    for m in modes {
+        rseq_percpu::take_aborts();
+        let t = Instant::now();
+        let r = match m {
+            "add" => mode_add(&cfg),
+            "cmpstore" => mode_cmpstore(&cfg),
+            "storestore" => mode_storestore(&cfg),
+            "counter" => mode_counter(&cfg),
+            "pool" => mode_pool(&cfg),
+            _ => mode_ring(&cfg),
+        };
+        let aborts = rseq_percpu::take_aborts();
+        let r = r.and_then(|msg| {
+            if injected && registered && aborts == 0 {
+                Err(format!(
+                    "{msg}; but 0 aborts with injection: the restart path never ran"
+                ))
+            } else {
+                Ok(msg)
+            }
+        });
+        match r {
+            Ok(msg) => {
+                passed += 1;
+                println!(
+                    "PASS {m}: {msg}; {aborts} aborts ({:.1} s)",
+                    t.elapsed().as_secs_f64()
+                );
+            }
+            Err(msg) => {
+                failed += 1;
+                println!("FAIL {m}: {msg}; {aborts} aborts");
+            }
+        }
+    }
+    rseq_percpu::set_injected_delay(0);
+    println!("{passed} passed, {failed} failed");
+    i32::from(failed != 0)
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Bounded stress of the per-CPU operations and use cases (rseq-libc stress):
+# every mode with injection (delay loops inside the sections, yield / sleep /
+# signal injection, affinity migration), indexed by cpu_id and by mm_cid, then
+# the atomic fallback with rseq hidden by seccomp (ENOSYS) and glibc's
+# registration off. Ends with "N passed, N failed[, N skipped]".
+# RSEQ_STRESS_SECONDS sets the time per mode (default 0.5).
+set -u
+cd "$(dirname "$0")/../.."
+root=$PWD
+bin=$root/target/release/rseq-libc
+out=${RSEQ_LIBC_TEST_BUILD:-$root/tests/build}/percpu
+secs=${RSEQ_STRESS_SECONDS:-0.5}
+mkdir -p "$out"
+passed=0 failed=0 skipped=0
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1"; failed=$((failed + 1)); }
+skip() { echo "SKIP $1"; skipped=$((skipped + 1)); }
+
+if [ ! -x "$bin" ]; then
+  echo "FAIL: $bin missing: run 'cargo build --release' first"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+run() { # name expect-aborts command...
+  local name=$1 want_aborts=$2; shift 2
+  local log=$out/$name.log
+  if "$@" > "$log" 2>&1; then
+    if [ "$want_aborts" = yes ] && grep -E '^PASS .*; 0 aborts' "$log"; then
+      fail "$name: a mode saw no abort"
+    else
+      pass "$name: $(grep -c '^PASS' "$log") modes"
+    fi
+  else
+    fail "$name (exit $?)"
+  fi
+  sed 's/^/    /' "$log"
+}
+
+threads=$((8 * $(nproc)))
+run "stress cpu_id, injected" yes "$bin" stress --seconds "$secs" --threads "$threads"
+# mm_cid needs Linux 6.3+ (feature size >= 28); older kernels index by cpu_id.
+run "stress mm_cid, injected" yes "$bin" stress --seconds "$secs" --threads "$threads" --mm-cid
+run "stress cpu_id, no injection" no "$bin" stress --seconds "$secs" --no-inject
+
+# The fallback: no rseq at all. The stress must stay exact with 0 aborts.
+launcher=$out/no_rseq
+if gcc -O2 -I"$root/tests/c" -o "$launcher" tests/c/no_rseq_launcher.c 2>"$out/launcher.err"; then
+  log=$out/fallback.log
+  if GLIBC_TUNABLES=glibc.pthread.rseq=0 "$launcher" "$bin" stress --seconds "$secs" > "$log" 2>&1 \
+     && grep -q 'unavailable: atomic fallback' "$log"; then
+    pass "stress without rseq (atomic fallback)"
+  else
+    fail "stress without rseq (atomic fallback)"
+  fi
+  sed 's/^/    /' "$log"
+else
+  skip "stress without rseq: cannot build the seccomp launcher ($(head -1 "$out/launcher.err"))"
+fi
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
