@@ -87,5 +87,18 @@ if build lifecycle-wrap-only gcc "${cflags[@]}" -DWITH_HOOKSLIB "$src/lifecycle.
   fi
 fi
 
+# The cost benchmark (about 30 s; BENCHMARKS.md): PTHREAD_HOOKS_BENCH=1.
+if [ "${PTHREAD_HOOKS_BENCH:-0}" = 1 ] &&
+   build bench gcc "${cflags[@]}" "$src/bench.c" "$lib" "${wrap[@]}" -lpthread -o "$out/bench"; then
+  musl_bench=()
+  command -v musl-gcc > /dev/null && build bench-musl musl-gcc "${cflags[@]}" -static "$src/bench.c" \
+    "$lib" "${wrap[@]}" -o "$out/bench-musl" && musl_bench=("$out/bench-musl")
+  if "$out/bench" "${musl_bench[@]}" | tee "$out/bench.log" | grep -q ", 0 failed"; then
+    pass "bench: $(grep ratio "$out/bench.log")"
+  else
+    fail "bench (log: $out/bench.log)"
+  fi
+fi
+
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
