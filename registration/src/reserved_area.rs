@@ -57,11 +57,7 @@ pub fn host_reserved_area() -> Option<(isize, u32, u32)> {
 pub(crate) fn area_to_register() -> (*mut Rseq, u32, u32) {
     IN_USE.store(true, Ordering::Release);
     match host_reserved_area() {
-        Some((offset, cap, align)) => (
-            thread_pointer().wrapping_offset(offset).cast(),
-            cap,
-            align,
-        ),
+        Some((offset, cap, align)) => (thread_pointer().wrapping_offset(offset).cast(), cap, align),
         None => (own_area(), arch::AREA_CAPACITY, arch::AREA_ALIGN),
     }
 }

@@ -1,0 +1,87 @@
+//! x86-64: TLS variant II. The TLS blocks sit below the thread pointer (the
+//! fs base); the thread control block starts at it, and its first word
+//! points to itself, as the psABI requires (`mov %fs:0, %reg` reads the
+//! thread pointer). Words of the TCB that compilers read by fixed offset:
+//! 0 (self), 2 (`self` again, as glibc), 5 (`%fs:0x28`, stack protector
+//! guard) and 6 (`%fs:0x30`, pointer guard).
+
+use core::arch::asm;
+use rseq_abi::arch::{syscall1, syscall2};
+
+/// Bytes of thread control block at the thread pointer. The first
+/// [`TCB_HOST_WORDS_OFFSET`] bytes follow the ABI; the rest belong to the
+/// host libc (its errno, its thread descriptor).
+pub const TCB_SIZE: usize = 128;
+/// Offset from the thread pointer of the words reserved for the host libc.
+pub const TCB_HOST_WORDS_OFFSET: usize = 64;
+/// Alignment of the thread pointer (and of the TCB): a cache line.
+pub const TCB_ALIGN: usize = 64;
+
+/// Syscall numbers dl-early-tls and its hosts use beyond rseq-abi's.
+pub mod nr {
+    /// mmap(2)
+    pub const MMAP: usize = 9;
+    /// munmap(2)
+    pub const MUNMAP: usize = 11;
+    /// arch_prctl(2)
+    pub const ARCH_PRCTL: usize = 158;
+}
+
+const ARCH_SET_FS: usize = 0x1002;
+
+/// Writes the ABI words of the TCB at `tp` (the rest stays as it is).
+///
+/// # Safety
+/// `tp` must be valid for writes of [`TCB_SIZE`] bytes and aligned 8.
+pub unsafe fn init_tcb(tp: *mut u8) {
+    let w = tp.cast::<usize>();
+    // SAFETY: within the TCB, per the caller.
+    unsafe {
+        w.write(tp as usize);
+        w.add(2).write(tp as usize);
+    }
+}
+
+/// Installs `tp` as the calling thread's thread pointer. Returns 0 or a
+/// negated errno.
+///
+/// # Safety
+/// `tp` must be a TCB laid out by this crate that outlives the thread's
+/// use of it; every TLS access of the thread moves to it.
+pub unsafe fn set_thread_pointer(tp: *mut u8) -> isize {
+    // SAFETY: arch_prctl(ARCH_SET_FS) only changes this thread's fs base.
+    unsafe { syscall2(nr::ARCH_PRCTL, ARCH_SET_FS, tp as usize) }
+}
+
+/// Raw syscall with six arguments; returns the result or a negated errno.
+///
+/// # Safety
+/// As `rseq_abi::arch::syscall1`: the syscall's own contract.
+#[inline(always)]
+pub unsafe fn syscall6(
+    nr: usize,
+    a1: usize,
+    a2: usize,
+    a3: usize,
+    a4: usize,
+    a5: usize,
+    a6: usize,
+) -> isize {
+    let ret: isize;
+    // SAFETY: the caller upholds the syscall's contract; `syscall`
+    // clobbers only rcx and r11 besides rax.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr as isize => ret,
+             in("rdi") a1, in("rsi") a2, in("rdx") a3, in("r10") a4, in("r8") a5, in("r9") a6,
+             lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+/// Ends the whole process with `status`, without running anything.
+pub fn exit_group(status: i32) -> ! {
+    loop {
+        // SAFETY: exit_group has no preconditions and does not return.
+        unsafe { syscall1(rseq_abi::arch::nr::EXIT_GROUP, status as usize) };
+    }
+}
