@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Builds glibc 2.36 with the patch series in patches/glibc-2.36/ and the
+# rseq-libc component linked into ld.so and libc, then runs glibc's own rseq
+# tests, the series' tests and glibc's symbol checks against it.
+#
+#   bash patches/build-and-test.sh
+#
+# Fetches glibc_2.36.orig.tar.xz from Debian's source package (checksum
+# verified), applies the series, configures out of tree with
+# --with-rseq-libc and builds. The unpacked tree, the build directory and
+# the component's cargo target directory are cached outside the repository
+# in ${RSEQ_LIBC_GLIBC_CACHE:-$HOME/.cache/rseq-libc/glibc-2.36}: a rerun
+# after a component change relinks, after a series change it rebuilds only
+# what the changed files touch. Prints `N passed, N failed[, N skipped]`;
+# exits non-zero on failure. If the source cannot be fetched it prints SKIP
+# with the reason and exits 0.
+set -u -o pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SERIES_DIR=$ROOT/patches/glibc-2.36
+CACHE=${RSEQ_LIBC_GLIBC_CACHE:-$HOME/.cache/rseq-libc/glibc-2.36}
+JOBS=${RSEQ_LIBC_GLIBC_JOBS:-$(nproc 2>/dev/null || echo 2)}
+DEB_VERSION=2.36-9+deb12u14
+ORIG=glibc_2.36.orig.tar.xz
+ORIG_SHA256=a543c02070d46ccaf866957efd13f10c924daa74c86a90a0254db09a92a708ee
+SRC=$CACHE/src/glibc-2.36
+BUILD=$CACHE/build
+ARCHIVE=$CACHE/librseq_libc_glibc.a
+
+passed=0 failed=0 skipped=0
+note() { printf '== %s\n' "$*"; }
+pass() { passed=$((passed + 1)); printf 'PASS: %s\n' "$*"; }
+fail() { failed=$((failed + 1)); printf 'FAIL: %s\n' "$*"; }
+skip() { skipped=$((skipped + 1)); printf 'SKIP: %s\n' "$*"; }
+summary() {
+  echo "$passed passed, $failed failed, $skipped skipped"
+  [ "$failed" -eq 0 ]
+  exit
+}
+bail() { # a step every later one needs failed
+  fail "$1"
+  [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 30 "$2"
+  summary
+}
+
+mkdir -p "$CACHE/dl" "$CACHE/apt/lists/partial"
+
+# 1. Source: Debian's orig tarball, checksum verified.
+fetch() {
+  local apt="$CACHE/apt"
+  printf '%s\n' \
+    "deb-src http://deb.debian.org/debian bookworm main" \
+    "deb-src http://deb.debian.org/debian-security bookworm-security main" \
+    >"$apt/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$apt/lists" -o Debug::NoLocking=1)
+  command -v apt-get >/dev/null || { echo "apt-get not found"; return 1; }
+  apt-get "${opts[@]}" update >"$apt/update.log" 2>&1 || { echo "apt-get update failed"; return 1; }
+  (cd "$CACHE/dl" && apt-get "${opts[@]}" source --download-only "glibc=$DEB_VERSION") \
+    >"$apt/source.log" 2>&1 || { echo "apt-get source glibc=$DEB_VERSION failed"; return 1; }
+}
+verified() { echo "$ORIG_SHA256  $CACHE/dl/$ORIG" | sha256sum -c --status 2>/dev/null; }
+if ! verified; then
+  note "fetching glibc $DEB_VERSION source"
+  if ! why=$(fetch); then
+    echo "SKIP: cannot fetch the glibc source: $why"
+    echo "0 passed, 0 failed, 1 skipped"
+    exit 0
+  fi
+  verified || bail "sha256 of $ORIG is not $ORIG_SHA256"
+fi
+
+# Tools the build needs (Debian package names).
+missing=()
+for t in gawk bison make gcc python3 patch xz; do command -v "$t" >/dev/null || missing+=("$t"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  pkgs=("${missing[@]/xz/xz-utils}")
+  bash "$ROOT/scripts/install-deps.sh" "${pkgs[@]}" >/dev/null 2>&1 || true
+  for t in "${missing[@]}"; do command -v "$t" >/dev/null || bail "missing tool $t"; done
+fi
+
+# 2. The patched tree. The orig tarball has no manual/: drop it from the
+# subdirectories (a build step, not part of the series).
+series_text() { cat "$SERIES_DIR"/[0-9][0-9][0-9][0-9]-*.patch; }
+unpack_and_patch() { # $1: directory to create
+  rm -rf "$1" && mkdir -p "$1" || return 1
+  tar -C "$1" -xf "$CACHE/dl/$ORIG" || return 1
+  sed -i 's/ wctype manual shadow/ wctype shadow/' "$1/glibc-2.36/Makeconfig"
+  for p in "$SERIES_DIR"/[0-9][0-9][0-9][0-9]-*.patch; do
+    patch -s -p1 -d "$1/glibc-2.36" <"$p" || { echo "patch failed: $(basename "$p")"; return 1; }
+  done
+}
+touched_files() { grep -h '^+++ b/' "$@" 2>/dev/null | sed 's|^+++ b/||' | sort -u; }
+if [ ! -f "$SRC/Makeconfig" ] || [ ! -f "$CACHE/src/applied.series" ]; then
+  note "unpacking and patching"
+  unpack_and_patch "$CACHE/src" >"$CACHE/patch.log" 2>&1 || bail "apply the series" "$CACHE/patch.log"
+  series_text >"$CACHE/src/applied.series"
+elif ! series_text | cmp -s - "$CACHE/src/applied.series"; then
+  # The series changed: patch a fresh copy and copy over only the files
+  # that differ, so that make rebuilds only what they touch.
+  note "series changed: updating the cached tree"
+  unpack_and_patch "$CACHE/fresh" >"$CACHE/patch.log" 2>&1 || bail "apply the series" "$CACHE/patch.log"
+  series_text >"$CACHE/new.series"
+  while read -r f; do
+    if [ -f "$CACHE/fresh/glibc-2.36/$f" ]; then
+      cmp -s "$CACHE/fresh/glibc-2.36/$f" "$SRC/$f" ||
+        { mkdir -p "$(dirname "$SRC/$f")" && cp "$CACHE/fresh/glibc-2.36/$f" "$SRC/$f"; }
+    else
+      rm -f "$SRC/$f"
+    fi
+  done < <(touched_files "$CACHE/src/applied.series" "$CACHE/new.series")
+  mv -f "$CACHE/new.series" "$CACHE/src/applied.series"
+  rm -rf "$CACHE/fresh"
+fi
+
+# 3. The component's glibc glue (no TLS, no undefined symbol: see
+# glibc-glue/). Copied only when it changed, so make relinks only then.
+note "building the component (glibc-glue)"
+(cd "$ROOT" && cargo build --release -q -p rseq-libc-glibc --target-dir "$CACHE/cargo-target") \
+  >"$CACHE/cargo.log" 2>&1 || bail "cargo build -p rseq-libc-glibc" "$CACHE/cargo.log"
+cmp -s "$CACHE/cargo-target/release/librseq_libc_glibc.a" "$ARCHIVE" ||
+  cp "$CACHE/cargo-target/release/librseq_libc_glibc.a" "$ARCHIVE"
+
+# 4. Configure (once, or when the options change) and build.
+CONFIG_OPTS="--prefix=/usr --disable-werror --with-rseq-libc=$ARCHIVE"
+mkdir -p "$BUILD"
+if [ ! -f "$BUILD/config.status" ] || [ "$(cat "$BUILD/configure.opts" 2>/dev/null)" != "$CONFIG_OPTS" ] ||
+  ! grep -q "^rseq-libc = $ARCHIVE\$" "$BUILD/config.make" 2>/dev/null; then
+  note "configuring"
+  # shellcheck disable=SC2086
+  (cd "$BUILD" && "$SRC/configure" $CONFIG_OPTS) >"$CACHE/configure.log" 2>&1 ||
+    bail "configure" "$CACHE/configure.log"
+  echo "$CONFIG_OPTS" >"$BUILD/configure.opts"
+fi
+note "building glibc (make -j$JOBS; log in $BUILD/make.log)"
+start=$(date +%s)
+make -C "$BUILD" -j"$JOBS" >"$BUILD/make.log" 2>&1 || bail "make" "$BUILD/make.log"
+note "built in $(($(date +%s) - start)) s"
+pass "glibc 2.36 + series builds with --with-rseq-libc"
+
+# 5. The component is in ld.so and libc, and nothing of it is exported.
+for lib in elf/ld.so libc.so libc.a; do
+  if nm "$BUILD/$lib" 2>/dev/null | grep -q ' __rseq_libc_glibc_register$'; then
+    pass "component linked into $lib"
+  else
+    fail "component linked into $lib"
+  fi
+done
+for lib in elf/ld.so libc.so; do
+  if nm -D "$BUILD/$lib" | grep -q '__rseq_libc'; then
+    fail "nothing of the component exported from $lib"
+  else
+    pass "nothing of the component exported from $lib"
+  fi
+done
+if readelf -lW "$BUILD/elf/ld.so" | grep -q ' TLS '; then
+  fail "ld.so has no PT_TLS"
+else
+  pass "ld.so has no PT_TLS"
+fi
+
+# 6. glibc's tests and symbol checks, through its own test driver.
+run_glibc_test() { # $1: subdir/test
+  local out
+  out=$(make -C "$BUILD" test t="$1" 2>&1)
+  local result
+  result=$(cat "$BUILD/$1.test-result" 2>/dev/null)
+  case "$result" in
+  PASS:*) pass "$1" ;;
+  UNSUPPORTED:*) skip "$1 (unsupported: $(tail -n 3 "$BUILD/$1.out" 2>/dev/null | tr '\n' ' '))" ;;
+  *)
+    fail "$1"
+    printf '%s\n' "$out" | tail -n 20
+    ;;
+  esac
+}
+tests=(misc/tst-rseq misc/tst-rseq-disable nptl/tst-rseq-nptl
+  elf/check-localplt elf/check-initfini)
+[ -n "${RSEQ_LIBC_GLIBC_EXTRA_TESTS:-}" ] && read -ra extra <<<"$RSEQ_LIBC_GLIBC_EXTRA_TESTS" && tests+=("${extra[@]}")
+for f in "$SERIES_DIR"/tests.list; do
+  [ -f "$f" ] && while read -r t; do [ -n "$t" ] && tests+=("$t"); done <"$f"
+done
+for t in "${tests[@]}"; do run_glibc_test "$t"; done
+
+if make -C "$BUILD" check-abi >"$BUILD/check-abi.log" 2>&1; then
+  pass "check-abi (every library's exported symbols match its abilist)"
+else
+  fail "check-abi"
+  grep -h -A5 '^FAIL\|^[-+][^-+]' "$BUILD/check-abi.log" | head -n 20
+fi
+
+summary
