@@ -245,6 +245,14 @@ pub(crate) unsafe extern "C" fn start(sp: *const usize) -> ! {
         layout.rseq_capacity as u32,
         layout.rseq_align as u32,
     );
+    // __rseq_offset is the program's (no libc defines it) and, as in glibc,
+    // valid whether or not registration succeeds; __rseq_size stays 0
+    // until the component publishes the feature size on success.
+    let (offset, _, _, own) = rseq_abi::arch::rseq_symbols();
+    if own {
+        // SAFETY: the component's own writable definition; no other thread.
+        unsafe { offset.write_volatile(layout.rseq_offset as isize) };
+    }
     // SAFETY: the kernel's auxiliary vector.
     unsafe { rseq_registration::auxv::init_from_vector(s.auxv) };
     // Failure is not fatal: cpu_id reads -2 and every reader falls back.
