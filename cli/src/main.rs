@@ -5,6 +5,7 @@
 
 mod hosts;
 mod inspect;
+mod bench;
 mod report;
 mod stress;
 
@@ -28,6 +29,7 @@ fn main() {
         None | Some("report") => report::run(),
         Some("inspect") => inspect::run(&args[2..]),
         Some("stress") => stress::run(&args[2..]),
+        Some("bench") => bench::run(&args[2..]),
         Some("help" | "--help" | "-h") => {
             usage();
             0

@@ -74,13 +74,13 @@ impl Injector {
         self.n += 1;
         let n = self.n;
         let c = self.cfg.clone();
-        if c.yield_every != 0 && n % c.yield_every == 0 {
+        if c.yield_every != 0 && n.is_multiple_of(c.yield_every) {
             std::thread::yield_now();
         }
-        if c.sleep_every != 0 && n % c.sleep_every == 0 {
+        if c.sleep_every != 0 && n.is_multiple_of(c.sleep_every) {
             std::thread::sleep(Duration::from_micros(50));
         }
-        if c.signal_every != 0 && n % c.signal_every == 0 {
+        if c.signal_every != 0 && n.is_multiple_of(c.signal_every) {
             let pick = self.rand();
             // The lock is held while signalling: the list is cleared (under
             // it) before any worker may exit, so every target is alive.
@@ -96,7 +96,7 @@ impl Injector {
             }
             drop(peers);
         }
-        if c.migrate_every != 0 && n % c.migrate_every == 0 && !self.cpus.is_empty() {
+        if c.migrate_every != 0 && n.is_multiple_of(c.migrate_every) && !self.cpus.is_empty() {
             let pick = self.rand();
             let cpu = self.cpus[(pick % self.cpus.len() as u64) as usize];
             rseq_percpu::pin_to_cpu(cpu as usize);
@@ -225,7 +225,7 @@ fn mode_counter(cfg: &Config) -> Result<String, String> {
     let ops: u64 = run_threads(cfg, move |t, inj, stop| {
         let mut n = 0u64;
         while !stop.load(Ordering::Relaxed) {
-            if t % 2 == 0 {
+            if t.is_multiple_of(2) {
                 cc.inc();
                 n += 1;
             } else {
@@ -257,7 +257,7 @@ fn mode_pool(cfg: &Config) -> Result<String, String> {
         let mut k = 0u64;
         while !stop.load(Ordering::Relaxed) {
             k += 1;
-            if k % 3 != 0 && held.len() < 64 {
+            if !k.is_multiple_of(3) && held.len() < 64 {
                 if let Some(o) = pool.alloc() {
                     #[allow(unsafe_code)]
                     // SAFETY: o is ours: 64 bytes, 8-aligned.

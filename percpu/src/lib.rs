@@ -110,9 +110,17 @@ pub fn thread_area(mode: IndexMode) -> Option<(*mut Rseq, *const u32)> {
     Some((area, area.cast::<u8>().wrapping_add(mode.offset()).cast()))
 }
 
-/// The current value of an area's index field.
+/// The calling thread's current index (`cpu_id` or `mm_cid`) read from its
+/// rseq area, or `None` without an area: the "inline rseq read".
 #[inline(always)]
-pub fn read_index(index_field: *const u32) -> u32 {
+pub fn current_index(mode: IndexMode) -> Option<u32> {
+    thread_area(mode).map(|(_, f)| read_index(f))
+}
+
+/// The current value of an area's index field (`index_field` from
+/// [`thread_area`]).
+#[inline(always)]
+pub(crate) fn read_index(index_field: *const u32) -> u32 {
     #[allow(unsafe_code)]
     // SAFETY: index_field points into the calling thread's registered area
     // (from thread_area), aligned; the kernel updates it between instructions.

@@ -67,10 +67,10 @@ impl<const N: usize> Pool<N> {
 
     /// Gives `storage` to the pool, carved into objects. Returns how many.
     pub fn add_storage(&self, storage: &'static mut [u8]) -> Result<usize, StorageError> {
-        if self.obj_size < 16 || self.obj_size % 8 != 0 {
+        if self.obj_size < 16 || !self.obj_size.is_multiple_of(8) {
             return Err(StorageError::BadObjectSize);
         }
-        if storage.as_ptr() as usize % 8 != 0 {
+        if !(storage.as_ptr() as usize).is_multiple_of(8) {
             return Err(StorageError::Misaligned);
         }
         let n = storage.len() / self.obj_size;
@@ -92,7 +92,7 @@ impl<const N: usize> Pool<N> {
             .is_err()
         {
             spins += 1;
-            if spins % 64 == 0 {
+            if spins.is_multiple_of(64) {
                 // SAFETY: sched_yield has no arguments and no memory effects.
                 unsafe { rseq_abi::arch::syscall0(rseq_abi::arch::nr::SCHED_YIELD) };
             } else {

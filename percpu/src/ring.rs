@@ -42,6 +42,8 @@ struct RecordSlot(UnsafeCell<[u64; RECORD_SLOT / 8]>);
 unsafe impl Sync for RecordSlot {}
 
 impl RecordSlot {
+    // Array initializer only: each use is a fresh value.
+    #[allow(clippy::declare_interior_mutable_const)]
     const EMPTY: RecordSlot = RecordSlot(UnsafeCell::new([0; RECORD_SLOT / 8]));
 }
 
@@ -84,6 +86,8 @@ struct CpuBuffer<const S: usize> {
 }
 
 impl<const S: usize> CpuBuffer<S> {
+    // Array initializer only: each use is a fresh value.
+    #[allow(clippy::declare_interior_mutable_const)]
     const EMPTY: Self = CpuBuffer {
         head: AtomicUsize::new(0),
         _pad0: [0; 7],
@@ -347,8 +351,8 @@ mod tests {
         let len = 6 + (seq as usize % (RECORD_MAX - 5));
         buf[0] = t;
         buf[1..5].copy_from_slice(&seq.to_le_bytes());
-        for k in 5..len {
-            buf[k] = t ^ (seq as u8).wrapping_add(k as u8);
+        for (k, b) in buf.iter_mut().enumerate().take(len).skip(5) {
+            *b = t ^ (seq as u8).wrapping_add(k as u8);
         }
         buf[5] = len as u8;
         len

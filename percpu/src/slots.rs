@@ -62,6 +62,8 @@ impl<const N: usize> Slots<N> {
     /// Zeroed slots indexed by `mode`, as given (const; the caller checked
     /// that the kernel supports it).
     pub const fn with_mode(mode: IndexMode) -> Self {
+        // Array initializer only: each use is a fresh value.
+        #[allow(clippy::declare_interior_mutable_const)]
         const ZERO: Slot = Slot {
             word: AtomicUsize::new(0),
             aux: AtomicUsize::new(0),

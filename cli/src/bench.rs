@@ -1,0 +1,324 @@
+//! `rseq-libc bench`: a short run of the benchmarks (timed loops, the
+//! best of several rounds), each figure beside its baseline from the same
+//! run, printed as a markdown table. `cargo bench -p rseq-percpu` is the
+//! criterion version.
+
+use rseq_percpu::counter::Counter;
+use rseq_percpu::pool::Pool;
+use rseq_percpu::ring::{CasPerCpuRing, PerCpuRing};
+use rseq_percpu::IndexMode;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::Instant;
+
+const CPUS: usize = 256;
+
+/// Nanoseconds per call of `f`, best of 5 rounds of `iters` calls.
+fn ns_per_op(iters: u64, mut f: impl FnMut()) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        best = best.min(t.elapsed().as_nanos() as f64 / iters as f64);
+    }
+    best
+}
+
+/// Aggregate operations per nanosecond of `threads` threads pinned to
+/// distinct CPUs (where there are enough), each calling `f` `iters` times.
+fn throughput(threads: usize, iters: u64, f: impl Fn() + Send + Sync + 'static) -> f64 {
+    let f = Arc::new(f);
+    let mut cpus = [0u32; 1024];
+    let n = rseq_percpu::allowed_cpus(&mut cpus).max(1);
+    let mut best = 0f64;
+    for _ in 0..3 {
+        let go = Arc::new(Barrier::new(threads));
+        let hs: Vec<_> = (0..threads)
+            .map(|k| {
+                let (f, go, cpu) = (f.clone(), go.clone(), cpus[k % n]);
+                std::thread::spawn(move || {
+                    rseq_percpu::pin_to_cpu(cpu as usize);
+                    go.wait();
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        f();
+                    }
+                    t.elapsed().as_nanos() as f64
+                })
+            })
+            .collect();
+        let slowest = hs
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .fold(0f64, f64::max);
+        best = best.max((threads as u64 * iters) as f64 / slowest);
+    }
+    best
+}
+
+struct Row {
+    op: &'static str,
+    seed: &'static str,
+    ours: String,
+    baseline: String,
+    ratio: f64,
+    target: &'static str,
+}
+
+fn row(
+    op: &'static str,
+    seed: &'static str,
+    ours: f64,
+    base_name: &str,
+    base: f64,
+    target: &'static str,
+) -> Row {
+    Row {
+        op,
+        seed,
+        ours: format!("{ours:.2} ns"),
+        baseline: format!("{base_name}: {base:.2} ns"),
+        ratio: base / ours,
+        target,
+    }
+}
+
+/// `rseq-libc bench [--quick]`: prints the table; 0 on success.
+pub fn run(args: &[String]) -> i32 {
+    let quick = args.iter().any(|a| a == "--quick");
+    if args.iter().any(|a| a != "--quick") {
+        eprintln!("usage: rseq-libc bench [--quick]");
+        return 2;
+    }
+    let n: u64 = if quick { 200_000 } else { 2_000_000 };
+    let Some(_area) = rseq_registration::current_area() else {
+        eprintln!("rseq-libc bench: this thread has no rseq area: nothing to measure");
+        return 1;
+    };
+    let mut rows = Vec::new();
+
+    // 1. Current CPU number.
+    let empty = ns_per_op(n, || {
+        black_box(0u32);
+    });
+    let inline = ns_per_op(n, || {
+        black_box(rseq_percpu::current_index(IndexMode::CpuId));
+    });
+    let ours = ns_per_op(n, || {
+        black_box(rseq_sched_getcpu::current_cpu().ok());
+    });
+    // SAFETY (in the closure): sched_getcpu has no preconditions.
+    #[allow(unsafe_code)]
+    let glibc = ns_per_op(n, || {
+        // SAFETY: sched_getcpu has no preconditions.
+        black_box(unsafe { libc::sched_getcpu() });
+    });
+    let vdso = ns_per_op(n, || {
+        black_box(rseq_sched_getcpu::getcpu_fallback().ok());
+    });
+    let sys = ns_per_op(n / 10, || {
+        black_box(rseq_sched_getcpu::getcpu_syscall().ok());
+    });
+    rows.push(row(
+        "current CPU: inline rseq read",
+        "0.8 ns",
+        inline,
+        "glibc sched_getcpu",
+        glibc,
+        ">= 5x",
+    ));
+    rows.push(Row {
+        op: "current CPU: inline rseq read vs empty loop",
+        seed: "0.8 ns (= empty loop)",
+        ours: format!("{inline:.2} ns"),
+        baseline: format!("empty loop: {empty:.2} ns"),
+        ratio: empty / inline,
+        target: "within 0.3 ns",
+    });
+    rows.push(row(
+        "current CPU: our sched_getcpu()",
+        "",
+        ours,
+        "glibc sched_getcpu",
+        glibc,
+        "",
+    ));
+    rows.push(row(
+        "current CPU: inline rseq read",
+        "",
+        inline,
+        "vDSO getcpu",
+        vdso,
+        "",
+    ));
+    rows.push(row(
+        "current CPU: inline rseq read",
+        "53.9 ns (syscall)",
+        inline,
+        "getcpu syscall",
+        sys,
+        "",
+    ));
+    if rseq_percpu::arch::has_rdpid() {
+        #[allow(unsafe_code)]
+        // SAFETY (in the closure): the CPU has rdpid.
+        let rdpid = ns_per_op(n, || {
+            // SAFETY: has_rdpid said the CPU has rdpid.
+            black_box(unsafe { rseq_percpu::arch::rdpid_cpu() });
+        });
+        rows.push(row(
+            "current CPU: inline rseq read",
+            "",
+            inline,
+            "rdpid",
+            rdpid,
+            "",
+        ));
+    }
+
+    // 2. Statistics counter.
+    let counter: &'static Counter<CPUS> = Box::leak(Box::new(Counter::new(IndexMode::CpuId)));
+    let percpu_atomic: &'static [AtomicU64] =
+        Vec::leak((0..CPUS * 8).map(|_| AtomicU64::new(0)).collect());
+    let shared: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+    let c1 = ns_per_op(n, || {
+        counter.inc();
+    });
+    #[allow(unsafe_code)]
+    let getcpu_atomic = move || {
+        // SAFETY: sched_getcpu has no preconditions.
+        let cpu = unsafe { libc::sched_getcpu() }.max(0) as usize % CPUS;
+        percpu_atomic[cpu * 8].fetch_add(1, Ordering::Relaxed);
+    };
+    let g1 = ns_per_op(n, getcpu_atomic);
+    let s1 = ns_per_op(n, || {
+        shared.fetch_add(1, Ordering::Relaxed);
+    });
+    rows.push(row(
+        "counter increment, 1 thread",
+        "2.0 ns",
+        c1,
+        "glibc sched_getcpu + per-CPU atomic",
+        g1,
+        ">= 3x, <= 2.0 ns",
+    ));
+    rows.push(row(
+        "counter increment, 1 thread",
+        "",
+        c1,
+        "one shared atomic",
+        s1,
+        "",
+    ));
+    let c2 = throughput(2, n, move || {
+        counter.inc();
+    });
+    let s2 = throughput(2, n, move || {
+        shared.fetch_add(1, Ordering::Relaxed);
+    });
+    rows.push(Row {
+        op: "counter increment, 2 threads pinned to 2 CPUs (aggregate)",
+        seed: "",
+        ours: format!("{:.2} ns/op", 1.0 / c2),
+        baseline: format!("one shared atomic: {:.2} ns/op", 1.0 / s2),
+        ratio: c2 / s2,
+        target: ">= 10x",
+    });
+
+    // 3. Ring buffer: 32-byte records (8-byte header + 24-byte payload).
+    static RING: PerCpuRing<64, 1024> = PerCpuRing::with_mode(IndexMode::CpuId);
+    static CAS: CasPerCpuRing<64, 1024> = CasPerCpuRing::new();
+    let (ring, cas) = (&RING, &CAS);
+    let payload = [0x5au8; 24];
+    let mut k = 0u32;
+    let r1 = ns_per_op(n, || {
+        let _ = ring.write(black_box(&payload));
+        k += 1;
+        if k.is_multiple_of(512) {
+            ring.consume(|_, p| {
+                black_box(p);
+            });
+        }
+    });
+    let mut k = 0u32;
+    let b1 = ns_per_op(n, || {
+        let _ = cas.write(black_box(&payload));
+        k += 1;
+        if k.is_multiple_of(512) {
+            cas.consume(|p| {
+                black_box(p);
+            });
+        }
+    });
+    rows.push(row(
+        "ring buffer: write a 32-byte record",
+        "98.0 ns (LTTng-UST event)",
+        r1,
+        "CAS reservation per CPU",
+        b1,
+        ">= 1.5x",
+    ));
+
+    // 4. Pool: allocate + free a 64-byte object.
+    let pool: &'static Pool<CPUS> = Box::leak(Box::new(Pool::new(IndexMode::CpuId, 64, 256)));
+    let storage: &'static mut [u64] = Vec::leak(vec![0u64; 4096 * 8]);
+    #[allow(unsafe_code)]
+    // SAFETY: a leaked, 8-aligned buffer viewed as bytes.
+    let bytes =
+        unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast::<u8>(), 4096 * 64) };
+    let _ = pool.add_storage(bytes);
+    #[allow(unsafe_code)]
+    let pool_op = move || {
+        if let Some(o) = pool.alloc() {
+            black_box(o);
+            // SAFETY: just allocated from this pool, not used after.
+            unsafe { pool.free(o) };
+        }
+    };
+    #[allow(unsafe_code)]
+    let malloc_op = || {
+        // SAFETY: malloc/free pair of a 64-byte block.
+        unsafe {
+            let p = libc::malloc(64);
+            black_box(p);
+            libc::free(p);
+        }
+    };
+    let p1 = ns_per_op(n, pool_op);
+    let m1 = ns_per_op(n, malloc_op);
+    rows.push(row(
+        "pool: alloc + free 64 bytes, 1 thread",
+        "",
+        p1,
+        "glibc malloc/free",
+        m1,
+        ">= 2x",
+    ));
+    let p2 = throughput(2, n, pool_op);
+    let m2 = throughput(2, n, malloc_op);
+    rows.push(Row {
+        op: "pool: alloc + free 64 bytes, 2 threads (aggregate)",
+        seed: "",
+        ours: format!("{:.2} ns/op", 1.0 / p2),
+        baseline: format!("glibc malloc/free: {:.2} ns/op", 1.0 / m2),
+        ratio: p2 / m2,
+        target: ">= 2x",
+    });
+
+    println!("| operation | seed figure | this machine | baseline (same run) | ratio | target |");
+    println!("|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {} | {:.2}x | {} |",
+            r.op, r.seed, r.ours, r.baseline, r.ratio, r.target
+        );
+    }
+    println!(
+        "\nratio = baseline time / our time (> 1: we are faster). Inline read vs empty loop: difference {:.2} ns.",
+        inline - empty
+    );
+    0
+}
