@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The standalone host (tests/testlibc, no glibc or musl): the
+# constructor-time matrix and the TLS tests, each linked -static and
+# -static-pie; with rseq and with rseq unavailable (seccomp ENOSYS).
+# Ends with "N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/../.."
+root=$PWD
+out=${RSEQ_LIBC_TEST_BUILD:-$root/tests/build}/standalone
+mkdir -p "$out"
+passed=0 failed=0 skipped=0
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1"; failed=$((failed + 1)); }
+
+if ! cargo build --release -q -p rseq-testlibc > "$out/testlibc.build.log" 2>&1; then
+  fail "cargo build -p rseq-testlibc: $(head -c 600 "$out/testlibc.build.log")"
+  echo "$passed passed, $failed failed, $skipped skipped"; exit 1
+fi
+lib=$root/target/release/librseq_testlibc.a
+feature_size=$(od -An -tu8 -w16 -v /proc/self/auxv | awk '$1==27 {print $2; f=1} END {if (!f) print 0}')
+fs_or_20=$feature_size; [ "$fs_or_20" = 0 ] && fs_or_20=20
+cflags=(-O2 -g -Wall -Wextra -Werror -nostdlib -nostdinc -isystem "$(gcc -print-file-name=include)"
+        -fno-stack-protector -I"$root/headers" -I"$root/tests/testlibc/include" -I"$root/tests/c")
+
+gcc -O2 -I"$root/tests/c" tests/c/no_rseq_launcher.c -o "$out/no_rseq" 2> "$out/no_rseq.build.log" ||
+  fail "no_rseq launcher: $(head -c 300 "$out/no_rseq.build.log")"
+
+build() { # name args...
+  local name=$1; shift
+  if gcc "${cflags[@]}" "$@" "$lib" -lgcc -o "$out/$name" > "$out/$name.build.log" 2>&1; then return 0; fi
+  fail "$name: build failed: $(head -c 600 "$out/$name.build.log")"; return 1
+}
+run() { # label env... -- command...
+  local label=$1; shift
+  local log="$out/${label//[^A-Za-z0-9.-]/_}.log"
+  if env "$@" > "$log" 2>&1 && grep -q ', 0 failed' "$log"; then
+    pass "$label: $(tail -n 1 "$log")"
+  else
+    fail "$label: $(grep -m 5 -E 'FAIL|passed' "$log" | tr '\n' ' ') (log: $log)"
+  fi
+}
+
+for mode in static static-pie; do
+  pie=(); [ "$mode" = static-pie ] && pie=(-fpie)
+  if build "ctor_matrix-$mode" "-$mode" "${pie[@]}" tests/standalone/ctor_matrix.c; then
+    run "ctor matrix, $mode" EXPECT_REGISTERED=1 EXPECT_FEATURE_SIZE="$fs_or_20" \
+      timeout 30 "$out/ctor_matrix-$mode"
+    run "ctor matrix, $mode, rseq unavailable" EXPECT_REGISTERED=0 \
+      timeout 30 "$out/no_rseq" "$out/ctor_matrix-$mode"
+  fi
+  for align in 8 64 4096; do
+    if build "tls$align-$mode" "-$mode" "${pie[@]}" -DMAX_ALIGN=$align tests/standalone/tls.c; then
+      # The component's own TLS (its 64-aligned area) is in every program,
+      # so the segment's alignment is at least 64.
+      want=$((align > 64 ? align : 64))
+      p_align=$(readelf -lW "$out/tls$align-$mode" | awk '$1 == "TLS" {print $NF}')
+      if [ "$((p_align))" = "$want" ]; then pass "tls$align-$mode: PT_TLS p_align $p_align"
+      else fail "tls$align-$mode: PT_TLS p_align $p_align, expected $want"; fi
+      run "TLS, align $align, 50 threads, $mode" EXPECT_FEATURE_SIZE="$fs_or_20" \
+        timeout 30 "$out/tls$align-$mode"
+    fi
+  done
+done
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
