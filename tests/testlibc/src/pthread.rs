@@ -208,10 +208,10 @@ extern "C" fn thread_start(arg: *mut c_void) -> i32 {
 fn run_key_destructors(t: *mut Thread) {
     for _ in 0..DESTRUCTOR_ITERATIONS {
         let mut ran = false;
-        for k in 0..KEYS_MAX {
+        for (k, slot) in KEY_DESTRUCTORS.iter().enumerate() {
             // SAFETY: the calling thread's own descriptor.
             let v = unsafe { (*t).keys[k] };
-            let d = KEY_DESTRUCTORS[k].load(Ordering::Acquire);
+            let d = slot.load(Ordering::Acquire);
             if v.is_null() || d == 0 || d == KEY_NO_DESTRUCTOR {
                 continue;
             }

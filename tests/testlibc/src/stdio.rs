@@ -361,7 +361,7 @@ fn format_double(out: &mut dyn Sink, spec: &Spec, v: f64) -> usize {
     let prec = spec.precision.unwrap_or(6).min(9);
     let sign: &[u8] = if v < 0.0 { b"-" } else { b"" };
     let a = if v < 0.0 { -v } else { v };
-    if a != a || a > 1e18 {
+    if a.is_nan() || a > 1e18 {
         return emit(out, spec, sign, b"inf/nan", false);
     }
     let scale = 10u64.pow(prec as u32);

@@ -5,10 +5,13 @@
 use core::arch::{asm, global_asm};
 
 /// `R_X86_64_RELATIVE`: base + addend.
+#[allow(dead_code)] // used only by the non-test start routine
 pub const R_RELATIVE: u32 = 8;
 /// `R_X86_64_IRELATIVE`: the result of calling the resolver at base + addend.
+#[allow(dead_code)]
 pub const R_IRELATIVE: u32 = 37;
 /// `R_X86_64_NONE`.
+#[allow(dead_code)]
 pub const R_NONE: u32 = 0;
 
 #[cfg(not(test))]
