@@ -3,9 +3,9 @@
 //! and runs the bundled C demo in every host this machine has.
 #![deny(unsafe_code)]
 
+mod bench;
 mod hosts;
 mod inspect;
-mod bench;
 mod report;
 mod stress;
 

@@ -150,7 +150,10 @@ check_owner_and_sizes (void)
       if (area && __rseq_size > 0)
         CHECK ((char *) area == (char *) __builtin_thread_pointer () + __rseq_offset,
                "area %p is not at tp + __rseq_offset", (void *) area);
-      if (area && owner == RSEQ_LIBC_OWNER_COMPONENT)
+      /* The component registers its TLS __rseq_abi, unless the host
+         reserved an area itself (the standalone libc): then it publishes
+         that one in __rseq_size/__rseq_offset, checked above.  */
+      if (area && owner == RSEQ_LIBC_OWNER_COMPONENT && __rseq_size == 0)
         CHECK (area == &__rseq_abi, "component area is not __rseq_abi");
       if (fs >= 28)
         {
@@ -245,12 +248,12 @@ api_errors_thread (void *arg)
               && rseq_libc_owner () == RSEQ_LIBC_OWNER_NONE
               && rseq_libc_none_reason () == RSEQ_LIBC_REASON_DISABLED
               && rseq_libc_area () == NULL
-              && (int) __rseq_abi.cpu_id == RSEQ_CPU_ID_UNINITIALIZED
+              && (int) area->cpu_id == RSEQ_CPU_ID_UNINITIALIZED
               && rseq_libc_unregister_current_thread () == 0;
       ok[1] = rseq_libc_current_cpu () >= 0 /* falls back */
               && rseq_libc_register_current_thread () == 0
               && rseq_libc_owner () == RSEQ_LIBC_OWNER_COMPONENT
-              && (int) __rseq_abi.cpu_id >= 0;
+              && (int) area->cpu_id >= 0 && rseq_libc_area () == area;
     }
   else
     {

@@ -118,27 +118,7 @@ fi
 
 # The standalone test libc (tests/testlibc): no glibc or musl in the
 # process; its _start registers the main thread before IFUNCs and
-# constructors. Its area is the one dl-early-tls reserves beside the TLS
-# block, not the component's TLS __rseq_abi, so host_test.c's two checks
-# that the component's area IS __rseq_abi (lines "component area is not
-# __rseq_abi" and "state after unregister / re-register") are expected to
-# fail there and are reported as XFAIL; tests/standalone checks the same
-# unregister/re-register sequence through __rseq_offset.
-standalone_xfail='component area is not __rseq_abi|state after unregister / re-register'
-run_standalone() { # name owner rseq_size launcher binary
-  local name=$1 log="$out/$1.log"
-  env EXPECT_OWNER="$2" EXPECT_RSEQ_SIZE="$3" EXPECT_FEATURE_SIZE="$feature_size" \
-    timeout 60 $4 "$5" > "$log" 2>&1
-  local unexpected xfail note=
-  unexpected=$(grep '^FAIL' "$log" | grep -vE "$standalone_xfail")
-  xfail=$(grep '^FAIL' "$log" | grep -cE "$standalone_xfail")
-  [ "$xfail" -gt 0 ] && note=" ($xfail XFAIL: the area is not __rseq_abi)"
-  if grep -q 'passed, [0-9]* failed' "$log" && [ -z "$unexpected" ]; then
-    pass "$name: $(tail -n 1 "$log")$note"
-  else
-    fail "$name: $(printf '%s\n' "$unexpected" | head -n 5 | tr '\n' ' ') $(tail -n 1 "$log") (log: $log)"
-  fi
-}
+# constructors, in the area dl-early-tls reserves beside the TLS block.
 tl=$root/target/release/librseq_testlibc.a
 if ! (cd "$root" && cargo build --release -q -p rseq-testlibc) > "$out/testlibc.build.log" 2>&1; then
   fail "standalone: cargo build -p rseq-testlibc failed: $(head -c 600 "$out/testlibc.build.log")"
@@ -149,8 +129,8 @@ else
     pie=(); [ "$mode" = static-pie ] && pie=(-fpie)
     if build "standalone-$mode" gcc "${cflags[@]}" "${tl_cflags[@]}" "-$mode" "${pie[@]}" \
          tests/c/host_test.c "$tl" -lgcc -o "$out/standalone-$mode"; then
-      run_standalone "standalone $mode (component owns)" 2 "$feature_size" "" "$out/standalone-$mode"
-      run_standalone "standalone $mode, rseq unavailable (none)" 0 0 "$no_rseq" "$out/standalone-$mode"
+      run_host "standalone $mode (component owns)" 2 "$feature_size" "" "$out/standalone-$mode"
+      run_host "standalone $mode, rseq unavailable (none)" 0 0 "$no_rseq" "$out/standalone-$mode"
     fi
   done
 fi
