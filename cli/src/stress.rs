@@ -5,6 +5,7 @@
 //! and prints how many sequences aborted (required > 0 when injecting).
 
 use rseq_percpu::counter::Counter;
+use rseq_percpu::lock::ReaderLock;
 use rseq_percpu::pool::Pool;
 use rseq_percpu::ring::{PerCpuRing, RECORD_MAX};
 use rseq_percpu::{IndexMode, Outcome, Slots, Where};
@@ -13,7 +14,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const MODES: &[&str] = &["add", "cmpstore", "storestore", "counter", "pool", "ring"];
+const MODES: &[&str] = &[
+    "add",
+    "cmpstore",
+    "storestore",
+    "counter",
+    "pool",
+    "ring",
+    "lock",
+];
 const CPUS: usize = 256;
 
 #[derive(Clone)]
@@ -142,7 +151,7 @@ fn run_threads<R: Send + 'static>(
 }
 
 fn mode_add(cfg: &Config) -> Result<String, String> {
-    let slots = Arc::new(Slots::<CPUS>::new(cfg.index));
+    let slots = Arc::new(Slots::<CPUS, true>::new(cfg.index));
     let s = slots.clone();
     let ops: u64 = run_threads(cfg, move |_, inj, stop| {
         let mut n = 0u64;
@@ -159,7 +168,7 @@ fn mode_add(cfg: &Config) -> Result<String, String> {
 }
 
 fn mode_cmpstore(cfg: &Config) -> Result<String, String> {
-    let slots = Arc::new(Slots::<CPUS>::new(cfg.index));
+    let slots = Arc::new(Slots::<CPUS, true>::new(cfg.index));
     let s = slots.clone();
     let ops: u64 = run_threads(cfg, move |_, inj, stop| {
         let mut n = 0u64;
@@ -176,7 +185,7 @@ fn mode_cmpstore(cfg: &Config) -> Result<String, String> {
 }
 
 fn mode_storestore(cfg: &Config) -> Result<String, String> {
-    let slots = Arc::new(Slots::<CPUS>::new(cfg.index));
+    let slots = Arc::new(Slots::<CPUS, true>::new(cfg.index));
     let s = slots.clone();
     let ops: u64 = run_threads(cfg, move |_, inj, stop| {
         let mut n = 0u64;
@@ -220,7 +229,7 @@ fn check_total(what: &str, total: u64, ops: u64) -> Result<String, String> {
 }
 
 fn mode_counter(cfg: &Config) -> Result<String, String> {
-    let c = Arc::new(Counter::<CPUS>::new(cfg.index));
+    let c = Arc::new(Counter::<CPUS, true>::new(cfg.index));
     let cc = c.clone();
     let ops: u64 = run_threads(cfg, move |t, inj, stop| {
         let mut n = 0u64;
@@ -243,7 +252,7 @@ fn mode_counter(cfg: &Config) -> Result<String, String> {
 
 fn mode_pool(cfg: &Config) -> Result<String, String> {
     const OBJECTS: usize = 4096;
-    let pool: &'static Pool<CPUS> = Box::leak(Box::new(Pool::new(cfg.index, 64, 64)));
+    let pool: &'static Pool<CPUS, true> = Box::leak(Box::new(Pool::new(cfg.index, 64, 64)));
     let storage: &'static mut [u64] = Vec::leak(vec![0u64; OBJECTS * 8]);
     #[allow(unsafe_code)]
     // SAFETY: reinterpreting a leaked u64 buffer (8-aligned) as bytes.
@@ -322,7 +331,7 @@ fn mode_pool(cfg: &Config) -> Result<String, String> {
 }
 
 fn mode_ring(cfg: &Config) -> Result<String, String> {
-    let ring: &'static PerCpuRing<CPUS, 256> =
+    let ring: &'static PerCpuRing<CPUS, 256, true> =
         Box::leak(Box::new(PerCpuRing::with_mode(cfg.index)));
     let done = Arc::new(AtomicBool::new(false));
     let consumed = Arc::new(AtomicU64::new(0));
@@ -373,6 +382,74 @@ fn mode_ring(cfg: &Config) -> Result<String, String> {
     }
     Ok(format!(
         "ring: {attempts} records: {read} read, {lost} overruns counted, none torn"
+    ))
+}
+
+/// Readers and writers of the per-CPU reader lock: writers (thread 1, 5,
+/// 9, ...) bump two words under the write lock with a delay between the
+/// stores; readers read both under the read lock with a delay between the
+/// loads, and must always see them equal. Total writes must match.
+fn mode_lock(cfg: &Config) -> Result<String, String> {
+    struct Shared {
+        lock: ReaderLock<CPUS, true>,
+        a: AtomicU64,
+        b: AtomicU64,
+    }
+    let s: &'static Shared = Box::leak(Box::new(Shared {
+        lock: ReaderLock::new(cfg.index),
+        a: AtomicU64::new(0),
+        b: AtomicU64::new(0),
+    }));
+    let spin = |n: usize| {
+        for _ in 0..n {
+            std::hint::spin_loop();
+        }
+    };
+    let delay = cfg.delay;
+    let results: Vec<(u64, u64, u64)> = run_threads(cfg, move |t, inj, stop| {
+        let (mut reads, mut writes, mut torn) = (0u64, 0u64, 0u64);
+        while !stop.load(Ordering::Relaxed) {
+            if t % 4 == 1 {
+                let g = s.lock.write();
+                let v = s.a.load(Ordering::Relaxed);
+                s.a.store(v + 1, Ordering::Relaxed);
+                spin(delay);
+                s.b.store(v + 1, Ordering::Relaxed);
+                drop(g);
+                writes += 1;
+                // Writers are rare in a reader lock's use; keep them so.
+                std::thread::sleep(Duration::from_micros(100));
+            } else {
+                let g = s.lock.read();
+                let a = s.a.load(Ordering::Relaxed);
+                spin(delay);
+                let b = s.b.load(Ordering::Relaxed);
+                drop(g);
+                torn += u64::from(a != b);
+                reads += 1;
+            }
+            inj.tick();
+        }
+        (reads, writes, torn)
+    });
+    let reads: u64 = results.iter().map(|r| r.0).sum();
+    let writes: u64 = results.iter().map(|r| r.1).sum();
+    let torn: u64 = results.iter().map(|r| r.2).sum();
+    let (a, b) = (s.a.load(Ordering::Relaxed), s.b.load(Ordering::Relaxed));
+    if torn != 0 {
+        return Err(format!(
+            "lock: {torn} of {reads} read sections saw a writer inside"
+        ));
+    }
+    if a != writes || b != writes {
+        return Err(format!("lock: words {a}/{b} after {writes} write sections"));
+    }
+    let inside = s.lock.readers_inside();
+    if inside != 0 {
+        return Err(format!("lock: reader count {inside} after all left"));
+    }
+    Ok(format!(
+        "lock: {reads} read and {writes} write sections, invariant held, total exact"
     ))
 }
 
@@ -513,6 +590,7 @@ pub fn run(args: &[String]) -> i32 {
             "storestore" => mode_storestore(&cfg),
             "counter" => mode_counter(&cfg),
             "pool" => mode_pool(&cfg),
+            "lock" => mode_lock(&cfg),
             _ => mode_ring(&cfg),
         };
         let aborts = rseq_percpu::take_aborts();

@@ -10,12 +10,27 @@ use rseq_percpu::pool::Pool;
 use rseq_percpu::ring::{CasPerCpuRing, PerCpuRing};
 use rseq_percpu::IndexMode;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// What `rseq_libc_current_cpu()` (src/capi.rs) costs a C caller: the same
+/// body behind an `extern "C"` call that cannot be inlined.
+#[inline(never)]
+extern "C" fn c_abi_current_cpu() -> i32 {
+    match rseq_sched_getcpu::current_cpu() {
+        Ok(c) => c as i32,
+        Err(e) => -e,
+    }
+}
 
 fn current_cpu(c: &mut Criterion) {
     let mut g = c.benchmark_group("current_cpu");
     g.bench_function("empty", |b| b.iter(|| black_box(0u32)));
     g.bench_function("rseq_inline", |b| {
         b.iter(|| black_box(rseq_percpu::current_index(IndexMode::CpuId)))
+    });
+    let c_entry: extern "C" fn() -> i32 = black_box(c_abi_current_cpu);
+    g.bench_function("rseq_libc_current_cpu_c_call", |b| {
+        b.iter(|| black_box(c_entry()))
     });
     g.bench_function("our_sched_getcpu", |b| {
         b.iter(|| black_box(rseq_sched_getcpu::current_cpu().ok()))
@@ -50,30 +65,53 @@ fn counter(c: &mut Criterion) {
 static RING: PerCpuRing<64, 1024> = PerCpuRing::with_mode(IndexMode::CpuId);
 static CAS: CasPerCpuRing<64, 1024> = CasPerCpuRing::new();
 
+/// Times only the writes: batches of at most 512 records (half a buffer),
+/// the buffers emptied untimed between batches, so neither side overruns
+/// and neither pays for the consumer.
+fn timed_writes(iters: u64, mut write: impl FnMut(), mut drain: impl FnMut()) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    drain();
+    while left > 0 {
+        let batch = left.min(512);
+        let t = Instant::now();
+        for _ in 0..batch {
+            write();
+        }
+        total += t.elapsed();
+        drain();
+        left -= batch;
+    }
+    total
+}
+
 fn ring(c: &mut Criterion) {
     let mut g = c.benchmark_group("ring_32byte_record");
     let payload = [0x5au8; 24];
-    let mut k = 0u32;
     g.bench_function("rseq", |b| {
-        b.iter(|| {
-            let _ = RING.write(black_box(&payload));
-            k += 1;
-            if k.is_multiple_of(512) {
-                RING.consume(|_, p| {
-                    black_box(p);
-                });
-            }
+        b.iter_custom(|iters| {
+            timed_writes(
+                iters,
+                || assert!(RING.write(black_box(&payload)).is_ok()),
+                || {
+                    RING.consume(|_, p| {
+                        black_box(p);
+                    });
+                },
+            )
         })
     });
     g.bench_function("cas_reservation", |b| {
-        b.iter(|| {
-            let _ = CAS.write(black_box(&payload));
-            k += 1;
-            if k.is_multiple_of(512) {
-                CAS.consume(|p| {
-                    black_box(p);
-                });
-            }
+        b.iter_custom(|iters| {
+            timed_writes(
+                iters,
+                || assert!(CAS.write(black_box(&payload)).is_ok()),
+                || {
+                    CAS.consume(|p| {
+                        black_box(p);
+                    });
+                },
+            )
         })
     });
     g.finish();

@@ -11,18 +11,18 @@ use core::sync::atomic::{AtomicU64, Ordering};
 /// one slot, by a committed sequence or an atomic add. [`Counter::read`]
 /// during concurrent updates sees each of them or not, never half of one.
 #[derive(Debug)]
-pub struct Counter<const N: usize> {
-    slots: Slots<N>,
+pub struct Counter<const N: usize, const INJECT: bool = false> {
+    slots: Slots<N, INJECT>,
     origin: AtomicU64,
 }
 
-impl<const N: usize> Default for Counter<N> {
+impl<const N: usize, const INJECT: bool> Default for Counter<N, INJECT> {
     fn default() -> Self {
         Self::new(IndexMode::CpuId)
     }
 }
 
-impl<const N: usize> Counter<N> {
+impl<const N: usize, const INJECT: bool> Counter<N, INJECT> {
     /// A zero counter indexed by `mode`.
     pub fn new(mode: IndexMode) -> Self {
         Counter {

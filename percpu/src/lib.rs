@@ -134,14 +134,23 @@ pub(crate) fn read_index(index_field: *const u32) -> u32 {
 static DELAY: AtomicUsize = AtomicUsize::new(0);
 
 /// Sets the delay-loop iterations injected between the loads and the commit
-/// of every critical section run by the safe API (0: none).
+/// of every critical section run by the safe API on structures instantiated
+/// with `INJECT = true` (the stress test's; 0: none). Structures with the
+/// default `INJECT = false` never read it: their sequences have no delay loop.
 pub fn set_injected_delay(iterations: usize) {
     DELAY.store(iterations, Ordering::Relaxed);
 }
 
+/// The injected delay for a structure instantiated with `INJECT` (the
+/// global setting), or 0 without reading it (every other structure: the
+/// sequences are then emitted without the delay loop at all).
 #[inline(always)]
-pub(crate) fn delay() -> usize {
-    DELAY.load(Ordering::Relaxed)
+pub(crate) fn delay<const INJECT: bool>() -> usize {
+    if INJECT {
+        DELAY.load(Ordering::Relaxed)
+    } else {
+        0
+    }
 }
 
 /// Per-thread-agnostic abort counter: incremented by the safe API's retry

@@ -16,8 +16,8 @@ pub const REFILL_BATCH: usize = 16;
 
 /// A pool of `obj_size`-byte objects with `N` per-CPU free lists.
 #[derive(Debug)]
-pub struct Pool<const N: usize> {
-    heads: Slots<N>,
+pub struct Pool<const N: usize, const INJECT: bool = false> {
+    heads: Slots<N, INJECT>,
     global_lock: AtomicBool,
     global_head: AtomicUsize,
     global_len: AtomicUsize,
@@ -35,7 +35,7 @@ pub enum StorageError {
     Misaligned,
 }
 
-impl<const N: usize> Pool<N> {
+impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
     /// An empty pool of `obj_size`-byte objects (a multiple of 8, at least
     /// 16), keeping at most about `per_cpu_limit` free objects per CPU.
     pub const fn new(mode: IndexMode, obj_size: usize, per_cpu_limit: usize) -> Self {
@@ -171,7 +171,15 @@ impl<const N: usize> Pool<N> {
             // SAFETY: the head word of slot i is only written by sequences
             // committing on index i.
             match unsafe {
-                arch::load_cbne_store(area, field, i, word, head, obj as usize, delay())
+                arch::load_cbne_store::<INJECT>(
+                    area,
+                    field,
+                    i,
+                    word,
+                    head,
+                    obj as usize,
+                    delay::<INJECT>(),
+                )
             } {
                 Outcome::Done => return true,
                 Outcome::CompareFailed => {}
@@ -192,7 +200,9 @@ impl<const N: usize> Pool<N> {
             let word = self.heads.slot(crate::Where::Slot(i)).word.as_ptr();
             // SAFETY: as try_push_local; every node on the list is a free
             // object whose first word is its next pointer.
-            let (r, node) = unsafe { arch::load_cbeq_pop(area, field, i, word, 0, delay()) };
+            let (r, node) = unsafe {
+                arch::load_cbeq_pop::<INJECT>(area, field, i, word, 0, delay::<INJECT>())
+            };
             match r {
                 Outcome::Done => return NonNull::new(node as *mut u8),
                 Outcome::CompareFailed => return None,

@@ -51,16 +51,6 @@ fn header(pos: usize, len: usize) -> u64 {
     ((pos as u64 + 1) << 32) | len as u64
 }
 
-/// Builds the 64-byte image of a record.
-fn image(pos: usize, payload: &[u8]) -> [u64; RECORD_SLOT / 8] {
-    let mut img = [0u64; RECORD_SLOT / 8];
-    img[0] = header(pos, payload.len());
-    for (k, b) in payload.iter().enumerate() {
-        img[1 + k / 8] |= (*b as u64) << (8 * (k % 8));
-    }
-    img
-}
-
 /// Calls `f` with the payload of a record image.
 fn with_payload(img: &[u64; RECORD_SLOT / 8], f: &mut impl FnMut(&[u8])) {
     let len = ((img[0] & 0xffff_ffff) as usize).min(RECORD_MAX);
@@ -113,15 +103,16 @@ impl<const S: usize> CpuBuffer<S> {
 }
 
 /// Per-CPU ring buffers: `C` CPUs (or concurrency ids) of `S` record slots,
-/// and a [`CasRing`] for threads without an area or beyond `C`.
-pub struct PerCpuRing<const C: usize, const S: usize> {
+/// and a [`CasRing`] for threads without an area or beyond `C`. `INJECT`:
+/// the stress-test instantiation (see [`crate::set_injected_delay`]).
+pub struct PerCpuRing<const C: usize, const S: usize, const INJECT: bool = false> {
     cpus: [CpuBuffer<S>; C],
     fallback: CasRing<S>,
     consumer: AtomicBool,
     mode: IndexMode,
 }
 
-impl<const C: usize, const S: usize> PerCpuRing<C, S> {
+impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT> {
     /// Empty buffers indexed by `mode` (as given: see
     /// [`IndexMode::or_supported`]).
     pub const fn with_mode(mode: IndexMode) -> Self {
@@ -151,23 +142,23 @@ impl<const C: usize, const S: usize> PerCpuRing<C, S> {
                     buf.lost.fetch_add(1, Ordering::Relaxed);
                     return Err(Overrun::Full(Where::Slot(i)));
                 }
-                let img = image(head, payload);
-                let len = 8 + payload.len().div_ceil(8) * 8;
                 // SAFETY: head is only written by sequences on index i; the
-                // slot at head is unpublished and unconsumed-free (head - tail
-                // < S), so no reader looks at it until the commit.
+                // slot at head is unpublished and free (head - tail < S), so
+                // no reader looks at it until the commit. The header and the
+                // payload go straight from here into the slot.
                 let r = unsafe {
-                    arch::load_cbne_memcpy_store(
+                    arch::load_cbne_store_memcpy_store::<INJECT>(
                         area,
                         field,
                         i,
                         buf.head.as_ptr(),
                         head,
                         buf.slots[head % S].0.get().cast(),
-                        img.as_ptr().cast(),
-                        len,
+                        header(head, payload.len()) as usize,
+                        payload.as_ptr(),
+                        payload.len(),
                         head + 1,
-                        delay(),
+                        delay::<INJECT>(),
                     )
                 };
                 match r {
@@ -266,16 +257,19 @@ impl<const S: usize> CasRing<S> {
                 Err(p) => pos = p,
             }
         }
-        let img = image(pos, payload);
         let slot = self.slots[pos % S].0.get().cast::<u64>();
-        let words = 1 + payload.len().div_ceil(8);
-        for (k, w) in img.iter().enumerate().take(words).skip(1) {
-            // SAFETY: the slot is reserved by us alone until we commit.
-            unsafe { core::ptr::write_volatile(slot.add(k), *w) };
-        }
+        // SAFETY: the slot is reserved by us alone until we commit; the
+        // payload (<= RECORD_MAX bytes) fits after the 8-byte header.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                payload.as_ptr(),
+                slot.add(1).cast::<u8>(),
+                payload.len(),
+            )
+        };
         // SAFETY: the header is the first word; AtomicU64 has u64's layout.
         let hdr = unsafe { AtomicU64::from_ptr(slot) };
-        hdr.store(img[0], Ordering::Release);
+        hdr.store(header(pos, payload.len()), Ordering::Release);
         Ok(())
     }
 

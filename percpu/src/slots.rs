@@ -35,21 +35,24 @@ pub enum Where {
 /// restartable sequence that checks, inside the section, that the thread is
 /// running on the slot's index, or an atomic update of the fallback slot.
 /// Reads of any slot are single-copy-atomic loads.
+///
+/// `INJECT` (default false) selects the stress-test instantiation whose
+/// sequences carry the injected delay loop ([`crate::set_injected_delay`]).
 #[repr(C)]
 #[derive(Debug)]
-pub struct Slots<const N: usize> {
+pub struct Slots<const N: usize, const INJECT: bool = false> {
     slots: [Slot; N],
     fallback: Slot,
     mode: IndexMode,
 }
 
-impl<const N: usize> Default for Slots<N> {
+impl<const N: usize, const INJECT: bool> Default for Slots<N, INJECT> {
     fn default() -> Self {
         Self::new(IndexMode::CpuId)
     }
 }
 
-impl<const N: usize> Slots<N> {
+impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
     /// Bytes between consecutive slots.
     pub const STRIDE: usize = 64;
 
@@ -120,6 +123,24 @@ impl<const N: usize> Slots<N> {
             })
     }
 
+    /// Address of slot 0's word; slot `i`'s is `STRIDE * i` bytes further.
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.slots.as_ptr() as *mut u8
+    }
+
+    /// The fallback slot's word (atomic updates only).
+    pub(crate) fn fallback_word(&self) -> &AtomicUsize {
+        &self.fallback.word
+    }
+
+    /// Every slot's word, the fallback's last.
+    pub(crate) fn words(&self) -> impl Iterator<Item = &AtomicUsize> {
+        self.slots
+            .iter()
+            .chain(core::iter::once(&self.fallback))
+            .map(|s| &s.word)
+    }
+
     fn raw(&self, i: u32) -> *mut usize {
         self.slots[i as usize].word.as_ptr()
     }
@@ -134,7 +155,15 @@ impl<const N: usize> Slots<N> {
                 // SAFETY: area/field are this thread's; the slot word is only
                 // written by sequences that commit on index i.
                 let r = unsafe {
-                    arch::load_cbne_store(area, field, i, self.raw(i), expect, new, delay())
+                    arch::load_cbne_store::<INJECT>(
+                        area,
+                        field,
+                        i,
+                        self.raw(i),
+                        expect,
+                        new,
+                        delay::<INJECT>(),
+                    )
                 };
                 if r == Outcome::Aborted {
                     count_abort();
@@ -166,7 +195,7 @@ impl<const N: usize> Slots<N> {
                 let s = &self.slots[i as usize];
                 // SAFETY: as compare_store; aux is part of the same slot.
                 let r = unsafe {
-                    arch::load_cbne_store_store(
+                    arch::load_cbne_store_store::<INJECT>(
                         area,
                         field,
                         i,
@@ -175,7 +204,7 @@ impl<const N: usize> Slots<N> {
                         s.aux.as_ptr(),
                         aux,
                         new,
-                        delay(),
+                        delay::<INJECT>(),
                     )
                 };
                 if r == Outcome::Aborted {
@@ -206,7 +235,9 @@ impl<const N: usize> Slots<N> {
         match (at, thread_area(self.mode)) {
             (Where::Slot(i), Some((area, field))) if (i as usize) < N => {
                 // SAFETY: as compare_store.
-                let r = unsafe { arch::add(area, field, i, self.raw(i), inc, delay()) };
+                let r = unsafe {
+                    arch::add::<INJECT>(area, field, i, self.raw(i), inc, delay::<INJECT>())
+                };
                 if r == Outcome::Aborted {
                     count_abort();
                 }
@@ -230,14 +261,14 @@ impl<const N: usize> Slots<N> {
                 // SAFETY: slot i's word is at base + i * STRIDE for i < N and
                 // only written by sequences committing on index i.
                 let (r, i) = unsafe {
-                    arch::add_indexed(
+                    arch::add_indexed::<INJECT>(
                         area,
                         field,
                         self.slots.as_ptr() as *mut u8,
                         Self::STRIDE,
                         N as u32,
                         inc,
-                        delay(),
+                        delay::<INJECT>(),
                     )
                 };
                 match r {

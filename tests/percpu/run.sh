@@ -43,6 +43,9 @@ run "stress cpu_id, injected" yes "$bin" stress --seconds "$secs" --threads "$th
 # mm_cid needs Linux 6.3+ (feature size >= 28); older kernels index by cpu_id.
 run "stress mm_cid, injected" yes "$bin" stress --seconds "$secs" --threads "$threads" --mm-cid
 run "stress cpu_id, no injection" no "$bin" stress --seconds "$secs" --no-inject
+# The reader lock with a long delay inside the read-lock section: without the
+# writer's membarrier this run sees writers inside read sections.
+run "stress lock, long in-section delay" yes "$bin" stress --mode lock --seconds "$secs" --threads "$threads" --delay 3000
 
 # The fallback: no rseq at all. The stress must stay exact with 0 aborts.
 launcher=$out/no_rseq

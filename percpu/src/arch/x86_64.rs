@@ -35,8 +35,10 @@
 //! Sequence: `ret` = 0; `lea 6f(%rip)` stored to `rseq_cs` (area + 8); `2:`;
 //! compare the area's index field (`cpu_id` at +4 or `mm_cid` at +24) with the
 //! expected index (mismatch: jump to the abort handler); the loads and
-//! comparisons; the optional delay loop (stress injection: `delay` iterations
-//! of `dec; jnz`, between the loads and the commit); the commit store; `3:`.
+//! comparisons; the optional delay loop (only in the `INJECT = true`
+//! instantiation the stress test uses: `delay` iterations of `dec; jnz`
+//! between the loads and the commit, labels `7:`/`8:`; the normal
+//! instantiation has no delay operand at all); the commit store; `3:`.
 //! `rseq_cs` is left set: the kernel clears it lazily, as with librseq.
 //!
 //! Labels 0 and 1 (and any made of 0s and 1s) are avoided: they read as binary
@@ -119,6 +121,25 @@ macro_rules! exit_compare_failed {
     };
 }
 
+/// One critical section, emitted with the delay loop (`INJECT`, stress
+/// builds: `delay` iterations between the loads and the commit) or without
+/// it (every other use: no delay operand, no test, no extra register). The
+/// two lists of template pieces are what comes before and after the delay.
+macro_rules! rseq_asm {
+    ($inject:expr, $delay:expr, [$($pre:expr),* $(,)?], [$($post:expr),* $(,)?], $($ops:tt)*) => {
+        if $inject {
+            asm!(
+                concat!($($pre,)* cs_delay!(), $($post,)*),
+                delay = inout(reg) $delay => _,
+                $($ops)*
+            )
+        } else {
+            let _ = $delay;
+            asm!(concat!($($pre,)* $($post,)*), $($ops)*)
+        }
+    };
+}
+
 #[inline(always)]
 fn outcome(ret: u32) -> Outcome {
     match ret {
@@ -135,14 +156,15 @@ fn cs_field(area: *mut rseq_abi::Rseq) -> *mut u64 {
 }
 
 /// Load-compare-store: if `*v == expect` on CPU (or concurrency id) `index`,
-/// store `newv` (the commit).
+/// store `newv` (the commit). `INJECT`: run `delay` iterations of a delay
+/// loop before the commit (stress tests; `delay` is ignored otherwise).
 ///
 /// # Safety
 /// `area` is the calling thread's registered area and `index_field` points
 /// into it (at `cpu_id` or `mm_cid`); `v` is valid for reads and writes and
 /// is only written by restartable sequences committing on `index`.
 #[inline(always)]
-pub unsafe fn load_cbne_store(
+pub unsafe fn load_cbne_store<const INJECT: bool>(
     area: *mut rseq_abi::Rseq,
     index_field: *const u32,
     index: u32,
@@ -155,14 +177,11 @@ pub unsafe fn load_cbne_store(
     // SAFETY: the caller's contract; the sequence only touches `*v` and the
     // area, and emits its descriptor and tables as documented above.
     unsafe {
-        asm!(
-            cs_begin!(),
-            cs_check_index!(),
-            "cmp {expect}, ({v})\n",
-            "jnz 5f\n",
-            cs_delay!(),
-            "mov {newv}, ({v})\n",
-            cs_end!(exit_compare_failed!()),
+        rseq_asm!(
+            INJECT,
+            delay,
+            [cs_begin!(), cs_check_index!(), "cmp {expect}, ({v})\n", "jnz 5f\n"],
+            ["mov {newv}, ({v})\n", cs_end!(exit_compare_failed!())],
             ret = out(reg) ret,
             tmp = out(reg) _,
             cs = in(reg) cs_field(area),
@@ -171,7 +190,6 @@ pub unsafe fn load_cbne_store(
             v = in(reg) v,
             expect = in(reg) expect,
             newv = in(reg) newv,
-            delay = inout(reg) delay => _,
             options(att_syntax, nostack),
         );
     }
@@ -183,7 +201,7 @@ pub unsafe fn load_cbne_store(
 /// # Safety
 /// As [`load_cbne_store`].
 #[inline(always)]
-pub unsafe fn add(
+pub unsafe fn add<const INJECT: bool>(
     area: *mut rseq_abi::Rseq,
     index_field: *const u32,
     index: u32,
@@ -194,12 +212,11 @@ pub unsafe fn add(
     let ret: u32;
     // SAFETY: as load_cbne_store.
     unsafe {
-        asm!(
-            cs_begin!(),
-            cs_check_index!(),
-            cs_delay!(),
-            "add {inc}, ({v})\n",
-            cs_end!(),
+        rseq_asm!(
+            INJECT,
+            delay,
+            [cs_begin!(), cs_check_index!()],
+            ["add {inc}, ({v})\n", cs_end!()],
             ret = out(reg) ret,
             tmp = out(reg) _,
             cs = in(reg) cs_field(area),
@@ -207,7 +224,6 @@ pub unsafe fn add(
             index_field = in(reg) index_field,
             v = in(reg) v,
             inc = in(reg) inc,
-            delay = inout(reg) delay => _,
             options(att_syntax, nostack),
         );
     }
@@ -224,7 +240,7 @@ pub unsafe fn add(
 /// valid word for every `i < slots`, written only by restartable sequences
 /// committing on index `i`.
 #[inline(always)]
-pub unsafe fn add_indexed(
+pub unsafe fn add_indexed<const INJECT: bool>(
     area: *mut rseq_abi::Rseq,
     index_field: *const u32,
     base: *mut u8,
@@ -237,17 +253,18 @@ pub unsafe fn add_indexed(
     let index: usize;
     // SAFETY: the caller's contract.
     unsafe {
-        asm!(
-            cs_begin!(),
-            "movl ({index_field}), {index:e}\n",
-            "cmpl {slots:e}, {index:e}\n",
-            "jae 5f\n",
-            "mov {index}, {tmp}\n",
-            "imul {stride}, {tmp}\n",
-            "add {base}, {tmp}\n",
-            cs_delay!(),
-            "add {inc}, ({tmp})\n",
-            cs_end!(exit_compare_failed!()),
+        rseq_asm!(
+            INJECT,
+            delay,
+            [
+                cs_begin!(),
+                "movl ({index_field}), {index:e}\n",
+                "cmpl {slots:e}, {index:e}\n",
+                "jae 5f\n",
+                "mov {index}, {tmp}\n",
+                "imul {stride}, {tmp}\n",
+            ],
+            ["add {inc}, ({base}, {tmp})\n", cs_end!(exit_compare_failed!())],
             ret = out(reg) ret,
             tmp = out(reg) _,
             index = out(reg) index,
@@ -257,7 +274,61 @@ pub unsafe fn add_indexed(
             stride = in(reg) stride,
             base = in(reg) base,
             inc = in(reg) inc,
-            delay = inout(reg) delay => _,
+            options(att_syntax, nostack),
+        );
+    }
+    (outcome(ret), index as u32)
+}
+
+/// Compare, then load-add-store at an offset: as [`add_indexed`], but the
+/// add commits only if `*guard == expect` when the section reads it (after
+/// the index); otherwise [`Outcome::CompareFailed`] with nothing stored. The
+/// per-CPU reader lock's read-lock: the guard is the writer flag.
+///
+/// # Safety
+/// As [`add_indexed`]; `guard` is valid for reads.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn cmpeq_add_indexed<const INJECT: bool>(
+    area: *mut rseq_abi::Rseq,
+    index_field: *const u32,
+    guard: *const usize,
+    expect: usize,
+    base: *mut u8,
+    stride: usize,
+    slots: u32,
+    inc: usize,
+    delay: usize,
+) -> (Outcome, u32) {
+    let ret: u32;
+    let index: usize;
+    // SAFETY: the caller's contract.
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            delay,
+            [
+                cs_begin!(),
+                "movl ({index_field}), {index:e}\n",
+                "cmpl {slots:e}, {index:e}\n",
+                "jae 5f\n",
+                "cmp {expect}, ({guard})\n",
+                "jnz 5f\n",
+                "mov {index}, {tmp}\n",
+                "imul {stride}, {tmp}\n",
+            ],
+            ["add {inc}, ({base}, {tmp})\n", cs_end!(exit_compare_failed!())],
+            ret = out(reg) ret,
+            tmp = out(reg) _,
+            index = out(reg) index,
+            cs = in(reg) cs_field(area),
+            index_field = in(reg) index_field,
+            guard = in(reg) guard,
+            expect = in(reg) expect,
+            slots = in(reg) slots,
+            stride = in(reg) stride,
+            base = in(reg) base,
+            inc = in(reg) inc,
             options(att_syntax, nostack),
         );
     }
@@ -274,7 +345,7 @@ pub unsafe fn add_indexed(
 /// As [`load_cbne_store`] for `head`; every node on the list is readable at
 /// `next_offset`.
 #[inline(always)]
-pub unsafe fn load_cbeq_pop(
+pub unsafe fn load_cbeq_pop<const INJECT: bool>(
     area: *mut rseq_abi::Rseq,
     index_field: *const u32,
     index: u32,
@@ -286,16 +357,18 @@ pub unsafe fn load_cbeq_pop(
     let node: usize;
     // SAFETY: the caller's contract.
     unsafe {
-        asm!(
-            cs_begin!(),
-            cs_check_index!(),
-            "mov ({head}), {node}\n",
-            "test {node}, {node}\n",
-            "jz 5f\n",
-            "mov ({node}, {next_offset}), {tmp}\n",
-            cs_delay!(),
-            "mov {tmp}, ({head})\n",
-            cs_end!(exit_compare_failed!()),
+        rseq_asm!(
+            INJECT,
+            delay,
+            [
+                cs_begin!(),
+                cs_check_index!(),
+                "mov ({head}), {node}\n",
+                "test {node}, {node}\n",
+                "jz 5f\n",
+                "mov ({node}, {next_offset}), {tmp}\n",
+            ],
+            ["mov {tmp}, ({head})\n", cs_end!(exit_compare_failed!())],
             ret = out(reg) ret,
             tmp = out(reg) _,
             node = out(reg) node,
@@ -304,7 +377,6 @@ pub unsafe fn load_cbeq_pop(
             index_field = in(reg) index_field,
             head = in(reg) head,
             next_offset = in(reg) next_offset,
-            delay = inout(reg) delay => _,
             options(att_syntax, nostack),
         );
     }
@@ -320,7 +392,7 @@ pub unsafe fn load_cbeq_pop(
 /// that is later redone or abandoned is harmless to the caller.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn load_cbne_store_store(
+pub unsafe fn load_cbne_store_store<const INJECT: bool>(
     area: *mut rseq_abi::Rseq,
     index_field: *const u32,
     index: u32,
@@ -334,15 +406,17 @@ pub unsafe fn load_cbne_store_store(
     let ret: u32;
     // SAFETY: the caller's contract.
     unsafe {
-        asm!(
-            cs_begin!(),
-            cs_check_index!(),
-            "cmp {expect}, ({v})\n",
-            "jnz 5f\n",
-            "mov {newv2}, ({v2})\n",
-            cs_delay!(),
-            "mov {newv}, ({v})\n",
-            cs_end!(exit_compare_failed!()),
+        rseq_asm!(
+            INJECT,
+            delay,
+            [
+                cs_begin!(),
+                cs_check_index!(),
+                "cmp {expect}, ({v})\n",
+                "jnz 5f\n",
+                "mov {newv2}, ({v2})\n",
+            ],
+            ["mov {newv}, ({v})\n", cs_end!(exit_compare_failed!())],
             ret = out(reg) ret,
             tmp = out(reg) _,
             cs = in(reg) cs_field(area),
@@ -353,7 +427,6 @@ pub unsafe fn load_cbne_store_store(
             v2 = in(reg) v2,
             newv2 = in(reg) newv2,
             newv = in(reg) newv,
-            delay = inout(reg) delay => _,
             options(att_syntax, nostack),
         );
     }
@@ -369,7 +442,7 @@ pub unsafe fn load_cbne_store_store(
 /// `len` bytes, `dst` invisible to readers until `*v` says otherwise.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn load_cbne_memcpy_store(
+pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
     area: *mut rseq_abi::Rseq,
     index_field: *const u32,
     index: u32,
@@ -384,33 +457,35 @@ pub unsafe fn load_cbne_memcpy_store(
     let ret: u32;
     // SAFETY: the caller's contract.
     unsafe {
-        asm!(
-            cs_begin!(),
-            cs_check_index!(),
-            "cmp {expect}, ({v})\n",
-            "jnz 5f\n",
-            "22:\n",
-            "cmp $8, {len}\n",
-            "jb 23f\n",
-            "mov ({src}), {tmp}\n",
-            "mov {tmp}, ({dst})\n",
-            "add $8, {src}\n",
-            "add $8, {dst}\n",
-            "sub $8, {len}\n",
-            "jmp 22b\n",
-            "23:\n",
-            "test {len}, {len}\n",
-            "jz 24f\n",
-            "movb ({src}), {tmp:l}\n",
-            "movb {tmp:l}, ({dst})\n",
-            "inc {src}\n",
-            "inc {dst}\n",
-            "dec {len}\n",
-            "jmp 23b\n",
-            "24:\n",
-            cs_delay!(),
-            "mov {newv}, ({v})\n",
-            cs_end!(exit_compare_failed!()),
+        rseq_asm!(
+            INJECT,
+            delay,
+            [
+                cs_begin!(),
+                cs_check_index!(),
+                "cmp {expect}, ({v})\n",
+                "jnz 5f\n",
+                "22:\n",
+                "cmp $8, {len}\n",
+                "jb 23f\n",
+                "mov ({src}), {tmp}\n",
+                "mov {tmp}, ({dst})\n",
+                "add $8, {src}\n",
+                "add $8, {dst}\n",
+                "sub $8, {len}\n",
+                "jmp 22b\n",
+                "23:\n",
+                "test {len}, {len}\n",
+                "jz 24f\n",
+                "movb ({src}), {tmp:l}\n",
+                "movb {tmp:l}, ({dst})\n",
+                "inc {src}\n",
+                "inc {dst}\n",
+                "dec {len}\n",
+                "jmp 23b\n",
+                "24:\n",
+            ],
+            ["mov {newv}, ({v})\n", cs_end!(exit_compare_failed!())],
             ret = out(reg) ret,
             tmp = out(reg) _,
             cs = in(reg) cs_field(area),
@@ -422,7 +497,83 @@ pub unsafe fn load_cbne_memcpy_store(
             src = inout(reg) src => _,
             len = inout(reg) len => _,
             newv = in(reg) newv,
-            delay = inout(reg) delay => _,
+            options(att_syntax, nostack),
+        );
+    }
+    outcome(ret)
+}
+
+/// Compare + store + memcpy + store: on `index`, if `*v == expect`, store
+/// the word `first` at `dst`, copy `len` bytes from `src` to `dst + 8`
+/// (8 bytes at a time, then bytes), then store `newv` into `*v` (the commit
+/// publishes both). The ring buffer's write: a record header and its payload
+/// go straight from the caller's buffer into the reserved slot, one copy.
+///
+/// # Safety
+/// As [`load_cbne_store`] for `v`; `src` readable for `len` bytes, `dst`
+/// 8-aligned and writable for `8 + len` bytes and invisible to readers until
+/// `*v` says otherwise.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn load_cbne_store_memcpy_store<const INJECT: bool>(
+    area: *mut rseq_abi::Rseq,
+    index_field: *const u32,
+    index: u32,
+    v: *mut usize,
+    expect: usize,
+    dst: *mut u8,
+    first: usize,
+    src: *const u8,
+    len: usize,
+    newv: usize,
+    delay: usize,
+) -> Outcome {
+    let ret: u32;
+    // SAFETY: the caller's contract.
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            delay,
+            [
+                cs_begin!(),
+                cs_check_index!(),
+                "cmp {expect}, ({v})\n",
+                "jnz 5f\n",
+                "mov {first}, ({dst})\n",
+                "add $8, {dst}\n",
+                "22:\n",
+                "cmp $8, {len}\n",
+                "jb 23f\n",
+                "mov ({src}), {tmp}\n",
+                "mov {tmp}, ({dst})\n",
+                "add $8, {src}\n",
+                "add $8, {dst}\n",
+                "sub $8, {len}\n",
+                "jmp 22b\n",
+                "23:\n",
+                "test {len}, {len}\n",
+                "jz 24f\n",
+                "movb ({src}), {tmp:l}\n",
+                "movb {tmp:l}, ({dst})\n",
+                "inc {src}\n",
+                "inc {dst}\n",
+                "dec {len}\n",
+                "jmp 23b\n",
+                "24:\n",
+            ],
+            ["mov {newv}, ({v})\n", cs_end!(exit_compare_failed!())],
+            ret = out(reg) ret,
+            tmp = out(reg) _,
+            cs = in(reg) cs_field(area),
+            index = in(reg) index,
+            index_field = in(reg) index_field,
+            v = in(reg) v,
+            expect = in(reg) expect,
+            first = in(reg) first,
+            dst = inout(reg) dst => _,
+            src = inout(reg) src => _,
+            len = inout(reg) len => _,
+            newv = in(reg) newv,
             options(att_syntax, nostack),
         );
     }
