@@ -1,9 +1,11 @@
 //! The hooks themselves (see the crate documentation).
 
 use crate::arch;
+use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_int, c_uint, c_void};
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use rseq_abi::arch::{nr, syscall0, syscall3, syscall4};
+use rseq_abi::arch::{nr, syscall0, syscall1, syscall3, syscall4};
 use rseq_registration::{Owner, Reason, SignalsBlocked};
 
 /// A thread's start routine.
@@ -111,10 +113,10 @@ unsafe extern "C" fn exit_destructor(value: *mut c_void) {
 /// the area the component registered, with the length it registered.
 fn unregister_for_exit() {
     core::mem::forget(SignalsBlocked::new());
-    // Its own guard restores "all blocked". A failure cannot be reported
-    // from a destructor; the kernel refuses only a mismatch, which the
-    // state machine rules out.
-    let _ = rseq_registration::unregister_current_thread();
+    // A failure cannot be reported from a destructor; the kernel refuses
+    // only a mismatch, which the state machine rules out.
+    // SAFETY: every signal is blocked, for good.
+    let _ = unsafe { rseq_registration::unregister_current_thread_signals_blocked() };
 }
 
 /// What the new thread does about registration.
@@ -124,22 +126,67 @@ enum Inherit {
     Unregistered(Reason, i32),
 }
 
-const PENDING: u32 = 0;
-const WAITING: u32 = 1;
-const DONE: u32 = 2;
-
-/// On the creator's stack until the new thread has read it and answered.
-struct StartShared {
+/// What the new thread needs from its creator.
+#[derive(Clone, Copy)]
+struct StartData {
     start: StartRoutine,
     arg: *mut c_void,
+    /// The creator's signal mask before it blocked everything.
     mask: u64,
     inherit: Inherit,
     key: c_uint,
     setspecific: SetSpecificFn,
-    /// PENDING, WAITING (the creator sleeps on it) or DONE.
+}
+
+// The start slots: the creator hands a new thread its StartData in one of
+// these and returns at once; the thread copies it and frees the slot. A
+// registration failure is then fatal in the thread (see fatal_start). With
+// every slot taken (more threads starting at once than slots), the creator
+// passes the data on its stack and waits for the thread's answer instead
+// (StartShared), which lets pthread_create report the failure.
+const START_SLOTS: usize = 128;
+const SLOT_FREE: u32 = 0;
+const SLOT_TAKEN: u32 = 1;
+
+struct StartSlot {
     state: AtomicU32,
-    /// 0, or the error `pthread_create` returns.
-    outcome: AtomicU32,
+    data: UnsafeCell<MaybeUninit<StartData>>,
+}
+
+// SAFETY: `data` is written only by the thread that moved `state` from
+// SLOT_FREE to SLOT_TAKEN, read only by the one new thread it was handed
+// to, and free again (Release) only after that read.
+unsafe impl Sync for StartSlot {}
+
+static START_POOL: [StartSlot; START_SLOTS] = [const {
+    StartSlot {
+        state: AtomicU32::new(SLOT_FREE),
+        data: UnsafeCell::new(MaybeUninit::uninit()),
+    }
+}; START_SLOTS];
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+/// Claims a free slot and fills it with `data`; None if all are taken.
+fn claim_start_slot(data: StartData) -> Option<&'static StartSlot> {
+    let first = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
+    for i in 0..START_SLOTS {
+        let slot = &START_POOL[first.wrapping_add(i) % START_SLOTS];
+        if slot.state.load(Ordering::Relaxed) == SLOT_FREE
+            && slot
+                .state
+                .compare_exchange(SLOT_FREE, SLOT_TAKEN, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            // SAFETY: the slot is ours (SLOT_TAKEN) until released.
+            unsafe { (*slot.data.get()).write(data) };
+            return Some(slot);
+        }
+    }
+    None
+}
+
+fn release_start_slot(slot: &StartSlot) {
+    slot.state.store(SLOT_FREE, Ordering::Release);
 }
 
 fn set_signal_mask(mask: u64) {
@@ -155,40 +202,117 @@ fn set_signal_mask(mask: u64) {
     }
 }
 
-/// The new thread's first function, with every signal blocked.
-///
-/// # Safety
-/// `shared` is the creator's [`StartShared`], alive until `state` is DONE.
-unsafe extern "C" fn start_hooked(shared: *mut c_void) -> *mut c_void {
-    let s = shared as *const StartShared;
-    // SAFETY: the creator keeps it alive and unchanged until DONE.
-    let (start, arg, mask, inherit, key, setspecific) = unsafe {
-        (
-            (*s).start,
-            (*s).arg,
-            (*s).mask,
-            (*s).inherit,
-            (*s).key,
-            (*s).setspecific,
-        )
-    };
-    let outcome = match inherit {
-        Inherit::Register => match rseq_registration::register_current_thread() {
+/// The new thread's registration, with every signal blocked: 0, or the
+/// errno that stopped it (its area is then not registered).
+fn register_new_thread(d: &StartData) -> c_int {
+    match d.inherit {
+        // SAFETY: every signal is blocked (the creator blocked them before
+        // the thread existed, and it inherited that mask).
+        Inherit::Register => match unsafe {
+            rseq_registration::register_current_thread_signals_blocked()
+        } {
             Ok(_) => {
                 // SAFETY: the libc's pthread_setspecific on our key.
-                if unsafe { setspecific(key, core::ptr::null::<c_void>().wrapping_add(1)) } == 0 {
+                let r =
+                    unsafe { (d.setspecific)(d.key, core::ptr::null::<c_void>().wrapping_add(1)) };
+                if r == 0 {
                     0
                 } else {
-                    let _ = rseq_registration::unregister_current_thread();
-                    EAGAIN
+                    // Without the exit key the area would outlive its
+                    // registration's end: do not keep it registered.
+                    // SAFETY: every signal is blocked.
+                    let _ =
+                        unsafe { rseq_registration::unregister_current_thread_signals_blocked() };
+                    r
                 }
             }
-            Err(_) => EAGAIN,
+            Err(e) => e,
         },
         Inherit::Unregistered(reason, error) => {
             rseq_registration::inherit_unregistered(reason, error);
             0
         }
+    }
+}
+
+/// Writes `n` in decimal into the end of `buf`; returns the digits.
+fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 || i == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// A thread whose creator was registered could not register (glibc treats
+/// this as fatal too): says so on stderr with raw writes and ends the
+/// process with status 127. Never returns; the start routine never runs.
+fn fatal_start(error: c_int) -> ! {
+    let mut digits = [0u8; 10];
+    let parts: [&[u8]; 3] = [
+        b"rseq-libc: a new thread could not register its rseq area (errno ",
+        decimal(error.unsigned_abs(), &mut digits),
+        b") although its creator's is registered; ending the process (status 127)\n",
+    ];
+    for part in parts {
+        // SAFETY: write(2) of a valid buffer to stderr.
+        unsafe { syscall3(nr::WRITE, 2, part.as_ptr() as usize, part.len()) };
+    }
+    loop {
+        // SAFETY: exit_group ends the process; it does not return.
+        unsafe { syscall1(nr::EXIT_GROUP, 127) };
+    }
+}
+
+/// The new thread's first function when its creator did not wait: every
+/// signal is blocked, `slot` holds its [`StartData`].
+///
+/// # Safety
+/// `slot` is a [`StartSlot`] claimed for this thread.
+unsafe extern "C" fn start_from_slot(slot: *mut c_void) -> *mut c_void {
+    // SAFETY: a static slot, claimed and filled for this thread.
+    let slot = unsafe { &*(slot as *const StartSlot) };
+    // SAFETY: filled before the thread existed; read once, then released.
+    let d = unsafe { (*slot.data.get()).assume_init() };
+    release_start_slot(slot);
+    let error = register_new_thread(&d);
+    if error != 0 {
+        fatal_start(error);
+    }
+    set_signal_mask(d.mask);
+    // SAFETY: the application's start routine with its argument.
+    unsafe { (d.start)(d.arg) }
+}
+
+const PENDING: u32 = 0;
+const WAITING: u32 = 1;
+const DONE: u32 = 2;
+
+/// On the creator's stack until the new thread has read it and answered
+/// (the fallback when every start slot is taken).
+struct StartShared {
+    data: StartData,
+    /// PENDING, WAITING (the creator sleeps on it) or DONE.
+    state: AtomicU32,
+    /// 0, or the error `pthread_create` returns.
+    outcome: AtomicU32,
+}
+
+/// The new thread's first function when its creator waits for its answer.
+///
+/// # Safety
+/// `shared` is the creator's [`StartShared`], alive until `state` is DONE.
+unsafe extern "C" fn start_waited(shared: *mut c_void) -> *mut c_void {
+    let s = shared as *const StartShared;
+    // SAFETY: the creator keeps it alive and unchanged until DONE.
+    let d = unsafe { (*s).data };
+    let outcome = match register_new_thread(&d) {
+        0 => 0,
+        _ => EAGAIN,
     };
     // SAFETY: as above; after the swap the creator may return, so `s` is
     // not dereferenced again (the futex wake only uses its address).
@@ -207,9 +331,9 @@ unsafe extern "C" fn start_hooked(shared: *mut c_void) -> *mut c_void {
         // Never ran the start routine; the creator reaps the thread.
         return core::ptr::null_mut();
     }
-    set_signal_mask(mask);
+    set_signal_mask(d.mask);
     // SAFETY: the application's start routine with its argument.
-    unsafe { start(arg) }
+    unsafe { (d.start)(d.arg) }
 }
 
 /// Waits until the new thread answered; returns its outcome.
@@ -269,13 +393,34 @@ pub unsafe fn create_hooked(
         (Inherit::Unregistered(creator.reason, creator.error), 0)
     };
     let blocked = SignalsBlocked::new();
-    let shared = StartShared {
+    let data = StartData {
         start: start_routine,
         arg,
         mask: blocked.previous(),
         inherit,
         key,
         setspecific: fns.setspecific,
+    };
+    if let Some(slot) = claim_start_slot(data) {
+        // SAFETY: the libc's pthread_create; the slot is static and the
+        // new thread releases it.
+        let r = unsafe {
+            (fns.create)(
+                thread,
+                attr,
+                Some(start_from_slot),
+                slot as *const StartSlot as *mut c_void,
+            )
+        };
+        drop(blocked);
+        if r != 0 {
+            // No thread was created: the slot is still ours.
+            release_start_slot(slot);
+        }
+        return r;
+    }
+    let shared = StartShared {
+        data,
         state: AtomicU32::new(PENDING),
         outcome: AtomicU32::new(0),
     };
@@ -285,7 +430,7 @@ pub unsafe fn create_hooked(
         (fns.create)(
             thread,
             attr,
-            Some(start_hooked),
+            Some(start_waited),
             &shared as *const StartShared as *mut c_void,
         )
     };
@@ -389,10 +534,63 @@ mod tests {
         core::ptr::null_mut()
     }
 
+    static SLOT_TEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    unsafe extern "C" fn count(arg: *mut c_void) -> *mut c_void {
+        arg.cast::<u8>().wrapping_add(1).cast()
+    }
+
+    fn create_and_join(arg: usize) -> usize {
+        let mut t: usize = 0;
+        // SAFETY: valid pthread_create arguments.
+        let r = unsafe {
+            rseq_libc_pthread_create(&mut t, core::ptr::null(), Some(count), arg as *mut c_void)
+        };
+        assert_eq!(r, 0);
+        let mut result: *mut c_void = core::ptr::null_mut();
+        let join = interposed_fns().unwrap().join;
+        // SAFETY: joins the thread just created.
+        let r = unsafe { join(t, &mut result) };
+        assert_eq!(r, 0);
+        result as usize
+    }
+
+    #[test]
+    fn a_started_thread_frees_its_slot_and_a_full_pool_falls_back_to_waiting() {
+        let _one = SLOT_TEST.lock().unwrap();
+        let free = || {
+            START_POOL
+                .iter()
+                .filter(|s| s.state.load(Ordering::Acquire) == SLOT_FREE)
+                .count()
+        };
+        assert_eq!(create_and_join(41), 42);
+        assert_eq!(free(), START_SLOTS);
+        // Take every slot: the next thread gets its data from the waiting
+        // creator's stack instead, and still runs its routine.
+        let data = StartData {
+            start: count,
+            arg: core::ptr::null_mut(),
+            mask: 0,
+            inherit: Inherit::Register,
+            key: 0,
+            setspecific: interposed_fns().unwrap().setspecific,
+        };
+        let taken: Vec<_> = (0..START_SLOTS)
+            .map_while(|_| claim_start_slot(data))
+            .collect();
+        assert_eq!(taken.len(), START_SLOTS);
+        assert!(claim_start_slot(data).is_none());
+        assert_eq!(create_and_join(7), 8);
+        taken.into_iter().for_each(release_start_slot);
+        assert_eq!(free(), START_SLOTS);
+    }
+
     // The test binary links glibc dynamically: the --defsym entry finds
     // glibc's pthread_create with dlsym(RTLD_NEXT) from this executable.
     #[test]
     fn interposed_create_starts_a_registered_thread() {
+        let _one = SLOT_TEST.lock().unwrap();
         let mut t: usize = 0;
         // SAFETY: valid pthread_create arguments.
         let r = unsafe {

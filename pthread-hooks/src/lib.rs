@@ -7,9 +7,24 @@
 //!   the libc's `pthread_create`, so the new thread starts with all signals
 //!   blocked; the new thread registers first, then restores the creator's
 //!   original mask, then runs the start routine. A thread whose creator has
-//!   no area inherits that ([`rseq_registration::inherit_unregistered`]);
-//!   if the creator was registered and the new thread cannot register, the
-//!   start routine never runs and `pthread_create` returns `EAGAIN`.
+//!   no area inherits that ([`rseq_registration::inherit_unregistered`]).
+//!   The creator does not wait for the new thread: it hands the start data
+//!   over in one of 128 static start slots (claimed with an atomic, freed
+//!   by the new thread once it copied them) and returns.
+//! - **Registration failure** of a thread whose creator is registered
+//!   (which the kernel does not do in practice once the creator succeeded:
+//!   same area layout, same signature; a seccomp filter installed by the
+//!   creator is one way) is **fatal**, as in glibc: the new thread writes
+//!   `rseq-libc: a new thread could not register its rseq area (errno N)
+//!   although its creator's is registered; ending the process (status
+//!   127)` on stderr with raw writes and calls `exit_group(127)`; its start
+//!   routine never runs, nothing continues silently. The same holds if the
+//!   libc cannot store the exit key's value (`pthread_setspecific`), since
+//!   the area could then be freed while registered. Only when all start
+//!   slots are taken (more than 128 threads starting at the same instant)
+//!   does the creator pass the data on its stack and wait (spin, then
+//!   futex) for the thread's answer; a failure then makes `pthread_create`
+//!   return `EAGAIN` without running the start routine.
 //! - **Exit**: a thread-specific-data key whose destructor re-arms itself
 //!   until the libc's last destructor round (`PTHREAD_DESTRUCTOR_ITERATIONS`,
 //!   4 in glibc and musl), then blocks every signal, unregisters the exact

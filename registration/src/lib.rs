@@ -25,7 +25,8 @@ pub use reserved_area::{host_reserved_area, set_host_reserved_area};
 pub use signals::SignalsBlocked;
 pub use thread::{
     area, current_area, feature_size, inherit_unregistered, owner, reason, register_current_thread,
-    registration_error, status, unregister_current_thread, Owner, Reason, Status,
+    register_current_thread_signals_blocked, registration_error, status, unregister_current_thread,
+    unregister_current_thread_signals_blocked, Owner, Reason, Status,
 };
 
 /// Kernel facts this process registers with.

@@ -122,6 +122,20 @@ fn ensure_registered() {
     }
 }
 
+/// [`register_current_thread`] for a caller that has blocked every signal
+/// already (a new thread's first step): no `rt_sigprocmask` of its own.
+///
+/// # Safety
+/// Every signal must be blocked in the calling thread, so that no handler
+/// can run (and register lazily) in the middle.
+pub unsafe fn register_current_thread_signals_blocked() -> Result<Owner, i32> {
+    let st = state();
+    match registered_owner(st) {
+        Some(o) => Ok(o),
+        None => register_blocked(st, true),
+    }
+}
+
 fn register(explicit: bool) -> Result<Owner, i32> {
     let st = state();
     if let Some(o) = registered_owner(st) {
@@ -132,10 +146,17 @@ fn register(explicit: bool) -> Result<Owner, i32> {
     if let Some(o) = registered_owner(st) {
         return Ok(o);
     }
+    let result = register_blocked(st, explicit);
+    drop(blocked);
+    result
+}
+
+/// Registration itself, with every signal blocked.
+fn register_blocked(st: *mut ThreadState, explicit: bool) -> Result<Owner, i32> {
     if !explicit && get!(st, status) != UNKNOWN {
         return Err(-get!(st, error));
     }
-    let result = match host::host().0 {
+    match host::host().0 {
         HostRseq::Registered { offset, size } => {
             let area = thread_pointer().wrapping_offset(offset).cast::<Rseq>();
             record(
@@ -150,9 +171,7 @@ fn register(explicit: bool) -> Result<Owner, i32> {
             Ok(Owner::Libc)
         }
         HostRseq::NotRegistered | HostRseq::Unsupported => register_own(st),
-    };
-    drop(blocked);
-    result
+    }
 }
 
 /// glibc 2.35-2.40 publish 20 or 32 whatever the kernel fills.
@@ -233,8 +252,18 @@ fn record(
 /// Idempotent: an unregistered thread returns `Ok`. Later API calls do not
 /// re-register the thread lazily; [`register_current_thread`] does.
 pub fn unregister_current_thread() -> Result<(), i32> {
-    let st = state();
     let _blocked = SignalsBlocked::new();
+    // SAFETY: every signal is blocked until the end of this function.
+    unsafe { unregister_current_thread_signals_blocked() }
+}
+
+/// [`unregister_current_thread`] for a caller that has blocked every signal
+/// already (a thread's exit hook): no `rt_sigprocmask` of its own.
+///
+/// # Safety
+/// Every signal must be blocked in the calling thread.
+pub unsafe fn unregister_current_thread_signals_blocked() -> Result<(), i32> {
+    let st = state();
     match get!(st, status) {
         LIBC => Err(EPERM),
         COMPONENT => {

@@ -64,6 +64,38 @@ for t in lifecycle storm reuse; do
   fi
 done
 
+# A thread that cannot register although its creator is registered ends
+# the process (fatal.c): the hooks with status 127 and their message,
+# glibc's own path (control) with SIGABRT and glibc's message.
+fatal_run() { # name binary expected-status message-pattern owner [env...]
+  local name=$1 bin=$2 want=$3 pattern=$4 owner=$5; shift 5
+  local log="$out/${name//[^A-Za-z0-9_.-]/_}.log"
+  env "$@" EXPECT_OWNER="$owner" timeout 60 "$bin" > "$log" 2>&1
+  local rc=$?
+  if [ $rc -eq 77 ]; then skip "$name: $(head -n 1 "$log")"
+  elif [ $rc -eq "$want" ] && grep -q "$pattern" "$log" && ! grep -q FAIL "$log"; then
+    pass "$name: status $rc, \"$(grep -m 1 "$pattern" "$log" | head -c 90)...\""
+  else
+    fail "$name: status $rc (expected $want and /$pattern/): $(head -c 400 "$log")"
+  fi
+}
+hooks_msg="could not register its rseq area"
+if build fatal-glibc-dynamic gcc "${cflags[@]}" "$src/fatal.c" "$lib" "${wrap[@]}" -lpthread \
+     -o "$out/fatal-glibc-dynamic"; then
+  fatal_run "fatal: glibc dynamic (libc owns; control)" "$out/fatal-glibc-dynamic" 134 \
+    "rseq registration failed" 1
+  fatal_run "fatal: glibc dynamic, rseq=0, --wrap" "$out/fatal-glibc-dynamic" 127 "$hooks_msg" 2 "$off"
+fi
+if build fatal-glibc-static gcc "${cflags[@]}" -static "$src/fatal.c" "$lib" "${wrap[@]}" \
+     -lpthread -o "$out/fatal-glibc-static"; then
+  fatal_run "fatal: glibc static, rseq=0, --wrap" "$out/fatal-glibc-static" 127 "$hooks_msg" 2 "$off"
+fi
+if command -v musl-gcc > /dev/null &&
+   build fatal-musl-static musl-gcc "${cflags[@]}" -static "$src/fatal.c" "$lib" "${wrap[@]}" \
+     -o "$out/fatal-musl-static"; then
+  fatal_run "fatal: musl static, --wrap" "$out/fatal-musl-static" 127 "$hooks_msg" 2
+fi
+
 # Dynamic symbol interposition: a shared library's own pthread_create call
 # is hooked too (lifecycle checks it with -DWITH_HOOKSLIB).
 if build hookslib gcc "${cflags[@]}" -fPIC -shared "$src/hookslib.c" -o "$out/libhookslib.so" &&
