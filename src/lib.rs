@@ -14,6 +14,8 @@
 
 #[allow(unsafe_code)]
 pub mod capi;
+#[allow(unsafe_code)]
+pub mod percpu_capi;
 
 pub use rseq_abi;
 pub use rseq_csu;

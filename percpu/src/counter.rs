@@ -39,6 +39,20 @@ impl<const N: usize, const INJECT: bool> Counter<N, INJECT> {
         }
     }
 
+    /// Initializes the memory at `p` as a zero counter indexed by `mode`
+    /// (as given), without building it on the stack (the C API's objects).
+    ///
+    /// # Safety
+    /// `p` is valid for writes of `Self` and aligned; any previous value is
+    /// overwritten without being dropped.
+    pub unsafe fn init_in_place(p: *mut Self, mode: IndexMode) {
+        // SAFETY: the caller's contract; `origin` is an atomic, valid at 0.
+        unsafe {
+            Slots::init_in_place(core::ptr::addr_of_mut!((*p).slots), mode);
+            core::ptr::addr_of_mut!((*p).origin).write(AtomicU64::new(0));
+        }
+    }
+
     /// Adds one; returns where.
     #[inline(always)]
     pub fn inc(&self) -> Where {

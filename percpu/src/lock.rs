@@ -153,6 +153,20 @@ impl<const N: usize, const INJECT: bool> ReaderLock<N, INJECT> {
         }
     }
 
+    /// Initializes the memory at `p` as an unlocked lock indexed by `mode`
+    /// (as given), without building it on the stack (the C API's objects).
+    ///
+    /// # Safety
+    /// `p` is valid for writes of `Self` and aligned; any previous value is
+    /// overwritten without being dropped.
+    pub unsafe fn init_in_place(p: *mut Self, mode: IndexMode) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            Slots::init_in_place(core::ptr::addr_of_mut!((*p).readers), mode);
+            core::ptr::addr_of_mut!((*p).writer).write(AtomicUsize::new(0));
+        }
+    }
+
     /// Takes the lock for reading; returns where the reader was counted.
     /// Waits while a writer holds or is taking the lock.
     #[inline]

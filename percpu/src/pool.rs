@@ -50,6 +50,31 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         }
     }
 
+    /// Initializes the memory at `p` as an empty pool (see [`Pool::new`]),
+    /// without building it on the stack (the C API's objects).
+    ///
+    /// # Safety
+    /// `p` is valid for writes of `Self` and aligned; any previous value is
+    /// overwritten without being dropped.
+    pub unsafe fn init_in_place(
+        p: *mut Self,
+        mode: IndexMode,
+        obj_size: usize,
+        per_cpu_limit: usize,
+    ) {
+        use core::ptr::addr_of_mut;
+        // SAFETY: the caller's contract; every field is written.
+        unsafe {
+            Slots::init_in_place(addr_of_mut!((*p).heads), mode);
+            addr_of_mut!((*p).global_lock).write(AtomicBool::new(false));
+            addr_of_mut!((*p).global_head).write(AtomicUsize::new(0));
+            addr_of_mut!((*p).global_len).write(AtomicUsize::new(0));
+            addr_of_mut!((*p).obj_size).write(obj_size);
+            addr_of_mut!((*p).per_cpu_limit).write(per_cpu_limit);
+            addr_of_mut!((*p).total).write(AtomicUsize::new(0));
+        }
+    }
+
     /// Object size in bytes.
     pub fn object_size(&self) -> usize {
         self.obj_size

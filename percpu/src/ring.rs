@@ -124,6 +124,21 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
         }
     }
 
+    /// Initializes the memory at `p` as empty buffers indexed by `mode` (as
+    /// given), without building them on the stack (the C API's objects).
+    ///
+    /// # Safety
+    /// `p` is valid for writes of `Self` and aligned; any previous value is
+    /// overwritten without being dropped.
+    pub unsafe fn init_in_place(p: *mut Self, mode: IndexMode) {
+        // SAFETY: the caller's contract; all-zero bytes are a valid value of
+        // every field but `mode` (atomics, padding, record slots, `false`).
+        unsafe {
+            core::ptr::write_bytes(p.cast::<u8>(), 0, core::mem::size_of::<Self>());
+            core::ptr::addr_of_mut!((*p).mode).write(mode);
+        }
+    }
+
     /// Writes one record into the current CPU's buffer; returns where.
     #[inline]
     pub fn write(&self, payload: &[u8]) -> Result<Where, Overrun> {

@@ -79,6 +79,21 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
         }
     }
 
+    /// Initializes zeroed-or-garbage memory at `p` as zero slots indexed by
+    /// `mode`, without building the value on the stack.
+    ///
+    /// # Safety
+    /// `p` is valid for writes of `Self` and aligned; any previous value is
+    /// overwritten without being dropped.
+    pub(crate) unsafe fn init_in_place(p: *mut Self, mode: IndexMode) {
+        // SAFETY: the caller's contract; all-zero bytes are a valid value of
+        // every field but `mode` (atomics and padding), written next.
+        unsafe {
+            core::ptr::write_bytes(p.cast::<u8>(), 0, core::mem::size_of::<Self>());
+            core::ptr::addr_of_mut!((*p).mode).write(mode);
+        }
+    }
+
     /// The index field these slots use.
     pub fn mode(&self) -> IndexMode {
         self.mode

@@ -62,5 +62,37 @@ else
   skip "stress without rseq: cannot build the seccomp launcher ($(head -1 "$out/launcher.err"))"
 fi
 
+# The C API (headers/rseq-percpu.h): every raw operation and use case from
+# several threads, exact totals, bad input; by cpu_id, by mm_cid, and with
+# rseq hidden (every object's atomic fallback).
+lib=$root/target/release/librseq_libc.a
+ctest=$out/percpu_c_test
+run_c() { # name launcher args...
+  local name=$1 launcher=$2; shift 2
+  local log=$out/c-$(echo "$name" | tr ' ,()' '____').log
+  if timeout 120 $launcher "$ctest" "$@" > "$log" 2>&1 \
+     && grep -q ', 0 failed' "$log"; then
+    pass "C API, $name: $(tail -n 1 "$log")"
+  else
+    fail "C API, $name: $(grep -m 5 -E 'FAIL|passed' "$log" | tr '\n' ' ') (log: $log)"
+  fi
+}
+if [ ! -f "$lib" ]; then
+  fail "C API: $lib missing"
+elif gcc -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$root/headers" -I"$root/tests/c" \
+     tests/percpu/percpu_c_test.c "$lib" -lpthread -o "$ctest" 2> "$out/c-build.log"; then
+  run_c "cpu_id" ""
+  run_c "mm_cid" "" --mm-cid
+  if [ -x "$launcher" ]; then
+    run_c "no rseq (fallback)" "env GLIBC_TUNABLES=glibc.pthread.rseq=0 $launcher"
+    grep -q 'no area: fallback paths' "$out"/c-no_rseq__fallback_.log \
+      || fail "C API, no rseq: the run still had an area"
+  else
+    skip "C API without rseq: no seccomp launcher"
+  fi
+else
+  fail "C API: build failed: $(head -c 600 "$out/c-build.log")"
+fi
+
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,173 @@
+/* rseq-percpu: per-CPU operations as restartable sequences, and the use
+   cases they exist for (statistics counter, ring buffer, memory pool,
+   reader lock), from librseq_libc.a.
+
+   Inline or call: every operation below is a CALL into the library; no
+   sequence is inlined into C code.  The library emits each sequence's
+   descriptor (__rseq_cs), its pointer (__rseq_cs_ptr_array), its exit
+   points (__rseq_exit_point_array) and abort handler (__rseq_failure) once,
+   where `rseq-libc inspect' and the GDB script find them; an inline C
+   version would need the same asm in every caller.  Cost: one call and
+   return plus the argument checks, about 1-2 ns on top of the sequence
+   (x86-64, measured by `rseq-libc bench'; see BENCHMARKS.md):
+     - raw operations (rseq_percpu_add ... ): call + area lookup (one TLS
+       load) + the sequence (a few ns);
+     - counter inc/add: call + one sequence, no atomic instruction;
+       read/reset: a sum over 257 cache lines;
+     - pool alloc/free: call + one sequence each on the fast path; the
+       global list (spin lock) only on refill and overflow;
+     - ring write: call + one sequence that copies header and payload;
+     - read lock/unlock: call + one sequence each; write lock: a
+       membarrier system call (microseconds) and a wait for readers.
+
+   Errors are negative errno values; no entry dereferences a null or
+   misaligned pointer it is given (-EINVAL).  Pointers that are non-null
+   and aligned must be valid: the library cannot check more.
+
+   Fallback: a thread without a registered rseq area makes the raw
+   operations return -ENOSYS (use your own atomic path); the use-case
+   objects handle it themselves with an atomic fallback slot, so their
+   answers are always exact.  */
+
+#ifndef RSEQ_PERCPU_H
+#define RSEQ_PERCPU_H 1
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Index modes: which field of struct rseq selects the per-CPU slot.  */
+#define RSEQ_PERCPU_CPU_ID 0 /* cpu_id */
+#define RSEQ_PERCPU_MM_CID 1 /* mm_cid (Linux 6.3+): dense concurrency ids */
+
+/* Results of the raw operations (>= 0), besides negative errno values.  */
+#define RSEQ_PERCPU_DONE 0           /* committed */
+#define RSEQ_PERCPU_COMPARE_FAILED 1 /* comparison failed, nothing committed */
+#define RSEQ_PERCPU_ABORTED 2        /* restarted by the kernel or wrong index:
+                                        read the index again and retry */
+
+/* Where a use-case operation went: a slot index >= 0, or this.  */
+#define RSEQ_PERCPU_FALLBACK (-1)
+
+/* Alignment of the memory given to every *_init function.  */
+#define RSEQ_PERCPU_ALIGN 64
+/* Longest copy of rseq_percpu_load_cbne_memcpy_store.  */
+#define RSEQ_PERCPU_MEMCPY_MAX 4096
+/* Largest ring-buffer record payload.  */
+#define RSEQ_PERCPU_RECORD_MAX 56
+
+/* ---- Raw operations ---------------------------------------------------
+   MODE is RSEQ_PERCPU_CPU_ID or RSEQ_PERCPU_MM_CID; INDEX the slot the
+   caller computed from rseq_percpu_current_index (MODE).  Each returns
+   RSEQ_PERCPU_DONE / _COMPARE_FAILED / _ABORTED, or -EINVAL (null or
+   misaligned word, bad mode or size), -EOPNOTSUPP (mm_cid without kernel
+   support), -ENOSYS (no registered area: take your fallback path).  Words
+   are uintptr_t, 8-aligned, and written only by sequences that commit on
+   their index.  */
+
+/* The calling thread's cpu_id or mm_cid from its area, or -ENOSYS.  */
+int rseq_percpu_current_index (int mode);
+
+/* If *V == EXPECT, store NEWV (commit).  */
+int rseq_percpu_load_cbne_store (int mode, unsigned int index, uintptr_t *v,
+                                 uintptr_t expect, uintptr_t newv);
+
+/* *V += INC (commit).  */
+int rseq_percpu_add (int mode, unsigned int index, uintptr_t *v,
+                     uintptr_t inc);
+
+/* Load-add-store at an offset: reads the index I inside the sequence and
+   adds INC to the word at BASE + I * STRIDE (STRIDE a multiple of 8);
+   I >= SLOTS gives RSEQ_PERCPU_COMPARE_FAILED.  Stores I to *INDEX_OUT
+   (if non-null) when done.  Never aborts for a wrong index: it has none.  */
+int rseq_percpu_add_indexed (int mode, void *base, size_t stride,
+                             unsigned int slots, uintptr_t inc,
+                             unsigned int *index_out);
+
+/* Compare-and-pop: if *HEAD is not null, *HEAD = its next pointer (at
+   NEXT_OFFSET in the node) and *NODE_OUT = the node; an empty list gives
+   RSEQ_PERCPU_COMPARE_FAILED and *NODE_OUT = NULL.  ABA-free.  */
+int rseq_percpu_load_cbeq_pop (int mode, unsigned int index, uintptr_t *head,
+                               size_t next_offset, void **node_out);
+
+/* If *V == EXPECT: *V2 = NEWV2 (may be redone after an abort), then
+   *V = NEWV (commit).  */
+int rseq_percpu_load_cbne_store_store (int mode, unsigned int index,
+                                       uintptr_t *v, uintptr_t expect,
+                                       uintptr_t *v2, uintptr_t newv2,
+                                       uintptr_t newv);
+
+/* If *V == EXPECT: copy LEN (<= RSEQ_PERCPU_MEMCPY_MAX) bytes from SRC to
+   DST, then *V = NEWV (commit: publishes the copy).  */
+int rseq_percpu_load_cbne_memcpy_store (int mode, unsigned int index,
+                                        uintptr_t *v, uintptr_t expect,
+                                        void *dst, const void *src,
+                                        size_t len, uintptr_t newv);
+
+/* ---- Use cases ---------------------------------------------------------
+   Each object lives in memory the caller provides: at least *_size ()
+   bytes aligned RSEQ_PERCPU_ALIGN (e.g. aligned_alloc), initialized by
+   *_init (MEM, SIZE, MODE) (MM_CID degrades to CPU_ID on older kernels).
+   The objects have 256 per-CPU slots (the ring: 64 CPUs of 256 records);
+   CPUs beyond use the object's atomic fallback slot.  Handles are the MEM
+   pointers; a null or misaligned handle gives -EINVAL.  */
+
+/* Statistics counter: exact totals under any interleaving.  */
+size_t rseq_percpu_counter_size (void);
+int rseq_percpu_counter_init (void *mem, size_t size, int mode);
+int rseq_percpu_counter_inc (void *counter);
+int rseq_percpu_counter_add (void *counter, uint64_t n);
+/* *OUT = the total since init or the last reset.  */
+int rseq_percpu_counter_read (void *counter, uint64_t *out);
+/* Restarts the total from zero; *OLD (if non-null) = the total before.  */
+int rseq_percpu_counter_reset (void *counter, uint64_t *old);
+
+/* Memory pool of fixed-size objects (OBJECT_SIZE a multiple of 8, >= 16),
+   at most about PER_CPU_LIMIT free objects per CPU list.  */
+size_t rseq_percpu_pool_size (void);
+int rseq_percpu_pool_init (void *mem, size_t size, int mode,
+                           size_t object_size, size_t per_cpu_limit);
+/* Gives LEN bytes of 8-aligned STORAGE to the pool for good; returns the
+   number of objects carved, or a negative errno.  */
+long rseq_percpu_pool_add_storage (void *pool, void *storage, size_t len);
+/* *OUT = an object; -ENOMEM (and *OUT = NULL) when the pool is empty.  */
+int rseq_percpu_pool_alloc (void *pool, void **out);
+/* OBJ came from rseq_percpu_pool_alloc of this pool.  */
+int rseq_percpu_pool_free (void *pool, void *obj);
+
+/* Per-CPU ring buffer of records of up to RSEQ_PERCPU_RECORD_MAX bytes.
+   write returns the buffer used (CPU index, or RSEQ_PERCPU_FALLBACK),
+   -ENOSPC when it was full (the record is dropped and counted in lost),
+   -EINVAL.  consume calls FN (ARG, where, payload, len) for each record
+   and returns how many (one consumer at a time; a concurrent call returns
+   0).  */
+size_t rseq_percpu_ring_size (void);
+int rseq_percpu_ring_init (void *mem, size_t size, int mode);
+int rseq_percpu_ring_write (void *ring, const void *payload, size_t len);
+long rseq_percpu_ring_consume (void *ring,
+                               void (*fn) (void *arg, int where,
+                                           const void *payload, size_t len),
+                               void *arg);
+int rseq_percpu_ring_lost (void *ring, uint64_t *out);
+
+/* Per-CPU reader lock: read_lock/read_unlock are one restartable sequence
+   each on the current CPU's count (no atomic instruction, no shared cache
+   line); write_lock excludes writers, stops readers with
+   membarrier (MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) and waits for the
+   readers inside.  read_lock returns where the reader was counted.
+   Readers must not take the write lock.  */
+size_t rseq_percpu_lock_size (void);
+int rseq_percpu_lock_init (void *mem, size_t size, int mode);
+int rseq_percpu_read_lock (void *lock);
+int rseq_percpu_read_unlock (void *lock);
+int rseq_percpu_write_lock (void *lock);
+int rseq_percpu_write_unlock (void *lock);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RSEQ_PERCPU_H */

@@ -1,0 +1,642 @@
+//! The C API of the per-CPU operations and use cases
+//! (`headers/rseq-percpu.h`), over the `rseq-percpu` crate.
+//!
+//! Every entry is a call (no inline sequence in the header): the sequences'
+//! descriptors, exit-point tables and abort handlers are emitted by this
+//! library, where `rseq-libc inspect` and the GDB script find them. Every
+//! entry checks its pointers (null, alignment) and sizes and returns a
+//! negative errno for bad input instead of touching memory. Objects (counter,
+//! pool, ring, lock) live in memory the caller provides, of the size and
+//! alignment the `*_size` functions and `RSEQ_PERCPU_ALIGN` give.
+
+use core::ffi::{c_int, c_long, c_uint, c_void};
+use core::mem::{align_of, size_of};
+use rseq_abi::errno::{EINVAL, ENOSYS};
+use rseq_percpu::counter::Counter;
+use rseq_percpu::lock::ReaderLock;
+use rseq_percpu::pool::Pool;
+use rseq_percpu::ring::{Overrun, PerCpuRing, RECORD_MAX};
+use rseq_percpu::{arch, IndexMode, Outcome, Where};
+
+/// `EOPNOTSUPP` (x86-64 Linux).
+const EOPNOTSUPP: i32 = 95;
+/// `ENOMEM`.
+const ENOMEM: i32 = 12;
+/// `ENOSPC`: the ring buffer was full (the record is counted as lost).
+const ENOSPC: i32 = 28;
+
+/// Per-CPU slots of the C objects: CPUs (or concurrency ids) at or beyond
+/// it use the object's atomic fallback slot (correct, slower).
+pub const C_SLOTS: usize = 256;
+/// Record slots per CPU of the C ring buffer.
+pub const C_RING_RECORDS: usize = 256;
+/// CPUs with their own buffer in the C ring buffer (the others share the
+/// compare-and-swap fallback buffer).
+pub const C_RING_CPUS: usize = 64;
+/// Longest copy `rseq_percpu_load_cbne_memcpy_store` accepts: a longer
+/// section would be aborted by every tick and never commit.
+pub const MEMCPY_MAX: usize = 4096;
+/// Alignment of every object's memory (`RSEQ_PERCPU_ALIGN`).
+pub const OBJECT_ALIGN: usize = 64;
+
+type CCounter = Counter<C_SLOTS>;
+type CPool = Pool<C_SLOTS>;
+type CRing = PerCpuRing<C_RING_CPUS, C_RING_RECORDS>;
+type CLock = ReaderLock<C_SLOTS>;
+
+const _: () = {
+    assert!(align_of::<CCounter>() <= OBJECT_ALIGN);
+    assert!(align_of::<CPool>() <= OBJECT_ALIGN);
+    assert!(align_of::<CRing>() <= OBJECT_ALIGN);
+    assert!(align_of::<CLock>() <= OBJECT_ALIGN);
+};
+
+fn mode_of(mode: c_int) -> Result<IndexMode, c_int> {
+    match mode {
+        0 => Ok(IndexMode::CpuId),
+        1 if rseq_percpu::mm_cid_available() => Ok(IndexMode::MmCid),
+        1 => Err(-EOPNOTSUPP),
+        _ => Err(-EINVAL),
+    }
+}
+
+/// The calling thread's area and index field for `mode`.
+#[inline(always)]
+fn area_of(mode: c_int) -> Result<(*mut rseq_abi::Rseq, *const u32), c_int> {
+    rseq_percpu::thread_area(mode_of(mode)?).ok_or(-ENOSYS)
+}
+
+fn word_ok<T>(p: *const T) -> bool {
+    !p.is_null() && (p as usize).is_multiple_of(align_of::<usize>())
+}
+
+fn outcome(o: Outcome) -> c_int {
+    o as c_int
+}
+
+/// Checks an object pointer and its memory size for `init`.
+fn object_ok<T>(mem: *mut c_void, size: usize) -> bool {
+    !mem.is_null() && (mem as usize).is_multiple_of(OBJECT_ALIGN) && size >= size_of::<T>()
+}
+
+/// Checks an initialized object pointer.
+fn handle<'a, T>(p: *const c_void) -> Result<&'a T, c_int> {
+    if p.is_null() || !(p as usize).is_multiple_of(OBJECT_ALIGN) {
+        return Err(-EINVAL);
+    }
+    // SAFETY: the C contract: a non-null, aligned handle points to an object
+    // initialized by the matching `*_init` and not yet freed.
+    Ok(unsafe { &*p.cast::<T>() })
+}
+
+fn status(r: Result<c_int, c_int>) -> c_int {
+    r.unwrap_or_else(|e| e)
+}
+
+// ---- raw operations --------------------------------------------------
+
+/// `rseq_percpu_current_index`: the calling thread's `cpu_id` or `mm_cid`
+/// from its area; `-ENOSYS` without an area.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_current_index(mode: c_int) -> c_int {
+    let mode = match mode_of(mode) {
+        Ok(m) => m,
+        Err(e) => return e,
+    };
+    rseq_percpu::current_index(mode).map_or(-ENOSYS, |i| i as c_int)
+}
+
+/// `rseq_percpu_load_cbne_store`.
+///
+/// # Safety
+/// `v`, if non-null and aligned, is valid and only written by sequences
+/// committing on `index`.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_load_cbne_store(
+    mode: c_int,
+    index: c_uint,
+    v: *mut usize,
+    expect: usize,
+    newv: usize,
+) -> c_int {
+    if !word_ok(v) {
+        return -EINVAL;
+    }
+    status(area_of(mode).map(|(area, field)| {
+        // SAFETY: the caller's contract; area/field are this thread's.
+        outcome(unsafe { arch::load_cbne_store::<false>(area, field, index, v, expect, newv, 0) })
+    }))
+}
+
+/// `rseq_percpu_add`.
+///
+/// # Safety
+/// As [`rseq_percpu_load_cbne_store`].
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_add(
+    mode: c_int,
+    index: c_uint,
+    v: *mut usize,
+    inc: usize,
+) -> c_int {
+    if !word_ok(v) {
+        return -EINVAL;
+    }
+    status(area_of(mode).map(|(area, field)| {
+        // SAFETY: the caller's contract.
+        outcome(unsafe { arch::add::<false>(area, field, index, v, inc, 0) })
+    }))
+}
+
+/// `rseq_percpu_add_indexed`.
+///
+/// # Safety
+/// `base + i * stride` is a valid word for every `i < slots`, written only by
+/// sequences committing on index `i`; `index_out` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_add_indexed(
+    mode: c_int,
+    base: *mut c_void,
+    stride: usize,
+    slots: c_uint,
+    inc: usize,
+    index_out: *mut c_uint,
+) -> c_int {
+    if !word_ok(base) || stride == 0 || !stride.is_multiple_of(8) || slots == 0 {
+        return -EINVAL;
+    }
+    if (slots as usize - 1).checked_mul(stride).is_none() {
+        return -EINVAL;
+    }
+    if !index_out.is_null() && !(index_out as usize).is_multiple_of(align_of::<c_uint>()) {
+        return -EINVAL;
+    }
+    status(area_of(mode).map(|(area, field)| {
+        // SAFETY: the caller's contract.
+        let (r, i) =
+            unsafe { arch::add_indexed::<false>(area, field, base.cast(), stride, slots, inc, 0) };
+        if r == Outcome::Done && !index_out.is_null() {
+            // SAFETY: checked non-null and aligned; the caller's contract.
+            unsafe { *index_out = i };
+        }
+        outcome(r)
+    }))
+}
+
+/// `rseq_percpu_load_cbeq_pop`.
+///
+/// # Safety
+/// `head` as `v` of [`rseq_percpu_load_cbne_store`]; every node on the list
+/// is readable at `next_offset`; `node_out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_load_cbeq_pop(
+    mode: c_int,
+    index: c_uint,
+    head: *mut usize,
+    next_offset: usize,
+    node_out: *mut *mut c_void,
+) -> c_int {
+    if !word_ok(head) || !word_ok(node_out) || !next_offset.is_multiple_of(8) {
+        return -EINVAL;
+    }
+    status(area_of(mode).map(|(area, field)| {
+        // SAFETY: the caller's contract.
+        let (r, node) =
+            unsafe { arch::load_cbeq_pop::<false>(area, field, index, head, next_offset, 0) };
+        // SAFETY: checked non-null and aligned.
+        unsafe {
+            *node_out = if r == Outcome::Done {
+                node as *mut c_void
+            } else {
+                core::ptr::null_mut()
+            }
+        };
+        outcome(r)
+    }))
+}
+
+/// `rseq_percpu_load_cbne_store_store`.
+///
+/// # Safety
+/// As [`rseq_percpu_load_cbne_store`] for `v`; `v2` writable.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_load_cbne_store_store(
+    mode: c_int,
+    index: c_uint,
+    v: *mut usize,
+    expect: usize,
+    v2: *mut usize,
+    newv2: usize,
+    newv: usize,
+) -> c_int {
+    if !word_ok(v) || !word_ok(v2) {
+        return -EINVAL;
+    }
+    status(area_of(mode).map(|(area, field)| {
+        // SAFETY: the caller's contract.
+        outcome(unsafe {
+            arch::load_cbne_store_store::<false>(area, field, index, v, expect, v2, newv2, newv, 0)
+        })
+    }))
+}
+
+/// `rseq_percpu_load_cbne_memcpy_store`.
+///
+/// # Safety
+/// As [`rseq_percpu_load_cbne_store`] for `v`; `src` readable and `dst`
+/// writable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_load_cbne_memcpy_store(
+    mode: c_int,
+    index: c_uint,
+    v: *mut usize,
+    expect: usize,
+    dst: *mut c_void,
+    src: *const c_void,
+    len: usize,
+    newv: usize,
+) -> c_int {
+    if !word_ok(v) || len > MEMCPY_MAX || (len != 0 && (dst.is_null() || src.is_null())) {
+        return -EINVAL;
+    }
+    status(area_of(mode).map(|(area, field)| {
+        // SAFETY: the caller's contract.
+        outcome(unsafe {
+            arch::load_cbne_memcpy_store::<false>(
+                area,
+                field,
+                index,
+                v,
+                expect,
+                dst.cast(),
+                src.cast(),
+                len,
+                newv,
+                0,
+            )
+        })
+    }))
+}
+
+// ---- counter ---------------------------------------------------------
+
+/// `rseq_percpu_counter_size`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_counter_size() -> usize {
+    size_of::<CCounter>()
+}
+
+/// `rseq_percpu_counter_init`.
+///
+/// # Safety
+/// `mem` is null or writable for `size` bytes, and not in use.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_counter_init(
+    mem: *mut c_void,
+    size: usize,
+    mode: c_int,
+) -> c_int {
+    if !object_ok::<CCounter>(mem, size) {
+        return -EINVAL;
+    }
+    let mode = match mode_of(mode) {
+        Ok(m) => m,
+        Err(e) if e == -EOPNOTSUPP => IndexMode::CpuId,
+        Err(e) => return e,
+    };
+    // SAFETY: checked size and alignment; the caller's contract.
+    unsafe { CCounter::init_in_place(mem.cast(), mode) };
+    0
+}
+
+fn where_code(w: Where) -> c_int {
+    match w {
+        Where::Slot(i) => i as c_int,
+        Where::Fallback => -1,
+    }
+}
+
+/// `rseq_percpu_counter_add`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_counter_add(counter: *mut c_void, n: u64) -> c_int {
+    status(handle::<CCounter>(counter).map(|c| {
+        c.add(n);
+        0
+    }))
+}
+
+/// `rseq_percpu_counter_inc`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_counter_inc(counter: *mut c_void) -> c_int {
+    status(handle::<CCounter>(counter).map(|c| {
+        c.inc();
+        0
+    }))
+}
+
+/// `rseq_percpu_counter_read`.
+///
+/// # Safety
+/// `out` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_counter_read(counter: *mut c_void, out: *mut u64) -> c_int {
+    if !word_ok(out) {
+        return -EINVAL;
+    }
+    status(handle::<CCounter>(counter).map(|c| {
+        // SAFETY: checked non-null and aligned.
+        unsafe { *out = c.read() };
+        0
+    }))
+}
+
+/// `rseq_percpu_counter_reset`.
+///
+/// # Safety
+/// `old` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_counter_reset(counter: *mut c_void, old: *mut u64) -> c_int {
+    if !old.is_null() && !word_ok(old) {
+        return -EINVAL;
+    }
+    status(handle::<CCounter>(counter).map(|c| {
+        let v = c.reset();
+        if !old.is_null() {
+            // SAFETY: checked non-null and aligned.
+            unsafe { *old = v };
+        }
+        0
+    }))
+}
+
+// ---- pool ------------------------------------------------------------
+
+/// `rseq_percpu_pool_size`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_pool_size() -> usize {
+    size_of::<CPool>()
+}
+
+/// `rseq_percpu_pool_init`.
+///
+/// # Safety
+/// As [`rseq_percpu_counter_init`].
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_pool_init(
+    mem: *mut c_void,
+    size: usize,
+    mode: c_int,
+    object_size: usize,
+    per_cpu_limit: usize,
+) -> c_int {
+    if !object_ok::<CPool>(mem, size) || object_size < 16 || !object_size.is_multiple_of(8) {
+        return -EINVAL;
+    }
+    let mode = match mode_of(mode) {
+        Ok(m) => m,
+        Err(e) if e == -EOPNOTSUPP => IndexMode::CpuId,
+        Err(e) => return e,
+    };
+    // SAFETY: checked size and alignment; the caller's contract.
+    unsafe { CPool::init_in_place(mem.cast(), mode, object_size, per_cpu_limit) };
+    0
+}
+
+/// `rseq_percpu_pool_add_storage`: the number of objects carved.
+///
+/// # Safety
+/// `storage` is null or `len` bytes owned by the pool from now on.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_pool_add_storage(
+    pool: *mut c_void,
+    storage: *mut c_void,
+    len: usize,
+) -> c_long {
+    if storage.is_null() || len > isize::MAX as usize {
+        return -EINVAL as c_long;
+    }
+    match handle::<CPool>(pool) {
+        Err(e) => e as c_long,
+        Ok(p) => {
+            // SAFETY: the caller gives the pool `len` bytes for good.
+            let bytes = unsafe { core::slice::from_raw_parts_mut(storage.cast::<u8>(), len) };
+            match p.add_storage(bytes) {
+                Ok(n) => n as c_long,
+                Err(_) => -EINVAL as c_long,
+            }
+        }
+    }
+}
+
+/// `rseq_percpu_pool_alloc`.
+///
+/// # Safety
+/// `out` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_pool_alloc(pool: *mut c_void, out: *mut *mut c_void) -> c_int {
+    if !word_ok(out) {
+        return -EINVAL;
+    }
+    status(handle::<CPool>(pool).map(|p| {
+        let o = p.alloc();
+        // SAFETY: checked non-null and aligned.
+        unsafe { *out = o.map_or(core::ptr::null_mut(), |o| o.as_ptr().cast()) };
+        if o.is_some() {
+            0
+        } else {
+            -ENOMEM
+        }
+    }))
+}
+
+/// `rseq_percpu_pool_free`.
+///
+/// # Safety
+/// `obj` came from `rseq_percpu_pool_alloc` of this pool, not freed since.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_pool_free(pool: *mut c_void, obj: *mut c_void) -> c_int {
+    let Some(o) = core::ptr::NonNull::new(obj.cast::<u8>()) else {
+        return -EINVAL;
+    };
+    if !(obj as usize).is_multiple_of(8) {
+        return -EINVAL;
+    }
+    status(handle::<CPool>(pool).map(|p| {
+        // SAFETY: the caller's contract.
+        unsafe { p.free(o) };
+        0
+    }))
+}
+
+// ---- ring buffer -----------------------------------------------------
+
+/// `rseq_percpu_ring_size`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_ring_size() -> usize {
+    size_of::<CRing>()
+}
+
+/// `rseq_percpu_ring_init`.
+///
+/// # Safety
+/// As [`rseq_percpu_counter_init`].
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_ring_init(
+    mem: *mut c_void,
+    size: usize,
+    mode: c_int,
+) -> c_int {
+    if !object_ok::<CRing>(mem, size) {
+        return -EINVAL;
+    }
+    let mode = match mode_of(mode) {
+        Ok(m) => m,
+        Err(e) if e == -EOPNOTSUPP => IndexMode::CpuId,
+        Err(e) => return e,
+    };
+    // SAFETY: checked size and alignment; the caller's contract.
+    unsafe { CRing::init_in_place(mem.cast(), mode) };
+    0
+}
+
+/// `rseq_percpu_ring_write`: the buffer used (CPU index, or -1 for the
+/// fallback buffer), `-ENOSPC` when full (counted), `-EINVAL`.
+///
+/// # Safety
+/// `payload` is readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_ring_write(
+    ring: *mut c_void,
+    payload: *const c_void,
+    len: usize,
+) -> c_int {
+    if len > RECORD_MAX || (len != 0 && payload.is_null()) {
+        return -EINVAL;
+    }
+    status(handle::<CRing>(ring).map(|r| {
+        let bytes: &[u8] = if len == 0 {
+            &[]
+        } else {
+            // SAFETY: the caller's contract; len <= RECORD_MAX.
+            unsafe { core::slice::from_raw_parts(payload.cast::<u8>(), len) }
+        };
+        match r.write(bytes) {
+            Ok(w) => where_code(w),
+            Err(Overrun::Full(_)) => -ENOSPC,
+            Err(Overrun::TooLong) => -EINVAL,
+        }
+    }))
+}
+
+/// Callback of `rseq_percpu_ring_consume`.
+pub type RecordFn = unsafe extern "C" fn(*mut c_void, c_int, *const c_void, usize);
+
+/// `rseq_percpu_ring_consume`: the number of records read.
+///
+/// # Safety
+/// `f` is a valid function taking `arg`.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_ring_consume(
+    ring: *mut c_void,
+    f: Option<RecordFn>,
+    arg: *mut c_void,
+) -> c_long {
+    let Some(f) = f else {
+        return -EINVAL as c_long;
+    };
+    match handle::<CRing>(ring) {
+        Err(e) => e as c_long,
+        Ok(r) => r.consume(|w, p| {
+            // SAFETY: the caller's contract; p is valid during the call.
+            unsafe { f(arg, where_code(w), p.as_ptr().cast(), p.len()) }
+        }) as c_long,
+    }
+}
+
+/// `rseq_percpu_ring_lost`.
+///
+/// # Safety
+/// `out` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_ring_lost(ring: *mut c_void, out: *mut u64) -> c_int {
+    if !word_ok(out) {
+        return -EINVAL;
+    }
+    status(handle::<CRing>(ring).map(|r| {
+        // SAFETY: checked non-null and aligned.
+        unsafe { *out = r.lost() };
+        0
+    }))
+}
+
+// ---- reader lock -----------------------------------------------------
+
+/// `rseq_percpu_lock_size`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_lock_size() -> usize {
+    size_of::<CLock>()
+}
+
+/// `rseq_percpu_lock_init`.
+///
+/// # Safety
+/// As [`rseq_percpu_counter_init`].
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_lock_init(
+    mem: *mut c_void,
+    size: usize,
+    mode: c_int,
+) -> c_int {
+    if !object_ok::<CLock>(mem, size) {
+        return -EINVAL;
+    }
+    let mode = match mode_of(mode) {
+        Ok(m) => m,
+        Err(e) if e == -EOPNOTSUPP => IndexMode::CpuId,
+        Err(e) => return e,
+    };
+    // SAFETY: checked size and alignment; the caller's contract.
+    unsafe { CLock::init_in_place(mem.cast(), mode) };
+    0
+}
+
+/// `rseq_percpu_read_lock`: where the reader was counted (slot, or -1).
+#[no_mangle]
+pub extern "C" fn rseq_percpu_read_lock(lock: *mut c_void) -> c_int {
+    status(handle::<CLock>(lock).map(|l| where_code(l.read_lock())))
+}
+
+/// `rseq_percpu_read_unlock`.
+///
+/// # Safety
+/// The calling thread holds a read lock of `lock`.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_read_unlock(lock: *mut c_void) -> c_int {
+    status(handle::<CLock>(lock).map(|l| {
+        // SAFETY: the caller's contract.
+        unsafe { l.read_unlock() };
+        0
+    }))
+}
+
+/// `rseq_percpu_write_lock`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_write_lock(lock: *mut c_void) -> c_int {
+    status(handle::<CLock>(lock).map(|l| {
+        l.write_lock();
+        0
+    }))
+}
+
+/// `rseq_percpu_write_unlock`.
+///
+/// # Safety
+/// The calling thread holds the write lock of `lock`.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_write_unlock(lock: *mut c_void) -> c_int {
+    status(handle::<CLock>(lock).map(|l| {
+        // SAFETY: the caller's contract.
+        unsafe { l.write_unlock() };
+        0
+    }))
+}

@@ -1,0 +1,575 @@
+/* The C API of headers/rseq-percpu.h: every raw operation and every use
+   case from several threads at once (more threads than CPUs, with yields),
+   with exact totals; then the bad-input checks (-EINVAL, never a crash).
+   Linked against librseq_libc.a.  Ends with "N passed, N failed".  */
+#include "check.h"
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <string.h>
+#include <rseq-percpu.h>
+
+#define THREADS 8
+#define ITERS 20000
+#define SLOTS 1024
+
+struct slot
+{
+  uintptr_t word;
+  uintptr_t aux;
+  uintptr_t rec[4];
+  uintptr_t pad[2];
+} __attribute__ ((aligned (64)));
+
+static struct slot slots[SLOTS];
+static uintptr_t fallback_total; /* threads without an area: atomics */
+static int mode = RSEQ_PERCPU_CPU_ID;
+static int op;
+
+enum { OP_ADD, OP_CBNE, OP_STORE_STORE, OP_MEMCPY, OP_INDEXED, OP_COUNT };
+static const char *op_names[] = { "add", "load_cbne_store", "store_store",
+                                  "memcpy_store", "add_indexed" };
+
+/* One increment of the current slot's word by the operation under test;
+   returns the number of aborted attempts.  */
+static long
+one_increment (void)
+{
+  long aborts = 0;
+  for (;;)
+    {
+      int idx = rseq_percpu_current_index (mode);
+      if (idx < 0 || idx >= SLOTS)
+        {
+          __atomic_fetch_add (&fallback_total, 1, __ATOMIC_RELAXED);
+          return aborts;
+        }
+      struct slot *s = &slots[idx];
+      uintptr_t old = __atomic_load_n (&s->word, __ATOMIC_RELAXED);
+      int r;
+      switch (op)
+        {
+        case OP_ADD:
+          r = rseq_percpu_add (mode, (unsigned) idx, &s->word, 1);
+          break;
+        case OP_CBNE:
+          r = rseq_percpu_load_cbne_store (mode, (unsigned) idx, &s->word,
+                                           old, old + 1);
+          break;
+        case OP_STORE_STORE:
+          r = rseq_percpu_load_cbne_store_store (mode, (unsigned) idx,
+                                                 &s->word, old, &s->aux,
+                                                 old + 1, old + 1);
+          break;
+        case OP_MEMCPY:
+          {
+            uintptr_t rec[4] = { old + 1, ~(old + 1), (old + 1) * 3, 7 };
+            r = rseq_percpu_load_cbne_memcpy_store (mode, (unsigned) idx,
+                                                    &s->word, old, s->rec,
+                                                    rec, sizeof rec, old + 1);
+            break;
+          }
+        default:
+          {
+            unsigned int at = 0;
+            r = rseq_percpu_add_indexed (mode, &slots[0].word,
+                                         sizeof (struct slot), SLOTS, 1, &at);
+            if (r == RSEQ_PERCPU_COMPARE_FAILED)
+              {
+                __atomic_fetch_add (&fallback_total, 1, __ATOMIC_RELAXED);
+                return aborts;
+              }
+            break;
+          }
+        }
+      if (r == RSEQ_PERCPU_DONE)
+        return aborts;
+      if (r < 0)
+        {
+          printf ("FAIL %s: %d\n", op_names[op], r);
+          checks_failed++;
+          return aborts;
+        }
+      aborts += r == RSEQ_PERCPU_ABORTED;
+    }
+}
+
+static void *
+raw_worker (void *arg)
+{
+  long aborts = 0;
+  (void) arg;
+  for (int i = 0; i < ITERS; i++)
+    {
+      aborts += one_increment ();
+      if (i % 1000 == 0)
+        sched_yield ();
+    }
+  return (void *) aborts;
+}
+
+static int
+run_threads (void *(*fn) (void *), void *arg)
+{
+  pthread_t t[THREADS];
+  for (int i = 0; i < THREADS; i++)
+    if (pthread_create (&t[i], NULL, fn, arg) != 0)
+      return -1;
+  for (int i = 0; i < THREADS; i++)
+    pthread_join (t[i], NULL);
+  return 0;
+}
+
+static void
+test_raw (void)
+{
+  for (op = 0; op < OP_COUNT; op++)
+    {
+      memset (slots, 0, sizeof slots);
+      fallback_total = 0;
+      CHECK (run_threads (raw_worker, NULL) == 0, "threads");
+      uintptr_t total = fallback_total;
+      int consistent = 1;
+      for (int i = 0; i < SLOTS; i++)
+        {
+          total += slots[i].word;
+          if (op == OP_STORE_STORE && slots[i].aux != slots[i].word)
+            consistent = 0;
+          if (op == OP_MEMCPY && slots[i].word != 0
+              && (slots[i].rec[0] != slots[i].word
+                  || slots[i].rec[1] != ~slots[i].word
+                  || slots[i].rec[2] != slots[i].word * 3
+                  || slots[i].rec[3] != 7))
+            consistent = 0;
+        }
+      CHECK (total == (uintptr_t) THREADS * ITERS, "%s: total %lu != %d",
+             op_names[op], (unsigned long) total, THREADS * ITERS);
+      CHECK (consistent, "%s: a slot's second store or copy is torn",
+             op_names[op]);
+    }
+
+  /* Compare-and-pop: every CPU's list, popped by threads concurrently;
+     each node exactly once.  */
+  static uintptr_t nodes[4096][2];
+  static int seen[4096];
+  for (int i = 0; i < SLOTS; i++)
+    slots[i].word = 0;
+  int idx = rseq_percpu_current_index (mode);
+  if (idx >= 0 && idx < SLOTS)
+    {
+      /* Chain every node on slot 0..1 lists; node k's next at offset 0.  */
+      for (int k = 0; k < 4096; k++)
+        {
+          struct slot *s = &slots[k % 2];
+          nodes[k][0] = s->word;
+          s->word = (uintptr_t) &nodes[k][0];
+        }
+      int popped = 0, dup = 0;
+      for (int pass = 0; pass < 2; pass++)
+        {
+          cpu_set_t set;
+          CPU_ZERO (&set);
+          CPU_SET (pass, &set);
+          if (sched_setaffinity (0, sizeof set, &set) != 0)
+            continue;
+          for (;;)
+            {
+              int i = rseq_percpu_current_index (mode);
+              void *node = NULL;
+              int r = rseq_percpu_load_cbeq_pop (mode, (unsigned) i,
+                                                 &slots[i].word, 0, &node);
+              if (r == RSEQ_PERCPU_COMPARE_FAILED)
+                break;
+              if (r != RSEQ_PERCPU_DONE)
+                continue;
+              int k = (int) (((uintptr_t (*)[2]) node) - nodes);
+              dup += seen[k]++ != 0;
+              popped++;
+            }
+        }
+      int cpus = 0;
+      cpu_set_t all;
+      if (sched_getaffinity (0, sizeof all, &all) == 0)
+        cpus = CPU_COUNT (&all);
+      if (mode == RSEQ_PERCPU_CPU_ID)
+        CHECK (popped == 4096 || cpus < 2, "pop: %d of 4096 nodes", popped);
+      CHECK (dup == 0, "pop: %d nodes popped twice", dup);
+      void *none = (void *) 1;
+      slots[idx].word = 0;
+      CHECK (rseq_percpu_load_cbeq_pop (mode, (unsigned) idx, &slots[idx].word,
+                                        0, &none)
+                 != RSEQ_PERCPU_DONE
+             && none == NULL,
+             "pop of an empty list");
+      cpu_set_t reset;
+      CPU_ZERO (&reset);
+      for (int c = 0; c < CPU_SETSIZE && c < 1024; c++)
+        CPU_SET (c, &reset);
+      sched_setaffinity (0, sizeof reset, &reset);
+    }
+  else
+    CHECK (idx == -ENOSYS, "current_index without area: %d", idx);
+}
+
+/* ---- use cases ---- */
+
+static void *counter;
+static void *
+counter_worker (void *arg)
+{
+  long t = (long) arg;
+  for (int i = 0; i < ITERS; i++)
+    {
+      if (t % 2)
+        rseq_percpu_counter_inc (counter);
+      else
+        rseq_percpu_counter_add (counter, 3);
+      if (i % 1000 == 0)
+        sched_yield ();
+    }
+  return NULL;
+}
+
+static void
+test_counter (void)
+{
+  counter = aligned_alloc (RSEQ_PERCPU_ALIGN, rseq_percpu_counter_size ());
+  CHECK (rseq_percpu_counter_init (counter, rseq_percpu_counter_size (), mode)
+             == 0, "counter init");
+  pthread_t t[THREADS];
+  for (long i = 0; i < THREADS; i++)
+    pthread_create (&t[i], NULL, counter_worker, (void *) i);
+  for (int i = 0; i < THREADS; i++)
+    pthread_join (t[i], NULL);
+  uint64_t v = 0, old = 0;
+  uint64_t want = (uint64_t) ITERS * (THREADS / 2) * (1 + 3);
+  CHECK (rseq_percpu_counter_read (counter, &v) == 0 && v == want,
+         "counter %lu != %lu", (unsigned long) v, (unsigned long) want);
+  CHECK (rseq_percpu_counter_reset (counter, &old) == 0 && old == want,
+         "reset");
+  CHECK (rseq_percpu_counter_read (counter, &v) == 0 && v == 0, "after reset");
+  free (counter);
+}
+
+#define POOL_OBJECTS 2048
+static void *pool;
+static void *
+pool_worker (void *arg)
+{
+  uintptr_t mark = (uintptr_t) arg + 1;
+  void *held[32];
+  int n = 0;
+  long bad = 0;
+  for (int i = 0; i < ITERS; i++)
+    {
+      if (i % 3 != 2 && n < 32)
+        {
+          void *o;
+          if (rseq_percpu_pool_alloc (pool, &o) == 0)
+            {
+              ((uintptr_t *) o)[7] = mark;
+              held[n++] = o;
+            }
+        }
+      else if (n > 0)
+        {
+          void *o = held[--n];
+          bad += ((uintptr_t *) o)[7] != mark;
+          rseq_percpu_pool_free (pool, o);
+        }
+    }
+  while (n > 0)
+    rseq_percpu_pool_free (pool, held[--n]);
+  return (void *) bad;
+}
+
+static int
+cmp_ptr (const void *a, const void *b)
+{
+  uintptr_t x = *(const uintptr_t *) a, y = *(const uintptr_t *) b;
+  return x < y ? -1 : x > y;
+}
+
+static uintptr_t got[POOL_OBJECTS + 1];
+static int collected;
+static pthread_barrier_t collect_start;
+
+static void *
+pool_collector (void *arg)
+{
+  cpu_set_t one;
+  CPU_ZERO (&one);
+  CPU_SET ((long) arg, &one);
+  sched_setaffinity (0, sizeof one, &one);
+  for (int round = 0; round < 2; round++)
+    {
+      pthread_barrier_wait (&collect_start);
+      void *o;
+      while (rseq_percpu_pool_alloc (pool, &o) == 0)
+        {
+          int k = __atomic_fetch_add (&collected, 1, __ATOMIC_RELAXED);
+          if (k <= POOL_OBJECTS)
+            got[k] = (uintptr_t) o;
+        }
+    }
+  return NULL;
+}
+
+static void
+test_pool (void)
+{
+  pool = aligned_alloc (RSEQ_PERCPU_ALIGN, rseq_percpu_pool_size ());
+  CHECK (rseq_percpu_pool_init (pool, rseq_percpu_pool_size (), mode, 64, 32)
+             == 0, "pool init");
+  void *storage = aligned_alloc (64, POOL_OBJECTS * 64);
+  CHECK (rseq_percpu_pool_add_storage (pool, storage, POOL_OBJECTS * 64)
+             == POOL_OBJECTS, "add storage");
+  pthread_t t[THREADS];
+  long bad = 0;
+  for (long i = 0; i < THREADS; i++)
+    pthread_create (&t[i], NULL, pool_worker, (void *) i);
+  for (int i = 0; i < THREADS; i++)
+    {
+      void *r;
+      pthread_join (t[i], &r);
+      bad += (long) r;
+    }
+  CHECK (bad == 0, "pool: %ld objects handed out twice", bad);
+  /* Everything is free again: collect it from every CPU's list, with one
+     collector pinned to each allowed CPU, all alive at once (so that with
+     mm_cid they hold every concurrency id there is).  */
+  cpu_set_t all;
+  sched_getaffinity (0, sizeof all, &all);
+  pthread_t c[64];
+  int nc = 0;
+  pthread_barrier_init (&collect_start, NULL, (unsigned) CPU_COUNT (&all) < 64
+                        ? (unsigned) CPU_COUNT (&all) : 64);
+  for (long cpu = 0; cpu < CPU_SETSIZE && nc < 64; cpu++)
+    if (CPU_ISSET (cpu, &all))
+      pthread_create (&c[nc++], NULL, pool_collector, (void *) cpu);
+  for (int i = 0; i < nc; i++)
+    pthread_join (c[i], NULL);
+  pthread_barrier_destroy (&collect_start);
+  int n = collected > POOL_OBJECTS + 1 ? POOL_OBJECTS + 1 : collected;
+  qsort (got, (size_t) n, sizeof got[0], cmp_ptr);
+  int dup = 0;
+  for (int i = 1; i < n; i++)
+    dup += got[i] == got[i - 1];
+  CHECK (n == POOL_OBJECTS && dup == 0, "pool: %d objects, %d twice", n, dup);
+  void *o;
+  CHECK (rseq_percpu_pool_alloc (pool, &o) == -ENOMEM && o == NULL,
+         "empty pool");
+}
+
+static void *ring;
+static volatile int ring_done;
+static uint64_t ring_read, ring_torn;
+
+static void
+on_record (void *arg, int where, const void *p, size_t len)
+{
+  unsigned char b[RSEQ_PERCPU_RECORD_MAX];
+  (void) arg;
+  (void) where;
+  memcpy (b, p, len);
+  ring_read++;
+  if (len < 2 || b[0] != len)
+    ring_torn++;
+  for (size_t k = 2; k < len; k++)
+    if (b[k] != (unsigned char) (b[1] ^ k))
+      ring_torn++;
+}
+
+static void *
+ring_consumer (void *arg)
+{
+  (void) arg;
+  for (;;)
+    {
+      int last = __atomic_load_n (&ring_done, __ATOMIC_ACQUIRE);
+      rseq_percpu_ring_consume (ring, on_record, NULL);
+      if (last)
+        return NULL;
+      usleep (100);
+    }
+}
+
+static void *
+ring_writer (void *arg)
+{
+  long ok = 0;
+  unsigned char b[RSEQ_PERCPU_RECORD_MAX];
+  for (int i = 0; i < ITERS; i++)
+    {
+      size_t len = 2 + (size_t) (i % (RSEQ_PERCPU_RECORD_MAX - 1));
+      b[0] = (unsigned char) len;
+      b[1] = (unsigned char) ((long) arg * 31 + i);
+      for (size_t k = 2; k < len; k++)
+        b[k] = (unsigned char) (b[1] ^ k);
+      int r = rseq_percpu_ring_write (ring, b, len);
+      ok += r >= RSEQ_PERCPU_FALLBACK;
+      if (r < RSEQ_PERCPU_FALLBACK && r != -ENOSPC)
+        ok -= 1000000;
+    }
+  return (void *) ok;
+}
+
+static void
+test_ring (void)
+{
+  ring = aligned_alloc (RSEQ_PERCPU_ALIGN, rseq_percpu_ring_size ());
+  CHECK (rseq_percpu_ring_init (ring, rseq_percpu_ring_size (), mode) == 0,
+         "ring init");
+  pthread_t c, t[THREADS];
+  pthread_create (&c, NULL, ring_consumer, NULL);
+  for (long i = 0; i < THREADS; i++)
+    pthread_create (&t[i], NULL, ring_writer, (void *) i);
+  long written = 0;
+  for (int i = 0; i < THREADS; i++)
+    {
+      void *r;
+      pthread_join (t[i], &r);
+      written += (long) r;
+    }
+  __atomic_store_n (&ring_done, 1, __ATOMIC_RELEASE);
+  pthread_join (c, NULL);
+  uint64_t lost = 0;
+  CHECK (rseq_percpu_ring_lost (ring, &lost) == 0, "lost");
+  CHECK (ring_torn == 0, "ring: %lu torn records", (unsigned long) ring_torn);
+  CHECK ((long) ring_read == written, "ring: read %lu != written %ld",
+         (unsigned long) ring_read, written);
+  CHECK ((long) (ring_read + lost) == (long) THREADS * ITERS,
+         "ring: read %lu + lost %lu != %d", (unsigned long) ring_read,
+         (unsigned long) lost, THREADS * ITERS);
+  unsigned char big[RSEQ_PERCPU_RECORD_MAX + 1] = { 0 };
+  CHECK (rseq_percpu_ring_write (ring, big, sizeof big) == -EINVAL,
+         "too long");
+}
+
+static void *lock;
+static volatile uint64_t lock_a, lock_b;
+static void *
+lock_worker (void *arg)
+{
+  long t = (long) arg, torn = 0;
+  for (int i = 0; i < ITERS / 4; i++)
+    {
+      if (t == 0 && i % 16 == 0)
+        {
+          rseq_percpu_write_lock (lock);
+          lock_a = lock_a + 1;
+          for (int k = 0; k < 100; k++)
+            __asm__ volatile ("pause");
+          lock_b = lock_b + 1;
+          rseq_percpu_write_unlock (lock);
+        }
+      else
+        {
+          int w = rseq_percpu_read_lock (lock);
+          uint64_t a = lock_a;
+          for (int k = 0; k < 50; k++)
+            __asm__ volatile ("pause");
+          uint64_t b = lock_b;
+          rseq_percpu_read_unlock (lock);
+          torn += a != b || w < RSEQ_PERCPU_FALLBACK;
+        }
+    }
+  return (void *) torn;
+}
+
+static void
+test_lock (void)
+{
+  lock = aligned_alloc (RSEQ_PERCPU_ALIGN, rseq_percpu_lock_size ());
+  CHECK (rseq_percpu_lock_init (lock, rseq_percpu_lock_size (), mode) == 0,
+         "lock init");
+  pthread_t t[THREADS];
+  long torn = 0;
+  for (long i = 0; i < THREADS; i++)
+    pthread_create (&t[i], NULL, lock_worker, (void *) i);
+  for (int i = 0; i < THREADS; i++)
+    {
+      void *r;
+      pthread_join (t[i], &r);
+      torn += (long) r;
+    }
+  int writes = (ITERS / 4 + 15) / 16;
+  CHECK (torn == 0, "lock: %ld reads saw a writer inside", torn);
+  CHECK (lock_a == (uint64_t) writes && lock_b == (uint64_t) writes,
+         "lock: %lu/%lu != %d", (unsigned long) lock_a,
+         (unsigned long) lock_b, writes);
+}
+
+static void
+test_bad_input (void)
+{
+  uintptr_t w = 0, *mis = (uintptr_t *) ((char *) &w + 1);
+  void *node;
+  unsigned char mem[64];
+  CHECK (rseq_percpu_current_index (7) == -EINVAL, "bad mode");
+  CHECK (rseq_percpu_add (RSEQ_PERCPU_CPU_ID, 0, NULL, 1) == -EINVAL, "null");
+  CHECK (rseq_percpu_add (RSEQ_PERCPU_CPU_ID, 0, mis, 1) == -EINVAL, "misaligned");
+  CHECK (rseq_percpu_add (9, 0, &w, 1) == -EINVAL, "bad mode");
+  CHECK (rseq_percpu_load_cbne_store (0, 0, NULL, 0, 1) == -EINVAL, "null");
+  CHECK (rseq_percpu_load_cbne_store_store (0, 0, &w, 0, NULL, 0, 1) == -EINVAL,
+         "null v2");
+  CHECK (rseq_percpu_load_cbne_memcpy_store (0, 0, &w, 0, NULL, &w, 8, 1)
+             == -EINVAL, "null dst");
+  CHECK (rseq_percpu_load_cbne_memcpy_store (0, 0, &w, 0, &w, &w,
+                                             RSEQ_PERCPU_MEMCPY_MAX + 1, 1)
+             == -EINVAL, "too long");
+  CHECK (rseq_percpu_load_cbeq_pop (0, 0, &w, 0, NULL) == -EINVAL, "null out");
+  CHECK (rseq_percpu_load_cbeq_pop (0, 0, NULL, 0, &node) == -EINVAL, "null");
+  CHECK (rseq_percpu_add_indexed (0, &w, 0, 1, 1, NULL) == -EINVAL, "stride 0");
+  CHECK (rseq_percpu_add_indexed (0, &w, 8, 0, 1, NULL) == -EINVAL, "0 slots");
+  CHECK (rseq_percpu_add_indexed (0, NULL, 8, 1, 1, NULL) == -EINVAL, "null");
+  CHECK (rseq_percpu_counter_init (NULL, 1 << 20, 0) == -EINVAL, "null");
+  CHECK (rseq_percpu_counter_init (mem, sizeof mem, 0) == -EINVAL, "small");
+  CHECK (rseq_percpu_counter_inc (NULL) == -EINVAL, "null counter");
+  CHECK (rseq_percpu_counter_add ((char *) counter + 1, 1) == -EINVAL,
+         "misaligned counter");
+  CHECK (rseq_percpu_counter_read (NULL, &w) == -EINVAL, "null counter");
+  CHECK (rseq_percpu_counter_reset (NULL, NULL) == -EINVAL, "null counter");
+  CHECK (rseq_percpu_pool_init (NULL, 1 << 20, 0, 64, 8) == -EINVAL, "null");
+  CHECK (rseq_percpu_pool_init (pool, rseq_percpu_pool_size (), 0, 12, 8)
+             == -EINVAL, "object size 12");
+  CHECK (rseq_percpu_pool_alloc (NULL, &node) == -EINVAL, "null pool");
+  CHECK (rseq_percpu_pool_alloc (pool, NULL) == -EINVAL, "null out");
+  CHECK (rseq_percpu_pool_free (pool, NULL) == -EINVAL, "free null");
+  CHECK (rseq_percpu_pool_add_storage (pool, NULL, 64) == -EINVAL, "null");
+  CHECK (rseq_percpu_ring_init (NULL, 1 << 24, 0) == -EINVAL, "null");
+  CHECK (rseq_percpu_ring_write (NULL, &w, 8) == -EINVAL, "null ring");
+  CHECK (rseq_percpu_ring_write (ring, NULL, 8) == -EINVAL, "null payload");
+  CHECK (rseq_percpu_ring_consume (ring, NULL, NULL) == -EINVAL, "null fn");
+  CHECK (rseq_percpu_ring_lost (ring, NULL) == -EINVAL, "null out");
+  CHECK (rseq_percpu_lock_init (NULL, 1 << 20, 0) == -EINVAL, "null");
+  CHECK (rseq_percpu_read_lock (NULL) == -EINVAL, "null lock");
+  CHECK (rseq_percpu_read_unlock (NULL) == -EINVAL, "null lock");
+  CHECK (rseq_percpu_write_lock (NULL) == -EINVAL, "null lock");
+  CHECK (rseq_percpu_write_unlock (NULL) == -EINVAL, "null lock");
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc > 1 && strcmp (argv[1], "--mm-cid") == 0)
+    mode = RSEQ_PERCPU_MM_CID;
+  int idx = rseq_percpu_current_index (mode);
+  if (mode == RSEQ_PERCPU_MM_CID && idx == -EOPNOTSUPP)
+    {
+      printf ("mm_cid unsupported by this kernel: cpu_id instead\n");
+      mode = RSEQ_PERCPU_CPU_ID;
+      idx = rseq_percpu_current_index (mode);
+    }
+  printf ("mode %s, current index %d (%s)\n",
+          mode ? "mm_cid" : "cpu_id", idx,
+          idx >= 0 ? "rseq" : "no area: fallback paths");
+  test_raw ();
+  test_counter ();
+  test_pool ();
+  test_ring ();
+  test_lock ();
+  test_bad_input ();
+  printf ("%d passed, %d failed\n", checks_passed, checks_failed);
+  return checks_failed != 0;
+}
