@@ -1,5 +1,5 @@
 //! Criterion benchmarks of the per-CPU operations, each beside its baseline
-//! in the same run: `cargo bench -p rseq-percpu -- --warm-up-time 1
+//! in the same run: `cargo bench -p rseq-percpu --bench percpu -- --warm-up-time 1
 //! --measurement-time 2`. `rseq-libc bench` is the short version with the
 //! multi-thread figures and the markdown table.
 #![allow(missing_docs)]
