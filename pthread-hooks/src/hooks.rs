@@ -206,33 +206,80 @@ fn set_signal_mask(mask: u64) {
 /// errno that stopped it (its area is then not registered).
 fn register_new_thread(d: &StartData) -> c_int {
     match d.inherit {
-        // SAFETY: every signal is blocked (the creator blocked them before
-        // the thread existed, and it inherited that mask).
-        Inherit::Register => match unsafe {
-            rseq_registration::register_current_thread_signals_blocked()
-        } {
-            Ok(_) => {
-                // SAFETY: the libc's pthread_setspecific on our key.
-                let r =
-                    unsafe { (d.setspecific)(d.key, core::ptr::null::<c_void>().wrapping_add(1)) };
-                if r == 0 {
-                    0
-                } else {
-                    // Without the exit key the area would outlive its
-                    // registration's end: do not keep it registered.
-                    // SAFETY: every signal is blocked.
-                    let _ =
-                        unsafe { rseq_registration::unregister_current_thread_signals_blocked() };
-                    r
-                }
+        Inherit::Register => {
+            // SAFETY: every signal is blocked (the creator blocked them
+            // before the thread existed, and it inherited that mask).
+            if let Err(e) = unsafe { rseq_registration::register_current_thread_signals_blocked() }
+            {
+                return e;
             }
-            Err(e) => e,
-        },
+            // SAFETY: the libc's pthread_setspecific on our key.
+            let r = unsafe { (d.setspecific)(d.key, core::ptr::null::<c_void>().wrapping_add(1)) };
+            if r != 0 {
+                // Without the exit key the area would outlive its
+                // registration's end: do not keep it registered.
+                // SAFETY: every signal is blocked.
+                let _ = unsafe { rseq_registration::unregister_current_thread_signals_blocked() };
+            }
+            r
+        }
         Inherit::Unregistered(reason, error) => {
             rseq_registration::inherit_unregistered(reason, error);
             0
         }
     }
+}
+
+/// A new thread's registration as its creator's state decides it, for a
+/// libc that creates its threads itself (the standalone test libc, whose
+/// own `clone` threads run the same start and exit logic as the hooks).
+#[derive(Clone, Copy)]
+pub struct NewThreadRegistration(Inherit);
+
+impl NewThreadRegistration {
+    /// Read in the creator before it creates the thread: None where the
+    /// libc owns registration (its threads are none of the component's
+    /// business).
+    pub fn of_creator() -> Option<Self> {
+        let creator = rseq_registration::status();
+        match creator.owner {
+            Owner::Libc => None,
+            Owner::Component => Some(Self(Inherit::Register)),
+            Owner::None => Some(Self(Inherit::Unregistered(creator.reason, creator.error))),
+        }
+    }
+
+    /// The new thread's first step, before its start routine: registers
+    /// (or inherits "unregistered"). If the creator was registered and this
+    /// thread cannot register, ends the process like the hooks do (a
+    /// message on stderr, status 127).
+    ///
+    /// # Safety
+    /// Every signal must be blocked in the calling thread, which must be
+    /// new (nothing ran on it yet).
+    pub unsafe fn apply_in_new_thread(self) {
+        match self.0 {
+            Inherit::Register => {
+                // SAFETY: every signal is blocked, per the caller.
+                let r = unsafe { rseq_registration::register_current_thread_signals_blocked() };
+                if let Err(e) = r {
+                    fatal_start(e);
+                }
+            }
+            Inherit::Unregistered(reason, error) => {
+                rseq_registration::inherit_unregistered(reason, error)
+            }
+        }
+    }
+}
+
+/// The exit step of a thread, for a libc that ends its threads itself:
+/// blocks every signal for good, then unregisters the area the component
+/// registered (exact area, length and signature). Call it after the last
+/// code that may use the area (key destructors) and before the area's
+/// memory can be freed.
+pub fn unregister_at_thread_exit() {
+    unregister_for_exit();
 }
 
 /// Writes `n` in decimal into the end of `buf`; returns the digits.

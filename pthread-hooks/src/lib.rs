@@ -34,6 +34,10 @@
 //!   the first destructor round, and before the libc frees the thread's TLS
 //!   or (musl, detached) unmaps its stack.
 //! - Where the libc owns registration the hooks call the libc directly.
+//! - A libc that makes its own threads (the standalone test libc) runs the
+//!   same steps without wrapping: [`NewThreadRegistration`] (read in the
+//!   creator, applied first thing in the new thread, signals blocked) and
+//!   [`unregister_at_thread_exit`].
 //!
 //! Two entries reach [`create_hooked`]:
 //! - `__wrap_pthread_create` (crate `rseq-pthread-wrap`), for links with
@@ -52,6 +56,6 @@ mod arch;
 mod hooks;
 
 pub use hooks::{
-    create_hooked, rseq_libc_pthread_create, CreateFn, GetDetachStateFn, JoinFn, KeyCreateFn,
-    PthreadFns, SetSpecificFn, StartRoutine,
+    create_hooked, rseq_libc_pthread_create, unregister_at_thread_exit, CreateFn, GetDetachStateFn,
+    JoinFn, KeyCreateFn, NewThreadRegistration, PthreadFns, SetSpecificFn, StartRoutine,
 };

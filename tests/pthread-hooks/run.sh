@@ -7,8 +7,8 @@
 #   dynamic executables, hooking shared libraries' threads too:
 #       -Wl,--defsym=pthread_create=rseq_libc_pthread_create
 # Hosts: glibc-owned (control: the hooks do nothing), glibc with
-# glibc.pthread.rseq=0 (dynamic and static) and musl static (component
-# owns). Counts scale with STORM_THREADS (20000), REUSE_THREADS (10000).
+# glibc.pthread.rseq=0 (dynamic and static), musl static and the standalone
+# test libc, static and static-pie (component owns). Counts scale with STORM_THREADS (20000), REUSE_THREADS (10000).
 # Ends with "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
@@ -64,13 +64,33 @@ for t in lifecycle storm reuse; do
   fi
 done
 
+# The standalone host (tests/testlibc, no glibc or musl): the test libc's
+# own clone threads run the hooks' start and exit steps
+# (NewThreadRegistration, unregister_at_thread_exit); no --wrap needed.
+salib=$root/target/release/librseq_testlibc.a
+sacflags=(-O2 -g -Wall -Wextra -Werror -nostdlib -nostdinc -isystem "$(gcc -print-file-name=include)"
+          -fno-stack-protector -I"$root/headers" -I"$root/tests/testlibc/include"
+          -I"$root/tests/c" -I"$root/$src")
+if [ -f "$salib" ]; then
+  for mode in static static-pie; do
+    pie=(); [ "$mode" = static-pie ] && pie=(-fpie)
+    for t in lifecycle storm reuse; do
+      build "$t-standalone-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" "$src/$t.c" "$salib" -lgcc \
+        -o "$out/$t-standalone-$mode" &&
+        run "$t: standalone $mode" 2 "$out/$t-standalone-$mode"
+    done
+  done
+else
+  fail "standalone: $salib missing: run 'cargo build --release' first"
+fi
+
 # A thread that cannot register although its creator is registered ends
 # the process (fatal.c): the hooks with status 127 and their message,
 # glibc's own path (control) with SIGABRT and glibc's message.
 fatal_run() { # name binary expected-status message-pattern owner [env...]
   local name=$1 bin=$2 want=$3 pattern=$4 owner=$5; shift 5
   local log="$out/${name//[^A-Za-z0-9_.-]/_}.log"
-  env "$@" EXPECT_OWNER="$owner" timeout 60 "$bin" > "$log" 2>&1
+  (env "$@" EXPECT_OWNER="$owner" timeout 60 "$bin") > "$log" 2>&1
   local rc=$?
   if [ $rc -eq 77 ]; then skip "$name: $(head -n 1 "$log")"
   elif [ $rc -eq "$want" ] && grep -q "$pattern" "$log" && ! grep -q FAIL "$log"; then
@@ -94,6 +114,11 @@ if command -v musl-gcc > /dev/null &&
    build fatal-musl-static musl-gcc "${cflags[@]}" -static "$src/fatal.c" "$lib" "${wrap[@]}" \
      -o "$out/fatal-musl-static"; then
   fatal_run "fatal: musl static, --wrap" "$out/fatal-musl-static" 127 "$hooks_msg" 2
+fi
+if [ -f "$salib" ] &&
+   build fatal-standalone gcc "${sacflags[@]}" -static "$src/fatal.c" "$salib" -lgcc \
+     -o "$out/fatal-standalone"; then
+  fatal_run "fatal: standalone static" "$out/fatal-standalone" 127 "$hooks_msg" 2
 fi
 
 # Dynamic symbol interposition: a shared library's own pthread_create call

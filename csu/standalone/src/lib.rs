@@ -26,7 +26,7 @@ mod arch;
 #[allow(unsafe_code)]
 mod start;
 
-pub use start::{argv, environ, run_fini_array};
+pub use start::{argv, auxv, environ, run_fini_array};
 
 #[cfg(not(test))]
 pub(crate) use start::start;

@@ -13,8 +13,18 @@ use rseq_dl_early_tls::fail;
 type Argv = *mut *mut c_char;
 
 static ARGV: AtomicPtr<*mut c_char> = AtomicPtr::new(core::ptr::null_mut());
+/// Also C's `extern char **environ` (an `AtomicPtr` has a pointer's layout).
+#[export_name = "environ"]
 static ENVIRON: AtomicPtr<*mut c_char> = AtomicPtr::new(core::ptr::null_mut());
 static FINI_DONE: AtomicBool = AtomicBool::new(false);
+
+static AUXV: AtomicPtr<usize> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The auxiliary vector the kernel passed (pairs of words up to `AT_NULL`;
+/// null before the start routine ran).
+pub fn auxv() -> *const usize {
+    AUXV.load(Ordering::Acquire)
+}
 
 /// The program's `argv` (null before the start routine ran).
 pub fn argv() -> Argv {
@@ -261,6 +271,7 @@ pub(crate) unsafe extern "C" fn start(sp: *const usize) -> ! {
     unsafe { relocate(&tables, bias, true) };
     ARGV.store(s.argv, Ordering::Release);
     ENVIRON.store(s.envp, Ordering::Release);
+    AUXV.store(s.auxv.cast_mut(), Ordering::Release);
     let argc = s.argc as c_int;
     // SAFETY: step 6: the program's relocated constructor arrays.
     unsafe {

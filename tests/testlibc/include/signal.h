@@ -62,6 +62,7 @@ int kill (pid_t, int);
 int sigprocmask (int, const sigset_t *__restrict, sigset_t *__restrict);
 int pthread_sigmask (int, const sigset_t *__restrict, sigset_t *__restrict);
 int sigemptyset (sigset_t *);
+int pthread_kill (unsigned long, int);
 int sigfillset (sigset_t *);
 int sigaddset (sigset_t *, int);
 int sigdelset (sigset_t *, int);

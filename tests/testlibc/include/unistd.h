@@ -14,6 +14,10 @@ pid_t getpid (void);
 pid_t gettid (void);
 long syscall (long, ...);
 int usleep (useconds_t);
+pid_t fork (void);
+pid_t vfork (void);
+int execve (const char *, char *const[], char *const[]);
+extern char **environ;
 unsigned int sleep (unsigned int);
 __END_DECLS
 #endif

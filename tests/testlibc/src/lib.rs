@@ -31,6 +31,8 @@ pub mod errno;
 #[allow(unsafe_code)]
 pub mod malloc;
 #[allow(unsafe_code)]
+pub mod process;
+#[allow(unsafe_code)]
 pub mod pthread;
 #[allow(unsafe_code)]
 pub mod signal;

@@ -5,19 +5,32 @@
 //! | stack (256 KiB) ... | Thread descriptor | TLS block | TCB | rseq area |
 //! ```
 //!
-//! rseq: `pthread_create` blocks every signal before clone; the new thread
-//! registers its area (`rseq_registration::register_current_thread`)
-//! before it restores its creator's mask, so no handler ever runs on it
-//! unregistered; it unregisters, with every signal blocked, before it ends
-//! (its area is freed by the joiner, or by itself when detached).
+//! or, with `pthread_attr_setstack`, the descriptor and TLS at the top of
+//! the caller's stack (as glibc does), which the caller frees after join.
+//!
+//! rseq, the same steps as the pthread hooks (`rseq-pthread-hooks`, whose
+//! functions this uses): `pthread_create` reads the creator's registration
+//! ([`NewThreadRegistration::of_creator`]) and blocks every signal before
+//! clone; the new thread registers its area first (or inherits
+//! "unregistered" from its creator; a failure when the creator is
+//! registered ends the process with status 127), then restores its
+//! creator's mask, so no handler ever runs on it unregistered. At exit
+//! (return, `pthread_exit`, cancellation, detached) it runs its cleanup
+//! handlers and key destructors, then blocks every signal for good and
+//! unregisters ([`unregister_at_thread_exit`]) before its memory can be
+//! freed (by the joiner, by itself when detached, or by the owner of a
+//! user stack after join).
 //! `pthread_t` is the descriptor's address (`unsigned long`, as glibc).
+//! Cancellation is deferred only: `pthread_cancel` marks the thread and
+//! `pthread_testcancel` acts on it.
 
 use crate::arch::{rseq_testlibc_clone, rseq_testlibc_unmap_and_exit};
 use crate::errno::SELF_OFFSET;
 use crate::sys::{e, nr};
 use core::ffi::{c_int, c_uint, c_void};
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
-use rseq_abi::arch::{syscall2, syscall4, thread_pointer};
+use rseq_abi::arch::{syscall0, syscall1, syscall2, syscall3, syscall4, thread_pointer};
+use rseq_pthread_hooks::{unregister_at_thread_exit, NewThreadRegistration};
 
 const STACK_SIZE: usize = 256 << 10;
 /// `PTHREAD_KEYS_MAX` of this library.
@@ -44,8 +57,45 @@ pub struct Thread {
     map_len: usize,
     /// The creator's signal mask, restored once the thread is registered.
     creator_mask: u64,
+    /// What the thread does about rseq at its start (from its creator).
+    registration: Option<NewThreadRegistration>,
+    /// The mapping is the caller's (pthread_attr_setstack): never freed here.
+    user_stack: bool,
+    /// Set by pthread_cancel.
+    cancel_requested: AtomicU32,
+    /// Innermost cleanup handler (pthread_cleanup_push).
+    cleanup: *mut CleanupFrame,
     keys: [*mut c_void; KEYS_MAX],
 }
+
+/// glibc's `PTHREAD_CANCELED`.
+pub const PTHREAD_CANCELED: *mut c_void = usize::MAX as *mut c_void;
+
+/// `struct __ptcb` of `<pthread.h>`: one `pthread_cleanup_push` frame on
+/// the caller's stack.
+#[repr(C)]
+pub struct CleanupFrame {
+    routine: Option<extern "C" fn(*mut c_void)>,
+    arg: *mut c_void,
+    next: *mut CleanupFrame,
+}
+
+/// `pthread_attr_t`'s 56 bytes as this library uses them.
+#[repr(C)]
+pub struct Attr {
+    stack_addr: usize,
+    stack_size: usize,
+    detach_state: c_int,
+}
+
+/// glibc's `pthread_attr_t` (56 bytes, aligned 8).
+#[repr(C, align(8))]
+pub struct pthread_attr_t([u8; 56]);
+
+const _: () = assert!(core::mem::size_of::<Attr>() <= core::mem::size_of::<pthread_attr_t>());
+
+/// `PTHREAD_CREATE_DETACHED`.
+pub const PTHREAD_CREATE_DETACHED: c_int = 1;
 
 struct MainThread(core::cell::UnsafeCell<Thread>);
 // SAFETY: only the main thread reads and writes its descriptor's fields
@@ -61,6 +111,10 @@ static MAIN: MainThread = MainThread(core::cell::UnsafeCell::new(Thread {
     map_base: 0,
     map_len: 0,
     creator_mask: 0,
+    registration: None,
+    user_stack: false,
+    cancel_requested: AtomicU32::new(0),
+    cleanup: core::ptr::null_mut(),
     keys: [core::ptr::null_mut(); KEYS_MAX],
 }));
 
@@ -118,73 +172,139 @@ const CLONE_FLAGS: usize = 0x100 // CLONE_VM
     | 0x100000 // CLONE_PARENT_SETTID
     | 0x200000; // CLONE_CHILD_CLEARTID
 
-/// pthread_create(3); attributes are ignored.
+/// Where a thread's descriptor, TLS and stack go.
+struct Placement {
+    base: *mut u8,
+    len: usize,
+    stack_top: *mut u8,
+    desc: *mut Thread,
+    tls: *mut u8,
+    tls_len: usize,
+    user_stack: bool,
+}
+
+/// Our own mapping: the stack, then the descriptor and TLS above it.
+fn place_in_new_mapping(tls_len: usize) -> Result<Placement, c_int> {
+    let desc_size = core::mem::size_of::<Thread>();
+    let len = (STACK_SIZE + desc_size)
+        .checked_add(tls_len)
+        .and_then(|n| n.checked_add(4095))
+        .map(|n| n & !4095)
+        .ok_or(e::EAGAIN)?;
+    let base = rseq_dl_early_tls::map_anonymous(len).map_err(|_| e::EAGAIN)?;
+    let top = base.wrapping_add(STACK_SIZE);
+    Ok(Placement {
+        base,
+        len,
+        stack_top: top,
+        desc: top.cast(),
+        tls: top.wrapping_add(desc_size),
+        tls_len: len - STACK_SIZE - desc_size,
+        user_stack: false,
+    })
+}
+
+/// The caller's stack: the descriptor and TLS at its top, as glibc does.
+fn place_in_user_stack(addr: usize, size: usize, tls_len: usize) -> Result<Placement, c_int> {
+    let desc_size = core::mem::size_of::<Thread>();
+    let top = addr.checked_add(size).ok_or(e::EINVAL)?;
+    let need = desc_size.checked_add(tls_len).ok_or(e::EINVAL)?;
+    // At least 16 KiB of stack below them.
+    let desc = top.checked_sub(need).ok_or(e::EINVAL)? & !63;
+    if desc < addr.saturating_add(16 << 10) {
+        return Err(e::EINVAL);
+    }
+    Ok(Placement {
+        base: addr as *mut u8,
+        len: size,
+        stack_top: desc as *mut u8,
+        desc: desc as *mut Thread,
+        tls: (desc + desc_size) as *mut u8,
+        tls_len: top - desc - desc_size,
+        user_stack: true,
+    })
+}
+
+/// pthread_create(3), with the stack and detach state attributes.
 ///
 /// # Safety
-/// `out` is writable; `start` is a thread function for `arg`.
+/// `out` is writable; `attr` is null or initialised; `start` is a thread
+/// function for `arg`.
 #[no_mangle]
 pub unsafe extern "C" fn pthread_create(
     out: *mut usize,
-    _attr: *const c_void,
+    attr: *const pthread_attr_t,
     start: Option<StartFn>,
     arg: *mut c_void,
 ) -> c_int {
     let (Some(layout), Some(start)) = (rseq_dl_early_tls::layout(), start) else {
         return e::EINVAL;
     };
-    let desc_size = core::mem::size_of::<Thread>();
     let Some(tls_len) = layout.allocation_size() else {
         return e::EAGAIN;
     };
-    let Some(len) = (STACK_SIZE + desc_size)
-        .checked_add(tls_len)
-        .and_then(|n| n.checked_add(4095))
-        .map(|n| n & !4095)
-    else {
-        return e::EAGAIN;
+    // SAFETY: per the caller, an initialised attribute object or null.
+    let attr = unsafe { attr.cast::<Attr>().as_ref() };
+    let detached = attr.is_some_and(|a| a.detach_state == PTHREAD_CREATE_DETACHED);
+    let placed = match attr {
+        Some(a) if a.stack_addr != 0 => place_in_user_stack(a.stack_addr, a.stack_size, tls_len),
+        _ => place_in_new_mapping(tls_len),
     };
-    let base = match rseq_dl_early_tls::map_anonymous(len) {
-        Ok(m) => m,
-        Err(_) => return e::EAGAIN,
+    let p = match placed {
+        Ok(p) => p,
+        Err(err) => return err,
     };
-    // SAFETY: all within the fresh mapping of len bytes: the descriptor
-    // right above the stack (page-aligned, so aligned 64), the TLS after.
+    let free = |p: &Placement| {
+        if !p.user_stack {
+            // SAFETY: our own fresh mapping, unused.
+            unsafe { syscall2(nr::MUNMAP, p.base as usize, p.len) };
+        }
+    };
+    let desc = p.desc;
+    // SAFETY: the descriptor and the TLS lie within the placement's memory,
+    // which nothing else uses (a fresh mapping, or the caller's stack).
     unsafe {
-        let desc = base.add(STACK_SIZE).cast::<Thread>();
         desc.write(Thread {
             tid: AtomicI32::new(0),
-            state: AtomicU32::new(JOINABLE),
+            state: AtomicU32::new(if detached { DETACHED } else { JOINABLE }),
             start: Some(start),
             arg,
             result: core::ptr::null_mut(),
-            map_base: base as usize,
-            map_len: len,
+            map_base: p.base as usize,
+            map_len: p.len,
             creator_mask: 0,
+            registration: NewThreadRegistration::of_creator(),
+            user_stack: p.user_stack,
+            cancel_requested: AtomicU32::new(0),
+            cleanup: core::ptr::null_mut(),
             keys: [core::ptr::null_mut(); KEYS_MAX],
         });
-        let tls_mem = base.add(STACK_SIZE + desc_size);
-        let Some(tp) = layout.install(tls_mem, tls_len) else {
-            syscall2(nr::MUNMAP, base as usize, len);
+        let Some(tp) = layout.install(p.tls, p.tls_len) else {
+            free(&p);
             return e::EAGAIN;
         };
         *(tp.add(SELF_OFFSET) as *mut *mut Thread) = desc;
         // Every signal stays blocked in the child until it is registered.
-        (*desc).creator_mask = block_all_signals();
+        // (A local copy: a detached thread may be gone, its descriptor
+        // unmapped, before clone returns here.)
+        let creator_mask = block_all_signals();
+        (*desc).creator_mask = creator_mask;
         let tid = core::ptr::addr_of_mut!((*desc).tid).cast::<i32>();
         let r = rseq_testlibc_clone(
             thread_start,
-            base.add(STACK_SIZE),
+            p.stack_top,
             CLONE_FLAGS,
             desc.cast(),
             tid,
             tp,
             tid,
         );
-        set_signal_mask((*desc).creator_mask);
+        set_signal_mask(creator_mask);
         if r < 0 {
-            syscall2(nr::MUNMAP, base as usize, len);
+            free(&p);
             return e::EAGAIN;
         }
+        // A detached thread may be gone already: only its address is kept.
         *out = desc as usize;
     }
     0
@@ -192,17 +312,199 @@ pub unsafe extern "C" fn pthread_create(
 
 extern "C" fn thread_start(arg: *mut c_void) -> i32 {
     let desc = arg.cast::<Thread>();
-    // Signals are blocked (inherited from pthread_create). A failure leaves
-    // the thread unregistered (cpu_id -2) and every reader falls back.
-    let _ = rseq_registration::register_current_thread();
     // SAFETY: our own descriptor, written before clone.
-    let (start, arg, mask) = unsafe { ((*desc).start, (*desc).arg, (*desc).creator_mask) };
+    let (start, arg, mask, registration) = unsafe {
+        (
+            (*desc).start,
+            (*desc).arg,
+            (*desc).creator_mask,
+            (*desc).registration,
+        )
+    };
+    if let Some(r) = registration {
+        // SAFETY: a new thread; every signal is blocked (inherited from
+        // pthread_create).
+        unsafe { r.apply_in_new_thread() };
+    }
     set_signal_mask(mask);
     let result = match start {
         Some(f) => f(arg),
         None => core::ptr::null_mut(),
     };
     pthread_exit(result)
+}
+
+/// _pthread_cleanup_push (the `pthread_cleanup_push` macro).
+///
+/// # Safety
+/// `frame` lives until the matching `_pthread_cleanup_pop`.
+#[no_mangle]
+pub unsafe extern "C" fn _pthread_cleanup_push(
+    frame: *mut CleanupFrame,
+    routine: Option<extern "C" fn(*mut c_void)>,
+    arg: *mut c_void,
+) {
+    let t = current();
+    // SAFETY: the caller's frame and our own descriptor.
+    unsafe {
+        frame.write(CleanupFrame {
+            routine,
+            arg,
+            next: (*t).cleanup,
+        });
+        (*t).cleanup = frame;
+    }
+}
+
+/// _pthread_cleanup_pop (the `pthread_cleanup_pop` macro).
+///
+/// # Safety
+/// `frame` is the innermost pushed frame.
+#[no_mangle]
+pub unsafe extern "C" fn _pthread_cleanup_pop(frame: *mut CleanupFrame, execute: c_int) {
+    let t = current();
+    // SAFETY: as in push.
+    unsafe {
+        (*t).cleanup = (*frame).next;
+        if execute != 0 {
+            if let Some(f) = (*frame).routine {
+                f((*frame).arg);
+            }
+        }
+    }
+}
+
+fn run_cleanup_handlers(t: *mut Thread) {
+    // SAFETY: our own descriptor; each frame is alive on our stack (the
+    // thread has not returned past it).
+    unsafe {
+        while !(*t).cleanup.is_null() {
+            let f = (*t).cleanup;
+            (*t).cleanup = (*f).next;
+            if let Some(r) = (*f).routine {
+                r((*f).arg);
+            }
+        }
+    }
+}
+
+/// pthread_cancel(3): deferred; the thread ends at its next
+/// `pthread_testcancel`.
+///
+/// # Safety
+/// `t` is a thread of this process.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_cancel(t: usize) -> c_int {
+    let t = t as *mut Thread;
+    if t.is_null() {
+        return e::ESRCH;
+    }
+    // SAFETY: a live descriptor, per the caller.
+    unsafe { (*t).cancel_requested.store(1, Ordering::Release) };
+    0
+}
+
+/// pthread_testcancel(3)
+#[no_mangle]
+pub extern "C" fn pthread_testcancel() {
+    // SAFETY: our own descriptor.
+    if unsafe { (*current()).cancel_requested.load(Ordering::Acquire) } != 0 {
+        pthread_exit(PTHREAD_CANCELED);
+    }
+}
+
+/// pthread_kill(3)
+///
+/// # Safety
+/// `t` is a live thread of this process.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_kill(t: usize, sig: c_int) -> c_int {
+    let t = t as *mut Thread;
+    // SAFETY: no preconditions.
+    let pid = unsafe { syscall0(nr::GETPID) };
+    let tid = if t == MAIN.0.get() {
+        pid
+    } else if t.is_null() {
+        0
+    } else {
+        // SAFETY: a live descriptor, per the caller.
+        unsafe { (*t).tid.load(Ordering::Acquire) as isize }
+    };
+    if tid <= 0 {
+        return e::ESRCH;
+    }
+    // SAFETY: sends a signal; no memory.
+    match unsafe { syscall3(nr::TGKILL, pid as usize, tid as usize, sig as usize) } {
+        r if r < 0 => -r as c_int,
+        _ => 0,
+    }
+}
+
+/// pthread_attr_init(3): default stack, joinable.
+///
+/// # Safety
+/// `a` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_attr_init(a: *mut pthread_attr_t) -> c_int {
+    // SAFETY: per the caller.
+    unsafe { a.write(pthread_attr_t([0; 56])) };
+    0
+}
+
+/// pthread_attr_destroy(3)
+#[no_mangle]
+pub extern "C" fn pthread_attr_destroy(_a: *mut pthread_attr_t) -> c_int {
+    0
+}
+
+/// pthread_attr_setstack(3)
+///
+/// # Safety
+/// `a` is initialised.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_attr_setstack(
+    a: *mut pthread_attr_t,
+    addr: *mut c_void,
+    size: usize,
+) -> c_int {
+    if addr.is_null() || size < (16 << 10) {
+        return e::EINVAL;
+    }
+    // SAFETY: per the caller.
+    unsafe {
+        let a = &mut *a.cast::<Attr>();
+        a.stack_addr = addr as usize;
+        a.stack_size = size;
+    }
+    0
+}
+
+/// pthread_attr_setdetachstate(3)
+///
+/// # Safety
+/// `a` is initialised.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_attr_setdetachstate(a: *mut pthread_attr_t, s: c_int) -> c_int {
+    if s != 0 && s != PTHREAD_CREATE_DETACHED {
+        return e::EINVAL;
+    }
+    // SAFETY: per the caller.
+    unsafe { (*a.cast::<Attr>()).detach_state = s };
+    0
+}
+
+/// pthread_attr_getdetachstate(3)
+///
+/// # Safety
+/// `a` is initialised; `s` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_attr_getdetachstate(
+    a: *const pthread_attr_t,
+    s: *mut c_int,
+) -> c_int {
+    // SAFETY: per the caller.
+    unsafe { *s = (*a.cast::<Attr>()).detach_state };
+    0
 }
 
 fn run_key_destructors(t: *mut Thread) {
@@ -233,23 +535,28 @@ fn run_key_destructors(t: *mut Thread) {
 #[no_mangle]
 pub extern "C" fn pthread_exit(result: *mut c_void) -> ! {
     let t = current();
+    run_cleanup_handlers(t);
     run_key_destructors(t);
     // SAFETY: the calling thread's own descriptor.
     unsafe { (*t).result = result };
     // No handler may run from here on: the area is about to go away.
-    block_all_signals();
-    let _ = rseq_registration::unregister_current_thread();
+    unregister_at_thread_exit();
     if t == MAIN.0.get() {
         crate::stdlib::exit_thread(0);
     }
     // SAFETY: our own descriptor; a detached thread frees its mapping (its
-    // own stack) in assembly that touches no memory afterwards.
+    // own stack) in assembly that touches no memory afterwards; a user
+    // stack is its owner's to free.
     unsafe {
         if (*t)
             .state
             .compare_exchange(JOINABLE, EXITING, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
+            && !(*t).user_stack
         {
+            // The kernel must not clear the tid word at exit: the mapping
+            // may by then hold another thread's descriptor.
+            syscall1(nr::SET_TID_ADDRESS, 0);
             rseq_testlibc_unmap_and_exit((*t).map_base, (*t).map_len);
         }
     }
@@ -297,7 +604,9 @@ pub unsafe extern "C" fn pthread_join(t: usize, result: *mut *mut c_void) -> c_i
         if !result.is_null() {
             *result = (*t).result;
         }
-        syscall2(nr::MUNMAP, (*t).map_base, (*t).map_len);
+        if !(*t).user_stack {
+            syscall2(nr::MUNMAP, (*t).map_base, (*t).map_len);
+        }
     }
     0
 }

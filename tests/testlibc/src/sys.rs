@@ -12,6 +12,16 @@ pub mod nr {
     pub const KILL: usize = 62;
     /// futex(2)
     pub const FUTEX: usize = 202;
+    /// fork(2)
+    pub const FORK: usize = 57;
+    /// execve(2)
+    pub const EXECVE: usize = 59;
+    /// wait4(2)
+    pub const WAIT4: usize = 61;
+    /// clock_gettime(2)
+    pub const CLOCK_GETTIME: usize = 228;
+    /// set_tid_address(2)
+    pub const SET_TID_ADDRESS: usize = 218;
 }
 
 /// errno values (Linux generic).
@@ -25,6 +35,10 @@ pub mod e {
     pub const ESRCH: i32 = 3;
     /// Deadlock avoided.
     pub const EDEADLK: i32 = 35;
+    /// Interrupted system call.
+    pub const EINTR: i32 = 4;
+    /// No such entry.
+    pub const ENOENT: i32 = 2;
 }
 
 /// A raw syscall result: `Ok(value)` or `Err(errno)`.

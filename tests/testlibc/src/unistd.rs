@@ -164,3 +164,51 @@ pub extern "C" fn sleep(s: c_uint) -> c_uint {
         (rem.tv_sec + (rem.tv_nsec > 0) as i64) as c_uint
     }
 }
+
+/// mmap(2); `MAP_FAILED` (-1) and errno on error.
+///
+/// # Safety
+/// The syscall's own contract (a fixed mapping replaces what was there).
+#[no_mangle]
+pub unsafe extern "C" fn mmap(
+    addr: *mut c_void,
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    offset: c_long,
+) -> *mut c_void {
+    // SAFETY: per the caller.
+    let r = unsafe {
+        syscall6(
+            nr::MMAP,
+            addr as usize,
+            len,
+            prot as usize,
+            flags as usize,
+            fd as isize as usize,
+            offset as usize,
+        )
+    };
+    ret(r) as *mut c_void
+}
+
+/// munmap(2)
+///
+/// # Safety
+/// Nothing may use the range any more.
+#[no_mangle]
+pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> c_int {
+    // SAFETY: per the caller.
+    ret(unsafe { syscall2(nr::MUNMAP, addr as usize, len) }) as c_int
+}
+
+/// clock_gettime(2), through the syscall.
+///
+/// # Safety
+/// `ts` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn clock_gettime(clock: c_int, ts: *mut Timespec) -> c_int {
+    // SAFETY: per the caller.
+    ret(unsafe { syscall2(nr::CLOCK_GETTIME, clock as usize, ts as usize) }) as c_int
+}
