@@ -62,5 +62,41 @@ for mode in static static-pie; do
   done
 done
 
+# dl-early-tls's impossible-layout path: a message and status 127 before
+# main runs. A real program with its PT_TLS header patched: p_align 48,
+# p_filesz > p_memsz, p_memsz 64 TiB (the block cannot be mapped).
+impossible() { # label binary message-pattern
+  local label=$1 bin=$2 pattern=$3 log="$out/impossible-${1//[^A-Za-z0-9.-]/_}.log"
+  timeout 30 "$bin" > "$log" 2>&1
+  local rc=$?
+  if [ $rc -eq 127 ] && grep -q "^dl-early-tls: .*$pattern" "$log" && ! grep -q FAIL "$log"; then
+    pass "impossible TLS, $label: status 127, \"$(head -n 1 "$log")\""
+  else
+    fail "impossible TLS, $label: status $rc, expected 127 and /$pattern/: $(head -c 300 "$log")"
+  fi
+}
+if ! command -v python3 > /dev/null; then
+  skipped=$((skipped + 1)); echo "SKIP impossible TLS (patched headers): python3 not installed"
+elif build impossible_tls -static tests/standalone/impossible_tls.c; then
+  # Control: unpatched, main runs (and says so).
+  if "$out/impossible_tls" 2>&1 | grep -q "main ran"; then
+    pass "impossible TLS control: the unpatched program reaches main"
+  else
+    fail "impossible TLS control: the unpatched program did not reach main"
+  fi
+  cp "$out/impossible_tls" "$out/impossible_tls-align48"
+  cp "$out/impossible_tls" "$out/impossible_tls-filesz"
+  cp "$out/impossible_tls" "$out/impossible_tls-huge"
+  if python3 tests/standalone/patch_pt_tls.py "$out/impossible_tls-align48" align 48 &&
+     python3 tests/standalone/patch_pt_tls.py "$out/impossible_tls-filesz" filesz 0x100000 &&
+     python3 tests/standalone/patch_pt_tls.py "$out/impossible_tls-huge" memsz 0x400000000000; then
+    impossible "p_align 48" "$out/impossible_tls-align48" "not a power of two"
+    impossible "p_filesz > p_memsz" "$out/impossible_tls-filesz" "p_filesz > p_memsz"
+    impossible "p_memsz 64 TiB" "$out/impossible_tls-huge" "cannot map"
+  else
+    fail "impossible TLS: patching PT_TLS failed"
+  fi
+fi
+
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -2,11 +2,13 @@
    variables up to MAX_ALIGN (8, 64 or 4096) in the main thread and 50
    threads; the rseq area (tp + __rseq_offset, max(__rseq_size, 32) bytes)
    never overlaps a TLS variable (cf. glibc's tst-rseq-tls-range), lies
-   above the thread pointer (outside the TLS block) and is registered.  */
+   above the thread pointer (outside the TLS block), is aligned to
+   max(getauxval (AT_RSEQ_ALIGN), 32) and is registered.  */
 #include "check.h"
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <rseq-libc.h>
 
 #ifndef MAX_ALIGN
@@ -25,11 +27,12 @@ __thread char z4096[4096] __attribute__ ((aligned (4096)));
 #endif
 
 static int expect_feature_size;
+static unsigned long rseq_align;
 
 enum
 {
   F_INIT = 1, F_ZERO = 2, F_ALIGN = 4, F_PRIVATE = 8, F_OVERLAP = 16,
-  F_ABOVE_TP = 32, F_CPU = 64, F_SIZE = 128
+  F_ABOVE_TP = 32, F_CPU = 64, F_SIZE = 128, F_RSEQ_ALIGN = 256
 };
 
 static __attribute__ ((unused)) int
@@ -83,7 +86,8 @@ check_this_thread (long id)
       || overlaps (z4096, sizeof z4096, area, area_len))
     f |= F_OVERLAP;
 #endif
-  if (area < tp + 8 * sizeof (void *) || (unsigned long) area % 32) f |= F_ABOVE_TP;
+  if (area < tp + 8 * sizeof (void *)) f |= F_ABOVE_TP;
+  if ((unsigned long) area % rseq_align) f |= F_RSEQ_ALIGN;
   if (__rseq_size != (unsigned) expect_feature_size) f |= F_SIZE;
   int expect;
   if (read_cpu_stable (raw_cpu_id, &expect) != expect) f |= F_CPU;
@@ -118,6 +122,18 @@ int
 main (void)
 {
   expect_feature_size = env_int ("EXPECT_FEATURE_SIZE", -1);
+  /* getauxval: the kernel's vector; AT_PAGESZ proves it is read at all.  */
+  CHECK (getauxval (AT_PAGESZ) == 4096, "getauxval (AT_PAGESZ) %lu", getauxval (AT_PAGESZ));
+  errno = 0;
+  CHECK (getauxval (0x7fff) == 0 && errno == ENOENT, "getauxval of a missing type: errno %d",
+         errno);
+  unsigned long kernel_align = getauxval (AT_RSEQ_ALIGN);
+  unsigned long kernel_fs = getauxval (AT_RSEQ_FEATURE_SIZE);
+  CHECK (kernel_fs == 0 || (int) kernel_fs == expect_feature_size,
+         "getauxval (AT_RSEQ_FEATURE_SIZE) %lu, __rseq_size expected %d", kernel_fs,
+         expect_feature_size);
+  rseq_align = kernel_align > 32 ? kernel_align : 32;
+  printf ("AT_RSEQ_ALIGN %lu: area aligned to %lu\n", kernel_align, rseq_align);
   enum { N = 50 };
   pthread_t t[N];
   for (long i = 0; i < N; i++)
