@@ -190,4 +190,95 @@ else
   grep -h -A5 '^FAIL\|^[-+][^-+]' "$BUILD/check-abi.log" | head -n 20
 fi
 
+# 7. The project's own C host test (tests/c/host_test.c) against the built
+# glibc: the "glibc 2.36 + rseq-libc" rows of the host matrix.
+#
+# Headers: the patched tree's, installed with `make install-headers` into
+# $CACHE/sysroot (the series changes no public header; the kernel's linux/
+# and asm/ come from the system). Link: $CACHE/link holds the build tree's
+# crt files, libc.a, and a libc.so linker script naming the build tree's
+# libc.so.6, libc_nonshared.a and ld.so; gcc finds them through -B and -L.
+# Dynamic programs run through the build tree's testrun.sh (its ld.so and
+# library path), one also directly (PT_INTERP = the build tree's ld.so,
+# RUNPATH = the build tree), which is how one's own program uses it.
+SYSROOT=$CACHE/sysroot LINK=$CACHE/link HOST_OUT=$CACHE/host-test
+host_test_setup() {
+  if [ ! -f "$SYSROOT/usr/include/stdio.h" ] || [ "$BUILD/libc.so" -nt "$SYSROOT/usr/include/stdio.h" ]; then
+    rm -rf "$SYSROOT"
+    make -C "$BUILD" install-headers install-bootstrap-headers=yes install_root="$SYSROOT" \
+      >"$CACHE/install-headers.log" 2>&1 || return 1
+    touch "$SYSROOT/usr/include/stdio.h"
+  fi
+  mkdir -p "$LINK" "$HOST_OUT"
+  local f
+  for f in crt1.o Scrt1.o rcrt1.o crti.o crtn.o; do ln -sf "$BUILD/csu/$f" "$LINK/$f"; done
+  ln -sf "$BUILD/libc.a" "$LINK/libc.a"
+  ln -sf "$BUILD/nptl/libpthread.a" "$LINK/libpthread.a"
+  printf 'GROUP ( %s %s AS_NEEDED ( %s ) )\n' "$BUILD/libc.so.6" "$BUILD/libc_nonshared.a" \
+    "$BUILD/elf/ld-linux-x86-64.so.2" >"$LINK/libc.so"
+  (cd "$ROOT" && cargo build --release -q -p rseq-libc) >"$HOST_OUT/cargo.log" 2>&1 || return 1
+  gcc -O2 -I"$ROOT/tests/c" "$ROOT/tests/c/no_rseq_launcher.c" -o "$HOST_OUT/no_rseq" \
+    >"$HOST_OUT/no_rseq.log" 2>&1
+}
+host_row() { # name owner rseq_size launcher... -- program (env in HOST_ENV)
+  local name=$1 owner=$2 size=$3 log=$HOST_OUT/row.log
+  shift 3
+  if env ${HOST_ENV:-} EXPECT_OWNER="$owner" EXPECT_RSEQ_SIZE="$size" \
+    EXPECT_FEATURE_SIZE="$feature_size" timeout 60 "$@" >"$log" 2>&1 &&
+    grep -q ', 0 failed' "$log"; then
+    pass "host test, glibc 2.36 + rseq-libc $name: $(tail -n 1 "$log")"
+  else
+    fail "host test, glibc 2.36 + rseq-libc $name (owner $owner, __rseq_size $size)"
+    grep -m 8 -E 'FAIL|passed|rror' "$log"
+  fi
+}
+note "the project's C host test against the built glibc"
+# The kernel's AT_RSEQ_FEATURE_SIZE (key 27), 0 when it reports none; what
+# the series publishes in __rseq_size (20 without one, at most 32).
+feature_size=$(od -An -tu8 -w16 -v /proc/self/auxv | awk '$1==27 {print $2; f=1} END {if (!f) print 0}')
+published=$feature_size
+[ "$published" -eq 0 ] && published=20
+[ "$published" -gt 32 ] && published=32
+if ! host_test_setup; then
+  fail "host test setup (install-headers, link directory, cargo build -p rseq-libc)"
+  tail -n 5 "$CACHE/install-headers.log" "$HOST_OUT/cargo.log" 2>/dev/null
+else
+  cflags=(-O2 -g -Wall -Wextra -Werror -isystem "$SYSROOT/usr/include" -I"$ROOT/headers" -I"$ROOT/tests/c"
+    -B"$LINK/" -L"$LINK" -Wl,-rpath-link="$BUILD:$BUILD/elf")
+  lib=$ROOT/target/release/librseq_libc.a
+  no_rseq=$HOST_OUT/no_rseq
+  runpath=$BUILD:$BUILD/nptl:$BUILD/elf
+  if gcc "${cflags[@]}" -fPIC -shared "$ROOT/tests/c/hostlib.c" -o "$HOST_OUT/libhostlib.so" \
+    >"$HOST_OUT/build.log" 2>&1 &&
+    gcc "${cflags[@]}" -DWITH_HOSTLIB "$ROOT/tests/c/host_test.c" "$lib" -L"$HOST_OUT" -lhostlib \
+      -Wl,-rpath="$HOST_OUT:$runpath" -Wl,--dynamic-linker="$BUILD/elf/ld.so" \
+      -o "$HOST_OUT/dynamic" >>"$HOST_OUT/build.log" 2>&1; then
+    # Dynamic: libc owns through the component and publishes the feature
+    # size; with the tunable off the component registers and publishes in
+    # the executable's copy of __rseq_size (README's host table).
+    testrun=$BUILD/testrun.sh
+    host_row "dynamic (testrun.sh; libc owns)" 1 "$published" "$testrun" "$HOST_OUT/dynamic"
+    host_row "dynamic (own PT_INTERP and RUNPATH; libc owns)" 1 "$published" "$HOST_OUT/dynamic"
+    HOST_ENV=GLIBC_TUNABLES=glibc.pthread.rseq=0 \
+      host_row "dynamic, glibc.pthread.rseq=0 (component owns)" 2 "$feature_size" "$testrun" "$HOST_OUT/dynamic"
+    host_row "dynamic, rseq unavailable (none)" 0 0 "$no_rseq" "$testrun" "$HOST_OUT/dynamic"
+  else
+    fail "host test, glibc 2.36 + rseq-libc dynamic: build"
+    tail -n 15 "$HOST_OUT/build.log"
+  fi
+  # Static, against the patched libc.a: glibc's own __rseq_size is linked;
+  # with the tunable off it stays 0 (read-only) and the component's area is
+  # __rseq_abi.
+  if gcc "${cflags[@]}" -static "$ROOT/tests/c/host_test.c" "$lib" -o "$HOST_OUT/static" \
+    >"$HOST_OUT/build-static.log" 2>&1; then
+    host_row "static (libc owns)" 1 "$published" "$HOST_OUT/static"
+    HOST_ENV=GLIBC_TUNABLES=glibc.pthread.rseq=0 \
+      host_row "static, glibc.pthread.rseq=0 (component owns)" 2 0 "$HOST_OUT/static"
+    host_row "static, rseq unavailable (none)" 0 0 "$no_rseq" "$HOST_OUT/static"
+  else
+    fail "host test, glibc 2.36 + rseq-libc static: build"
+    tail -n 15 "$HOST_OUT/build-static.log"
+  fi
+fi
+
 summary

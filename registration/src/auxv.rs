@@ -5,7 +5,10 @@
 
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use rseq_abi::arch::{nr, syscall1, syscall3, syscall4};
-use rseq_abi::{AT_BASE, AT_NULL, AT_PAGESZ, AT_RSEQ_ALIGN, AT_RSEQ_FEATURE_SIZE, AT_SYSINFO_EHDR};
+use rseq_abi::{
+    AT_BASE, AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHNUM, AT_RSEQ_ALIGN, AT_RSEQ_FEATURE_SIZE,
+    AT_SYSINFO_EHDR,
+};
 
 /// Where the cached values came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,17 +35,24 @@ pub struct AuxvValues {
     pub sysinfo_ehdr: usize,
     /// `AT_BASE`: the program interpreter (dynamic linker), 0 when static.
     pub base: usize,
+    /// `AT_PHDR`: the program's program headers (glibc's ld.so, run as a
+    /// command, rewrites it in the vector to the program it loaded).
+    pub phdr: usize,
+    /// `AT_PHNUM`: how many program headers `phdr` holds.
+    pub phnum: usize,
     /// Where these came from.
     pub source: AuxvSource,
 }
 
-const KEYS: [usize; 4] = [
+const KEYS: [usize; 6] = [
     AT_RSEQ_FEATURE_SIZE,
     AT_RSEQ_ALIGN,
     AT_SYSINFO_EHDR,
     AT_BASE,
+    AT_PHDR,
+    AT_PHNUM,
 ];
-static VALUES: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
+static VALUES: [AtomicUsize; 6] = [const { AtomicUsize::new(0) }; 6];
 static SOURCE: AtomicU8 = AtomicU8::new(AuxvSource::Unread as u8);
 
 /// Longest vector accepted: Linux passes fewer than 40 entries.
@@ -65,7 +75,7 @@ unsafe fn parse_vector(auxv: *const usize, source: AuxvSource) -> bool {
     if auxv.is_null() {
         return false;
     }
-    let mut found = [0usize; 4];
+    let mut found = [0usize; KEYS.len()];
     let mut pagesz = false;
     for i in 0..MAX_ENTRIES {
         // SAFETY: the caller guarantees the entries up to AT_NULL are readable.
@@ -106,7 +116,7 @@ pub unsafe fn init_from_envp(envp: *const *const u8) -> bool {
     }
 }
 
-fn store(found: &[usize; 4], source: AuxvSource) {
+fn store(found: &[usize; KEYS.len()], source: AuxvSource) {
     for (slot, &v) in VALUES.iter().zip(found) {
         slot.store(v, Ordering::Relaxed);
     }
@@ -171,7 +181,7 @@ pub fn values() -> AuxvValues {
     if source == AuxvSource::Unread as u8 {
         // Racing threads store the same values; only the label may differ.
         if !read_proc_self_auxv() {
-            store(&[0; 4], AuxvSource::Defaults);
+            store(&[0; KEYS.len()], AuxvSource::Defaults);
         }
         source = SOURCE.load(Ordering::Acquire);
     }
@@ -181,6 +191,8 @@ pub fn values() -> AuxvValues {
         rseq_align: v(1),
         sysinfo_ehdr: v(2),
         base: v(3),
+        phdr: v(4),
+        phnum: v(5),
         source: match source {
             1 => AuxvSource::Host,
             2 => AuxvSource::ProcSelfAuxv,
@@ -203,6 +215,8 @@ mod tests {
         assert_eq!(v.rseq_align, g(AT_RSEQ_ALIGN));
         assert_eq!(v.sysinfo_ehdr, g(AT_SYSINFO_EHDR));
         assert_eq!(v.base, g(AT_BASE));
+        assert_eq!(v.phdr, g(AT_PHDR));
+        assert_eq!(v.phnum, g(AT_PHNUM));
         assert_ne!(v.sysinfo_ehdr, 0);
     }
 

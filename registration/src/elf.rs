@@ -232,6 +232,51 @@ impl LoadedImage {
     }
 }
 
+/// The program interpreter's base address as the dynamic linker published
+/// it for debuggers: the program's `DT_DEBUG` entry points to `struct
+/// r_debug`, whose `r_ldbase` (its fifth word) is ld.so's load address.
+/// Used where `AT_BASE` is 0 although a dynamic linker runs: glibc's ld.so
+/// run as a command (`ld.so ./program`, glibc's `testrun.sh`). Returns 0
+/// when the program has no `DT_DEBUG` or it is not filled in.
+///
+/// # Safety
+/// `phdr` must be the program's mapped program headers (`AT_PHDR`, `phnum`
+/// entries) or 0; once `DT_DEBUG` is nonzero it must point to a readable
+/// `struct r_debug` (as glibc's ld.so fills it before any constructor).
+pub unsafe fn interpreter_base_from_debug(phdr: usize, phnum: usize) -> usize {
+    const PT_PHDR: u32 = 6;
+    const DT_DEBUG: usize = 21;
+    const R_LDBASE_WORD: usize = 4;
+    if phdr == 0 || !phdr.is_multiple_of(8) || phnum == 0 || phnum > 4096 {
+        return 0;
+    }
+    // SAFETY: the caller guarantees phnum mapped program headers at phdr.
+    let phdrs = unsafe { core::slice::from_raw_parts(phdr as *const Phdr, phnum) };
+    let Some(self_phdr) = phdrs.iter().find(|p| p.ptype == PT_PHDR) else {
+        return 0;
+    };
+    let bias = phdr.wrapping_sub(self_phdr.vaddr);
+    let Some(dynamic) = phdrs.iter().find(|p| p.ptype == PT_DYNAMIC) else {
+        return 0;
+    };
+    let mut d = bias.wrapping_add(dynamic.vaddr) as *const [usize; 2];
+    for _ in 0..MAX_WALK {
+        // SAFETY: the program's dynamic section is mapped and ends with DT_NULL.
+        let [tag, val] = unsafe { *d };
+        match tag {
+            DT_NULL => return 0,
+            DT_DEBUG if val == 0 || !val.is_multiple_of(8) => return 0,
+            // SAFETY: a filled DT_DEBUG points to the dynamic linker's
+            // r_debug (caller's guarantee), five words or more.
+            DT_DEBUG => return unsafe { *(val as *const usize).add(R_LDBASE_WORD) },
+            _ => {}
+        }
+        // SAFETY: still within the dynamic section (not past DT_NULL).
+        d = unsafe { d.add(1) };
+    }
+    0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,6 +305,18 @@ mod tests {
             assert_eq!(ld.lookup(&name[..name.len() - 1]), Some(expect));
         }
         assert!(ld.lookup(b"__rseq_").is_none());
+    }
+
+    #[test]
+    fn debug_entry_names_the_interpreter() {
+        // SAFETY: getauxval has no preconditions; AT_PHDR is this test
+        // program's headers, and glibc's ld.so filled its DT_DEBUG.
+        let base =
+            unsafe { interpreter_base_from_debug(getauxval(3) as usize, getauxval(5) as usize) };
+        // SAFETY: as above.
+        assert_eq!(base, unsafe { getauxval(7) } as usize);
+        // SAFETY: 0 is rejected before any read.
+        assert_eq!(unsafe { interpreter_base_from_debug(0, 4) }, 0);
     }
 
     #[test]

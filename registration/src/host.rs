@@ -106,8 +106,17 @@ fn detect() -> (HostRseq, SymbolSource) {
     if !own {
         return (from(off, size), SymbolSource::Linked);
     }
-    let base = auxv::values().base;
-    // SAFETY: AT_BASE is the program interpreter's mapped ELF image (or 0).
+    let v = auxv::values();
+    // AT_BASE is 0 when glibc's ld.so runs as a command (`ld.so ./program`,
+    // glibc's testrun.sh): then it is found through the program's DT_DEBUG.
+    let base = match v.base {
+        // SAFETY: AT_PHDR/AT_PHNUM describe the program's mapped headers;
+        // before constructors ld.so has filled DT_DEBUG, if present.
+        0 => unsafe { crate::elf::interpreter_base_from_debug(v.phdr, v.phnum) },
+        b => b,
+    };
+    // SAFETY: AT_BASE (or r_ldbase) is the program interpreter's mapped ELF
+    // image (or 0).
     if let Some(ld) = unsafe { LoadedImage::at(base) } {
         if let (Some(o), Some(s)) = (ld.lookup(b"__rseq_offset"), ld.lookup(b"__rseq_size")) {
             let host = from(o as *const isize, s as *const u32);
