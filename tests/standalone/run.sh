@@ -98,5 +98,15 @@ elif build impossible_tls -static tests/standalone/impossible_tls.c; then
   fi
 fi
 
+# Start-up cost, short version (BENCHMARKS.md has the full run:
+# bash tests/standalone/startup-bench.sh).
+log=$out/startup-bench.log
+if STARTUP_ROUNDS=200 bash tests/standalone/startup-bench.sh > "$log" 2>&1 &&
+   [ "$(grep -c 'ratio to baseline' "$log")" = 2 ]; then
+  pass "startup cost, 200 rounds: $(grep -o 'startup-testlibc-static .*to main: median *[0-9.]* us' "$log" | sed 's/  */ /g'); glibc static $(grep -o 'glibc-static .*to main: median *[0-9.]* us' "$log" | grep -o '[0-9.]* us$'); ratio $(grep 'testlibc-static ' "$log" | grep -o 'to main [0-9.]*' | tail -1)"
+else
+  fail "startup cost: $(head -c 400 "$log")"
+fi
+
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
