@@ -3,7 +3,10 @@
 # patches/glibc-2.36/ so that libc owns rseq registration through the
 # component, built and tested by patches/build-and-test.sh (glibc's
 # misc/tst-rseq, misc/tst-rseq-disable, nptl/tst-rseq-nptl, the series'
-# nptl/tst-rseq-libc, check-localplt, check-initfini, check-abi).
+# nptl/tst-rseq-libc and nptl/tst-rseq-libc-static, check-localplt,
+# check-initfini, check-abi, and the project's tests/c/host_test.c against
+# the built glibc: dynamic through testrun.sh and directly, static; owner
+# libc, component (glibc.pthread.rseq=0) and none). See patches/README.md.
 #
 # The unpacked tree and build directory are cached in
 # ${RSEQ_LIBC_GLIBC_CACHE:-$HOME/.cache/rseq-libc/glibc-2.36}: the first
