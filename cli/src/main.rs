@@ -16,9 +16,13 @@ static LINK_STARTUP_HOOKS: extern "C" fn() = rseq_csu::rseq_libc_csu_init;
 
 fn usage() -> i32 {
     eprintln!(
-        "usage: rseq-libc [report]\n\
-         \x20      rseq-libc help\n\
-         report: kernel rseq support, this process's registration, and the C demo in every host"
+        "usage: rseq-libc [report]        kernel rseq support, this process's registration,\n\
+         \x20                                and the C demo in every host (the default)\n\
+         \x20      rseq-libc stress [options]  per-CPU operations under injected preemption,\n\
+         \x20                                migration and signals (--help for options)\n\
+         \x20      rseq-libc bench [--quick]   per-CPU benchmarks beside their baselines\n\
+         \x20      rseq-libc inspect ELF [--json]  list and validate critical sections\n\
+         \x20      rseq-libc help"
     );
     2
 }
