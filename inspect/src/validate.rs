@@ -100,6 +100,26 @@ impl Checker<'_, '_> {
     }
 }
 
+/// How much of a section the file holds: loops over a section's entries go
+/// no further, whatever size a (hostile) header claims.
+fn data_len(s: &crate::image::Section<'_>) -> u64 {
+    s.size.min(s.data.len() as u64)
+}
+
+fn check_in_file(c: &mut Checker<'_, '_>, s: &crate::image::Section<'_>) {
+    if (s.data.len() as u64) < s.size {
+        c.violation(
+            "truncated_section",
+            format!(
+                "section {} claims {} bytes but the file holds {}",
+                s.name,
+                s.size,
+                s.data.len()
+            ),
+        );
+    }
+}
+
 /// The fields of a `struct rseq_cs`.
 struct Descriptor {
     version: u32,
@@ -159,13 +179,14 @@ pub fn inspect_object(data: &[u8], member: Option<String>) -> Result<ObjectRepor
     // __rseq_cs_ptr_array: the listed descriptors.
     let mut listed = BTreeSet::new();
     for s in image.sections.iter().filter(|s| s.name == POINTERS) {
+        check_in_file(&mut c, s);
         if s.size % 8 != 0 {
             c.violation(
                 "bad_ptr_array",
                 format!("{POINTERS} is {} bytes, not a multiple of 8", s.size),
             );
         }
-        for k in 0..s.size / 8 {
+        for k in 0..data_len(s) / 8 {
             let Some(at) = s.base.checked_add(k * 8) else {
                 break;
             };
@@ -188,13 +209,14 @@ pub fn inspect_object(data: &[u8], member: Option<String>) -> Result<ObjectRepor
     // __rseq_exit_point_array: start_ip -> exit_ips.
     let mut exits: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     for s in image.sections.iter().filter(|s| s.name == EXIT_POINTS) {
+        check_in_file(&mut c, s);
         if s.size % 16 != 0 {
             c.violation(
                 "bad_exit_point_array",
                 format!("{EXIT_POINTS} is {} bytes, not a multiple of 16", s.size),
             );
         }
-        for k in 0..s.size / 16 {
+        for k in 0..data_len(s) / 16 {
             let Some(at) = s.base.checked_add(k * 16) else {
                 break;
             };
@@ -233,10 +255,11 @@ pub fn inspect_object(data: &[u8], member: Option<String>) -> Result<ObjectRepor
     for s in image.sections.iter().filter(|s| s.name == DESCRIPTORS) {
         // Descriptors are 8-byte aligned at least: step by 8 and take any
         // plausible record, so that a misaligned one is found too.
+        check_in_file(&mut c, s);
         let mut offset = 0u64;
         while offset
             .checked_add(DESCRIPTOR_SIZE)
-            .is_some_and(|end| end <= s.size)
+            .is_some_and(|end| end <= data_len(s))
         {
             let Some(at) = s.base.checked_add(offset) else {
                 break;
