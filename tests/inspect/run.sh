@@ -93,6 +93,12 @@ fi
 
 # The project's own binaries: every one must validate.
 own=("$tool" "$root/target/release/librseq_libc.a")
+[ -f "$root/target/release/librseq_testlibc.a" ] && own+=("$root/target/release/librseq_testlibc.a")
+# The per-CPU operations' test and bench executables (rseq-percpu), if built.
+for f in "$root"/target/{debug,release}/deps/rseq_percpu-* "$root"/target/release/deps/percpu-*; do
+  case $f in *.d|*.rlib|*.rmeta|*.o) continue ;; esac
+  [ -f "$f" ] && [ -x "$f" ] && own+=("$f")
+done
 for f in "$root"/tests/build/c/*; do
   [ -f "$f" ] && [ -x "$f" ] && head -c 4 "$f" | grep -q ELF && own+=("$f")
 done
