@@ -633,6 +633,82 @@ mod tests {
         assert_eq!(free(), START_SLOTS);
     }
 
+    fn current_signal_mask() -> u64 {
+        let mut mask: u64 = 0;
+        // SAFETY: rt_sigprocmask with a null new set writes 8 bytes.
+        unsafe {
+            syscall4(
+                nr::RT_SIGPROCMASK,
+                SIG_SETMASK,
+                0,
+                &mut mask as *mut u64 as usize,
+                8,
+            )
+        };
+        mask
+    }
+
+    static CHILD_MASK: AtomicUsize = AtomicUsize::new(0);
+
+    unsafe extern "C" fn record_mask(_: *mut c_void) -> *mut c_void {
+        let registered = rseq_registration::status().area.is_some();
+        CHILD_MASK.store(
+            if registered {
+                current_signal_mask() as usize
+            } else {
+                usize::MAX
+            },
+            Ordering::SeqCst,
+        );
+        core::ptr::null_mut()
+    }
+
+    fn set_mask(mask: u64) -> u64 {
+        let mut old: u64 = 0;
+        // SAFETY: rt_sigprocmask with valid 8-byte sets.
+        unsafe {
+            syscall4(
+                nr::RT_SIGPROCMASK,
+                SIG_SETMASK,
+                &mask as *const u64 as usize,
+                &mut old as *mut u64 as usize,
+                8,
+            )
+        };
+        old
+    }
+
+    // The new thread registers, then runs with its creator's mask (every
+    // signal is blocked only until it registered), and the creator's own
+    // mask is what it was.
+    #[test]
+    fn a_new_thread_runs_with_its_creators_signal_mask() {
+        let _one = SLOT_TEST.lock().unwrap();
+        const SIGUSR2_BIT: u64 = 1 << (12 - 1);
+        const SIGTERM_BIT: u64 = 1 << (15 - 1);
+        let old = set_mask(SIGUSR2_BIT | SIGTERM_BIT);
+        let mut t: usize = 0;
+        // SAFETY: valid pthread_create arguments.
+        let r = unsafe {
+            rseq_libc_pthread_create(
+                &mut t,
+                core::ptr::null(),
+                Some(record_mask),
+                core::ptr::null_mut(),
+            )
+        };
+        assert_eq!(r, 0);
+        let fns = interposed_fns().unwrap();
+        // SAFETY: joins the thread just created.
+        assert_eq!(unsafe { (fns.join)(t, core::ptr::null_mut()) }, 0);
+        let creator_after = set_mask(old);
+        assert_eq!(creator_after, SIGUSR2_BIT | SIGTERM_BIT);
+        assert_eq!(
+            CHILD_MASK.load(Ordering::SeqCst) as u64,
+            SIGUSR2_BIT | SIGTERM_BIT
+        );
+    }
+
     // The test binary links glibc dynamically: the --defsym entry finds
     // glibc's pthread_create with dlsym(RTLD_NEXT) from this executable.
     #[test]

@@ -7,8 +7,12 @@
    nanoseconds per create+join, the median of the per-round ratios
    hooks/glibc with its interquartile range and extremes, and the load
    average before and after.  Also a musl-static figure when given a second
-   binary (argv[1]).  */
+   binary (argv[1]).  BENCH_CPU=N pins every child to CPU N: creator and
+   new thread then share one CPU, so a round measures the CPU time of a
+   create+join (no cross-CPU wake-ups, whose cost depends on whether the
+   other CPU is idle), which is what the hooks add to.  */
 #include "check.h"
+#include <sched.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <string.h>
@@ -42,6 +46,15 @@ child (void)
   if (batches < 1 || batches > n)
     batches = 1;
   int per = n / batches;
+  int cpu = env_int ("BENCH_CPU", -1);
+  if (cpu >= 0)
+    {
+      cpu_set_t set;
+      CPU_ZERO (&set);
+      CPU_SET (cpu, &set);
+      if (sched_setaffinity (0, sizeof set, &set) != 0)
+        return 1;
+    }
   pthread_t t;
   for (int i = 0; i < 500; i++)
     if (pthread_create (&t, NULL, nothing, NULL) == 0)
@@ -146,8 +159,9 @@ main (int argc, char **argv)
     rounds = 1;
   const char *off = "GLIBC_TUNABLES=glibc.pthread.rseq=0";
   printf ("pthread_create+join, %d interleaved rounds of %d in %d batches "
-          "(fastest batch per round):\n",
-          rounds, env_int ("BENCH_ITERATIONS", 5000), env_int ("BENCH_BATCHES", 20));
+          "(fastest batch per round)%s:\n",
+          rounds, env_int ("BENCH_ITERATIONS", 5000), env_int ("BENCH_BATCHES", 20),
+          env_int ("BENCH_CPU", -1) >= 0 ? ", every child pinned to one CPU (BENCH_CPU)" : "");
   print_loadavg ("before");
   for (int r = 0; r < rounds; r++)
     {

@@ -61,6 +61,44 @@ batch_thread (void *arg)
   return NULL;
 }
 
+/* A new thread starts with its creator's signal mask (the hooks block
+   every signal until it registered, then restore the creator's mask):
+   SIGUSR2 and SIGTERM blocked in the creator, SIGUSR1 not.  */
+static void *
+mask_thread (void *arg)
+{
+  (void) arg;
+  sigset_t m;
+  sigemptyset (&m);
+  pthread_sigmask (SIG_BLOCK, NULL, &m);
+  return (void *) (long) (registered_on_right_cpu () && sigismember (&m, SIGUSR2) == 1
+                          && sigismember (&m, SIGTERM) == 1
+                          && sigismember (&m, SIGUSR1) == 0);
+}
+
+static void
+check_mask_inherited (void)
+{
+  sigset_t block, old;
+  sigemptyset (&block);
+  sigaddset (&block, SIGUSR2);
+  sigaddset (&block, SIGTERM);
+  pthread_sigmask (SIG_BLOCK, &block, &old);
+  pthread_attr_t attr;
+  pthread_attr_init (&attr);
+  for (int with_attr = 0; with_attr < 2; with_attr++)
+    {
+      pthread_t t;
+      void *r = NULL;
+      int ok = pthread_create (&t, with_attr ? &attr : NULL, mask_thread, NULL) == 0
+               && pthread_join (t, &r) == 0 && r == (void *) 1;
+      CHECK (ok, "new thread (%s attr) registered with its creator's signal mask",
+             with_attr ? "own" : "null");
+    }
+  pthread_attr_destroy (&attr);
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
+}
+
 static void
 run_batches (const char *where)
 {
@@ -277,6 +315,7 @@ main (void)
   CHECK (atomic_load (&good) == 1 && atomic_load (&bad) == 0, "handler on main");
 
   run_batches ("batches");
+  check_mask_inherited ();
   check_user_stack_exit (RETURN, "user stack, return");
   check_user_stack_exit (EXIT, "user stack, pthread_exit");
   check_user_stack_exit (CANCEL, "user stack, cancellation");

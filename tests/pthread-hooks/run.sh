@@ -144,7 +144,8 @@ if build lifecycle-wrap-only gcc "${cflags[@]}" -DWITH_HOOKSLIB "$src/lifecycle.
   fi
 fi
 
-# The cost benchmark (about 30 s; BENCHMARKS.md): PTHREAD_HOOKS_BENCH=1.
+# The cost benchmark (about 60 s; BENCHMARKS.md): PTHREAD_HOOKS_BENCH=1,
+# unpinned, then every child pinned to the last CPU (BENCH_CPU).
 if [ "${PTHREAD_HOOKS_BENCH:-0}" = 1 ] &&
    build bench gcc "${cflags[@]}" "$src/bench.c" "$lib" "${wrap[@]}" -lpthread -o "$out/bench"; then
   musl_bench=()
@@ -154,6 +155,13 @@ if [ "${PTHREAD_HOOKS_BENCH:-0}" = 1 ] &&
     pass "bench: $(grep ratio "$out/bench.log")"
   else
     fail "bench (log: $out/bench.log)"
+  fi
+  # The same with creator and new thread on one CPU: the CPU cost alone.
+  pin=$(( $(nproc) - 1 ))
+  if BENCH_CPU=$pin "$out/bench" | tee "$out/bench-pinned.log" | grep -q ", 0 failed"; then
+    pass "bench, pinned to CPU $pin: $(grep ratio "$out/bench-pinned.log")"
+  else
+    fail "bench, pinned (log: $out/bench-pinned.log)"
   fi
 fi
 
