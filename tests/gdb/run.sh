@@ -82,8 +82,10 @@ for ext in yes no; do
     fi
     cpu=$(grep -m1 '^  cpu_id ' "$out/next-$ext.log" | awk '{print $2}')
     if [[ "$cpu" =~ ^[0-9]+$ ]] && grep -q '^  mm_cid ' "$out/next-$ext.log" && grep -q '^  node_id ' "$out/next-$ext.log" \
-        && grep -q '^  rseq_cs ' "$out/next-$ext.log" && grep -q '^1 critical section(s):' "$out/next-$ext.log"; then
-      pass "info rseq: cpu_id $cpu, rseq_cs, node_id, mm_cid shown; 'info rseq sections' lists the 1 section"
+        && grep -q '^  rseq_cs ' "$out/next-$ext.log" && grep -q '^[0-9]* critical section(s):' "$out/next-$ext.log" \
+        && grep -q '^  \[0x[0-9a-f]*, 0x[0-9a-f]*) <percpu_increment+[0-9]*>, abort ' "$out/next-$ext.log"; then
+      # The program's own section, beside the library's per-CPU sequences.
+      pass "info rseq: cpu_id $cpu, rseq_cs, node_id, mm_cid shown; 'info rseq sections' lists percpu_increment's section among $(grep -m1 -o '^[0-9]* critical section(s)' "$out/next-$ext.log")"
     else
       fail "info rseq: $(grep -A8 '^rseq area' "$out/next-$ext.log" | head -c 400)"
     fi
