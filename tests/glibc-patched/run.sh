@@ -10,8 +10,8 @@
 #
 # The unpacked tree and build directory are cached in
 # ${RSEQ_LIBC_GLIBC_CACHE:-$HOME/.cache/rseq-libc/glibc-2.36}: the first
-# run fetches and builds glibc (about 10-20 minutes on 2 cores), later runs
-# relink after a component change. Prints SKIP (and exits 0) when the
+# run fetches and builds glibc (588 s measured on 2 busy cores), later runs
+# relink after a component change (about 35 s when nothing changed). Prints SKIP (and exits 0) when the
 # source cannot be fetched. RSEQ_LIBC_SKIP_GLIBC=1 skips it on purpose.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
