@@ -81,6 +81,10 @@ if build hostlib gcc "${cflags[@]}" -fPIC -shared tests/c/hostlib.c -o "$out/lib
   run_host "glibc dynamic, glibc.pthread.rseq=0 (component owns)" 2 "$feature_size" "" \
     "$out/glibc-dynamic" GLIBC_TUNABLES=glibc.pthread.rseq=0
   run_host "glibc dynamic, rseq unavailable (none)" 0 0 "$no_rseq" "$out/glibc-dynamic"
+  # ld.so run as a command: the kernel passes AT_BASE 0, and the component
+  # finds ld.so through DT_DEBUG instead.
+  ldso=$(readelf -l "$out/glibc-dynamic" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+  run_host "glibc dynamic, run as ld.so command (libc owns)" 1 "$glibc_size" "$ldso" "$out/glibc-dynamic"
 fi
 
 # The component linked into a shared object: built without the
