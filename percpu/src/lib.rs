@@ -173,9 +173,9 @@ pub(crate) fn count_abort() {
     ABORTS.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Number of CPUs the kernel can run this process on: the highest CPU number
-/// in the affinity mask plus one (raw syscall, no libc), at least 1.
-pub fn possible_cpus() -> usize {
+/// The calling thread's affinity mask (CPUs below 1024): raw
+/// `sched_getaffinity`, None if the kernel refuses.
+fn affinity_mask() -> Option<[u64; 16]> {
     let mut mask = [0u64; 16];
     #[allow(unsafe_code)]
     // SAFETY: sched_getaffinity writes at most the buffer length given.
@@ -187,9 +187,15 @@ pub fn possible_cpus() -> usize {
             mask.as_mut_ptr() as usize,
         )
     };
-    if r <= 0 {
+    (r > 0).then_some(mask)
+}
+
+/// Number of CPUs the kernel can run this process on: the highest CPU number
+/// in the affinity mask plus one (raw syscall, no libc), at least 1.
+pub fn possible_cpus() -> usize {
+    let Some(mask) = affinity_mask() else {
         return 1;
-    }
+    };
     let mut highest = 0;
     for (w, bits) in mask.iter().enumerate() {
         if *bits != 0 {
@@ -227,20 +233,9 @@ pub fn pin_to_cpu(cpu: usize) -> i32 {
 
 /// Every CPU number this thread may run on now (affinity mask, < 1024).
 pub fn allowed_cpus(out: &mut [u32]) -> usize {
-    let mut mask = [0u64; 16];
-    #[allow(unsafe_code)]
-    // SAFETY: sched_getaffinity writes at most the buffer length given.
-    let r = unsafe {
-        rseq_abi::arch::syscall3(
-            rseq_abi::arch::nr::SCHED_GETAFFINITY,
-            0,
-            core::mem::size_of_val(&mask),
-            mask.as_mut_ptr() as usize,
-        )
-    };
-    if r <= 0 {
+    let Some(mask) = affinity_mask() else {
         return 0;
-    }
+    };
     let mut n = 0;
     for c in 0..1024 {
         if mask[c / 64] & (1 << (c % 64)) != 0 && n < out.len() {

@@ -66,6 +66,35 @@ macro_rules! cs_check_index {
     };
 }
 
+/// Copies `{len}` bytes from `{src}` to `{dst}` (words, then bytes), inside
+/// the section: an abort part-way leaves only the destination's unpublished
+/// bytes written, which the commit that follows publishes or not.
+macro_rules! cs_copy_bytes {
+    () => {
+        concat!(
+            "22:\n",
+            "cmp $8, {len}\n",
+            "jb 23f\n",
+            "mov ({src}), {tmp}\n",
+            "mov {tmp}, ({dst})\n",
+            "add $8, {src}\n",
+            "add $8, {dst}\n",
+            "sub $8, {len}\n",
+            "jmp 22b\n",
+            "23:\n",
+            "test {len}, {len}\n",
+            "jz 24f\n",
+            "movb ({src}), {tmp:l}\n",
+            "movb {tmp:l}, ({dst})\n",
+            "inc {src}\n",
+            "inc {dst}\n",
+            "dec {len}\n",
+            "jmp 23b\n",
+            "24:\n",
+        )
+    };
+}
+
 /// `delay` iterations of a countdown loop, inside the section.
 macro_rules! cs_delay {
     () => {
@@ -465,25 +494,7 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
                 cs_check_index!(),
                 "cmp {expect}, ({v})\n",
                 "jnz 5f\n",
-                "22:\n",
-                "cmp $8, {len}\n",
-                "jb 23f\n",
-                "mov ({src}), {tmp}\n",
-                "mov {tmp}, ({dst})\n",
-                "add $8, {src}\n",
-                "add $8, {dst}\n",
-                "sub $8, {len}\n",
-                "jmp 22b\n",
-                "23:\n",
-                "test {len}, {len}\n",
-                "jz 24f\n",
-                "movb ({src}), {tmp:l}\n",
-                "movb {tmp:l}, ({dst})\n",
-                "inc {src}\n",
-                "inc {dst}\n",
-                "dec {len}\n",
-                "jmp 23b\n",
-                "24:\n",
+                cs_copy_bytes!(),
             ],
             ["mov {newv}, ({v})\n", cs_end!(exit_compare_failed!())],
             ret = out(reg) ret,
@@ -541,25 +552,7 @@ pub unsafe fn load_cbne_store_memcpy_store<const INJECT: bool>(
                 "jnz 5f\n",
                 "mov {first}, ({dst})\n",
                 "add $8, {dst}\n",
-                "22:\n",
-                "cmp $8, {len}\n",
-                "jb 23f\n",
-                "mov ({src}), {tmp}\n",
-                "mov {tmp}, ({dst})\n",
-                "add $8, {src}\n",
-                "add $8, {dst}\n",
-                "sub $8, {len}\n",
-                "jmp 22b\n",
-                "23:\n",
-                "test {len}, {len}\n",
-                "jz 24f\n",
-                "movb ({src}), {tmp:l}\n",
-                "movb {tmp:l}, ({dst})\n",
-                "inc {src}\n",
-                "inc {dst}\n",
-                "dec {len}\n",
-                "jmp 23b\n",
-                "24:\n",
+                cs_copy_bytes!(),
             ],
             ["mov {newv}, ({v})\n", cs_end!(exit_compare_failed!())],
             ret = out(reg) ret,
