@@ -18,6 +18,7 @@ struct Host {
     no_rseq: bool,
     expect: &'static str,
     standalone: bool,
+    patched_glibc: bool,
 }
 
 const HOSTS: &[Host] = &[
@@ -67,7 +68,29 @@ const HOSTS: &[Host] = &[
         standalone: true,
         ..host("standalone test libc", "gcc", &[], &[], false, "component")
     },
+    Host {
+        patched_glibc: true,
+        ..host(
+            "glibc 2.36 + rseq-libc (patched)",
+            "gcc",
+            &[],
+            &[],
+            false,
+            "libc",
+        )
+    },
 ];
+
+/// The patched glibc's cache (patches/build-and-test.sh): headers installed
+/// in `sysroot`, crt files and libc in `link`, the build tree in `build`.
+fn patched_glibc_cache() -> PathBuf {
+    std::env::var_os("RSEQ_LIBC_GLIBC_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                .join(".cache/rseq-libc/glibc-2.36")
+        })
+}
 
 const TUNABLE_OFF: &[(&str, &str)] = &[("GLIBC_TUNABLES", "glibc.pthread.rseq=0")];
 
@@ -87,6 +110,7 @@ const fn host(
         no_rseq,
         expect,
         standalone: false,
+        patched_glibc: false,
     }
 }
 
@@ -138,6 +162,32 @@ fn build(h: &Host, dir: &Path, lib_dir: &Path, src: &Path) -> Result<PathBuf, St
         .arg(src)
         .arg(&lib)
         .arg("-lgcc");
+    } else if h.patched_glibc {
+        let cache = patched_glibc_cache();
+        let (sysroot, link, build) = (
+            cache.join("sysroot/usr/include"),
+            cache.join("link"),
+            cache.join("build"),
+        );
+        if !sysroot.is_dir() || !link.is_dir() || !build.join("elf/ld.so").exists() {
+            return Err(format!(
+                "SKIP: no patched glibc in {} (bash tests/glibc-patched/run.sh builds it)",
+                cache.display()
+            ));
+        }
+        let (b, e) = (build.display(), build.join("elf"));
+        cmd.arg("-isystem")
+            .arg(&sysroot)
+            .arg(format!("-B{}/", link.display()))
+            .arg(format!("-L{}", link.display()))
+            .arg(format!("-Wl,-rpath-link={b}:{}", e.display()))
+            .arg(src)
+            .arg(lib_dir.join("librseq_libc.a"))
+            .arg(format!("-Wl,-rpath={b}:{b}/nptl:{}", e.display()))
+            .arg(format!(
+                "-Wl,--dynamic-linker={}",
+                e.join("ld.so").display()
+            ));
     } else {
         let lib = lib_dir.join("librseq_libc.a");
         if !lib.exists() {
