@@ -414,6 +414,179 @@ fn wait_for_start(s: &StartShared) -> c_int {
     s.outcome.load(Ordering::Relaxed) as c_int
 }
 
+/// glibc's `sigset_t` (1024 bits; the kernel uses the first 64).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SigSet([u64; 16]);
+/// `pthread_attr_getsigmask_np` (glibc >= 2.32).
+type AttrGetSigmaskFn = unsafe extern "C" fn(*const c_void, *mut SigSet) -> c_int;
+/// `pthread_attr_setsigmask_np` (glibc >= 2.32).
+type AttrSetSigmaskFn = unsafe extern "C" fn(*mut c_void, *const SigSet) -> c_int;
+/// What `pthread_attr_getsigmask_np` returns for an attribute without a
+/// mask (glibc's pthread.h: -1).
+const PTHREAD_ATTR_NO_SIGMASK_NP: c_int = -1;
+
+// The attribute-mask lock: serializes the hooked creators that change an
+// attribute's signal mask for the duration of the libc's pthread_create, so
+// that two of them sharing one attribute never read each other's temporary
+// mask as the caller's. 0 when free, else the holder's process id (so that
+// a fork child, where the holder does not exist, takes it over), with
+// LOCK_CONTENDED when someone sleeps on it.
+static ATTR_MASK_LOCK: AtomicU32 = AtomicU32::new(0);
+const LOCK_CONTENDED: u32 = 1 << 31;
+const FUTEX_WAKE_ALL: usize = i32::MAX as usize;
+
+fn lock_attr_masks() {
+    // SAFETY: getpid has no arguments and no effect on memory.
+    let me = unsafe { syscall0(nr::GETPID) } as u32;
+    loop {
+        let held =
+            match ATTR_MASK_LOCK.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(held) => held,
+            };
+        if held & !LOCK_CONTENDED != me {
+            // Held by a process we were forked from: its holder never
+            // releases it here.
+            if ATTR_MASK_LOCK
+                .compare_exchange(held, me, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+            continue;
+        }
+        if held & LOCK_CONTENDED == 0
+            && ATTR_MASK_LOCK
+                .compare_exchange(
+                    held,
+                    held | LOCK_CONTENDED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            continue;
+        }
+        // SAFETY: futex wait on a static word; returns at once if it no
+        // longer holds the contended value.
+        unsafe {
+            syscall4(
+                arch::NR_FUTEX,
+                ATTR_MASK_LOCK.as_ptr() as usize,
+                FUTEX_WAIT_PRIVATE,
+                (held | LOCK_CONTENDED) as usize,
+                0,
+            );
+        }
+    }
+}
+
+fn unlock_attr_masks() {
+    if ATTR_MASK_LOCK.swap(0, Ordering::Release) & LOCK_CONTENDED != 0 {
+        // SAFETY: futex wake on a static word.
+        unsafe {
+            syscall3(
+                arch::NR_FUTEX,
+                ATTR_MASK_LOCK.as_ptr() as usize,
+                FUTEX_WAKE_PRIVATE,
+                FUTEX_WAKE_ALL,
+            );
+        }
+    }
+}
+
+/// A caller's attribute whose signal mask is set to "every signal blocked"
+/// while the libc's `pthread_create` reads it (glibc starts a new thread
+/// with an attribute's mask instead of its creator's); dropping it puts the
+/// caller's mask back and releases the lock. The new thread restores the
+/// caller's mask itself, after registering.
+struct AttrMaskSwap {
+    attr: *mut c_void,
+    user: SigSet,
+    set: AttrSetSigmaskFn,
+}
+
+impl AttrMaskSwap {
+    /// Ok(None) when `attr` carries no signal mask (or the libc has no
+    /// such attribute); an error for `pthread_create` when it may carry
+    /// one that cannot be read (a static glibc link with
+    /// `pthread_attr_setsigmask_np` but without `pthread_attr_getsigmask_np`).
+    ///
+    /// # Safety
+    /// `attr` is null or the caller's initialized `pthread_attr_t`.
+    unsafe fn begin(attr: *const c_void) -> Result<Option<Self>, c_int> {
+        if attr.is_null() {
+            return Ok(None);
+        }
+        let get = arch::weak_function_address!("pthread_attr_getsigmask_np");
+        let set = arch::weak_function_address!("pthread_attr_setsigmask_np");
+        if get == 0 {
+            // Without the setter no attribute carries a mask; with it
+            // alone the mask cannot be read.
+            return if set == 0 { Ok(None) } else { Err(ENOSYS) };
+        }
+        // SAFETY: the non-null address of the libc's function of that type.
+        let get: AttrGetSigmaskFn = unsafe { core::mem::transmute::<usize, AttrGetSigmaskFn>(get) };
+        let mut user = SigSet([0; 16]);
+        // A first look without the lock: another hooked creator's swap
+        // replaces a mask by a mask, never by none.
+        // SAFETY: the caller's attribute and a full-size sigset_t.
+        match unsafe { get(attr, &mut user) } {
+            0 => {}
+            PTHREAD_ATTR_NO_SIGMASK_NP => return Ok(None),
+            e => return Err(e),
+        }
+        if set == 0 {
+            return Err(ENOSYS);
+        }
+        // SAFETY: the non-null address of the libc's function of that type.
+        let set: AttrSetSigmaskFn = unsafe { core::mem::transmute::<usize, AttrSetSigmaskFn>(set) };
+        lock_attr_masks();
+        // Read again under the lock: the first read may have seen another
+        // creator's temporary mask.
+        // SAFETY: as above.
+        match unsafe { get(attr, &mut user) } {
+            0 => {}
+            r => {
+                unlock_attr_masks();
+                return if r == PTHREAD_ATTR_NO_SIGMASK_NP {
+                    Ok(None)
+                } else {
+                    Err(r)
+                };
+            }
+        }
+        let all = SigSet([!0; 16]);
+        // The attribute is the caller's writable pthread_attr_t (const only
+        // in pthread_create's prototype). It already has glibc's extension
+        // block, so setting a mask allocates nothing and cannot fail.
+        let attr = attr as *mut c_void;
+        // SAFETY: the caller's attribute and a full-size sigset_t.
+        let r = unsafe { set(attr, &all) };
+        if r != 0 {
+            unlock_attr_masks();
+            return Err(r);
+        }
+        Ok(Some(Self { attr, user, set }))
+    }
+
+    /// The mask the new thread restores after registering (the kernel's
+    /// 64 signals).
+    fn user_mask(&self) -> u64 {
+        self.user.0[0]
+    }
+}
+
+impl Drop for AttrMaskSwap {
+    fn drop(&mut self) {
+        // Cannot fail (see begin); nothing to report it to anyway.
+        // SAFETY: the caller's attribute, as in begin.
+        let _ = unsafe { (self.set)(self.attr, &self.user) };
+        unlock_attr_masks();
+    }
+}
+
 /// `pthread_create` with the start and exit hooks, through the libc's `fns`.
 ///
 /// # Safety
@@ -440,10 +613,17 @@ pub unsafe fn create_hooked(
         (Inherit::Unregistered(creator.reason, creator.error), 0)
     };
     let blocked = SignalsBlocked::new();
+    // SAFETY: the caller's attribute (pthread_create's contract).
+    let attr_mask = match unsafe { AttrMaskSwap::begin(attr) } {
+        Ok(swap) => swap,
+        Err(e) => return e,
+    };
     let data = StartData {
         start: start_routine,
         arg,
-        mask: blocked.previous(),
+        mask: attr_mask
+            .as_ref()
+            .map_or(blocked.previous(), AttrMaskSwap::user_mask),
         inherit,
         key,
         setspecific: fns.setspecific,
@@ -459,6 +639,7 @@ pub unsafe fn create_hooked(
                 slot as *const StartSlot as *mut c_void,
             )
         };
+        drop(attr_mask);
         drop(blocked);
         if r != 0 {
             // No thread was created: the slot is still ours.
@@ -481,6 +662,7 @@ pub unsafe fn create_hooked(
             &shared as *const StartShared as *mut c_void,
         )
     };
+    drop(attr_mask);
     drop(blocked);
     if r != 0 {
         return r;

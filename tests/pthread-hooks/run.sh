@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The pthread hooks in every host: lifecycle, signal storm and reuse after
+# exit, attribute signal masks (sigmask.c, glibc >= 2.32 hosts),
 # exit (and fork/vfork/posix_spawn inside lifecycle), linked against
 # target/release/librseq_libc.a.
 #   static links (glibc, musl) and dynamic executables:
@@ -119,6 +120,51 @@ if [ -f "$salib" ] &&
    build fatal-standalone gcc "${sacflags[@]}" -static "$src/fatal.c" "$salib" -lgcc \
      -o "$out/fatal-standalone"; then
   fatal_run "fatal: standalone static" "$out/fatal-standalone" 127 "$hooks_msg" 2
+fi
+
+# A thread whose attribute carries its own signal mask (glibc >= 2.32,
+# pthread_attr_setsigmask_np; musl and the test libc have no such API):
+# a pending SIGUSR1 only it can take must find its area registered, and it
+# must run with the attribute's mask (sigmask.c).
+sigmask_run() { # name binary owner [env...]
+  local name=$1 bin=$2 owner=$3; shift 3
+  local log="$out/${name//[^A-Za-z0-9_.-]/_}.log"
+  (env "$@" EXPECT_OWNER="$owner" timeout 60 "$bin") > "$log" 2>&1
+  local rc=$?
+  if [ $rc -eq 77 ]; then skip "$name: $(head -n 1 "$log")"
+  elif [ $rc -eq 0 ] && grep -q ", 0 failed" "$log"; then pass "$name: $(head -n 1 "$log")"
+  else fail "$name: exit $rc: $(grep -m 5 -E 'FAIL|passed' "$log" | tr '\n' ' ') (log: $log)"
+  fi
+}
+if build sigmask-glibc-dynamic gcc "${cflags[@]}" "$src/sigmask.c" "$lib" "${wrap[@]}" -lpthread \
+     -o "$out/sigmask-glibc-dynamic"; then
+  sigmask_run "sigmask: glibc dynamic (libc owns; control)" "$out/sigmask-glibc-dynamic" 1
+  sigmask_run "sigmask: glibc dynamic, rseq=0, --wrap" "$out/sigmask-glibc-dynamic" 2 "$off"
+fi
+if build sigmask-glibc-static gcc "${cflags[@]}" -static "$src/sigmask.c" "$lib" "${wrap[@]}" \
+     -lpthread -o "$out/sigmask-glibc-static"; then
+  sigmask_run "sigmask: glibc static (libc owns; control)" "$out/sigmask-glibc-static" 1
+  sigmask_run "sigmask: glibc static, rseq=0, --wrap" "$out/sigmask-glibc-static" 2 "$off"
+fi
+# Static, with the setter but not the getter: the hooks cannot read a mask
+# and refuse (ENOSYS); -Wl,-u,pthread_attr_getsigmask_np links the getter.
+if build sigmask-setter-only gcc "${cflags[@]}" -DSETTER_ONLY -static "$src/sigmask.c" "$lib" \
+     "${wrap[@]}" -lpthread -o "$out/sigmask-setter-only"; then
+  if nm "$out/sigmask-setter-only" | grep -q " [TW] pthread_attr_getsigmask_np$"; then
+    fail "sigmask: glibc static, setter only: the getter was linked anyway (test premise broken)"
+  else
+    sigmask_run "sigmask: glibc static, setter only (libc owns; control)" "$out/sigmask-setter-only" 1
+    sigmask_run "sigmask: glibc static, setter only, rseq=0: ENOSYS" "$out/sigmask-setter-only" 2 "$off"
+  fi
+fi
+if build sigmask-static-u gcc "${cflags[@]}" -DSETTER_ONLY -static "$src/sigmask.c" "$lib" \
+     "${wrap[@]}" -Wl,-u,pthread_attr_getsigmask_np -lpthread -o "$out/sigmask-static-u"; then
+  sigmask_run "sigmask: glibc static, setter only + -Wl,-u,pthread_attr_getsigmask_np, rseq=0" \
+    "$out/sigmask-static-u" 2 "$off" EXPECT_CREATE=0
+fi
+if build sigmask-interpose gcc "${cflags[@]}" "$src/sigmask.c" "$lib" "${interpose[@]}" -lpthread \
+     -o "$out/sigmask-interpose"; then
+  sigmask_run "sigmask: glibc dynamic, rseq=0, --defsym interposition" "$out/sigmask-interpose" 2 "$off"
 fi
 
 # Dynamic symbol interposition: a shared library's own pthread_create call
