@@ -131,7 +131,9 @@ enum Inherit {
 struct StartData {
     start: StartRoutine,
     arg: *mut c_void,
-    /// The creator's signal mask before it blocked everything.
+    /// The mask the thread runs with once registered: the caller's
+    /// attribute mask if it has one, else the creator's mask before it
+    /// blocked everything.
     mask: u64,
     inherit: Inherit,
     key: c_uint,
@@ -889,6 +891,73 @@ mod tests {
             CHILD_MASK.load(Ordering::SeqCst) as u64,
             SIGUSR2_BIT | SIGTERM_BIT
         );
+    }
+
+    extern "C" {
+        fn pthread_attr_init(attr: *mut c_void) -> c_int;
+        fn pthread_attr_destroy(attr: *mut c_void) -> c_int;
+        fn pthread_attr_setsigmask_np(attr: *mut c_void, mask: *const SigSet) -> c_int;
+        fn pthread_attr_getsigmask_np(attr: *const c_void, mask: *mut SigSet) -> c_int;
+    }
+
+    // An attribute with its own mask (glibc >= 2.32, which the test binary
+    // links): the thread runs with the attribute's mask, not its creator's,
+    // once registered; the attribute and the creator's mask are unchanged.
+    #[test]
+    fn a_new_thread_runs_with_its_attributes_signal_mask() {
+        let _one = SLOT_TEST.lock().unwrap();
+        const SIGUSR2_BIT: u64 = 1 << (12 - 1);
+        const SIGTERM_BIT: u64 = 1 << (15 - 1);
+        const SIGHUP_BIT: u64 = 1;
+        let mut attr = [0u64; 8];
+        let attr = attr.as_mut_ptr().cast::<c_void>();
+        let mut mask = SigSet([0; 16]);
+        mask.0[0] = SIGUSR2_BIT | SIGTERM_BIT;
+        // SAFETY: a 64-byte, 8-aligned pthread_attr_t (56 bytes in glibc).
+        unsafe {
+            assert_eq!(pthread_attr_init(attr), 0);
+            assert_eq!(pthread_attr_setsigmask_np(attr, &mask), 0);
+        }
+        let old = set_mask(SIGHUP_BIT);
+        CHILD_MASK.store(0, Ordering::SeqCst);
+        let mut t: usize = 0;
+        // SAFETY: valid pthread_create arguments.
+        let r = unsafe {
+            rseq_libc_pthread_create(&mut t, attr, Some(record_mask), core::ptr::null_mut())
+        };
+        assert_eq!(r, 0);
+        let fns = interposed_fns().unwrap();
+        // SAFETY: joins the thread just created.
+        assert_eq!(unsafe { (fns.join)(t, core::ptr::null_mut()) }, 0);
+        assert_eq!(set_mask(old), SIGHUP_BIT);
+        assert_eq!(
+            CHILD_MASK.load(Ordering::SeqCst) as u64,
+            SIGUSR2_BIT | SIGTERM_BIT
+        );
+        let mut after = SigSet([0; 16]);
+        // SAFETY: the attribute initialized above.
+        unsafe {
+            assert_eq!(pthread_attr_getsigmask_np(attr, &mut after), 0);
+            pthread_attr_destroy(attr);
+        }
+        assert_eq!(after.0[0], SIGUSR2_BIT | SIGTERM_BIT);
+        assert_eq!(ATTR_MASK_LOCK.load(Ordering::SeqCst), 0);
+    }
+
+    // A fork child inherits the lock as its parent held it: the holder is
+    // another process, and the child takes the lock over instead of waiting
+    // forever.
+    #[test]
+    fn the_attribute_mask_lock_of_another_process_is_taken_over() {
+        let _one = SLOT_TEST.lock().unwrap();
+        // SAFETY: getpid has no arguments.
+        let me = unsafe { syscall0(nr::GETPID) } as u32;
+        let other = if me == 1 { 2 } else { me - 1 };
+        ATTR_MASK_LOCK.store(other | LOCK_CONTENDED, Ordering::SeqCst);
+        lock_attr_masks();
+        assert_eq!(ATTR_MASK_LOCK.load(Ordering::SeqCst), me);
+        unlock_attr_masks();
+        assert_eq!(ATTR_MASK_LOCK.load(Ordering::SeqCst), 0);
     }
 
     // The test binary links glibc dynamically: the --defsym entry finds

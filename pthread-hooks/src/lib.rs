@@ -6,11 +6,40 @@
 //! - **Start** ([`create_hooked`]): the creator blocks every signal before
 //!   the libc's `pthread_create`, so the new thread starts with all signals
 //!   blocked; the new thread registers first, then restores the creator's
-//!   original mask, then runs the start routine. A thread whose creator has
+//!   original mask (or its attribute's, below), then runs the start routine. A thread whose creator has
 //!   no area inherits that ([`rseq_registration::inherit_unregistered`]).
 //!   The creator does not wait for the new thread: it hands the start data
 //!   over in one of 128 static start slots (claimed with an atomic, freed
 //!   by the new thread once it copied them) and returns.
+//! - **Attribute signal masks** (glibc >= 2.32,
+//!   `pthread_attr_setsigmask_np`): glibc starts a thread whose attribute
+//!   carries a mask with that mask, not with its creator's, so blocking in
+//!   the creator is not enough. When `pthread_attr_getsigmask_np` finds a
+//!   mask, the creator sets the attribute's mask to "every signal blocked"
+//!   for the duration of the libc's `pthread_create` and puts the caller's
+//!   back right after; the new thread restores the caller's attribute mask
+//!   (not its creator's) after registering, so it ends with the mask it
+//!   asked for. Creators doing this take one process-wide lock (a futex
+//!   word holding the holder's process id, which a fork child takes over),
+//!   so two hooked creators sharing an attribute never read each other's
+//!   temporary mask as the caller's. Caveats: the attribute is written
+//!   although `pthread_create` takes it `const` (it is the caller's
+//!   writable `pthread_attr_t`; glibc's extension block already exists, so
+//!   nothing is allocated and the writes cannot fail), and a thread that
+//!   reads or uses the same attribute at that moment outside the hooks (an
+//!   unhooked `pthread_create`, `pthread_attr_getsigmask_np`) can observe
+//!   the all-blocked mask; glibc (like POSIX) does not make concurrent use
+//!   of one attribute object with its modification safe anyway. As in
+//!   glibc's own handling of such a mask, its internal signals 32 and 33 stay
+//!   deliverable while the thread starts (glibc's handlers for them do not
+//!   touch the area). A static glibc link pulls in
+//!   `pthread_attr_setsigmask_np` and `pthread_attr_getsigmask_np`
+//!   separately, and the hooks reach both through weak references: a
+//!   program that links the setter but not the getter gets `ENOSYS` from a
+//!   hooked `pthread_create` with a non-null attribute (where the component
+//!   owns registration) rather than a thread that could run a handler
+//!   unregistered; link it with `-Wl,-u,pthread_attr_getsigmask_np`. musl
+//!   and the standalone test libc have no attribute masks.
 //! - **Registration failure** of a thread whose creator is registered
 //!   (which the kernel does not do in practice once the creator succeeded:
 //!   same area layout, same signature; a seccomp filter installed by the

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The pthread hooks in every host: lifecycle, signal storm and reuse after
-# exit, attribute signal masks (sigmask.c, glibc >= 2.32 hosts),
-# exit (and fork/vfork/posix_spawn inside lifecycle), linked against
-# target/release/librseq_libc.a.
+# exit (and fork/vfork/posix_spawn inside lifecycle), and attribute signal
+# masks (sigmask.c, glibc hosts), linked against target/release/librseq_libc.a.
 #   static links (glibc, musl) and dynamic executables:
 #       -Wl,--wrap=pthread_create
 #   dynamic executables, hooking shared libraries' threads too:
