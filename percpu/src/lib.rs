@@ -56,23 +56,29 @@ pub enum Outcome {
 }
 
 /// Which field of the rseq area indexes the slots.
+///
+/// The discriminant is the field's offset in `struct rseq`, so that
+/// [`IndexMode::offset`] is a zero-extension of the stored byte (one `add`
+/// on the fast path, no compare and conditional move).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum IndexMode {
     /// `cpu_id` (offset 4): one slot per possible CPU.
-    CpuId,
+    CpuId = 4,
     /// `mm_cid` (offset 24, Linux 6.3+): dense concurrency ids, below the
     /// number of threads and of CPUs; fewer slots are touched when a process
     /// runs fewer threads than the machine has CPUs.
-    MmCid,
+    MmCid = 24,
 }
+
+const _: () = assert!(IndexMode::CpuId as usize == core::mem::offset_of!(Rseq, cpu_id));
+const _: () = assert!(IndexMode::MmCid as usize == core::mem::offset_of!(Rseq, mm_cid));
 
 impl IndexMode {
     /// Offset of the index field in `struct rseq`.
+    #[inline(always)]
     pub const fn offset(self) -> usize {
-        match self {
-            IndexMode::CpuId => 4,
-            IndexMode::MmCid => 24,
-        }
+        self as usize
     }
 
     /// `MmCid` when the kernel fills `mm_cid` (feature size >= 28), else
@@ -105,9 +111,19 @@ pub fn mm_cid_available() -> bool {
 pub fn thread_area(mode: IndexMode) -> Option<(*mut Rseq, *const u32)> {
     let mut area = rseq_registration::area();
     if area.is_null() {
-        area = rseq_registration::current_area()?.as_ptr();
+        // Out of line: a registered thread's fast path is the TLS load, the
+        // null test and a fall-through (no taken branch, no inlined
+        // registration code between the lookup and the sequence).
+        area = area_slow()?;
     }
     Some((area, area.cast::<u8>().wrapping_add(mode.offset()).cast()))
+}
+
+/// A thread that has no area yet: register it lazily, or `None` (fallback).
+#[cold]
+#[inline(never)]
+fn area_slow() -> Option<*mut Rseq> {
+    rseq_registration::current_area().map(|a| a.as_ptr())
 }
 
 /// The calling thread's current index (`cpu_id` or `mm_cid`) read from its

@@ -160,8 +160,66 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         NonNull::new(head as *mut u8)
     }
 
-    /// Pushes `obj` on per-CPU list `i` if the thread still runs there and
-    /// the list is below the limit; false otherwise (the caller goes global).
+    /// One attempt to push `obj` on the current per-CPU list: `Done`,
+    /// `Aborted` / `CompareFailed` (retry), or `None` when the list is full
+    /// or the index is beyond N (the caller goes global).
+    ///
+    /// # Safety
+    /// `obj` is a free object of this pool, on no list; `area`/`field` are
+    /// the calling thread's (from `thread_area`).
+    #[inline(always)]
+    unsafe fn push_local_once(
+        &self,
+        area: *mut rseq_abi::Rseq,
+        field: *const u32,
+        obj: *mut u8,
+    ) -> Option<Outcome> {
+        let i = read_index(field);
+        if i as usize >= N {
+            return None;
+        }
+        // i < N was checked above, outside the section; the section then
+        // re-checks that the thread still runs on index i before it
+        // commits, so the slot address computed from i is in bounds and
+        // the slot is this index's.
+        let word = self.heads.slot(crate::Where::Slot(i)).word.as_ptr();
+        // SAFETY: a load of the head word; it is compared again inside the
+        // section.
+        let head = unsafe { ptr::read_volatile(word) };
+        let depth = if head == 0 {
+            0
+        } else {
+            // SAFETY: head is an object of this pool's storage ('static);
+            // another thread may have popped and be writing it, so the
+            // value may be stale: it only bounds the list.
+            unsafe { ptr::read_volatile((head as *const usize).add(1)) }
+        };
+        if depth >= self.per_cpu_limit {
+            return None;
+        }
+        // SAFETY: obj is free and ours until the commit publishes it.
+        unsafe {
+            ptr::write_volatile(obj.cast::<usize>(), head);
+            ptr::write_volatile(obj.cast::<usize>().add(1), depth.saturating_add(1));
+        }
+        // SAFETY: the head word of slot i is only written by sequences
+        // committing on index i.
+        Some(unsafe {
+            arch::load_cbne_store::<INJECT>(
+                area,
+                field,
+                i,
+                word,
+                head,
+                obj as usize,
+                delay::<INJECT>(),
+            )
+        })
+    }
+
+    /// Pushes `obj` on the current per-CPU list, retrying after an abort or
+    /// a changed head; false when the thread has no area, the index is
+    /// beyond N or the list is full (the caller goes global).
     ///
     /// # Safety
     /// `obj` is a free object of this pool, on no list.
@@ -170,47 +228,36 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
             return false;
         };
         loop {
-            let i = read_index(field);
-            if i as usize >= N {
-                return false;
-            }
-            let at = crate::Where::Slot(i);
-            let head = self.heads.load(at);
-            let depth = if head == 0 {
-                0
-            } else {
-                // SAFETY: head is an object of this pool's storage ('static);
-                // another thread may have popped and be writing it, so the
-                // value may be stale: it only bounds the list.
-                unsafe { ptr::read_volatile((head as *const usize).add(1)) }
-            };
-            if depth >= self.per_cpu_limit {
-                return false;
-            }
-            // SAFETY: obj is free and ours until the commit publishes it.
-            unsafe {
-                ptr::write_volatile(obj.cast::<usize>(), head);
-                ptr::write_volatile(obj.cast::<usize>().add(1), depth.saturating_add(1));
-            }
-            let word = self.heads.slot(at).word.as_ptr();
-            // SAFETY: the head word of slot i is only written by sequences
-            // committing on index i.
-            match unsafe {
-                arch::load_cbne_store::<INJECT>(
-                    area,
-                    field,
-                    i,
-                    word,
-                    head,
-                    obj as usize,
-                    delay::<INJECT>(),
-                )
-            } {
-                Outcome::Done => return true,
-                Outcome::CompareFailed => {}
-                Outcome::Aborted => count_abort(),
+            // SAFETY: the caller's contract; area/field are this thread's.
+            match unsafe { self.push_local_once(area, field, obj) } {
+                Some(Outcome::Done) => return true,
+                Some(Outcome::CompareFailed) => {}
+                Some(Outcome::Aborted) => count_abort(),
+                None => return false,
             }
         }
+    }
+
+    /// One compare-and-pop on the current per-CPU list: `(Done, node)`,
+    /// `(CompareFailed, 0)` for an empty list, `(Aborted, _)` (retry), or
+    /// `None` when the index is beyond N.
+    #[inline(always)]
+    fn pop_local_once(
+        &self,
+        area: *mut rseq_abi::Rseq,
+        field: *const u32,
+    ) -> Option<(Outcome, usize)> {
+        let i = read_index(field);
+        if i as usize >= N {
+            return None;
+        }
+        // In bounds: i < N checked here; the section aborts unless the
+        // thread still runs on index i (see push_local_once).
+        let word = self.heads.slot(crate::Where::Slot(i)).word.as_ptr();
+        // SAFETY: the head word of slot i is only written by sequences
+        // committing on index i; every node on the list is a free object
+        // whose first word is its next pointer.
+        Some(unsafe { arch::load_cbeq_pop::<INJECT>(area, field, i, word, 0, delay::<INJECT>()) })
     }
 
     /// Pops from the current CPU's list; `None` when it is empty or the
@@ -218,27 +265,37 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
     fn try_pop_local(&self) -> Option<NonNull<u8>> {
         let (area, field) = thread_area(self.heads.mode())?;
         loop {
-            let i = read_index(field);
-            if i as usize >= N {
-                return None;
-            }
-            let word = self.heads.slot(crate::Where::Slot(i)).word.as_ptr();
-            // SAFETY: as try_push_local; every node on the list is a free
-            // object whose first word is its next pointer.
-            let (r, node) = unsafe {
-                arch::load_cbeq_pop::<INJECT>(area, field, i, word, 0, delay::<INJECT>())
-            };
-            match r {
-                Outcome::Done => return NonNull::new(node as *mut u8),
-                Outcome::CompareFailed => return None,
-                Outcome::Aborted => count_abort(),
+            match self.pop_local_once(area, field)? {
+                (Outcome::Done, node) => return NonNull::new(node as *mut u8),
+                (Outcome::CompareFailed, _) => return None,
+                (Outcome::Aborted, _) => count_abort(),
             }
         }
     }
 
     /// An object, or `None` when the pool is exhausted. Never the same
     /// object twice until it is freed.
+    #[inline]
     pub fn alloc(&self) -> Option<NonNull<u8>> {
+        // Fast path: one compare-and-pop, straight-line; everything else
+        // (abort, empty list, no area, index beyond N) is out of line.
+        if let Some((area, field)) = thread_area(self.heads.mode()) {
+            match self.pop_local_once(area, field) {
+                // A committed pop of a non-empty list: node is not null.
+                Some((Outcome::Done, node)) => return NonNull::new(node as *mut u8),
+                // Counted here: alloc_slow's retries count only their own.
+                Some((Outcome::Aborted, _)) => count_abort(),
+                _ => {}
+            }
+        }
+        self.alloc_slow()
+    }
+
+    /// [`Pool::alloc`] after its first attempt did not pop: retry, then the
+    /// global list and a refill.
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&self) -> Option<NonNull<u8>> {
         if let Some(o) = self.try_pop_local() {
             return Some(o);
         }
@@ -263,7 +320,31 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
     ///
     /// # Safety
     /// `obj` came from [`Pool::alloc`] of this pool and is not used after.
+    #[inline]
     pub unsafe fn free(&self, obj: NonNull<u8>) {
+        // Fast path: one push, straight-line; a retry, a full list, no area
+        // or an index beyond N go out of line.
+        if let Some((area, field)) = thread_area(self.heads.mode()) {
+            // SAFETY: the caller's contract; area/field are this thread's.
+            match unsafe { self.push_local_once(area, field, obj.as_ptr()) } {
+                Some(Outcome::Done) => return,
+                // Counted here: free_slow's retries count only their own.
+                Some(Outcome::Aborted) => count_abort(),
+                _ => {}
+            }
+        }
+        // SAFETY: the caller's contract (the failed attempt did not publish
+        // obj: it is still on no list).
+        unsafe { self.free_slow(obj) }
+    }
+
+    /// [`Pool::free`] after its first attempt did not push.
+    ///
+    /// # Safety
+    /// As [`Pool::free`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_slow(&self, obj: NonNull<u8>) {
         // SAFETY: the caller's contract.
         unsafe {
             if !self.try_push_local(obj.as_ptr()) {

@@ -271,28 +271,72 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
     /// comparison to fail. Retries aborted sequences; returns where it added.
     #[inline(always)]
     pub fn add_current(&self, inc: usize) -> Where {
+        // The first attempt is inline and straight-line; a retry after an
+        // abort, an index beyond N and the no-area fallback are out of line
+        // (`add_current_slow`), so that the committed case takes no branch.
         if let Some((area, field)) = thread_area(self.mode) {
-            loop {
-                // SAFETY: slot i's word is at base + i * STRIDE for i < N and
-                // only written by sequences committing on index i.
-                let (r, i) = unsafe {
-                    arch::add_indexed::<INJECT>(
-                        area,
-                        field,
-                        self.slots.as_ptr() as *mut u8,
-                        Self::STRIDE,
-                        N as u32,
-                        inc,
-                        delay::<INJECT>(),
-                    )
-                };
-                match r {
-                    Outcome::Done => return Where::Slot(i),
-                    Outcome::CompareFailed => break,
-                    Outcome::Aborted => count_abort(),
-                }
+            let (r, i) = self.add_indexed_once(area, field, inc);
+            if r == Outcome::Done {
+                return Where::Slot(i);
             }
+            return self.add_current_retry(area, field, r, inc);
         }
+        self.add_fallback(inc)
+    }
+
+    /// One load-add-store at the current index (read inside the section).
+    #[inline(always)]
+    fn add_indexed_once(
+        &self,
+        area: *mut rseq_abi::Rseq,
+        field: *const u32,
+        inc: usize,
+    ) -> (Outcome, u32) {
+        // SAFETY: slot i's word is at base + i * STRIDE for i < N (the
+        // section exits with CompareFailed for i >= N) and only written by
+        // sequences committing on index i; area/field are this thread's.
+        unsafe {
+            arch::add_indexed::<INJECT>(
+                area,
+                field,
+                self.slots.as_ptr() as *mut u8,
+                Self::STRIDE,
+                N as u32,
+                inc,
+                delay::<INJECT>(),
+            )
+        }
+    }
+
+    /// After a first attempt of [`Self::add_current`] that did not commit:
+    /// `Aborted` retries; `CompareFailed` (an index beyond N) goes to the
+    /// fallback. Arguments in registers (no `Option` built on the stack by
+    /// the hot path for this call).
+    #[cold]
+    #[inline(never)]
+    fn add_current_retry(
+        &self,
+        area: *mut rseq_abi::Rseq,
+        field: *const u32,
+        first: Outcome,
+        inc: usize,
+    ) -> Where {
+        let mut r = first;
+        while r == Outcome::Aborted {
+            count_abort();
+            let (again, i) = self.add_indexed_once(area, field, inc);
+            if again == Outcome::Done {
+                return Where::Slot(i);
+            }
+            r = again;
+        }
+        self.add_fallback(inc)
+    }
+
+    /// The fallback slot's atomic add (no area, or an index beyond N).
+    #[cold]
+    #[inline(never)]
+    fn add_fallback(&self, inc: usize) -> Where {
         self.fallback.word.fetch_add(inc, Ordering::Relaxed);
         Where::Fallback
     }

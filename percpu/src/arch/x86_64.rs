@@ -9,9 +9,9 @@
 //! |---|---|---|
 //! | `2:` | `.text` | `start_ip`: first instruction after the descriptor is published |
 //! | `3:` | `.text` | post-commit ip: right after the commit instruction |
-//! | `5:` | `.text` | "compare failed" exit (only in sections with a comparison) |
-//! | `9:` | `.text` | the common end, where `ret` holds the [`Outcome`](crate::Outcome) |
+//! | `9:` | `.text` | the common end (the same address as `3:`), where `ret` holds the [`Outcome`](crate::Outcome) |
 //! | `4:` | `__rseq_failure` (`"ax"`) | `abort_ip`, preceded by the 7 bytes `0f b9 3d 53 30 05 53` |
+//! | `5:` | `__rseq_failure` (`"ax"`), after the abort handler | "compare failed" exit (listed only for sections with a comparison): `ret` = 1, jump back to `9:` |
 //! | `6:` | `__rseq_cs` (`"aw"`, `.balign 32`) | the `struct rseq_cs` descriptor |
 //!
 //! - `__rseq_cs`: `.long 0 (version), 0 (flags)`, `.quad 2b (start_ip),
@@ -25,7 +25,11 @@
 //!   0x3d` + `.long 0x53053053` (glibc's and librseq's convention), so that it
 //!   disassembles as `ud1 0x53053053(%rip),%edi`; the kernel checks the 4
 //!   bytes before `abort_ip` against the registered `RSEQ_SIG`. The handler
-//!   sets `ret` = 2 (aborted) and jumps back to `9:`.
+//!   sets `ret` = 2 (aborted) and jumps back to `9:`. The compare-failed
+//!   exit `5:` follows it there (out of line, outside the section: an exit
+//!   point may be anywhere outside `[start_ip, post_commit_ip)`), so that
+//!   the committing path falls through from the commit to `9:` without a
+//!   taken branch.
 //!
 //! The two arrays carry `SHF_GNU_RETAIN` (`R`, GNU ld 2.36+, lld 13+): code
 //! references the descriptors but nothing references the arrays, and
@@ -66,30 +70,49 @@ macro_rules! cs_check_index {
     };
 }
 
-/// Copies `{len}` bytes from `{src}` to `{dst}` (words, then bytes), inside
-/// the section: an abort part-way leaves only the destination's unpublished
-/// bytes written, which the commit that follows publishes or not.
+/// Copies `{len}` bytes from `{src}` to `{dst}` inside the section, with
+/// no byte loop for the common lengths: 16 bytes or more: the last 16 bytes
+/// (unaligned `movdqu` through `{xmm}`), then 16-byte blocks from the start
+/// while more than 16 bytes remain (the blocks overlap the tail; a 17-32
+/// byte copy is two loads and two stores and no taken branch); 8 to 15
+/// bytes: the first and the last 8 (overlapping); below 8: a byte loop.
+/// Only `[src, src + len)` is read and `[dst, dst + len)` written. An abort
+/// part-way leaves only the destination's unpublished bytes written, which
+/// the commit that follows publishes or not.
 macro_rules! cs_copy_bytes {
     () => {
         concat!(
+            "cmp $16, {len}\n",
+            "jb 25f\n",
+            "movdqu -16({src},{len}), {xmm}\n",
+            "movdqu {xmm}, -16({dst},{len})\n",
             "22:\n",
+            "movdqu ({src}), {xmm}\n",
+            "movdqu {xmm}, ({dst})\n",
+            "add $16, {src}\n",
+            "add $16, {dst}\n",
+            "sub $16, {len}\n",
+            "cmp $16, {len}\n",
+            "ja 22b\n",
+            "jmp 24f\n",
+            "25:\n",
             "cmp $8, {len}\n",
             "jb 23f\n",
             "mov ({src}), {tmp}\n",
             "mov {tmp}, ({dst})\n",
-            "add $8, {src}\n",
-            "add $8, {dst}\n",
-            "sub $8, {len}\n",
-            "jmp 22b\n",
+            "mov -8({src},{len}), {tmp}\n",
+            "mov {tmp}, -8({dst},{len})\n",
+            "jmp 24f\n",
             "23:\n",
             "test {len}, {len}\n",
             "jz 24f\n",
+            "26:\n",
             "movb ({src}), {tmp:l}\n",
             "movb {tmp:l}, ({dst})\n",
             "inc {src}\n",
             "inc {dst}\n",
             "dec {len}\n",
-            "jmp 23b\n",
+            "jnz 26b\n",
             "24:\n",
         )
     };
@@ -109,21 +132,21 @@ macro_rules! cs_delay {
     };
 }
 
-/// `3:` (right after the commit), the compare-failed exit `5:`, the end `9:`,
-/// the abort handler and the tables. `$exits` adds exit-point pairs.
+/// `3:` (right after the commit) = the end `9:`, the abort handler `4:` and
+/// the compare-failed exit `5:` (both out of line) and the tables. `$exits` adds exit-point pairs.
 macro_rules! cs_end {
     ($($exits:expr)?) => {
         concat!(
             "3:\n",
-            "jmp 9f\n",
-            "5:\n",
-            "mov $1, {ret:e}\n",
             "9:\n",
             ".pushsection __rseq_failure, \"ax\"\n",
             ".byte 0x0f, 0xb9, 0x3d\n",
             ".long 0x53053053\n",
             "4:\n",
             "mov $2, {ret:e}\n",
+            "jmp 9b\n",
+            "5:\n",
+            "mov $1, {ret:e}\n",
             "jmp 9b\n",
             ".popsection\n",
             ".pushsection __rseq_cs, \"aw\"\n",
@@ -507,6 +530,7 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
             dst = inout(reg) dst => _,
             src = inout(reg) src => _,
             len = inout(reg) len => _,
+            xmm = out(xmm_reg) _,
             newv = in(reg) newv,
             options(att_syntax, nostack),
         );
@@ -566,6 +590,7 @@ pub unsafe fn load_cbne_store_memcpy_store<const INJECT: bool>(
             dst = inout(reg) dst => _,
             src = inout(reg) src => _,
             len = inout(reg) len => _,
+            xmm = out(xmm_reg) _,
             newv = in(reg) newv,
             options(att_syntax, nostack),
         );
