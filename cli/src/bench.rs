@@ -246,6 +246,27 @@ pub fn run(args: &[String]) -> i32 {
         percpu_atomic[cpu * 8].fetch_add(1, Ordering::Relaxed);
     };
     let g1 = ns_per_op(n, getcpu_atomic);
+    // The floor of the counter's data dependency on this CPU, without rseq
+    // (and without its guarantees: not safe against preemption): a volatile
+    // load of cpu_id, then a plain load-add-store of the slot it selects.
+    // The next iteration's load of the same word waits for this store
+    // (store-to-load forwarding through an address computed from a load).
+    let floor_slots: &'static mut [u64] = Vec::leak(vec![0u64; CPUS * 8]);
+    let floor_base = floor_slots.as_mut_ptr();
+    let floor_field = rseq_percpu::thread_area(IndexMode::CpuId)
+        .map(|(_, f)| f)
+        .expect("registered: checked above");
+    #[allow(unsafe_code)]
+    let floor = ns_per_op(n, || {
+        // SAFETY: floor_field is this thread's cpu_id (its area, checked
+        // above); the index is reduced below CPUS, and the leaked slots are
+        // this benchmark's alone (one thread).
+        unsafe {
+            let i = core::ptr::read_volatile(floor_field) as usize % CPUS;
+            let p = floor_base.add(i * 8);
+            core::ptr::write_volatile(p, core::ptr::read_volatile(p).wrapping_add(1));
+        }
+    });
     let s1 = ns_per_op(n, || {
         shared.fetch_add(1, Ordering::Relaxed);
     });
@@ -263,6 +284,14 @@ pub fn run(args: &[String]) -> i32 {
         c1,
         "one shared atomic",
         s1,
+        "",
+    ));
+    rows.push(row(
+        "counter increment, 1 thread",
+        "",
+        c1,
+        "floor: cpu_id load + plain add to that slot (no rseq)",
+        floor,
         "",
     ));
     let c2 = throughput(2, n, move || {
