@@ -486,7 +486,7 @@ pub unsafe fn load_cbne_store_store<const INJECT: bool>(
 }
 
 /// Compare + memcpy + store: on `index`, if `*v == expect`, copy `len` bytes
-/// from `src` to `dst` (8 bytes at a time, then bytes), then store `newv`
+/// from `src` to `dst` (see `cs_copy_bytes`), then store `newv`
 /// into `*v` (the commit: it publishes the copy).
 ///
 /// # Safety
@@ -540,7 +540,7 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
 
 /// Compare + store + memcpy + store: on `index`, if `*v == expect`, store
 /// the word `first` at `dst`, copy `len` bytes from `src` to `dst + 8`
-/// (8 bytes at a time, then bytes), then store `newv` into `*v` (the commit
+/// (see `cs_copy_bytes`), then store `newv` into `*v` (the commit
 /// publishes both). The ring buffer's write: a record header and its payload
 /// go straight from the caller's buffer into the reserved slot, one copy.
 ///
