@@ -4,8 +4,13 @@
    host libc registered (glibc >= 2.35 with rseq enabled); exactly one of the
    two owns a thread.  Every function may be called from constructors,
    destructors and signal handlers: a thread the component should own but
-   that has not registered yet is registered first, with all signals
-   blocked ("lazy registration").  Errors are negative errno values.  */
+   that has not registered yet is registered first, with the application's
+   signals blocked ("lazy registration"; the libc's internal signals, which
+   setuid () and thread cancellation use, are never blocked).  A thread
+   that the pthread hooks did not start is registered lazily only where
+   that is safe (the main thread; any thread under glibc); elsewhere it
+   has no area (RSEQ_LIBC_REASON_UNHOOKED) and everything falls back.
+   Errors are negative errno values.  */
 
 #ifndef RSEQ_LIBC_H
 #define RSEQ_LIBC_H 1
@@ -26,15 +31,22 @@ extern "C" {
 #define RSEQ_LIBC_REASON_UNAVAILABLE 1 /* ENOSYS: no kernel rseq, or seccomp */
 #define RSEQ_LIBC_REASON_DISABLED 2    /* unregistered by the application */
 #define RSEQ_LIBC_REASON_FAILED 3      /* see rseq_libc_registration_error () */
+#define RSEQ_LIBC_REASON_UNHOOKED 4    /* EOPNOTSUPP: a thread the pthread hooks did not
+                                          start, on a host (musl, the standalone libc) that
+                                          may free its memory before the kernel sees it exit */
+#define RSEQ_LIBC_REASON_EXITING 5     /* ESRCH: the thread passed its exit step */
 
 /* Registers the calling thread, or adopts the libc's registration.
    Idempotent: a registered thread returns 0 without a system call.
    Returns 0 or the kernel's negative errno (-ENOSYS: rseq unavailable;
-   -EINVAL: other code registered another area for this thread).  */
+   -EINVAL: other code registered another area for this thread), or
+   -EOPNOTSUPP for a thread the pthread hooks did not start on a host that
+   may free its memory before its exit (RSEQ_LIBC_REASON_UNHOOKED), or
+   -ESRCH for a thread past its exit step.  */
 int rseq_libc_register_current_thread (void);
 
 /* Unregisters the calling thread's area if rseq-libc registered it, with
-   all signals blocked.  Returns 0 (also when there is nothing to
+   the application's signals blocked.  Returns 0 (also when there is nothing to
    unregister), -EPERM when the libc owns the registration (it stays
    registered), or the kernel's negative errno.  Afterwards the thread is
    not registered again lazily; rseq_libc_register_current_thread () does.  */

@@ -44,6 +44,8 @@ pub extern "C" fn rseq_libc_none_reason() -> c_int {
         Reason::Unavailable => 1,
         Reason::Disabled => 2,
         Reason::Failed => 3,
+        Reason::Unhooked => 4,
+        Reason::Exiting => 5,
     }
 }
 

@@ -19,9 +19,9 @@ pub mod percpu_capi;
 
 pub use rseq_abi;
 pub use rseq_csu;
+pub use rseq_pthread_hooks;
 pub use rseq_registration;
 pub use rseq_sched_getcpu;
-pub use {rseq_pthread_hooks, rseq_pthread_wrap};
 
 /// The static library holds one object per crate, and a linker pulls an
 /// object in only for a symbol it needs. Every program that calls the C API

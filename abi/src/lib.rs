@@ -127,6 +127,8 @@ pub mod errno {
     pub const EPERM: i32 = 1;
     /// No such file or directory.
     pub const ENOENT: i32 = 2;
+    /// No such process (here: the thread is exiting).
+    pub const ESRCH: i32 = 3;
     /// Interrupted system call.
     pub const EINTR: i32 = 4;
     /// Bad address.
@@ -137,6 +139,8 @@ pub mod errno {
     pub const EINVAL: i32 = 22;
     /// Function not implemented.
     pub const ENOSYS: i32 = 38;
+    /// Operation not supported (here: on a thread the hooks did not start).
+    pub const EOPNOTSUPP: i32 = 95;
     /// Operation canceled.
     pub const ECANCELED: i32 = 125;
 }

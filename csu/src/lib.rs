@@ -25,7 +25,13 @@ use core::ffi::c_int;
 /// Registers (or adopts) the calling thread's area, as the first API call
 /// of a never-registered thread would. Never fails loudly: a thread that
 /// cannot register keeps `cpu_id == -2` and every reader falls back.
+/// Where every thread starts through the pthread hooks, the component may
+/// publish its registration in `__rseq_offset` / `__rseq_size` (see
+/// [`rseq_registration::promise_every_thread_registered_at_start`]).
 pub fn register_main_thread() {
+    if rseq_pthread_interpose::every_thread_start_hooked() {
+        rseq_registration::promise_every_thread_registered_at_start();
+    }
     let _ = rseq_registration::status();
 }
 

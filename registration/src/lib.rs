@@ -22,11 +22,12 @@ mod thread;
 
 pub use host::{HostRseq, SymbolSource};
 pub use reserved_area::{host_reserved_area, set_host_reserved_area};
-pub use signals::SignalsBlocked;
+pub use signals::{application_signals, SignalsBlocked};
 pub use thread::{
-    area, current_area, feature_size, inherit_unregistered, owner, reason, register_current_thread,
-    register_current_thread_signals_blocked, registration_error, status, unregister_current_thread,
-    unregister_current_thread_signals_blocked, Owner, Reason, Status,
+    area, current_area, feature_size, inherit_unregistered, owner,
+    promise_every_thread_registered_at_start, reason, register_current_thread, register_new_thread,
+    registration_error, status, unregister_current_thread, unregister_current_thread_at_exit,
+    Owner, Reason, Status,
 };
 
 /// Kernel facts this process registers with.

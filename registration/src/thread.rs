@@ -3,9 +3,9 @@
 use crate::host::{self, HostRseq};
 use crate::signals::SignalsBlocked;
 use core::ptr::{addr_of_mut, read_volatile, write_volatile, NonNull};
-use core::sync::atomic::{AtomicBool, Ordering};
-use rseq_abi::arch::{self, nr, syscall4, thread_pointer, RSEQ_SIG};
-use rseq_abi::errno::{EBUSY, ENOSYS, EPERM};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use rseq_abi::arch::{self, nr, syscall0, syscall4, thread_pointer, RSEQ_SIG};
+use rseq_abi::errno::{EBUSY, ENOSYS, EOPNOTSUPP, EPERM, ESRCH};
 use rseq_abi::{Rseq, ORIG_AREA_SIZE, RSEQ_CPU_ID_REGISTRATION_FAILED, RSEQ_FLAG_UNREGISTER};
 
 /// Who registered the calling thread's rseq area.
@@ -33,6 +33,40 @@ pub enum Reason {
     /// The kernel refused another way; see [`registration_error`]. EINVAL
     /// means some other code registered a different area for this thread.
     Failed = 3,
+    /// The thread was not started through the thread hooks, and this host
+    /// (musl, the standalone libc) may free a thread's memory before the
+    /// kernel sees it exit: the component cannot unregister it in time, so
+    /// it does not register it (`EOPNOTSUPP`). The main thread, and any
+    /// thread under glibc (which frees thread memory only after the
+    /// kernel's exit), are registered lazily instead.
+    Unhooked = 4,
+    /// The thread passed its exit step ([`unregister_current_thread_at_exit`]):
+    /// it is never registered again (`ESRCH`).
+    Exiting = 5,
+}
+
+impl Reason {
+    fn from_u32(v: u32) -> Self {
+        match v {
+            0 => Reason::Registered,
+            1 => Reason::Unavailable,
+            2 => Reason::Disabled,
+            4 => Reason::Unhooked,
+            5 => Reason::Exiting,
+            _ => Reason::Failed,
+        }
+    }
+}
+
+/// Who asks for a registration.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// An API call on a thread that never tried.
+    Lazy,
+    /// [`register_current_thread`].
+    Explicit,
+    /// A new thread's first step, from the thread hooks.
+    AtStart,
 }
 
 const UNKNOWN: u32 = 0;
@@ -110,7 +144,7 @@ fn registered_owner(st: *mut ThreadState) -> Option<Owner> {
 /// Idempotent: a registered thread returns at once, with no syscall.
 /// Returns the owner, or the errno the kernel gave.
 pub fn register_current_thread() -> Result<Owner, i32> {
-    register(true)
+    register(Mode::Explicit)
 }
 
 /// Lazy registration: registers a thread that never tried; a thread that
@@ -118,25 +152,29 @@ pub fn register_current_thread() -> Result<Owner, i32> {
 fn ensure_registered() {
     let st = state();
     if get!(st, status) == UNKNOWN {
-        let _ = register(false);
+        let _ = register(Mode::Lazy);
     }
 }
 
-/// [`register_current_thread`] for a caller that has blocked every signal
-/// already (a new thread's first step): no `rt_sigprocmask` of its own.
+/// A new thread's first step, for the thread hooks (and a libc that starts
+/// its threads itself): registers a thread that the component will
+/// unregister at its exit, on any host. `signals_blocked`: the caller has
+/// blocked the application's signals already (no `rt_sigprocmask` here).
 ///
 /// # Safety
-/// Every signal must be blocked in the calling thread, so that no handler
-/// can run (and register lazily) in the middle.
-pub unsafe fn register_current_thread_signals_blocked() -> Result<Owner, i32> {
+/// The caller unregisters the thread ([`unregister_current_thread_at_exit`])
+/// before its memory can be freed. With `signals_blocked`, every
+/// application signal must be blocked in the calling thread.
+pub unsafe fn register_new_thread(signals_blocked: bool) -> Result<Owner, i32> {
     let st = state();
     match registered_owner(st) {
         Some(o) => Ok(o),
-        None => register_blocked(st, true),
+        None if signals_blocked => register_blocked(st, Mode::AtStart),
+        None => register(Mode::AtStart),
     }
 }
 
-fn register(explicit: bool) -> Result<Owner, i32> {
+fn register(mode: Mode) -> Result<Owner, i32> {
     let st = state();
     if let Some(o) = registered_owner(st) {
         return Ok(o);
@@ -146,17 +184,36 @@ fn register(explicit: bool) -> Result<Owner, i32> {
     if let Some(o) = registered_owner(st) {
         return Ok(o);
     }
-    let result = register_blocked(st, explicit);
+    let result = register_blocked(st, mode);
     drop(blocked);
     result
 }
 
-/// Registration itself, with every signal blocked.
-fn register_blocked(st: *mut ThreadState, explicit: bool) -> Result<Owner, i32> {
-    if !explicit && get!(st, status) != UNKNOWN {
-        return Err(-get!(st, error));
+/// Registration itself, with every application signal blocked.
+fn register_blocked(st: *mut ThreadState, mode: Mode) -> Result<Owner, i32> {
+    let status = get!(st, status);
+    if status == NONE {
+        if mode == Mode::Lazy {
+            return Err(-get!(st, error));
+        }
+        if get!(st, reason) == Reason::Exiting as u32 {
+            return Err(ESRCH);
+        }
     }
-    match host::host().0 {
+    let host = host::host().0;
+    if status == UNKNOWN && mode != Mode::AtStart && !thread_memory_outlives_exit(host) {
+        record(
+            st,
+            NONE,
+            Reason::Unhooked,
+            -EOPNOTSUPP,
+            core::ptr::null_mut(),
+            0,
+            0,
+        );
+        return Err(EOPNOTSUPP);
+    }
+    match host {
         HostRseq::Registered { offset, size } => {
             let area = thread_pointer().wrapping_offset(offset).cast::<Rseq>();
             record(
@@ -172,6 +229,19 @@ fn register_blocked(st: *mut ThreadState, explicit: bool) -> Result<Owner, i32> 
         }
         HostRseq::NotRegistered | HostRseq::Unsupported => register_own(st),
     }
+}
+
+/// Whether an area in this thread's TLS stays valid until the kernel has
+/// seen the thread exit, so that a thread the hooks did not start can be
+/// registered without an exit step. glibc frees (or reuses) a thread's
+/// stack and static TLS only once the kernel cleared its tid, i.e. after
+/// its exit; musl's detached threads unmap their own stack before their
+/// final `exit`, and the standalone libc does the same. The main thread's
+/// TLS lives as long as the process everywhere.
+fn thread_memory_outlives_exit(host: HostRseq) -> bool {
+    // SAFETY: getpid and gettid take no arguments and touch no memory.
+    let main = unsafe { syscall0(nr::GETPID) == syscall0(nr::GETTID) };
+    main || !matches!(host, HostRseq::Unsupported)
 }
 
 /// glibc 2.35-2.40 publish 20 or 32 whatever the kernel fills.
@@ -196,6 +266,19 @@ fn registration_len(capacity: u32, align: u32) -> (u32, u32) {
 }
 
 static PUBLISHED: AtomicBool = AtomicBool::new(false);
+static PROMISED: AtomicBool = AtomicBool::new(false);
+
+/// Allows the component to publish its registration in its own
+/// `__rseq_offset` / `__rseq_size` (where they are the program's). A
+/// non-zero `__rseq_size` promises, as glibc's does, that every thread of
+/// the process has its area registered from its first instruction: call
+/// this only where every thread starts through the thread hooks (static
+/// musl with the component's `pthread_create`, the standalone libc), before
+/// the main thread registers. Elsewhere `__rseq_size` stays 0 and threads
+/// reach their area through the API.
+pub fn promise_every_thread_registered_at_start() {
+    PROMISED.store(true, Ordering::Release);
+}
 
 fn register_own(st: *mut ThreadState) -> Result<Owner, i32> {
     // The host-reserved area (see reserved_area) or the component's own.
@@ -207,7 +290,7 @@ fn register_own(st: *mut ThreadState) -> Result<Owner, i32> {
     // EBUSY: this exact area, length and signature are registered already.
     if r == 0 || r == -EBUSY {
         record(st, COMPONENT, Reason::Registered, 0, area, len, fs);
-        if !PUBLISHED.swap(true, Ordering::AcqRel) {
+        if PROMISED.load(Ordering::Acquire) && !PUBLISHED.swap(true, Ordering::AcqRel) {
             host::publish_own((area as isize).wrapping_sub(thread_pointer() as isize), fs);
         }
         return Ok(Owner::Component);
@@ -253,31 +336,11 @@ fn record(
 /// re-register the thread lazily; [`register_current_thread`] does.
 pub fn unregister_current_thread() -> Result<(), i32> {
     let _blocked = SignalsBlocked::new();
-    // SAFETY: every signal is blocked until the end of this function.
-    unsafe { unregister_current_thread_signals_blocked() }
-}
-
-/// [`unregister_current_thread`] for a caller that has blocked every signal
-/// already (a thread's exit hook): no `rt_sigprocmask` of its own.
-///
-/// # Safety
-/// Every signal must be blocked in the calling thread.
-pub unsafe fn unregister_current_thread_signals_blocked() -> Result<(), i32> {
     let st = state();
     match get!(st, status) {
         LIBC => Err(EPERM),
         COMPONENT => {
-            let (area, len) = (get!(st, area), get!(st, len));
-            // SAFETY: unregisters exactly what register_own registered.
-            let r = unsafe {
-                syscall4(
-                    nr::RSEQ,
-                    area as usize,
-                    len as usize,
-                    RSEQ_FLAG_UNREGISTER as usize,
-                    RSEQ_SIG as usize,
-                )
-            } as i32;
+            let r = rseq_unregister(get!(st, area), get!(st, len));
             if r != 0 {
                 return Err(-r);
             }
@@ -289,6 +352,49 @@ pub unsafe fn unregister_current_thread_signals_blocked() -> Result<(), i32> {
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+/// A thread's exit step (thread hooks, or a libc that ends its threads
+/// itself): after it, the thread has no area and cannot get one again
+/// (explicit registration answers `ESRCH`); the area the component
+/// registered is unregistered. Call it after the last code that may use
+/// the area and before the area's memory can be freed.
+///
+/// No signal is blocked: the state says "no area" before the system call,
+/// so a handler that runs in between falls back and cannot register again;
+/// the mask is left as the thread had it (exit handlers of the last thread
+/// run with it).
+pub fn unregister_current_thread_at_exit() {
+    let st = state();
+    set!(st, reason, Reason::Exiting as u32);
+    // SAFETY: this thread's state block; the swap is one instruction, so
+    // a handler sees either the old status or NONE.
+    let status = unsafe { AtomicU32::from_ptr(addr_of_mut!((*st).status)) };
+    let was = status.swap(NONE, Ordering::Relaxed);
+    // A handler that ran before the swap may have changed the reason.
+    set!(st, reason, Reason::Exiting as u32);
+    let (area, len) = (get!(st, area), get!(st, len));
+    set!(st, area, core::ptr::null_mut());
+    if was == COMPONENT {
+        // A failure (a handler unregistered it in between) leaves nothing
+        // registered either.
+        let _ = rseq_unregister(area, len);
+    }
+}
+
+/// Unregisters `area`: 0 or the negated errno.
+fn rseq_unregister(area: *mut Rseq, len: u32) -> i32 {
+    // SAFETY: the caller passes exactly what register_own registered; the
+    // kernel only compares them with the thread's registration.
+    unsafe {
+        syscall4(
+            nr::RSEQ,
+            area as usize,
+            len as usize,
+            RSEQ_FLAG_UNREGISTER as usize,
+            RSEQ_SIG as usize,
+        ) as i32
     }
 }
 
@@ -352,14 +458,7 @@ pub fn status() -> Status {
     let (owner, reason) = match get!(st, status) {
         LIBC => (Owner::Libc, Reason::Registered),
         COMPONENT => (Owner::Component, Reason::Registered),
-        _ => (
-            Owner::None,
-            match get!(st, reason) {
-                1 => Reason::Unavailable,
-                2 => Reason::Disabled,
-                _ => Reason::Failed,
-            },
-        ),
+        _ => (Owner::None, Reason::from_u32(get!(st, reason))),
     };
     Status {
         owner,

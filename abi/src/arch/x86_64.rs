@@ -250,6 +250,28 @@ global_asm!(
     ".popsection",
 );
 
+/// Address of the C function `$sym` through a weak reference: 0 when the
+/// link has no definition, else the definition the link chose (also in
+/// position-independent executables: through the GOT). A weak reference
+/// does not pull an archive member in.
+#[macro_export]
+macro_rules! weak_function_address {
+    ($sym:literal) => {{
+        let p: usize;
+        // SAFETY: loads a GOT entry the linker filled (with 0 for an
+        // undefined weak symbol); no memory is written.
+        unsafe {
+            ::core::arch::asm!(
+                concat!(".weak ", $sym),
+                concat!("mov {p}, qword ptr [rip + ", $sym, "@GOTPCREL]"),
+                p = out(reg) p,
+                options(nostack, readonly, pure, preserves_flags)
+            );
+        }
+        p
+    }};
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -265,6 +265,9 @@ pub(crate) unsafe extern "C" fn start(sp: *const usize) -> ! {
     }
     // SAFETY: the kernel's auxiliary vector.
     unsafe { rseq_registration::auxv::init_from_vector(s.auxv) };
+    // Every thread of this libc starts through the hooks' steps, so the
+    // registration may be published (a non-zero __rseq_size).
+    rseq_registration::promise_every_thread_registered_at_start();
     // Failure is not fatal: cpu_id reads -2 and every reader falls back.
     let _ = rseq_registration::register_current_thread();
     // SAFETY: step 5: TLS and rseq are ready for the resolvers.
