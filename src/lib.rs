@@ -16,6 +16,10 @@
 pub mod capi;
 #[allow(unsafe_code)]
 pub mod percpu_capi;
+/// Shared-object build only: keeps the object mapped after `dlclose`.
+#[cfg(not(feature = "startup-hooks"))]
+#[allow(unsafe_code)]
+pub mod unload;
 
 pub use rseq_abi;
 pub use rseq_csu;
