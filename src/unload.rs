@@ -26,9 +26,11 @@
 //! final). The handle is never closed: a second reason for the object to
 //! stay. `dlclose` then returns 0 and unmaps nothing. musl never unloads.
 //!
-//! Linked into an executable instead, the constructor finds a link map
-//! named "" and does nothing more: an executable is never unloaded. The
-//! default build (startup hooks on, executables only) has none of this.
+//! Linked into a dynamic executable instead, the constructor finds a link
+//! map named "" and does nothing more: an executable is never unloaded. In
+//! a static one the weak `dladdr1` stays 0, and the fallback below runs once,
+//! at exit, like an explicit unregistration. The default build (startup
+//! hooks on, executables only) has none of this. Tests: `tests/dlclose/`.
 //!
 //! Defence in depth, for a host where pinning is impossible (no `dladdr1` or
 //! `dlopen` reachable, or it failed): the destructor, which then runs in
