@@ -19,6 +19,9 @@ step() { # name command...
 
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
+# The shared-object build compiles code the default features leave out.
+step "cargo clippy -D warnings (shared-object build)" \
+  cargo clippy -p rseq-libc --no-default-features -- -D warnings
 # Rust unit tests run twice: with glibc registering every thread, and with
 # glibc's registration off, where the component owns it.
 step "cargo test (glibc owns)" cargo test --workspace

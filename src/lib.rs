@@ -8,7 +8,9 @@
 //! - [`rseq_csu`]: registering the main thread before constructors;
 //! - [`rseq_sched_getcpu`]: `sched_getcpu` and `getcpu` from the area;
 //!
-//! and exports the C API of `headers/rseq-libc.h` (see [`capi`]).
+//! and exports the C API of `headers/rseq-libc.h` (see [`capi`]). Built
+//! for a shared object (`--no-default-features`), it keeps that object
+//! mapped after `dlclose` (see `unload`).
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
@@ -16,6 +18,10 @@
 pub mod capi;
 #[allow(unsafe_code)]
 pub mod percpu_capi;
+/// Shared-object build only: keeps the object mapped after `dlclose`.
+#[cfg(not(feature = "startup-hooks"))]
+#[allow(unsafe_code)]
+pub mod unload;
 
 pub use rseq_abi;
 pub use rseq_csu;
