@@ -42,25 +42,7 @@ use core::ffi::{c_char, c_int, c_void};
 use core::ptr::{self, addr_of_mut, write_volatile};
 use core::sync::atomic::{AtomicU32, Ordering};
 
-/// Address of the C function `$sym` through a weak reference: 0 when no
-/// loaded object defines it. A weak reference pulls no archive member into
-/// a static link, and a link without libdl (glibc < 2.34) still succeeds.
-macro_rules! weak_function_address {
-    ($sym:literal) => {{
-        let p: usize;
-        // SAFETY: loads a GOT entry the linker or ld.so filled (0 for an
-        // undefined weak symbol); no memory is written.
-        unsafe {
-            ::core::arch::asm!(
-                concat!(".weak ", $sym),
-                concat!("mov {p}, qword ptr [rip + ", $sym, "@GOTPCREL]"),
-                p = out(reg) p,
-                options(nostack, readonly, pure, preserves_flags)
-            );
-        }
-        p
-    }};
-}
+use rseq_abi::weak_function_address;
 
 /// glibc's and musl's values (`<dlfcn.h>`).
 const RTLD_NOW: c_int = 2;
