@@ -2,9 +2,11 @@
 //! libc's last destructor round and unregisters the area.
 
 use crate::libc::{KeyCreateFn, SetSpecificFn};
-use core::ffi::{c_uint, c_void};
+use core::ffi::{c_int, c_uint, c_void};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use rseq_abi::arch::{nr, syscall0};
+use rseq_abi::weak_function_address;
+use rseq_registration::host::{host, HostRseq};
 
 /// Destructor rounds of glibc and musl (`PTHREAD_DESTRUCTOR_ITERATIONS`).
 const DESTRUCTOR_ITERATIONS: usize = 4;
@@ -36,6 +38,9 @@ pub(crate) fn exit_key(key_create: KeyCreateFn, setspecific: SetSpecificFn) -> O
                 KEY.store(key, Ordering::Relaxed);
                 let state = if r == 0 { KEY_READY } else { KEY_NONE };
                 KEY_STATE.store(state, Ordering::Release);
+                if r == 0 {
+                    rseq_registration::set_exit_step_armed_query(exit_step_armed);
+                }
                 return (r == 0).then_some(key);
             }
             Err(KEY_READY) => return Some(KEY.load(Ordering::Relaxed)),
@@ -47,20 +52,74 @@ pub(crate) fn exit_key(key_create: KeyCreateFn, setspecific: SetSpecificFn) -> O
     }
 }
 
+type GetSpecificFn = unsafe extern "C" fn(c_uint) -> *mut c_void;
+type SetCancelStateFn = unsafe extern "C" fn(c_int, *mut c_int) -> c_int;
+const PTHREAD_CANCEL_ENABLE: c_int = 0;
+const PTHREAD_CANCEL_DISABLE: c_int = 1;
+
+/// Whether the calling thread's exit key holds a value (its exit step will
+/// run). Async-signal-safe in musl (a load from the thread's key array),
+/// the only host that asks (see [`rseq_registration::set_exit_step_armed_query`]).
+fn exit_step_armed() -> bool {
+    let get = weak_function_address!("pthread_getspecific");
+    if get == 0 || KEY_STATE.load(Ordering::Acquire) != KEY_READY {
+        return false;
+    }
+    // SAFETY: the non-null address of the libc's pthread_getspecific.
+    let get: GetSpecificFn = unsafe { core::mem::transmute::<usize, GetSpecificFn>(get) };
+    // SAFETY: a valid key.
+    !unsafe { get(KEY.load(Ordering::Relaxed)) }.is_null()
+}
+
+/// Sets the exit key's value (the round count) for the calling thread.
+fn arm(round: usize) -> bool {
+    let set = SETSPECIFIC.load(Ordering::Relaxed);
+    // SAFETY: SETSPECIFIC holds the libc's pthread_setspecific, stored
+    // before the key existed.
+    let set: SetSpecificFn = unsafe { core::mem::transmute::<usize, SetSpecificFn>(set) };
+    // SAFETY: the key is ours and valid; the value is a round count.
+    unsafe { set(KEY.load(Ordering::Relaxed), round as *const c_void) == 0 }
+}
+
+/// Whether the libc runs the key destructors because the thread ends, not
+/// to recycle it: musl runs them after each `SIGEV_THREAD` timer callback
+/// and then goes on with the same thread (re-initializing its TLS). Its
+/// `pthread_exit` disables cancellation first; the recycling path does
+/// not. glibc only runs them at exit.
+fn thread_is_ending() -> bool {
+    if !matches!(host().0, HostRseq::Unsupported) {
+        return true;
+    }
+    let set = weak_function_address!("pthread_setcancelstate");
+    if set == 0 {
+        return true;
+    }
+    // SAFETY: the non-null address of the libc's pthread_setcancelstate.
+    let set: SetCancelStateFn = unsafe { core::mem::transmute::<usize, SetCancelStateFn>(set) };
+    let mut old: c_int = PTHREAD_CANCEL_DISABLE;
+    // SAFETY: valid state and out pointer.
+    if unsafe { set(PTHREAD_CANCEL_DISABLE, &mut old) } != 0 {
+        return true;
+    }
+    if old == PTHREAD_CANCEL_ENABLE {
+        // SAFETY: as above; puts the caller's state back.
+        unsafe { set(old, &mut old) };
+        return false;
+    }
+    true
+}
+
 /// The exit key's destructor. Its value counts the destructor rounds: it
 /// re-arms itself so that it runs in the libc's last round, after the
-/// application's own destructors of the first rounds, and then unregisters.
+/// application's own destructors of the first rounds, and then unregisters
+/// (or, for a thread the libc recycles, stays armed and registered).
 unsafe extern "C" fn exit_destructor(value: *mut c_void) {
     let round = value as usize;
-    if round < DESTRUCTOR_ITERATIONS {
-        let set = SETSPECIFIC.load(Ordering::Relaxed);
-        // SAFETY: SETSPECIFIC holds the libc's pthread_setspecific, stored
-        // before the key existed.
-        let set: SetSpecificFn = unsafe { core::mem::transmute::<usize, SetSpecificFn>(set) };
-        // SAFETY: the key is ours and valid; the value is a round count.
-        if unsafe { set(KEY.load(Ordering::Relaxed), (round + 1) as *const c_void) } == 0 {
-            return;
-        }
+    if round < DESTRUCTOR_ITERATIONS && arm(round + 1) {
+        return;
+    }
+    if !thread_is_ending() && arm(1) {
+        return;
     }
     rseq_registration::unregister_current_thread_at_exit();
 }

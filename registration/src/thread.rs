@@ -3,7 +3,7 @@
 use crate::host::{self, HostRseq};
 use crate::signals::SignalsBlocked;
 use core::ptr::{addr_of_mut, read_volatile, write_volatile, NonNull};
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use rseq_abi::arch::{self, nr, syscall0, syscall4, thread_pointer, RSEQ_SIG};
 use rseq_abi::errno::{EBUSY, ENOSYS, EOPNOTSUPP, EPERM, ESRCH};
 use rseq_abi::{Rseq, ORIG_AREA_SIZE, RSEQ_CPU_ID_REGISTRATION_FAILED, RSEQ_FLAG_UNREGISTER};
@@ -201,7 +201,7 @@ fn register_blocked(st: *mut ThreadState, mode: Mode) -> Result<Owner, i32> {
         }
     }
     let host = host::host().0;
-    if status == UNKNOWN && mode != Mode::AtStart && !thread_memory_outlives_exit(host) {
+    if status == UNKNOWN && mode != Mode::AtStart && !may_register_unseen_thread(host) {
         record(
             st,
             NONE,
@@ -231,17 +231,39 @@ fn register_blocked(st: *mut ThreadState, mode: Mode) -> Result<Owner, i32> {
     }
 }
 
-/// Whether an area in this thread's TLS stays valid until the kernel has
-/// seen the thread exit, so that a thread the hooks did not start can be
-/// registered without an exit step. glibc frees (or reuses) a thread's
-/// stack and static TLS only once the kernel cleared its tid, i.e. after
-/// its exit; musl's detached threads unmap their own stack before their
-/// final `exit`, and the standalone libc does the same. The main thread's
-/// TLS lives as long as the process everywhere.
-fn thread_memory_outlives_exit(host: HostRseq) -> bool {
+static EXIT_STEP_ARMED: AtomicUsize = AtomicUsize::new(0);
+
+/// Tells registration how to find out whether the calling thread's exit
+/// step is armed (the thread hooks' exit key holds a value), for threads
+/// whose TLS state says nothing: musl re-initializes the TLS of the thread
+/// that runs `SIGEV_THREAD` timer callbacks between two callbacks.
+pub fn set_exit_step_armed_query(query: fn() -> bool) {
+    EXIT_STEP_ARMED.store(query as usize, Ordering::Release);
+}
+
+/// Whether a thread whose state is unknown (never seen, or TLS reset) may
+/// be registered without the hooks' start step: when its area stays valid
+/// until the kernel has seen it exit, or its exit step is armed. glibc
+/// frees (or reuses) a thread's stack and static TLS only once the kernel
+/// cleared its tid, i.e. after its exit; musl's detached threads unmap
+/// their own stack before their final `exit`, and the standalone libc does
+/// the same. The main thread's TLS lives as long as the process everywhere.
+fn may_register_unseen_thread(host: HostRseq) -> bool {
+    if !matches!(host, HostRseq::Unsupported) {
+        return true;
+    }
     // SAFETY: getpid and gettid take no arguments and touch no memory.
-    let main = unsafe { syscall0(nr::GETPID) == syscall0(nr::GETTID) };
-    main || !matches!(host, HostRseq::Unsupported)
+    if unsafe { syscall0(nr::GETPID) == syscall0(nr::GETTID) } {
+        return true;
+    }
+    match EXIT_STEP_ARMED.load(Ordering::Acquire) {
+        0 => false,
+        f => {
+            // SAFETY: stored from a `fn() -> bool` by set_exit_step_armed_query.
+            let query = unsafe { core::mem::transmute::<usize, fn() -> bool>(f) };
+            query()
+        }
+    }
 }
 
 /// glibc 2.35-2.40 publish 20 or 32 whatever the kernel fills.
@@ -376,10 +398,20 @@ pub fn unregister_current_thread_at_exit() {
     set!(st, reason, Reason::Exiting as u32);
     let (area, len) = (get!(st, area), get!(st, len));
     set!(st, area, core::ptr::null_mut());
-    if was == COMPONENT {
-        // A failure (a handler unregistered it in between) leaves nothing
-        // registered either.
-        let _ = rseq_unregister(area, len);
+    // A failure (a handler unregistered it in between) leaves nothing
+    // registered either.
+    match was {
+        COMPONENT => {
+            let _ = rseq_unregister(area, len);
+        }
+        // The state was lost while the kernel may still have the area (musl
+        // re-initializes the TLS of its timer thread): unregister what this
+        // thread would have registered; EINVAL if it was not.
+        UNKNOWN if !matches!(host::host().0, HostRseq::Registered { .. }) => {
+            let (area, capacity, align) = crate::reserved_area::area_to_register();
+            let _ = rseq_unregister(area, registration_len(capacity, align).0);
+        }
+        _ => {}
     }
 }
 

@@ -78,7 +78,10 @@ if build hostlib gcc "${cflags[@]}" -fPIC -shared tests/c/hostlib.c -o "$out/lib
    build glibc-dynamic gcc "${cflags[@]}" -DWITH_HOSTLIB tests/c/host_test.c "$lib" \
      -L"$out" -lhostlib -Wl,-rpath,"$out" -lpthread -o "$out/glibc-dynamic"; then
   run_host "glibc dynamic (libc owns)" 1 "$glibc_size" "" "$out/glibc-dynamic"
-  run_host "glibc dynamic, glibc.pthread.rseq=0 (component owns)" 2 "$feature_size" "" \
+  # __rseq_size stays 0 (the executable's copy): glibc starts some threads
+  # itself (timer_create SIGEV_THREAD, mq_notify) where no hook sees them,
+  # so the component cannot promise that every thread is registered.
+  run_host "glibc dynamic, glibc.pthread.rseq=0 (component owns)" 2 0 "" \
     "$out/glibc-dynamic" GLIBC_TUNABLES=glibc.pthread.rseq=0
   run_host "glibc dynamic, rseq unavailable (none)" 0 0 "$no_rseq" "$out/glibc-dynamic"
   # ld.so run as a command: the kernel passes AT_BASE 0, and the component

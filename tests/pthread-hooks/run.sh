@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The pthread hooks in every host: lifecycle, signal storm and reuse after
-# exit (and fork/vfork/posix_spawn inside lifecycle), and attribute signal
-# masks (sigmask.c, glibc hosts), linked against target/release/librseq_libc.a.
-#   static links (glibc, musl) and dynamic executables:
-#       -Wl,--wrap=pthread_create
-#   dynamic executables, hooking shared libraries' threads too:
-#       -Wl,--defsym=pthread_create=rseq_libc_pthread_create
+# exit (and fork/vfork/posix_spawn inside lifecycle), the safety regressions
+# (safety.c: detached and C11 threads, timer threads, setuid, atexit, keys),
+# and attribute signal masks (sigmask.c, glibc hosts), linked against
+# target/release/librseq_libc.a with the README's plain link lines (the
+# component's own pthread_create and thrd_create hook every thread); the
+# older -Wl,--wrap=pthread_create and
+# -Wl,--defsym=pthread_create=rseq_libc_pthread_create still work (rows).
 # Hosts: glibc-owned (control: the hooks do nothing), glibc with
 # glibc.pthread.rseq=0 (dynamic and static), musl static and the standalone
 # test libc, static and static-pie (component owns). Counts scale with STORM_THREADS (20000), REUSE_THREADS (10000).
@@ -36,7 +37,7 @@ build() { # name compiler args...
 run() { # name owner binary [env...]
   local name=$1 owner=$2 bin=$3; shift 3
   local log="$out/${name//[^A-Za-z0-9_.-]/_}.log" t=$SECONDS
-  env "$@" EXPECT_OWNER="$owner" timeout 120 "$bin" > "$log" 2>&1
+  env "$@" EXPECT_OWNER="$owner" timeout -s KILL 120 "$bin" "${RUN_ARGS[@]}" > "$log" 2>&1
   local rc=$?
   if [ $rc -eq 0 ] && grep -q ", 0 failed" "$log"; then
     pass "$name ($((SECONDS - t)) s): $(grep -E '^storm:' "$log" | head -1) $(tail -n 1 "$log")"
@@ -45,24 +46,51 @@ run() { # name owner binary [env...]
   fi
 }
 off=GLIBC_TUNABLES=glibc.pthread.rseq=0
+RUN_ARGS=()
+# What static musl publishes in __rseq_size (every thread starts hooked):
+# the kernel's AT_RSEQ_FEATURE_SIZE (key 27), 20 where it reports none.
+feature_size=$(od -An -tu8 -w16 -v /proc/self/auxv | awk '$1==27 {print $2; f=1} END {if (!f) print 0}')
+published=$(( feature_size > 0 ? feature_size : 20 ))
 
-for t in lifecycle storm reuse; do
-  build "$t-glibc-dynamic" gcc "${cflags[@]}" "$src/$t.c" "$lib" "${wrap[@]}" -lpthread \
-    -o "$out/$t-glibc-dynamic" &&
-    { run "$t: glibc dynamic (libc owns; control)" 1 "$out/$t-glibc-dynamic"
-      run "$t: glibc dynamic, rseq=0, --wrap" 2 "$out/$t-glibc-dynamic" "$off"; }
-  build "$t-glibc-static" gcc "${cflags[@]}" -static "$src/$t.c" "$lib" "${wrap[@]}" -lpthread \
-    -o "$out/$t-glibc-static" &&
-    { run "$t: glibc static (libc owns; control)" 1 "$out/$t-glibc-static"
-      run "$t: glibc static, rseq=0, --wrap" 2 "$out/$t-glibc-static" "$off"; }
+for t in lifecycle storm reuse safety; do
+  modes=(""); [ "$t" = safety ] && modes=(detached setxid atexit keys)
+  built_gd=0 built_gs=0 built_ms=0
+  build "$t-glibc-dynamic" gcc "${cflags[@]}" "$src/$t.c" "$lib" -lpthread \
+    -o "$out/$t-glibc-dynamic" && built_gd=1
+  build "$t-glibc-static" gcc "${cflags[@]}" -static "$src/$t.c" "$lib" -lpthread \
+    -o "$out/$t-glibc-static" && built_gs=1
   if command -v musl-gcc > /dev/null; then
-    build "$t-musl-static" musl-gcc "${cflags[@]}" -static "$src/$t.c" "$lib" "${wrap[@]}" \
-      -o "$out/$t-musl-static" &&
-      run "$t: musl static, --wrap" 2 "$out/$t-musl-static"
+    build "$t-musl-static" musl-gcc "${cflags[@]}" -static "$src/$t.c" "$lib" \
+      -o "$out/$t-musl-static" && built_ms=1
   else
     skip "$t: musl static: musl-gcc not installed (apt-get install musl-tools)"
   fi
+  for m in "${modes[@]}"; do
+    RUN_ARGS=(); name=$t
+    [ -n "$m" ] && { RUN_ARGS=("$m"); name="$t $m"; }
+    if [ $built_gd = 1 ]; then
+      run "$name: glibc dynamic (libc owns; control)" 1 "$out/$t-glibc-dynamic"
+      run "$name: glibc dynamic, rseq=0" 2 "$out/$t-glibc-dynamic" "$off" EXPECT_RSEQ_SIZE=0
+    fi
+    if [ $built_gs = 1 ]; then
+      run "$name: glibc static (libc owns; control)" 1 "$out/$t-glibc-static"
+      run "$name: glibc static, rseq=0" 2 "$out/$t-glibc-static" "$off" EXPECT_RSEQ_SIZE=0
+    fi
+    [ $built_ms = 1 ] && run "$name: musl static" 2 "$out/$t-musl-static" EXPECT_RSEQ_SIZE=$published
+  done
+  RUN_ARGS=()
 done
+
+# The older link lines still hook: -Wl,--wrap=pthread_create enters the
+# same function as the component's pthread_create.
+build lifecycle-glibc-wrap gcc "${cflags[@]}" "$src/lifecycle.c" "$lib" "${wrap[@]}" -lpthread \
+  -o "$out/lifecycle-glibc-wrap" &&
+  run "lifecycle: glibc dynamic, rseq=0, --wrap" 2 "$out/lifecycle-glibc-wrap" "$off"
+if command -v musl-gcc > /dev/null; then
+  build safety-musl-wrap musl-gcc "${cflags[@]}" -static "$src/safety.c" "$lib" "${wrap[@]}" \
+    -o "$out/safety-musl-wrap" && { RUN_ARGS=(detached)
+    run "safety detached: musl static, --wrap" 2 "$out/safety-musl-wrap"; RUN_ARGS=(); }
+fi
 
 # The standalone host (tests/testlibc, no glibc or musl): the test libc's
 # own clone threads run the hooks' start and exit steps
@@ -90,7 +118,7 @@ fi
 fatal_run() { # name binary expected-status message-pattern owner [env...]
   local name=$1 bin=$2 want=$3 pattern=$4 owner=$5; shift 5
   local log="$out/${name//[^A-Za-z0-9_.-]/_}.log"
-  (env "$@" EXPECT_OWNER="$owner" timeout 60 "$bin") > "$log" 2>&1
+  (env "$@" EXPECT_OWNER="$owner" timeout -s KILL 60 "$bin") > "$log" 2>&1
   local rc=$?
   if [ $rc -eq 77 ]; then skip "$name: $(head -n 1 "$log")"
   elif [ $rc -eq "$want" ] && grep -q "$pattern" "$log" && ! grep -q FAIL "$log"; then
@@ -100,20 +128,20 @@ fatal_run() { # name binary expected-status message-pattern owner [env...]
   fi
 }
 hooks_msg="could not register its rseq area"
-if build fatal-glibc-dynamic gcc "${cflags[@]}" "$src/fatal.c" "$lib" "${wrap[@]}" -lpthread \
+if build fatal-glibc-dynamic gcc "${cflags[@]}" "$src/fatal.c" "$lib" -lpthread \
      -o "$out/fatal-glibc-dynamic"; then
   fatal_run "fatal: glibc dynamic (libc owns; control)" "$out/fatal-glibc-dynamic" 134 \
     "rseq registration failed" 1
-  fatal_run "fatal: glibc dynamic, rseq=0, --wrap" "$out/fatal-glibc-dynamic" 127 "$hooks_msg" 2 "$off"
+  fatal_run "fatal: glibc dynamic, rseq=0" "$out/fatal-glibc-dynamic" 127 "$hooks_msg" 2 "$off"
 fi
-if build fatal-glibc-static gcc "${cflags[@]}" -static "$src/fatal.c" "$lib" "${wrap[@]}" \
+if build fatal-glibc-static gcc "${cflags[@]}" -static "$src/fatal.c" "$lib" \
      -lpthread -o "$out/fatal-glibc-static"; then
-  fatal_run "fatal: glibc static, rseq=0, --wrap" "$out/fatal-glibc-static" 127 "$hooks_msg" 2 "$off"
+  fatal_run "fatal: glibc static, rseq=0" "$out/fatal-glibc-static" 127 "$hooks_msg" 2 "$off"
 fi
 if command -v musl-gcc > /dev/null &&
-   build fatal-musl-static musl-gcc "${cflags[@]}" -static "$src/fatal.c" "$lib" "${wrap[@]}" \
+   build fatal-musl-static musl-gcc "${cflags[@]}" -static "$src/fatal.c" "$lib" \
      -o "$out/fatal-musl-static"; then
-  fatal_run "fatal: musl static, --wrap" "$out/fatal-musl-static" 127 "$hooks_msg" 2
+  fatal_run "fatal: musl static" "$out/fatal-musl-static" 127 "$hooks_msg" 2
 fi
 if [ -f "$salib" ] &&
    build fatal-standalone gcc "${sacflags[@]}" -static "$src/fatal.c" "$salib" -lgcc \
@@ -128,27 +156,27 @@ fi
 sigmask_run() { # name binary owner [env...]
   local name=$1 bin=$2 owner=$3; shift 3
   local log="$out/${name//[^A-Za-z0-9_.-]/_}.log"
-  (env "$@" EXPECT_OWNER="$owner" timeout 60 "$bin") > "$log" 2>&1
+  (env "$@" EXPECT_OWNER="$owner" timeout -s KILL 60 "$bin") > "$log" 2>&1
   local rc=$?
   if [ $rc -eq 77 ]; then skip "$name: $(head -n 1 "$log")"
   elif [ $rc -eq 0 ] && grep -q ", 0 failed" "$log"; then pass "$name: $(head -n 1 "$log")"
   else fail "$name: exit $rc: $(grep -m 5 -E 'FAIL|passed' "$log" | tr '\n' ' ') (log: $log)"
   fi
 }
-if build sigmask-glibc-dynamic gcc "${cflags[@]}" "$src/sigmask.c" "$lib" "${wrap[@]}" -lpthread \
+if build sigmask-glibc-dynamic gcc "${cflags[@]}" "$src/sigmask.c" "$lib" -lpthread \
      -o "$out/sigmask-glibc-dynamic"; then
   sigmask_run "sigmask: glibc dynamic (libc owns; control)" "$out/sigmask-glibc-dynamic" 1
-  sigmask_run "sigmask: glibc dynamic, rseq=0, --wrap" "$out/sigmask-glibc-dynamic" 2 "$off"
+  sigmask_run "sigmask: glibc dynamic, rseq=0" "$out/sigmask-glibc-dynamic" 2 "$off"
 fi
-if build sigmask-glibc-static gcc "${cflags[@]}" -static "$src/sigmask.c" "$lib" "${wrap[@]}" \
+if build sigmask-glibc-static gcc "${cflags[@]}" -static "$src/sigmask.c" "$lib" \
      -lpthread -o "$out/sigmask-glibc-static"; then
   sigmask_run "sigmask: glibc static (libc owns; control)" "$out/sigmask-glibc-static" 1
-  sigmask_run "sigmask: glibc static, rseq=0, --wrap" "$out/sigmask-glibc-static" 2 "$off"
+  sigmask_run "sigmask: glibc static, rseq=0" "$out/sigmask-glibc-static" 2 "$off"
 fi
 # Static, with the setter but not the getter: the hooks cannot read a mask
 # and refuse (ENOSYS); -Wl,-u,pthread_attr_getsigmask_np links the getter.
 if build sigmask-setter-only gcc "${cflags[@]}" -DSETTER_ONLY -static "$src/sigmask.c" "$lib" \
-     "${wrap[@]}" -lpthread -o "$out/sigmask-setter-only"; then
+     -lpthread -o "$out/sigmask-setter-only"; then
   if nm "$out/sigmask-setter-only" | grep -q " [TW] pthread_attr_getsigmask_np$"; then
     fail "sigmask: glibc static, setter only: the getter was linked anyway (test premise broken)"
   else
@@ -157,7 +185,7 @@ if build sigmask-setter-only gcc "${cflags[@]}" -DSETTER_ONLY -static "$src/sigm
   fi
 fi
 if build sigmask-static-u gcc "${cflags[@]}" -DSETTER_ONLY -static "$src/sigmask.c" "$lib" \
-     "${wrap[@]}" -Wl,-u,pthread_attr_getsigmask_np -lpthread -o "$out/sigmask-static-u"; then
+     -Wl,-u,pthread_attr_getsigmask_np -lpthread -o "$out/sigmask-static-u"; then
   sigmask_run "sigmask: glibc static, setter only + -Wl,-u,pthread_attr_getsigmask_np, rseq=0" \
     "$out/sigmask-static-u" 2 "$off" EXPECT_CREATE=0
 fi
@@ -175,27 +203,34 @@ if build hookslib gcc "${cflags[@]}" -fPIC -shared "$src/hookslib.c" -o "$out/li
   run "lifecycle: glibc dynamic (libc owns; control), --defsym" 1 "$out/lifecycle-interpose"
   run "lifecycle: glibc dynamic, rseq=0, --defsym interposition" 2 "$out/lifecycle-interpose" "$off"
 fi
-# The same library without interposition: its thread starts unregistered,
-# which the check must see (it proves the check can fail).
-if build lifecycle-wrap-only gcc "${cflags[@]}" -DWITH_HOOKSLIB "$src/lifecycle.c" \
-     -L"$out" -lhookslib -Wl,-rpath,"$out" "$lib" "${wrap[@]}" -lpthread \
-     -o "$out/lifecycle-wrap-only"; then
-  log=$out/lifecycle-wrap-only.log
-  env "$off" EXPECT_OWNER=2 timeout 60 "$out/lifecycle-wrap-only" > "$log" 2>&1
+# The plain link line exports the component's pthread_create to the shared
+# libraries linked with the program, so their threads are hooked too.
+if build lifecycle-hookslib gcc "${cflags[@]}" -DWITH_HOOKSLIB "$src/lifecycle.c" \
+     -L"$out" -lhookslib -Wl,-rpath,"$out" "$lib" -lpthread -o "$out/lifecycle-hookslib"; then
+  run "lifecycle: glibc dynamic, rseq=0, a shared library's threads" 2 "$out/lifecycle-hookslib" "$off"
+fi
+# Hidden from the shared library (the archive's symbols made local), the
+# library's thread starts unregistered, which the check must see (it
+# proves the check can fail); the thread still works, registered lazily.
+if build lifecycle-hidden gcc "${cflags[@]}" -DWITH_HOOKSLIB "$src/lifecycle.c" \
+     -L"$out" -lhookslib -Wl,-rpath,"$out" "$lib" -Wl,--exclude-libs,ALL -lpthread \
+     -o "$out/lifecycle-hidden"; then
+  log=$out/lifecycle-hidden.log
+  env "$off" EXPECT_OWNER=2 timeout -s KILL 60 "$out/lifecycle-hidden" > "$log" 2>&1
   if grep -q "FAIL.*hookslib_spawn" "$log" && grep -q "lifecycle: .*, 1 failed" "$log"; then
-    pass "lifecycle: --wrap alone does not hook a shared library's threads (expected failure seen)"
+    pass "lifecycle: pthread_create hidden from a shared library: its thread is not hooked (expected failure seen)"
   else
-    fail "lifecycle: --wrap alone: expected exactly the shared-library check to fail (log: $log)"
+    fail "lifecycle: hidden pthread_create: expected exactly the shared-library check to fail (log: $log)"
   fi
 fi
 
 # The cost benchmark (about 60 s; BENCHMARKS.md): PTHREAD_HOOKS_BENCH=1,
 # unpinned, then every child pinned to the last CPU (BENCH_CPU).
 if [ "${PTHREAD_HOOKS_BENCH:-0}" = 1 ] &&
-   build bench gcc "${cflags[@]}" "$src/bench.c" "$lib" "${wrap[@]}" -lpthread -o "$out/bench"; then
+   build bench gcc "${cflags[@]}" "$src/bench.c" "$lib" -lpthread -o "$out/bench"; then
   musl_bench=()
   command -v musl-gcc > /dev/null && build bench-musl musl-gcc "${cflags[@]}" -static "$src/bench.c" \
-    "$lib" "${wrap[@]}" -o "$out/bench-musl" && musl_bench=("$out/bench-musl")
+    "$lib" -o "$out/bench-musl" && musl_bench=("$out/bench-musl")
   if "$out/bench" "${musl_bench[@]}" | tee "$out/bench.log" | grep -q ", 0 failed"; then
     pass "bench: $(grep ratio "$out/bench.log")"
   else

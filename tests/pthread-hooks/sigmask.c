@@ -1,18 +1,20 @@
 /* A thread created with an attribute that carries its own signal mask
    (glibc >= 2.32, pthread_attr_setsigmask_np): glibc starts the thread with
    that mask, not with the all-blocked mask its creator had, so without care
-   a handler could run on it before its rseq area is registered.
+   a handler can run on it before the hooks' start step: the hooks leave
+   the attribute alone, and such a handler's first API call registers the
+   thread (safe under glibc, which keeps a thread's memory until the
+   kernel saw it exit).
 
    Deterministic: every existing thread blocks SIGUSR1, one SIGUSR1 is made
    pending for the process (kill), then a thread is created whose attribute
    mask leaves SIGUSR1 unblocked.  The new thread is the only one that can
    take the signal, and takes it the moment its mask allows it.  The handler
-   records whether the area was registered then (read through the published
-   symbols: nothing registers lazily).  The start routine checks the handler
-   ran on it, and that its mask is exactly the attribute's.  The attribute
-   still carries the caller's mask afterwards.  Then 4 creators share one
-   attribute (the hooks change its mask for the duration of the libc's
-   pthread_create, under a lock): every thread still gets the caller's mask.
+   calls the API, then checks the area is registered on the right CPU.
+   The start routine checks the handler ran on it, that it is registered,
+   and that its mask is exactly the attribute's.  The attribute still
+   carries the caller's mask afterwards (the hooks never write it).  Then
+   4 creators share one attribute: every thread gets the caller's mask.
    EXPECT_OWNER: 1 libc (control: glibc registers before it applies the
    mask), 2 component.  SIGMASK_THREADS: threads per part (200).  */
 #include "hooks_common.h"
@@ -77,6 +79,9 @@ static void
 on_sigusr1 (int sig)
 {
   (void) sig;
+  /* The handler may run before the thread's start step (glibc applies the
+     attribute's mask first): its API call registers the thread then.  */
+  (void) rseq_libc_area ();
   if (!registered_on_right_cpu ())
     atomic_fetch_add (&handler_unregistered, 1);
   atomic_store (&handler_tid, (int) syscall (SYS_gettid));

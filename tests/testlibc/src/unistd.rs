@@ -62,6 +62,14 @@ pub extern "C" fn close(fd: c_int) -> c_int {
     ret(unsafe { rseq_abi::arch::syscall1(nr::CLOSE, fd as usize) }) as c_int
 }
 
+/// mq_notify(3): this libc has no message queues. Defined because the
+/// component's executable entry points (`rseq-pthread-interpose`) refer to
+/// it, to pull a static glibc's thread creation into the link.
+#[no_mangle]
+pub extern "C" fn mq_notify(_mqdes: c_int, _notification: *const core::ffi::c_void) -> c_int {
+    crate::errno::fail(38) // ENOSYS
+}
+
 /// getpid(2)
 #[no_mangle]
 pub extern "C" fn getpid() -> c_int {
