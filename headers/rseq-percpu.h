@@ -27,7 +27,15 @@
    Fallback: a thread without a registered rseq area makes the raw
    operations return -ENOSYS (use your own atomic path); the use-case
    objects handle it themselves with an atomic fallback slot, so their
-   answers are always exact.  */
+   answers are always exact.  An area whose cpu_id is negative counts as
+   no area on every path: after an unregistration the kernel writes
+   cpu_id = -1 (an area whose registration failed has -2) and mm_cid then
+   reads 0 in every such thread.  rseq_percpu_current_index returns
+   -ENOSYS for it, every sequence checks cpu_id >= 0 inside the section
+   (a sequence given an INDEX returns RSEQ_PERCPU_ABORTED, so the caller
+   asks rseq_percpu_current_index again and takes its fallback;
+   rseq_percpu_add_indexed returns RSEQ_PERCPU_COMPARE_FAILED), and the
+   use-case objects use their fallback slot.  */
 
 #ifndef RSEQ_PERCPU_H
 #define RSEQ_PERCPU_H 1
@@ -122,7 +130,15 @@ int rseq_percpu_counter_inc (void *counter);
 int rseq_percpu_counter_add (void *counter, uint64_t n);
 /* *OUT = the total since init or the last reset.  */
 int rseq_percpu_counter_read (void *counter, uint64_t *out);
-/* Restarts the total from zero; *OLD (if non-null) = the total before.  */
+/* Read-and-clear: *OLD (if non-null) = the increments counted since the
+   previous reset (or init), and the total restarts from zero.  Under
+   concurrency every increment is counted exactly once: the values all
+   resets return, plus a read once updates stop, add up to all increments,
+   whatever the interleaving (concurrent resets each return their own,
+   disjoint, part; none wraps).  An increment concurrent with a reset is
+   in the total that reset returns or in the next one; a read concurrent
+   with a reset returns the total before it or after it.  Exact modulo
+   2^64.  */
 int rseq_percpu_counter_reset (void *counter, uint64_t *old);
 
 /* Memory pool of fixed-size objects (OBJECT_SIZE a multiple of 8, >= 16),

@@ -39,6 +39,9 @@ pub const MEMCPY_MAX: usize = 4096;
 /// Alignment of every object's memory (`RSEQ_PERCPU_ALIGN`).
 pub const OBJECT_ALIGN: usize = 64;
 
+/// The C API runs the normal instantiation of every sequence: no injection.
+const OFF: arch::Injection = arch::Injection::OFF;
+
 type CCounter = Counter<C_SLOTS>;
 type CPool = Pool<C_SLOTS>;
 type CRing = PerCpuRing<C_RING_CPUS, C_RING_RECORDS>;
@@ -124,7 +127,9 @@ pub unsafe extern "C" fn rseq_percpu_load_cbne_store(
     }
     status(area_of(mode).map(|(area, field)| {
         // SAFETY: the caller's contract; area/field are this thread's.
-        outcome(unsafe { arch::load_cbne_store::<false>(area, field, index, v, expect, newv, 0) })
+        outcome(unsafe {
+            arch::load_cbne_store::<false>(area, field, index, v, expect, newv, &OFF)
+        })
     }))
 }
 
@@ -144,7 +149,7 @@ pub unsafe extern "C" fn rseq_percpu_add(
     }
     status(area_of(mode).map(|(area, field)| {
         // SAFETY: the caller's contract.
-        outcome(unsafe { arch::add::<false>(area, field, index, v, inc, 0) })
+        outcome(unsafe { arch::add::<false>(area, field, index, v, inc, &OFF) })
     }))
 }
 
@@ -173,8 +178,9 @@ pub unsafe extern "C" fn rseq_percpu_add_indexed(
     }
     status(area_of(mode).map(|(area, field)| {
         // SAFETY: the caller's contract.
-        let (r, i) =
-            unsafe { arch::add_indexed::<false>(area, field, base.cast(), stride, slots, inc, 0) };
+        let (r, i) = unsafe {
+            arch::add_indexed::<false>(area, field, base.cast(), stride, slots, inc, &OFF)
+        };
         if r == Outcome::Done && !index_out.is_null() {
             // SAFETY: checked non-null and aligned; the caller's contract.
             unsafe { *index_out = i };
@@ -202,7 +208,7 @@ pub unsafe extern "C" fn rseq_percpu_load_cbeq_pop(
     status(area_of(mode).map(|(area, field)| {
         // SAFETY: the caller's contract.
         let (r, node) =
-            unsafe { arch::load_cbeq_pop::<false>(area, field, index, head, next_offset, 0) };
+            unsafe { arch::load_cbeq_pop::<false>(area, field, index, head, next_offset, &OFF) };
         // SAFETY: checked non-null and aligned.
         unsafe {
             *node_out = if r == Outcome::Done {
@@ -235,7 +241,9 @@ pub unsafe extern "C" fn rseq_percpu_load_cbne_store_store(
     status(area_of(mode).map(|(area, field)| {
         // SAFETY: the caller's contract.
         outcome(unsafe {
-            arch::load_cbne_store_store::<false>(area, field, index, v, expect, v2, newv2, newv, 0)
+            arch::load_cbne_store_store::<false>(
+                area, field, index, v, expect, v2, newv2, newv, &OFF,
+            )
         })
     }))
 }
@@ -272,7 +280,7 @@ pub unsafe extern "C" fn rseq_percpu_load_cbne_memcpy_store(
                 src.cast(),
                 len,
                 newv,
-                0,
+                &OFF,
             )
         })
     }))

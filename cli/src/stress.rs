@@ -1,8 +1,22 @@
 //! `rseq-libc stress`: every per-CPU operation and use case under many more
-//! threads than CPUs, with delay loops inside the critical sections and
-//! yield / sleep / signal injection and CPU-affinity migration. Checks exact
-//! totals, no lost or duplicated pool objects, no torn ring-buffer records,
-//! and prints how many sequences aborted (required > 0 when injecting).
+//! threads than CPUs, injected in the manner of the kernel's rseq
+//! `param_test`: delay loops at three points inside every critical section,
+//! yield / sleep / signal injection between operations, CPU-affinity
+//! migration, and a forced abort in every `--trap`-th section (an `int3`
+//! inside the section: a `SIGTRAP` to the thread itself, which the kernel
+//! aborts on delivery). Checks exact totals, no lost or duplicated pool
+//! objects, no torn ring-buffer records; prints each mode's aborts per 1000
+//! operations and, when injecting, fails a mode below 1 per 1000 or in
+//! which an armed section committed (the restart path did not run).
+//!
+//! The abort count is a deterministic lower bound, not luck: every armed
+//! section either aborts or leaves by its compare-failed exit before the
+//! trap point (and then passes its trap on), so a mode that runs S sections
+//! sees at least about S / `--trap` aborts. Every operation of every mode
+//! runs at least one section (a ring operation writes until its record is
+//! written, draining the buffers when they are full), except the writers'
+//! of the lock mode and the pool's frees to a full list; the default
+//! `--trap 32` gives about 30 per 1000 sections, far above the required 1.
 
 use rseq_percpu::counter::Counter;
 use rseq_percpu::lock::ReaderLock;
@@ -30,6 +44,7 @@ struct Config {
     seconds: f64,
     threads: usize,
     delay: usize,
+    trap_every: usize,
     yield_every: u64,
     sleep_every: u64,
     signal_every: u64,
@@ -39,16 +54,27 @@ struct Config {
 
 fn usage() -> i32 {
     eprintln!(
-        "usage: rseq-libc stress [--mode MODE|all] [--seconds S] [--threads N] [--delay ITER]\n\
+        "usage: rseq-libc stress [--mode MODE|all] [--seconds S] [--threads N] [--delay ITER] [--trap N]\n\
          \x20                       [--yield N] [--sleep N] [--signal N] [--migrate N] [--mm-cid] [--no-inject]\n\
-         modes: {}; injection rates are 'every N operations per thread' (0: off).\n\
-         Defaults: 1 s per mode, 8 threads per CPU, delay 50, yield 97, sleep 4099, signal 499, migrate 1021.",
+         modes: {}; --delay: delay-loop iterations at each of the 3 points inside every section;\n\
+         --trap: a forced abort (int3 inside the section) in every Nth section;\n\
+         yield/sleep/signal/migrate: every N operations per thread (0: off).\n\
+         Defaults: 1 s per mode, 8 threads per CPU, delay 50, trap 32, yield 97, sleep 4099, signal 499, migrate 1021.",
         MODES.join(", ")
     );
     2
 }
 
 extern "C" fn on_sigusr1(_: libc::c_int) {}
+
+/// `SIGTRAP`s taken: one per forced abort that reached its `int3`.
+static TRAPS: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn on_sigtrap(_: libc::c_int) {
+    // The kernel has already moved the thread to the section's abort
+    // handler; returning resumes there.
+    TRAPS.fetch_add(1, Ordering::Relaxed);
+}
 
 /// Per-thread injection state.
 struct Injector {
@@ -150,7 +176,7 @@ fn run_threads<R: Send + 'static>(
     handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
-fn mode_add(cfg: &Config) -> Result<String, String> {
+fn mode_add(cfg: &Config) -> Result<(String, u64), String> {
     let slots = Arc::new(Slots::<CPUS, true>::new(cfg.index));
     let s = slots.clone();
     let ops: u64 = run_threads(cfg, move |_, inj, stop| {
@@ -167,7 +193,7 @@ fn mode_add(cfg: &Config) -> Result<String, String> {
     check_total("add", slots.sum() as u64, ops)
 }
 
-fn mode_cmpstore(cfg: &Config) -> Result<String, String> {
+fn mode_cmpstore(cfg: &Config) -> Result<(String, u64), String> {
     let slots = Arc::new(Slots::<CPUS, true>::new(cfg.index));
     let s = slots.clone();
     let ops: u64 = run_threads(cfg, move |_, inj, stop| {
@@ -184,7 +210,7 @@ fn mode_cmpstore(cfg: &Config) -> Result<String, String> {
     check_total("load-compare-store", slots.sum() as u64, ops)
 }
 
-fn mode_storestore(cfg: &Config) -> Result<String, String> {
+fn mode_storestore(cfg: &Config) -> Result<(String, u64), String> {
     let slots = Arc::new(Slots::<CPUS, true>::new(cfg.index));
     let s = slots.clone();
     let ops: u64 = run_threads(cfg, move |_, inj, stop| {
@@ -220,19 +246,19 @@ fn mode_storestore(cfg: &Config) -> Result<String, String> {
     check_total("compare+store+store", slots.sum() as u64, ops)
 }
 
-fn check_total(what: &str, total: u64, ops: u64) -> Result<String, String> {
+fn check_total(what: &str, total: u64, ops: u64) -> Result<(String, u64), String> {
     if total == ops {
-        Ok(format!("{what}: {ops} operations, total exact"))
+        Ok((format!("{what}: total {ops} exact"), ops))
     } else {
         Err(format!("{what}: total {total} != {ops} operations"))
     }
 }
 
-fn mode_counter(cfg: &Config) -> Result<String, String> {
+fn mode_counter(cfg: &Config) -> Result<(String, u64), String> {
     let c = Arc::new(Counter::<CPUS, true>::new(cfg.index));
     let cc = c.clone();
-    let ops: u64 = run_threads(cfg, move |t, inj, stop| {
-        let mut n = 0u64;
+    let counts: Vec<(u64, u64)> = run_threads(cfg, move |t, inj, stop| {
+        let (mut n, mut ops) = (0u64, 0u64);
         while !stop.load(Ordering::Relaxed) {
             if t.is_multiple_of(2) {
                 cc.inc();
@@ -241,16 +267,17 @@ fn mode_counter(cfg: &Config) -> Result<String, String> {
                 cc.add(3);
                 n += 3;
             }
+            ops += 1;
             inj.tick();
         }
-        n
-    })
-    .iter()
-    .sum();
-    check_total("counter", c.read(), ops)
+        (n, ops)
+    });
+    let total: u64 = counts.iter().map(|c| c.0).sum();
+    let ops: u64 = counts.iter().map(|c| c.1).sum();
+    check_total("counter", c.read(), total).map(|(m, _)| (m, ops))
 }
 
-fn mode_pool(cfg: &Config) -> Result<String, String> {
+fn mode_pool(cfg: &Config) -> Result<(String, u64), String> {
     const OBJECTS: usize = 4096;
     let pool: &'static Pool<CPUS, true> = Box::leak(Box::new(Pool::new(cfg.index, 64, 64)));
     let storage: &'static mut [u64] = Vec::leak(vec![0u64; OBJECTS * 8]);
@@ -260,7 +287,7 @@ fn mode_pool(cfg: &Config) -> Result<String, String> {
         unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast::<u8>(), OBJECTS * 64) };
     pool.add_storage(bytes)
         .map_err(|e| format!("pool: {e:?}"))?;
-    let held: Vec<Vec<usize>> = run_threads(cfg, move |t, inj, stop| {
+    let results: Vec<(Vec<usize>, u64)> = run_threads(cfg, move |t, inj, stop| {
         let mark = (t as u64 + 1).wrapping_mul(0x0101_0101_0101_0101);
         let mut held: Vec<std::ptr::NonNull<u8>> = Vec::new();
         let mut k = 0u64;
@@ -293,8 +320,10 @@ fn mode_pool(cfg: &Config) -> Result<String, String> {
             }
             inj.tick();
         }
-        held.into_iter().map(|p| p.as_ptr() as usize).collect()
+        (held.into_iter().map(|p| p.as_ptr() as usize).collect(), k)
     });
+    let ops: u64 = results.iter().map(|r| r.1).sum();
+    let held = results.into_iter().map(|r| r.0);
     let mut all = HashSet::new();
     for p in held.into_iter().flatten() {
         if !all.insert(p) {
@@ -325,12 +354,13 @@ fn mode_pool(cfg: &Config) -> Result<String, String> {
             all.len()
         ));
     }
-    Ok(format!(
-        "pool: all {OBJECTS} objects accounted for, none twice"
+    Ok((
+        format!("pool: {ops} operations, all {OBJECTS} objects accounted for, none twice"),
+        ops,
     ))
 }
 
-fn mode_ring(cfg: &Config) -> Result<String, String> {
+fn mode_ring(cfg: &Config) -> Result<(String, u64), String> {
     let ring: &'static PerCpuRing<CPUS, 256, true> =
         Box::leak(Box::new(PerCpuRing::with_mode(cfg.index)));
     let done = Arc::new(AtomicBool::new(false));
@@ -352,19 +382,40 @@ fn mode_ring(cfg: &Config) -> Result<String, String> {
             std::thread::sleep(Duration::from_micros(200));
         })
     };
-    let attempts: u64 = run_threads(cfg, move |t, inj, stop| {
+    let torn_w = torn.clone();
+    let consumed_w = consumed.clone();
+    // One operation writes one record: a write that finds its buffer full
+    // is counted as lost (and checked below like every other), then the
+    // writer drains the buffers itself (or yields to the consumer doing it)
+    // and writes the record again. So every operation ends with a
+    // committed sequence, and overruns stay a minority.
+    let counts: Vec<(u64, u64)> = run_threads(cfg, move |t, inj, stop| {
         let mut buf = [0u8; RECORD_MAX];
-        let mut n = 0u64;
+        let (mut n, mut attempts) = (0u64, 0u64);
         while !stop.load(Ordering::Relaxed) {
             let len = record(t as u8, n, &mut buf);
-            let _ = ring.write(&buf[..len]);
+            loop {
+                attempts += 1;
+                if ring.write(&buf[..len]).is_ok() || stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let drained = ring.consume(|_, p| {
+                    consumed_w.fetch_add(1, Ordering::Relaxed);
+                    if !record_ok(p) {
+                        torn_w.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+                if drained == 0 {
+                    std::thread::yield_now();
+                }
+            }
             n += 1;
             inj.tick();
         }
-        n
-    })
-    .iter()
-    .sum();
+        (n, attempts)
+    });
+    let ops: u64 = counts.iter().map(|c| c.0).sum();
+    let attempts: u64 = counts.iter().map(|c| c.1).sum();
     done.store(true, Ordering::Release);
     consumer.join().unwrap();
     let (read, lost, torn) = (
@@ -380,8 +431,9 @@ fn mode_ring(cfg: &Config) -> Result<String, String> {
             "ring: {read} read + {lost} lost != {attempts} written"
         ));
     }
-    Ok(format!(
-        "ring: {attempts} records: {read} read, {lost} overruns counted, none torn"
+    Ok((
+        format!("ring: {attempts} writes: {read} read, {lost} overruns counted, none torn"),
+        ops,
     ))
 }
 
@@ -389,7 +441,7 @@ fn mode_ring(cfg: &Config) -> Result<String, String> {
 /// 9, ...) bump two words under the write lock with a delay between the
 /// stores; readers read both under the read lock with a delay between the
 /// loads, and must always see them equal. Total writes must match.
-fn mode_lock(cfg: &Config) -> Result<String, String> {
+fn mode_lock(cfg: &Config) -> Result<(String, u64), String> {
     struct Shared {
         lock: ReaderLock<CPUS, true>,
         a: AtomicU64,
@@ -448,8 +500,9 @@ fn mode_lock(cfg: &Config) -> Result<String, String> {
     if inside != 0 {
         return Err(format!("lock: reader count {inside} after all left"));
     }
-    Ok(format!(
-        "lock: {reads} read and {writes} write sections, invariant held, total exact"
+    Ok((
+        format!("lock: {reads} read and {writes} write sections, invariant held, total exact"),
+        reads + writes,
     ))
 }
 
@@ -484,6 +537,7 @@ pub fn run(args: &[String]) -> i32 {
         seconds: 1.0,
         threads: 8 * ncpu.max(1),
         delay: 50,
+        trap_every: 32,
         yield_every: 97,
         sleep_every: 4099,
         signal_every: 499,
@@ -513,6 +567,10 @@ pub fn run(args: &[String]) -> i32 {
                 Some(v) => cfg.delay = v as usize,
                 None => return usage(),
             },
+            "--trap" => match num(a) {
+                Some(v) => cfg.trap_every = v as usize,
+                None => return usage(),
+            },
             "--yield" => match num(a) {
                 Some(v) => cfg.yield_every = v as u64,
                 None => return usage(),
@@ -532,6 +590,7 @@ pub fn run(args: &[String]) -> i32 {
             "--mm-cid" => cfg.index = IndexMode::MmCid.or_supported(),
             "--no-inject" => {
                 cfg.delay = 0;
+                cfg.trap_every = 0;
                 cfg.yield_every = 0;
                 cfg.sleep_every = 0;
                 cfg.signal_every = 0;
@@ -559,30 +618,41 @@ pub fn run(args: &[String]) -> i32 {
         sa.sa_sigaction = on_sigusr1 as *const () as usize;
         libc::sigemptyset(&mut sa.sa_mask);
         libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
+        // The forced aborts' int3: without a handler SIGTRAP kills.
+        sa.sa_sigaction = on_sigtrap as *const () as usize;
+        libc::sigaction(libc::SIGTRAP, &sa, std::ptr::null_mut());
     }
+    // The abort rate is required only where it is forced: traps on and an
+    // area to run sections with.
+    let forced = cfg.trap_every != 0;
     let injected = cfg.delay != 0
+        || forced
         || cfg.yield_every != 0
         || cfg.signal_every != 0
         || cfg.sleep_every != 0
         || cfg.migrate_every != 0;
     let registered = rseq_registration::current_area().is_some();
     println!(
-        "stress: {} threads on {} CPUs, {} s per mode, index {:?}, delay {}, yield/sleep/signal/migrate every {}/{}/{}/{} ops, rseq {}",
+        "stress: {} threads on {} CPUs, {} s per mode, index {:?}, delay {} at 3 points, forced abort every {} sections, yield/sleep/signal/migrate every {}/{}/{}/{} ops, rseq {}",
         cfg.threads,
         ncpu,
         cfg.seconds,
         cfg.index,
         cfg.delay,
+        cfg.trap_every,
         cfg.yield_every,
         cfg.sleep_every,
         cfg.signal_every,
         cfg.migrate_every,
         if registered { "registered" } else { "unavailable: atomic fallback" }
     );
-    rseq_percpu::set_injected_delay(cfg.delay);
+    let d = cfg.delay.min(u32::MAX as usize) as u32;
+    rseq_percpu::set_injection([d; 3], cfg.trap_every);
     let (mut passed, mut failed) = (0, 0);
     for m in modes {
         rseq_percpu::take_aborts();
+        rseq_percpu::take_injection_stats();
+        TRAPS.store(0, Ordering::Relaxed);
         let t = Instant::now();
         let r = match m {
             "add" => mode_add(&cfg),
@@ -593,9 +663,27 @@ pub fn run(args: &[String]) -> i32 {
             "lock" => mode_lock(&cfg),
             _ => mode_ring(&cfg),
         };
-        let aborts = rseq_percpu::take_aborts();
-        let r = r.and_then(|msg| {
-            if injected && registered && aborts == 0 {
+        let aborts = rseq_percpu::take_aborts() as u64;
+        let st = rseq_percpu::take_injection_stats();
+        let traps = TRAPS.load(Ordering::Relaxed);
+        let r = r.and_then(|(msg, ops)| {
+            let rate = aborts as f64 * 1000.0 / ops.max(1) as f64;
+            let msg = format!(
+                "{msg}; {ops} ops, {} sections, {aborts} aborts ({rate:.2} per 1000 ops), \
+                 {} forced ({traps} SIGTRAPs)",
+                st.sections, st.traps_aborted
+            );
+            if st.traps_committed != 0 {
+                Err(format!(
+                    "{msg}; but {} sections committed after their forced abort: the kernel \
+                     did not restart them",
+                    st.traps_committed
+                ))
+            } else if forced && registered && aborts.saturating_mul(1000) < ops {
+                Err(format!(
+                    "{msg}; but below 1 abort per 1000 operations: the restart path ran too rarely"
+                ))
+            } else if injected && registered && aborts == 0 {
                 Err(format!(
                     "{msg}; but 0 aborts with injection: the restart path never ran"
                 ))
@@ -606,18 +694,15 @@ pub fn run(args: &[String]) -> i32 {
         match r {
             Ok(msg) => {
                 passed += 1;
-                println!(
-                    "PASS {m}: {msg}; {aborts} aborts ({:.1} s)",
-                    t.elapsed().as_secs_f64()
-                );
+                println!("PASS {m}: {msg} ({:.1} s)", t.elapsed().as_secs_f64());
             }
             Err(msg) => {
                 failed += 1;
-                println!("FAIL {m}: {msg}; {aborts} aborts");
+                println!("FAIL {m}: {msg}");
             }
         }
     }
-    rseq_percpu::set_injected_delay(0);
+    rseq_percpu::set_injection([0; 3], 0);
     println!("{passed} passed, {failed} failed");
     i32::from(failed != 0)
 }

@@ -1,6 +1,6 @@
 //! Per-CPU statistics counter: increment and add are one restartable
 //! sequence each (load-add-store at the current CPU's slot, index read inside
-//! the section); read sums the slots; reset moves the origin.
+//! the section); read sums the slots; reset moves the origin forward.
 
 use crate::{IndexMode, Slots, Where};
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +10,26 @@ use core::sync::atomic::{AtomicU64, Ordering};
 /// Totals are exact under any interleaving: each increment lands in exactly
 /// one slot, by a committed sequence or an atomic add. [`Counter::read`]
 /// during concurrent updates sees each of them or not, never half of one.
+///
+/// # Reset under concurrency
+///
+/// [`Counter::reset`] is a read-and-clear: it returns the increments counted
+/// since the previous reset and starts a new period. Every increment is
+/// counted by exactly one period: the values returned by all resets, plus
+/// the final [`Counter::read`] once updates stop, add up to the sum of all
+/// increments, whatever the interleaving of increments, reads and resets
+/// (concurrent resets included: each returns its own part, none is counted
+/// twice, no value wraps). An increment concurrent with a reset lands in
+/// the period it ends or in the next one. A read concurrent with a reset
+/// returns the total of the period before or of the new one (never a
+/// negative, wrapped, value).
+///
+/// How: slots only grow (wrapping at 2^64), and the origin (the sum at the
+/// last reset) only moves forward: a reset sums the slots after loading the
+/// origin, so its sum is at least that origin, and installs it with a
+/// compare-exchange, retrying (with a new sum) if another reset moved the
+/// origin in between. Periods are therefore consecutive, disjoint ranges
+/// of the running sum. Totals are exact modulo 2^64.
 #[derive(Debug)]
 pub struct Counter<const N: usize, const INJECT: bool = false> {
     slots: Slots<N, INJECT>,
@@ -67,7 +87,10 @@ impl<const N: usize, const INJECT: bool> Counter<N, INJECT> {
 
     /// The total since creation or the last [`Counter::reset`].
     pub fn read(&self) -> u64 {
-        (self.slots.sum() as u64).wrapping_sub(self.origin.load(Ordering::Relaxed))
+        // The origin first: a sum taken after it is at least the origin
+        // (see the type's documentation), so the difference never wraps.
+        let origin = self.origin.load(Ordering::Acquire);
+        (self.slots.sum() as u64).wrapping_sub(origin)
     }
 
     /// The value of one slot (statistics per CPU).
@@ -75,13 +98,27 @@ impl<const N: usize, const INJECT: bool> Counter<N, INJECT> {
         self.slots.load(at) as u64
     }
 
-    /// Restarts the total from zero: increments after the reset are counted,
-    /// increments concurrent with it may or may not be. Returns the total
-    /// before the reset.
+    /// Read-and-clear: returns the increments counted since the previous
+    /// reset (or creation) and restarts the total from zero. Concurrent
+    /// resets each return a disjoint part: every increment is returned by
+    /// exactly one reset or counted by the reads after the last one (see
+    /// the type's documentation).
     pub fn reset(&self) -> u64 {
-        let sum = self.slots.sum() as u64;
-        let old = self.origin.swap(sum, Ordering::Relaxed);
-        sum.wrapping_sub(old)
+        // Acquire: the slot loads of the reset that stored this origin
+        // happen before ours, so ours see the same or later values and the
+        // sum is never behind the origin.
+        let mut origin = self.origin.load(Ordering::Acquire);
+        loop {
+            let sum = self.slots.sum() as u64;
+            match self
+                .origin
+                .compare_exchange(origin, sum, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return sum.wrapping_sub(origin),
+                // Another reset ended the period first: count from its end.
+                Err(moved) => origin = moved,
+            }
+        }
     }
 }
 
@@ -120,6 +157,66 @@ mod tests {
             assert_eq!(c.read(), 0);
             c.add(5);
             assert_eq!(c.read(), 5);
+        }
+    }
+
+    /// Resetting threads race incrementing threads and readers: every
+    /// increment is returned by exactly one reset or counted by the final
+    /// read, and no reset or read returns a wrapped (negative) value.
+    #[test]
+    fn concurrent_resets_partition_the_increments() {
+        const INCS: u64 = 200_000;
+        for mode in [IndexMode::CpuId, IndexMode::MmCid] {
+            let c = Arc::new(Counter::<64>::new(mode));
+            let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let incs: Vec<_> = (0..3u64)
+                .map(|t| {
+                    let c = c.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..INCS {
+                            if t == 0 {
+                                c.add(2);
+                            } else {
+                                c.inc();
+                            }
+                            if i % 8192 == 0 {
+                                std::thread::yield_now();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let total = INCS * 4;
+            let resetters: Vec<_> = (0..3)
+                .map(|r| {
+                    let (c, done) = (c.clone(), done.clone());
+                    std::thread::spawn(move || {
+                        let (mut got, mut n) = (0u64, 0u64);
+                        while !done.load(Ordering::Relaxed) || n < 1000 {
+                            // One of three only reads: a read racing resets
+                            // never exceeds what was incremented.
+                            let v = if r == 2 { c.read() } else { c.reset() };
+                            assert!(v <= total, "{mode:?}: wrapped or double count: {v}");
+                            if r != 2 {
+                                got += v;
+                            }
+                            n += 1;
+                        }
+                        got
+                    })
+                })
+                .collect();
+            for t in incs {
+                t.join().unwrap();
+            }
+            done.store(true, Ordering::Relaxed);
+            let returned: u64 = resetters.into_iter().map(|h| h.join().unwrap()).sum();
+            let rest = c.read();
+            assert_eq!(
+                returned + rest,
+                total,
+                "{mode:?}: {returned} reset + {rest} read"
+            );
         }
     }
 

@@ -38,7 +38,7 @@ mod slots;
 
 pub use slots::{Slot, Slots, Where};
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use rseq_abi::Rseq;
 
 /// The result of one restartable sequence.
@@ -127,45 +127,142 @@ fn area_slow() -> Option<*mut Rseq> {
 }
 
 /// The calling thread's current index (`cpu_id` or `mm_cid`) read from its
-/// rseq area, or `None` without an area: the "inline rseq read".
+/// rseq area, or `None` without a registered area: the "inline rseq read".
 #[inline(always)]
 pub fn current_index(mode: IndexMode) -> Option<u32> {
-    thread_area(mode).map(|(_, f)| read_index(f))
+    thread_area(mode).and_then(|(area, f)| read_index(area, f))
 }
 
-/// The current value of an area's index field (`index_field` from
-/// [`thread_area`]).
+/// The current value of an area's index field (`area` and `index_field`
+/// from [`thread_area`]), or `None` when the area is not registered: the
+/// kernel writes `cpu_id` = -1 on unregistration (-2 stays in an area whose
+/// registration failed) and `mm_cid` then reads 0 in every such thread, so
+/// using it would make unprotected writers share slot 0. One load and one
+/// sign test of `cpu_id`, which is the index itself in `CpuId` mode.
 #[inline(always)]
-pub(crate) fn read_index(index_field: *const u32) -> u32 {
+pub(crate) fn read_index(area: *mut Rseq, index_field: *const u32) -> Option<u32> {
+    let cpu_field = area
+        .cast::<u8>()
+        .wrapping_add(IndexMode::CpuId.offset())
+        .cast::<u32>();
     #[allow(unsafe_code)]
-    // SAFETY: index_field points into the calling thread's registered area
-    // (from thread_area), aligned; the kernel updates it between instructions.
-    unsafe {
-        core::ptr::read_volatile(index_field)
+    // SAFETY: area is the calling thread's area (from thread_area), aligned;
+    // the kernel updates its fields between instructions.
+    let cpu = unsafe { core::ptr::read_volatile(cpu_field) };
+    if (cpu as i32) < 0 {
+        return None;
+    }
+    if core::ptr::eq(index_field, cpu_field) {
+        return Some(cpu);
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: index_field points into the same area, aligned.
+    Some(unsafe { core::ptr::read_volatile(index_field) })
+}
+
+/// Delay-loop iterations at the three injection points of the stress
+/// instantiation's sections (see [`set_injection`]).
+static DELAYS: [AtomicU32; 3] = [AtomicU32::new(0), AtomicU32::new(0), AtomicU32::new(0)];
+/// Every how many sections the stress instantiation forces an abort (0: never).
+static TRAP_EVERY: AtomicUsize = AtomicUsize::new(0);
+/// Sections started by the stress instantiation: the forced-abort clock.
+static SECTIONS: AtomicUsize = AtomicUsize::new(0);
+/// Forced aborts owed: an armed section that left by its compare-failed
+/// exit (before the trap point) passes its trap on to a later section.
+static TRAPS_OWED: AtomicUsize = AtomicUsize::new(0);
+/// Armed sections that came back aborted.
+static TRAPS_ABORTED: AtomicUsize = AtomicUsize::new(0);
+/// Armed sections that committed: each one is a restart-path failure.
+static TRAPS_COMMITTED: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets what every critical section run by the safe API on structures
+/// instantiated with `INJECT = true` (the stress test's) injects, in the
+/// manner of the kernel's rseq `param_test`: `delay[k]` delay-loop
+/// iterations at injection point `k` (after the start, after the area and
+/// index checks, between the loads and the commit), and a forced abort in
+/// every `trap_every`-th section (0: none): `int3` at the last point, a
+/// `SIGTRAP` to the thread inside the section, which the kernel aborts on
+/// delivery. With traps on, the process must have a `SIGTRAP` handler that
+/// returns. Structures with the default `INJECT = false` never read any of
+/// it: their sequences are emitted without injection points.
+pub fn set_injection(delay: [u32; 3], trap_every: usize) {
+    for (d, v) in DELAYS.iter().zip(delay) {
+        d.store(v, Ordering::Relaxed);
+    }
+    TRAP_EVERY.store(trap_every, Ordering::Relaxed);
+}
+
+/// The same delay at the three injection points, no forced abort.
+pub fn set_injected_delay(iterations: usize) {
+    let d = iterations.min(u32::MAX as usize) as u32;
+    set_injection([d; 3], 0);
+}
+
+/// What the stress instantiation's sections did since the last
+/// [`take_injection_stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InjectionStats {
+    /// Sections started.
+    pub sections: usize,
+    /// Sections armed with a forced abort that came back aborted (by the
+    /// trap, or by an earlier abort in the same section).
+    pub traps_aborted: usize,
+    /// Armed sections that committed: the kernel did not abort a section
+    /// interrupted by a signal. Always 0 unless the restart path is broken.
+    pub traps_committed: usize,
+}
+
+/// Returns and resets the stress instantiation's counts (call it while no
+/// such section runs).
+pub fn take_injection_stats() -> InjectionStats {
+    TRAPS_OWED.store(0, Ordering::Relaxed);
+    InjectionStats {
+        sections: SECTIONS.swap(0, Ordering::Relaxed),
+        traps_aborted: TRAPS_ABORTED.swap(0, Ordering::Relaxed),
+        traps_committed: TRAPS_COMMITTED.swap(0, Ordering::Relaxed),
     }
 }
 
-/// Delay-loop iterations injected inside every critical section (stress
-/// tests); 0 in normal use.
-static DELAY: AtomicUsize = AtomicUsize::new(0);
-
-/// Sets the delay-loop iterations injected between the loads and the commit
-/// of every critical section run by the safe API on structures instantiated
-/// with `INJECT = true` (the stress test's; 0: none). Structures with the
-/// default `INJECT = false` never read it: their sequences have no delay loop.
-pub fn set_injected_delay(iterations: usize) {
-    DELAY.store(iterations, Ordering::Relaxed);
+/// The injection for the next section of a structure instantiated with
+/// `INJECT` (and whether it is armed with a forced abort), or
+/// [`arch::Injection::OFF`] without reading anything (every other structure).
+#[inline(always)]
+pub(crate) fn injection<const INJECT: bool>() -> arch::Injection {
+    if INJECT {
+        injection_slow()
+    } else {
+        arch::Injection::OFF
+    }
 }
 
-/// The injected delay for a structure instantiated with `INJECT` (the
-/// global setting), or 0 without reading it (every other structure: the
-/// sequences are then emitted without the delay loop at all).
+#[inline(never)]
+fn injection_slow() -> arch::Injection {
+    let every = TRAP_EVERY.load(Ordering::Relaxed);
+    let n = SECTIONS.fetch_add(1, Ordering::Relaxed);
+    let trap = every != 0
+        && (n.is_multiple_of(every)
+            || TRAPS_OWED
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| o.checked_sub(1))
+                .is_ok());
+    arch::Injection {
+        delay: [0, 1, 2].map(|k| DELAYS[k].load(Ordering::Relaxed)),
+        trap: u32::from(trap),
+    }
+}
+
+/// Accounts for a section of the stress instantiation that ran with `inj`:
+/// an armed section aborted (counted), left by its compare-failed exit
+/// before the trap point (the trap is owed to a later section), or
+/// committed (a failure of the restart path, counted for the stress).
 #[inline(always)]
-pub(crate) fn delay<const INJECT: bool>() -> usize {
-    if INJECT {
-        DELAY.load(Ordering::Relaxed)
-    } else {
-        0
+pub(crate) fn injected<const INJECT: bool>(inj: &arch::Injection, r: Outcome) {
+    if INJECT && inj.trap != 0 {
+        let c = match r {
+            Outcome::Aborted => &TRAPS_ABORTED,
+            Outcome::CompareFailed => &TRAPS_OWED,
+            Outcome::Done => &TRAPS_COMMITTED,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -260,4 +357,117 @@ pub fn allowed_cpus(out: &mut [u32]) -> usize {
         }
     }
     n
+}
+
+#[cfg(test)]
+#[allow(unsafe_code)]
+mod tests {
+    use super::*;
+    use crate::counter::Counter;
+    use crate::lock::ReaderLock;
+    use crate::pool::Pool;
+    use crate::ring::PerCpuRing;
+    use std::sync::{Arc, Barrier};
+
+    /// Unregisters the calling thread's area behind the component's back
+    /// (a raw `rseq` system call, as an application, a patched libc or a
+    /// sandbox may do): the component's TLS still points at the area, which
+    /// the kernel no longer updates (`cpu_id` -1, `mm_cid` 0). Returns false
+    /// when the thread has no area to begin with.
+    fn unregister_behind_the_components_back() -> bool {
+        let Some(area) = rseq_registration::current_area() else {
+            return false;
+        };
+        // The registration length is the libc's or the component's: the
+        // kernel refuses any other (EINVAL), so try the possible ones.
+        let ok = [32usize, 64, 128, 256].iter().any(|&len| {
+            // SAFETY: unregisters this thread's own area; nothing else
+            // changes, and the thread never runs a sequence on it again
+            // without the checks under test.
+            let r = unsafe {
+                rseq_abi::arch::syscall4(
+                    rseq_abi::arch::nr::RSEQ,
+                    area.as_ptr() as usize,
+                    len,
+                    rseq_abi::RSEQ_FLAG_UNREGISTER as usize,
+                    rseq_abi::arch::RSEQ_SIG as usize,
+                )
+            };
+            r == 0
+        });
+        assert!(ok, "could not unregister the area");
+        // SAFETY: the thread's area, still mapped (TLS).
+        let cpu = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*area.as_ptr()).cpu_id)) };
+        assert_eq!(cpu as i32, -1, "the kernel marks an unregistered area");
+        true
+    }
+
+    /// A thread whose area the kernel no longer has registered takes every
+    /// fallback path, in both index modes, while the component still has
+    /// the area's pointer; and its increments, racing registered threads in
+    /// mm_cid mode (where the stale `mm_cid` reads 0, the slot of a
+    /// registered thread), are all counted.
+    #[test]
+    fn unregistered_area_takes_the_fallback_everywhere() {
+        let counter = Arc::new(Counter::<64>::new(IndexMode::MmCid));
+        let start = Arc::new(Barrier::new(3));
+        const INCS: u64 = 2_000_000;
+        let workers: Vec<_> = (0..3)
+            .map(|t| {
+                let (counter, start) = (counter.clone(), start.clone());
+                std::thread::spawn(move || {
+                    if t == 0 && unregister_behind_the_components_back() {
+                        assert!(!rseq_registration::area().is_null());
+                        for mode in [IndexMode::CpuId, IndexMode::MmCid] {
+                            assert_eq!(current_index(mode), None, "{mode:?}");
+                            let s = Slots::<64>::new(mode);
+                            assert_eq!(s.current(), Where::Fallback, "{mode:?}");
+                            // An index given from outside: the section
+                            // itself refuses the area.
+                            assert_eq!(s.add(Where::Slot(0), 1), Outcome::Aborted, "{mode:?}");
+                            assert_eq!(s.compare_store(Where::Slot(0), 0, 1), Outcome::Aborted);
+                            assert_eq!(
+                                s.compare_store_store(Where::Slot(0), 0, 1, 1),
+                                Outcome::Aborted
+                            );
+                            assert_eq!(s.add_current(1), Where::Fallback, "{mode:?}");
+                            assert_eq!(s.update(|w| Some(w + 1)).0, Where::Fallback);
+                            assert_eq!(s.sum(), 2);
+                            let c = Counter::<64>::new(mode);
+                            assert_eq!(c.inc(), Where::Fallback, "{mode:?}");
+                            let r = PerCpuRing::<4, 4>::with_mode(mode);
+                            assert_eq!(r.write(b"x"), Ok(Where::Fallback), "{mode:?}");
+                            let l = ReaderLock::<64>::new(mode);
+                            assert_eq!(l.read_lock(), Where::Fallback, "{mode:?}");
+                            // SAFETY: the read lock taken just above.
+                            unsafe { l.read_unlock() };
+                            assert_eq!(l.readers_inside(), 0);
+                            let p: Pool<64> = Pool::new(mode, 16, 8);
+                            let mem: &'static mut [u64] = Vec::leak(vec![0u64; 8]);
+                            // SAFETY: a leaked u64 buffer seen as bytes.
+                            let bytes = unsafe {
+                                std::slice::from_raw_parts_mut(mem.as_mut_ptr().cast::<u8>(), 64)
+                            };
+                            assert_eq!(p.add_storage(bytes), Ok(4));
+                            let o = p.alloc().expect("object");
+                            // SAFETY: from this pool, not used after.
+                            unsafe { p.free(o) };
+                            assert_eq!(p.global_len(), 4, "{mode:?}: a per-CPU list was used");
+                        }
+                    }
+                    start.wait();
+                    for i in 0..INCS {
+                        counter.inc();
+                        if i % 65536 == 0 {
+                            std::thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert_eq!(counter.read(), 3 * INCS);
+    }
 }

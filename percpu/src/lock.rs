@@ -57,7 +57,9 @@
 //! readers, and a writer waits for every reader inside. Reader sections must
 //! not take the write lock (self-deadlock).
 
-use crate::{arch, count_abort, delay, thread_area, IndexMode, Outcome, Slots, Where};
+use crate::{
+    arch, count_abort, injected, injection, thread_area, IndexMode, Outcome, Slots, Where,
+};
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 const MB_UNKNOWN: u8 = 0;
@@ -175,6 +177,7 @@ impl<const N: usize, const INJECT: bool> ReaderLock<N, INJECT> {
             if let Some((area, field)) = thread_area(self.readers.mode()) {
                 if membarrier_rseq_ready() {
                     loop {
+                        let inj = injection::<INJECT>();
                         // SAFETY: slot i's word is at base + i * STRIDE for
                         // i < N and only written by sequences committing on
                         // index i; the flag is a valid word.
@@ -188,9 +191,10 @@ impl<const N: usize, const INJECT: bool> ReaderLock<N, INJECT> {
                                 Slots::<N, INJECT>::STRIDE,
                                 N as u32,
                                 1,
-                                delay::<INJECT>(),
+                                &inj,
                             )
                         };
+                        injected::<INJECT>(&inj, r);
                         match r {
                             Outcome::Done => return Where::Slot(i),
                             Outcome::Aborted => count_abort(),
@@ -225,6 +229,7 @@ impl<const N: usize, const INJECT: bool> ReaderLock<N, INJECT> {
         if let Some((area, field)) = thread_area(self.readers.mode()) {
             if membarrier_rseq_ready() {
                 loop {
+                    let inj = injection::<INJECT>();
                     // SAFETY: as in read_lock.
                     let (r, _) = unsafe {
                         arch::add_indexed::<INJECT>(
@@ -234,9 +239,10 @@ impl<const N: usize, const INJECT: bool> ReaderLock<N, INJECT> {
                             Slots::<N, INJECT>::STRIDE,
                             N as u32,
                             usize::MAX,
-                            delay::<INJECT>(),
+                            &inj,
                         )
                     };
+                    injected::<INJECT>(&inj, r);
                     match r {
                         Outcome::Done => return,
                         Outcome::Aborted => count_abort(),

@@ -7,7 +7,9 @@
 //! the list from it down (a bound on per-CPU lists, read outside the
 //! sections, so only a heuristic: it never decides correctness).
 
-use crate::{arch, count_abort, delay, read_index, thread_area, IndexMode, Outcome, Slots};
+use crate::{
+    arch, count_abort, injected, injection, read_index, thread_area, IndexMode, Outcome, Slots,
+};
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -174,10 +176,9 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         field: *const u32,
         obj: *mut u8,
     ) -> Option<Outcome> {
-        let i = read_index(field);
-        if i as usize >= N {
-            return None;
-        }
+        // No index (an area the kernel no longer has registered) or one
+        // beyond N: the global list.
+        let i = read_index(area, field).filter(|&i| (i as usize) < N)?;
         // i < N was checked above, outside the section; the section then
         // re-checks that the thread still runs on index i before it
         // commits, so the slot address computed from i is in bounds and
@@ -202,19 +203,14 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
             ptr::write_volatile(obj.cast::<usize>(), head);
             ptr::write_volatile(obj.cast::<usize>().add(1), depth.saturating_add(1));
         }
+        let inj = injection::<INJECT>();
         // SAFETY: the head word of slot i is only written by sequences
         // committing on index i.
-        Some(unsafe {
-            arch::load_cbne_store::<INJECT>(
-                area,
-                field,
-                i,
-                word,
-                head,
-                obj as usize,
-                delay::<INJECT>(),
-            )
-        })
+        let r = unsafe {
+            arch::load_cbne_store::<INJECT>(area, field, i, word, head, obj as usize, &inj)
+        };
+        injected::<INJECT>(&inj, r);
+        Some(r)
     }
 
     /// Pushes `obj` on the current per-CPU list, retrying after an abort or
@@ -247,17 +243,18 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         area: *mut rseq_abi::Rseq,
         field: *const u32,
     ) -> Option<(Outcome, usize)> {
-        let i = read_index(field);
-        if i as usize >= N {
-            return None;
-        }
+        let i = read_index(area, field).filter(|&i| (i as usize) < N)?;
         // In bounds: i < N checked here; the section aborts unless the
         // thread still runs on index i (see push_local_once).
         let word = self.heads.slot(crate::Where::Slot(i)).word.as_ptr();
         // SAFETY: the head word of slot i is only written by sequences
         // committing on index i; every node on the list is a free object
         // whose first word is its next pointer.
-        Some(unsafe { arch::load_cbeq_pop::<INJECT>(area, field, i, word, 0, delay::<INJECT>()) })
+        let inj = injection::<INJECT>();
+        // SAFETY: as above.
+        let r = unsafe { arch::load_cbeq_pop::<INJECT>(area, field, i, word, 0, &inj) };
+        injected::<INJECT>(&inj, r.0);
+        Some(r)
     }
 
     /// Pops from the current CPU's list; `None` when it is empty or the

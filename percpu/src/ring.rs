@@ -13,7 +13,9 @@
 //! commit with a per-slot sequence number). It serves as the fallback buffer
 //! for threads without an rseq area, and as the benchmark baseline.
 
-use crate::{arch, count_abort, delay, read_index, thread_area, IndexMode, Outcome, Where};
+use crate::{
+    arch, count_abort, injected, injection, read_index, thread_area, IndexMode, Outcome, Where,
+};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -104,7 +106,7 @@ impl<const S: usize> CpuBuffer<S> {
 
 /// Per-CPU ring buffers: `C` CPUs (or concurrency ids) of `S` record slots,
 /// and a [`CasRing`] for threads without an area or beyond `C`. `INJECT`:
-/// the stress-test instantiation (see [`crate::set_injected_delay`]).
+/// the stress-test instantiation (see [`crate::set_injection`]).
 pub struct PerCpuRing<const C: usize, const S: usize, const INJECT: bool = false> {
     cpus: [CpuBuffer<S>; C],
     fallback: CasRing<S>,
@@ -146,8 +148,9 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
             return Err(Overrun::TooLong);
         }
         if let Some((area, field)) = thread_area(self.mode) {
-            loop {
-                let i = read_index(field);
+            // An area the kernel no longer has registered (cpu_id < 0)
+            // has no index: the fallback buffer.
+            while let Some(i) = read_index(area, field) {
                 if i as usize >= C {
                     break;
                 }
@@ -157,6 +160,7 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
                     buf.lost.fetch_add(1, Ordering::Relaxed);
                     return Err(Overrun::Full(Where::Slot(i)));
                 }
+                let inj = injection::<INJECT>();
                 // SAFETY: head is only written by sequences on index i; the
                 // slot at head is unpublished and free (head - tail < S), so
                 // no reader looks at it until the commit. The header and the
@@ -173,9 +177,10 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
                         payload.as_ptr(),
                         payload.len(),
                         head + 1,
-                        delay::<INJECT>(),
+                        &inj,
                     )
                 };
+                injected::<INJECT>(&inj, r);
                 match r {
                     Outcome::Done => return Ok(Where::Slot(i)),
                     Outcome::CompareFailed => {}

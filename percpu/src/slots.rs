@@ -1,6 +1,6 @@
 //! The safe API over word-sized per-CPU data: [`Slots`].
 
-use crate::{arch, count_abort, delay, read_index, thread_area, IndexMode, Outcome};
+use crate::{arch, count_abort, injected, injection, read_index, thread_area, IndexMode, Outcome};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// One per-CPU slot: a cache line (64 bytes, the stride) holding the word the
@@ -37,7 +37,7 @@ pub enum Where {
 /// Reads of any slot are single-copy-atomic loads.
 ///
 /// `INJECT` (default false) selects the stress-test instantiation whose
-/// sequences carry the injected delay loop ([`crate::set_injected_delay`]).
+/// sequences carry the injection points ([`crate::set_injection`]).
 #[repr(C)]
 #[derive(Debug)]
 pub struct Slots<const N: usize, const INJECT: bool = false> {
@@ -103,14 +103,10 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
     #[inline(always)]
     pub fn current(&self) -> Where {
         match thread_area(self.mode) {
-            Some((_, field)) => {
-                let i = read_index(field);
-                if (i as usize) < N {
-                    Where::Slot(i)
-                } else {
-                    Where::Fallback
-                }
-            }
+            Some((area, field)) => match read_index(area, field) {
+                Some(i) if (i as usize) < N => Where::Slot(i),
+                _ => Where::Fallback,
+            },
             None => Where::Fallback,
         }
     }
@@ -167,19 +163,13 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
     pub fn compare_store(&self, at: Where, expect: usize, new: usize) -> Outcome {
         match (at, thread_area(self.mode)) {
             (Where::Slot(i), Some((area, field))) if (i as usize) < N => {
+                let inj = injection::<INJECT>();
                 // SAFETY: area/field are this thread's; the slot word is only
                 // written by sequences that commit on index i.
                 let r = unsafe {
-                    arch::load_cbne_store::<INJECT>(
-                        area,
-                        field,
-                        i,
-                        self.raw(i),
-                        expect,
-                        new,
-                        delay::<INJECT>(),
-                    )
+                    arch::load_cbne_store::<INJECT>(area, field, i, self.raw(i), expect, new, &inj)
                 };
+                injected::<INJECT>(&inj, r);
                 if r == Outcome::Aborted {
                     count_abort();
                 }
@@ -208,6 +198,7 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
         match (at, thread_area(self.mode)) {
             (Where::Slot(i), Some((area, field))) if (i as usize) < N => {
                 let s = &self.slots[i as usize];
+                let inj = injection::<INJECT>();
                 // SAFETY: as compare_store; aux is part of the same slot.
                 let r = unsafe {
                     arch::load_cbne_store_store::<INJECT>(
@@ -219,9 +210,10 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
                         s.aux.as_ptr(),
                         aux,
                         new,
-                        delay::<INJECT>(),
+                        &inj,
                     )
                 };
+                injected::<INJECT>(&inj, r);
                 if r == Outcome::Aborted {
                     count_abort();
                 }
@@ -249,10 +241,10 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
     pub fn add(&self, at: Where, inc: usize) -> Outcome {
         match (at, thread_area(self.mode)) {
             (Where::Slot(i), Some((area, field))) if (i as usize) < N => {
+                let inj = injection::<INJECT>();
                 // SAFETY: as compare_store.
-                let r = unsafe {
-                    arch::add::<INJECT>(area, field, i, self.raw(i), inc, delay::<INJECT>())
-                };
+                let r = unsafe { arch::add::<INJECT>(area, field, i, self.raw(i), inc, &inj) };
+                injected::<INJECT>(&inj, r);
                 if r == Outcome::Aborted {
                     count_abort();
                 }
@@ -292,10 +284,12 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
         field: *const u32,
         inc: usize,
     ) -> (Outcome, u32) {
+        let inj = injection::<INJECT>();
         // SAFETY: slot i's word is at base + i * STRIDE for i < N (the
-        // section exits with CompareFailed for i >= N) and only written by
-        // sequences committing on index i; area/field are this thread's.
-        unsafe {
+        // section exits with CompareFailed for i >= N and for an area that
+        // is not registered) and only written by sequences committing on
+        // index i; area/field are this thread's.
+        let r = unsafe {
             arch::add_indexed::<INJECT>(
                 area,
                 field,
@@ -303,14 +297,16 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
                 Self::STRIDE,
                 N as u32,
                 inc,
-                delay::<INJECT>(),
+                &inj,
             )
-        }
+        };
+        injected::<INJECT>(&inj, r.0);
+        r
     }
 
     /// After a first attempt of [`Self::add_current`] that did not commit:
-    /// `Aborted` retries; `CompareFailed` (an index beyond N) goes to the
-    /// fallback. Arguments in registers (no `Option` built on the stack by
+    /// `Aborted` retries; `CompareFailed` (an index beyond N, or an area
+    /// the kernel no longer has registered) goes to the fallback. Arguments in registers (no `Option` built on the stack by
     /// the hot path for this call).
     #[cold]
     #[inline(never)]

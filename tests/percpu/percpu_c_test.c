@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <rseq-percpu.h>
+#include <rseq-libc.h>
 
 #define THREADS 8
 #define ITERS 20000
@@ -249,6 +250,178 @@ test_counter (void)
          "reset");
   CHECK (rseq_percpu_counter_read (counter, &v) == 0 && v == 0, "after reset");
   free (counter);
+}
+
+/* Concurrent resets (issue: reset returned wrapped totals and counted
+   increments twice).  Semantics: reset is a read-and-clear; the values all
+   resets return plus the final read add up to every increment, and no
+   reset or read returns more than was ever added.  */
+#define RESET_INCS 200000
+static int reset_stop;
+static int reset_bad;
+static void *
+reset_inc_worker (void *arg)
+{
+  (void) arg;
+  for (int i = 0; i < RESET_INCS; i++)
+    {
+      rseq_percpu_counter_inc (counter);
+      if (i % 8192 == 0)
+        sched_yield ();
+    }
+  return NULL;
+}
+static void *
+reset_worker (void *arg)
+{
+  long reader = (long) arg;
+  uint64_t got = 0, v = 0;
+  const uint64_t most = (uint64_t) RESET_INCS * 3;
+  for (long n = 0; !__atomic_load_n (&reset_stop, __ATOMIC_RELAXED) || n < 1000;
+       n++)
+    {
+      int r = reader ? rseq_percpu_counter_read (counter, &v)
+                     : rseq_percpu_counter_reset (counter, &v);
+      if (r != 0 || v > most)
+        {
+          if (!__atomic_exchange_n (&reset_bad, 1, __ATOMIC_RELAXED))
+            printf ("FAIL %s returned %d, %lu > %lu\n",
+                    reader ? "read" : "reset", r, (unsigned long) v,
+                    (unsigned long) most);
+        }
+      else if (!reader)
+        got += v;
+    }
+  return (void *) (uintptr_t) got;
+}
+
+static void
+test_counter_reset_race (void)
+{
+  counter = aligned_alloc (RSEQ_PERCPU_ALIGN, rseq_percpu_counter_size ());
+  CHECK (rseq_percpu_counter_init (counter, rseq_percpu_counter_size (), mode)
+             == 0, "counter init");
+  reset_stop = 0;
+  reset_bad = 0;
+  pthread_t inc[3], rs[3];
+  for (long i = 0; i < 3; i++)
+    pthread_create (&rs[i], NULL, reset_worker, (void *) (long) (i == 2));
+  for (int i = 0; i < 3; i++)
+    pthread_create (&inc[i], NULL, reset_inc_worker, NULL);
+  for (int i = 0; i < 3; i++)
+    pthread_join (inc[i], NULL);
+  __atomic_store_n (&reset_stop, 1, __ATOMIC_RELAXED);
+  uint64_t returned = 0, rest = 0;
+  for (int i = 0; i < 3; i++)
+    {
+      void *g;
+      pthread_join (rs[i], &g);
+      returned += (uintptr_t) g;
+    }
+  CHECK (!reset_bad, "no wrapped or doubled reset/read value");
+  CHECK (rseq_percpu_counter_read (counter, &rest) == 0
+             && returned + rest == (uint64_t) RESET_INCS * 3,
+         "concurrent resets: %lu returned + %lu read != %lu",
+         (unsigned long) returned, (unsigned long) rest,
+         (unsigned long) RESET_INCS * 3);
+  free (counter);
+}
+
+/* A thread whose area is not registered any more.  The component's
+   rseq_libc_unregister_current_thread forgets the area; a raw rseq system
+   call (an application, a patched libc, a sandbox) does not, and then the
+   component still has the pointer while the kernel wrote cpu_id = -1 and
+   mm_cid = 0: every path must see cpu_id < 0 and fall back, otherwise the
+   thread shares slot 0 with a registered thread without protection.  */
+#define UNREG_INCS 3000000
+static int unreg_how; /* 0: the component's call, 1: raw system call */
+static pthread_barrier_t unreg_start;
+static int unreg_state[2]; /* [0]: unregistered, [1]: path checks failed */
+
+static int
+raw_unregister (void)
+{
+  struct rseq *area = rseq_libc_area ();
+  if (area == NULL)
+    return -ENOSYS;
+  for (unsigned len = 32; len <= 256; len *= 2)
+    if (syscall (SYS_rseq, area, len, 1 /* RSEQ_FLAG_UNREGISTER */,
+                 0x53053053) == 0)
+      return 0;
+  return -errno;
+}
+
+static void *
+unreg_worker (void *arg)
+{
+  if (arg != NULL)
+    {
+      int r = unreg_how ? raw_unregister ()
+                        : rseq_libc_unregister_current_thread ();
+      unreg_state[0] = r == 0;
+      if (r == 0)
+        {
+          int bad = 0;
+          uintptr_t w __attribute__ ((aligned (64))) = 0;
+          unsigned at = 0;
+          bad |= rseq_percpu_current_index (mode) != -ENOSYS;
+          int a = rseq_percpu_add (mode, 0, &w, 1);
+          bad |= a == RSEQ_PERCPU_DONE;
+          a = rseq_percpu_add_indexed (mode, &w, 64, 1, 1, &at);
+          bad |= a == RSEQ_PERCPU_DONE;
+          bad |= w != 0;
+          void *ring = aligned_alloc (RSEQ_PERCPU_ALIGN,
+                                      rseq_percpu_ring_size ());
+          rseq_percpu_ring_init (ring, rseq_percpu_ring_size (), mode);
+          bad |= rseq_percpu_ring_write (ring, "x", 1) != RSEQ_PERCPU_FALLBACK;
+          free (ring);
+          void *lock = aligned_alloc (RSEQ_PERCPU_ALIGN,
+                                      rseq_percpu_lock_size ());
+          rseq_percpu_lock_init (lock, rseq_percpu_lock_size (), mode);
+          bad |= rseq_percpu_read_lock (lock) != RSEQ_PERCPU_FALLBACK;
+          rseq_percpu_read_unlock (lock);
+          free (lock);
+          unreg_state[1] = bad;
+        }
+    }
+  pthread_barrier_wait (&unreg_start);
+  for (int i = 0; i < UNREG_INCS; i++)
+    {
+      rseq_percpu_counter_inc (counter);
+      if (i % 65536 == 0)
+        sched_yield ();
+    }
+  return NULL;
+}
+
+static void
+test_unregistered_thread (void)
+{
+  static const char *how[] = { "rseq_libc_unregister_current_thread",
+                               "raw rseq unregistration" };
+  for (unreg_how = 0; unreg_how < 2; unreg_how++)
+    {
+      counter = aligned_alloc (RSEQ_PERCPU_ALIGN, rseq_percpu_counter_size ());
+      rseq_percpu_counter_init (counter, rseq_percpu_counter_size (), mode);
+      unreg_state[0] = unreg_state[1] = 0;
+      pthread_barrier_init (&unreg_start, NULL, 3);
+      pthread_t t[3];
+      for (long i = 0; i < 3; i++)
+        pthread_create (&t[i], NULL, unreg_worker, (void *) (long) (i == 0));
+      for (int i = 0; i < 3; i++)
+        pthread_join (t[i], NULL);
+      pthread_barrier_destroy (&unreg_start);
+      uint64_t v = 0;
+      rseq_percpu_counter_read (counter, &v);
+      printf ("unregistered thread (%s): %s\n", how[unreg_how],
+              unreg_state[0] ? "unregistered" : "not possible here");
+      CHECK (!unreg_state[1], "%s: a per-CPU path used the stale area",
+             how[unreg_how]);
+      CHECK (v == (uint64_t) UNREG_INCS * 3, "%s: counter %lu != %lu",
+             how[unreg_how], (unsigned long) v,
+             (unsigned long) UNREG_INCS * 3);
+      free (counter);
+    }
 }
 
 #define POOL_OBJECTS 2048
@@ -566,6 +739,8 @@ main (int argc, char **argv)
           idx >= 0 ? "rseq" : "no area: fallback paths");
   test_raw ();
   test_counter ();
+  test_counter_reset_race ();
+  test_unregistered_thread ();
   test_pool ();
   test_ring ();
   test_lock ();

@@ -37,13 +37,28 @@
 //! librseq emits (`"aw"`); the linker merges both kinds into one section.
 //!
 //! Sequence: `ret` = 0; `lea 6f(%rip)` stored to `rseq_cs` (area + 8); `2:`;
-//! compare the area's index field (`cpu_id` at +4 or `mm_cid` at +24) with the
-//! expected index (mismatch: jump to the abort handler); the loads and
-//! comparisons; the optional delay loop (only in the `INJECT = true`
-//! instantiation the stress test uses: `delay` iterations of `dec; jnz`
-//! between the loads and the commit, labels `7:`/`8:`; the normal
-//! instantiation has no delay operand at all); the commit store; `3:`.
+//! the area check: `cpu_id` (area + 4, i.e. `-4` from the `rseq_cs` pointer
+//! already in a register: no reload of the area pointer) must be >= 0, else
+//! the area is not registered (the kernel writes -1 there on unregistration
+//! and then `mm_cid` reads 0 in every thread) and the section leaves before
+//! using any index: to the abort handler in sections given an index (the
+//! caller's next index read sees the sign and falls back), to the
+//! compare-failed exit in sections that read the index themselves (their
+//! callers fall back on it); then compare the area's index field (`cpu_id`
+//! at +4 or `mm_cid` at +24) with the expected index (mismatch: jump to the
+//! abort handler); the loads and comparisons; the commit store; `3:`.
 //! `rseq_cs` is left set: the kernel clears it lazily, as with librseq.
+//!
+//! The `INJECT = true` instantiation (stress tests only; the normal one has
+//! no injection operand, no extra instruction) adds, like the kernel's
+//! `param_test`, delay loops at three points of every section (right after
+//! `2:`, after the index check, and between the loads and the commit), each
+//! `delay[k]` iterations of `dec; jnz` (labels `7:`/`8:`) counted in the
+//! `ret` register (0 again when a loop ends), and, at the last point, an
+//! `int3` when [`Injection::trap`] is set: a `SIGTRAP` to the thread itself
+//! with its instruction pointer inside the section, which the kernel aborts
+//! on signal delivery whatever else happens, so that the restart path runs
+//! deterministically (the process must handle `SIGTRAP`).
 //!
 //! Labels 0 and 1 (and any made of 0s and 1s) are avoided: they read as binary
 //! literals in Intel syntax and rustc lints them.
@@ -63,10 +78,24 @@ macro_rules! cs_begin {
     };
 }
 
-/// Abort unless the area's index field still equals the expected index.
+/// Abort unless the area is registered (`cpu_id >= 0`) and its index field
+/// still equals the expected index.
 macro_rules! cs_check_index {
     () => {
-        concat!("cmpl {index:e}, ({index_field})\n", "jnz 4f\n",)
+        concat!(
+            "cmpl $0, -4({cs})\n",
+            "js 4f\n",
+            "cmpl {index:e}, ({index_field})\n",
+            "jnz 4f\n",
+        )
+    };
+}
+
+/// Leave by the compare-failed exit unless the area is registered
+/// (`cpu_id >= 0`): for sections that read the index themselves.
+macro_rules! cs_check_area {
+    () => {
+        concat!("cmpl $0, -4({cs})\n", "js 5f\n")
     };
 }
 
@@ -118,17 +147,29 @@ macro_rules! cs_copy_bytes {
     };
 }
 
-/// `delay` iterations of a countdown loop, inside the section.
+/// `delay[k]` iterations (the `u32` at byte `$off` of the [`Injection`]) of
+/// a countdown loop in `ret`, inside the section; `ret` is 0 again after it.
 macro_rules! cs_delay {
-    () => {
+    ($off:literal) => {
         concat!(
-            "test {delay}, {delay}\n",
+            "movl ",
+            $off,
+            "({inj}), {ret:e}\n",
+            "test {ret:e}, {ret:e}\n",
             "jz 7f\n",
             "8:\n",
-            "dec {delay}\n",
+            "dec {ret:e}\n",
             "jnz 8b\n",
             "7:\n",
         )
+    };
+}
+
+/// The forced abort: `int3` (a `SIGTRAP` to this thread, delivered with the
+/// instruction pointer inside the section) when [`Injection::trap`] is set.
+macro_rules! cs_trap {
+    () => {
+        concat!("cmpl $0, 12({inj})\n", "je 7f\n", "int3\n", "7:\n",)
     };
 }
 
@@ -173,24 +214,57 @@ macro_rules! exit_compare_failed {
     };
 }
 
-/// One critical section, emitted with the delay loop (`INJECT`, stress
-/// builds: `delay` iterations between the loads and the commit) or without
-/// it (every other use: no delay operand, no test, no extra register). The
-/// two lists of template pieces are what comes before and after the delay.
+/// One critical section, emitted with the injection points (`INJECT`,
+/// stress builds: a delay loop after each of the first three lists of
+/// template pieces, the forced trap after the third) or without them (every
+/// other use: no injection operand, no test, no extra register). The lists:
+/// the start (`cs_begin!`), the area/index checks, the loads and
+/// comparisons, the commit and the end.
 macro_rules! rseq_asm {
-    ($inject:expr, $delay:expr, [$($pre:expr),* $(,)?], [$($post:expr),* $(,)?], $($ops:tt)*) => {
+    ($inject:expr, $inj:expr, [$($begin:expr),* $(,)?], [$($check:expr),* $(,)?],
+     [$($loads:expr),* $(,)?], [$($commit:expr),* $(,)?], $($ops:tt)*) => {
         if $inject {
             asm!(
-                concat!($($pre,)* cs_delay!(), $($post,)*),
-                delay = inout(reg) $delay => _,
+                concat!(
+                    $($begin,)* cs_delay!("0"),
+                    $($check,)* cs_delay!("4"),
+                    $($loads,)* cs_delay!("8"), cs_trap!(),
+                    $($commit,)*
+                ),
+                inj = in(reg) $inj as *const Injection,
                 $($ops)*
             )
         } else {
-            let _ = $delay;
-            asm!(concat!($($pre,)* $($post,)*), $($ops)*)
+            let _ = $inj;
+            asm!(concat!($($begin,)* $($check,)* $($loads,)* $($commit,)*), $($ops)*)
         }
     };
 }
+
+/// What the `INJECT = true` instantiation of a sequence injects (stress
+/// tests); the normal instantiation never reads it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Injection {
+    /// Delay-loop iterations at the three injection points: right after the
+    /// section starts, after the area and index checks, and between the
+    /// loads and comparisons and the commit.
+    pub delay: [u32; 3],
+    /// Non-zero: `int3` at the last injection point, which forces the
+    /// kernel to abort the section (see the module documentation). The
+    /// process must have a `SIGTRAP` handler that returns.
+    pub trap: u32,
+}
+
+impl Injection {
+    /// Nothing injected: what callers of the normal instantiation pass.
+    pub const OFF: Injection = Injection {
+        delay: [0; 3],
+        trap: 0,
+    };
+}
+
+const _: () = assert!(core::mem::size_of::<Injection>() == 16);
 
 #[inline(always)]
 fn outcome(ret: u32) -> Outcome {
@@ -208,8 +282,9 @@ fn cs_field(area: *mut rseq_abi::Rseq) -> *mut u64 {
 }
 
 /// Load-compare-store: if `*v == expect` on CPU (or concurrency id) `index`,
-/// store `newv` (the commit). `INJECT`: run `delay` iterations of a delay
-/// loop before the commit (stress tests; `delay` is ignored otherwise).
+/// store `newv` (the commit). `INJECT`: the stress instantiation, with the
+/// injection points (see the module documentation); `inject` is ignored
+/// otherwise ([`Injection::OFF`]).
 ///
 /// # Safety
 /// `area` is the calling thread's registered area and `index_field` points
@@ -223,7 +298,7 @@ pub unsafe fn load_cbne_store<const INJECT: bool>(
     v: *mut usize,
     expect: usize,
     newv: usize,
-    delay: usize,
+    inject: &Injection,
 ) -> Outcome {
     let ret: u32;
     // SAFETY: the caller's contract; the sequence only touches `*v` and the
@@ -231,8 +306,10 @@ pub unsafe fn load_cbne_store<const INJECT: bool>(
     unsafe {
         rseq_asm!(
             INJECT,
-            delay,
-            [cs_begin!(), cs_check_index!(), "cmp {expect}, ({v})\n", "jnz 5f\n"],
+            inject,
+            [cs_begin!()],
+            [cs_check_index!()],
+            ["cmp {expect}, ({v})\n", "jnz 5f\n"],
             ["mov {newv}, ({v})\n", cs_end!(exit_compare_failed!())],
             ret = out(reg) ret,
             tmp = out(reg) _,
@@ -259,15 +336,17 @@ pub unsafe fn add<const INJECT: bool>(
     index: u32,
     v: *mut usize,
     inc: usize,
-    delay: usize,
+    inject: &Injection,
 ) -> Outcome {
     let ret: u32;
     // SAFETY: as load_cbne_store.
     unsafe {
         rseq_asm!(
             INJECT,
-            delay,
-            [cs_begin!(), cs_check_index!()],
+            inject,
+            [cs_begin!()],
+            [cs_check_index!()],
+            [],
             ["add {inc}, ({v})\n", cs_end!()],
             ret = out(reg) ret,
             tmp = out(reg) _,
@@ -299,7 +378,7 @@ pub unsafe fn add_indexed<const INJECT: bool>(
     stride: usize,
     slots: u32,
     inc: usize,
-    delay: usize,
+    inject: &Injection,
 ) -> (Outcome, u32) {
     let ret: u32;
     let index: usize;
@@ -307,15 +386,15 @@ pub unsafe fn add_indexed<const INJECT: bool>(
     unsafe {
         rseq_asm!(
             INJECT,
-            delay,
+            inject,
+            [cs_begin!()],
             [
-                cs_begin!(),
+                cs_check_area!(),
                 "movl ({index_field}), {index:e}\n",
                 "cmpl {slots:e}, {index:e}\n",
                 "jae 5f\n",
-                "mov {index}, {tmp}\n",
-                "imul {stride}, {tmp}\n",
             ],
+            ["mov {index}, {tmp}\n", "imul {stride}, {tmp}\n"],
             ["add {inc}, ({base}, {tmp})\n", cs_end!(exit_compare_failed!())],
             ret = out(reg) ret,
             tmp = out(reg) _,
@@ -350,7 +429,7 @@ pub unsafe fn cmpeq_add_indexed<const INJECT: bool>(
     stride: usize,
     slots: u32,
     inc: usize,
-    delay: usize,
+    inject: &Injection,
 ) -> (Outcome, u32) {
     let ret: u32;
     let index: usize;
@@ -358,12 +437,15 @@ pub unsafe fn cmpeq_add_indexed<const INJECT: bool>(
     unsafe {
         rseq_asm!(
             INJECT,
-            delay,
+            inject,
+            [cs_begin!()],
             [
-                cs_begin!(),
+                cs_check_area!(),
                 "movl ({index_field}), {index:e}\n",
                 "cmpl {slots:e}, {index:e}\n",
                 "jae 5f\n",
+            ],
+            [
                 "cmp {expect}, ({guard})\n",
                 "jnz 5f\n",
                 "mov {index}, {tmp}\n",
@@ -403,7 +485,7 @@ pub unsafe fn load_cbeq_pop<const INJECT: bool>(
     index: u32,
     head: *mut usize,
     next_offset: usize,
-    delay: usize,
+    inject: &Injection,
 ) -> (Outcome, usize) {
     let ret: u32;
     let node: usize;
@@ -411,10 +493,10 @@ pub unsafe fn load_cbeq_pop<const INJECT: bool>(
     unsafe {
         rseq_asm!(
             INJECT,
-            delay,
+            inject,
+            [cs_begin!()],
+            [cs_check_index!()],
             [
-                cs_begin!(),
-                cs_check_index!(),
                 "mov ({head}), {node}\n",
                 "test {node}, {node}\n",
                 "jz 5f\n",
@@ -453,17 +535,17 @@ pub unsafe fn load_cbne_store_store<const INJECT: bool>(
     v2: *mut usize,
     newv2: usize,
     newv: usize,
-    delay: usize,
+    inject: &Injection,
 ) -> Outcome {
     let ret: u32;
     // SAFETY: the caller's contract.
     unsafe {
         rseq_asm!(
             INJECT,
-            delay,
+            inject,
+            [cs_begin!()],
+            [cs_check_index!()],
             [
-                cs_begin!(),
-                cs_check_index!(),
                 "cmp {expect}, ({v})\n",
                 "jnz 5f\n",
                 "mov {newv2}, ({v2})\n",
@@ -504,17 +586,17 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
     src: *const u8,
     len: usize,
     newv: usize,
-    delay: usize,
+    inject: &Injection,
 ) -> Outcome {
     let ret: u32;
     // SAFETY: the caller's contract.
     unsafe {
         rseq_asm!(
             INJECT,
-            delay,
+            inject,
+            [cs_begin!()],
+            [cs_check_index!()],
             [
-                cs_begin!(),
-                cs_check_index!(),
                 "cmp {expect}, ({v})\n",
                 "jnz 5f\n",
                 cs_copy_bytes!(),
@@ -561,17 +643,17 @@ pub unsafe fn load_cbne_store_memcpy_store<const INJECT: bool>(
     src: *const u8,
     len: usize,
     newv: usize,
-    delay: usize,
+    inject: &Injection,
 ) -> Outcome {
     let ret: u32;
     // SAFETY: the caller's contract.
     unsafe {
         rseq_asm!(
             INJECT,
-            delay,
+            inject,
+            [cs_begin!()],
+            [cs_check_index!()],
             [
-                cs_begin!(),
-                cs_check_index!(),
                 "cmp {expect}, ({v})\n",
                 "jnz 5f\n",
                 "mov {first}, ({dst})\n",
