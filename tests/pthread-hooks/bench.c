@@ -10,7 +10,12 @@
    binary (argv[1]).  BENCH_CPU=N pins every child to CPU N: creator and
    new thread then share one CPU, so a round measures the CPU time of a
    create+join (no cross-CPU wake-ups, whose cost depends on whether the
-   other CPU is idle), which is what the hooks add to.  */
+   other CPU is idle), which is what the hooks add to.
+   The floor row is glibc's own path plus the four system calls the hooks'
+   guarantees need and glibc's path does not make (the creator blocks and
+   restores its signals, the new thread restores its mask, the exit step
+   unregisters: here an rseq call the kernel refuses at once): the hooks'
+   cost is reported beside it, as the median of per-round ratios.  */
 #include "check.h"
 #include <sched.h>
 #include <pthread.h>
@@ -23,6 +28,18 @@
 static void *
 nothing (void *arg)
 {
+  return arg;
+}
+
+/* The floor's new thread: the two system calls the hooks' new thread
+   makes that glibc's does not.  */
+static void *
+floor_thread (void *arg)
+{
+  sigset_t none;
+  sigemptyset (&none);
+  pthread_sigmask (SIG_SETMASK, &none, NULL);
+  syscall (SYS_rseq, NULL, 0, 1, 0);
   return arg;
 }
 
@@ -55,6 +72,10 @@ child (void)
       if (sched_setaffinity (0, sizeof set, &set) != 0)
         return 1;
     }
+  int floor = env_int ("BENCH_FLOOR", 0);
+  void *(*routine) (void *) = floor ? floor_thread : nothing;
+  sigset_t all, old;
+  sigfillset (&all);
   pthread_t t;
   for (int i = 0; i < 500; i++)
     if (pthread_create (&t, NULL, nothing, NULL) == 0)
@@ -65,7 +86,12 @@ child (void)
       double start = now ();
       for (int i = 0; i < per; i++)
         {
-          if (pthread_create (&t, NULL, nothing, NULL) != 0)
+          if (floor)
+            pthread_sigmask (SIG_SETMASK, &all, &old);
+          int r = pthread_create (&t, NULL, routine, NULL);
+          if (floor)
+            pthread_sigmask (SIG_SETMASK, &old, NULL);
+          if (r != 0)
             return 1;
           pthread_join (t, NULL);
         }
@@ -152,12 +178,14 @@ main (int argc, char **argv)
     return child ();
   int rounds = env_int ("BENCH_ROUNDS", 21);
   static double glibc[MAX_ROUNDS], hooks[MAX_ROUNDS], musl[MAX_ROUNDS], ratio[MAX_ROUNDS];
-  int og = -1, oh = -1, om = -1;
+  static double flr[MAX_ROUNDS], fratio[MAX_ROUNDS], over[MAX_ROUNDS];
+  int og = -1, oh = -1, om = -1, of = -1;
   if (rounds > MAX_ROUNDS)
     rounds = MAX_ROUNDS;
   if (rounds < 1)
     rounds = 1;
   const char *off = "GLIBC_TUNABLES=glibc.pthread.rseq=0";
+  const char *fl = "BENCH_FLOOR=1";
   printf ("pthread_create+join, %d interleaved rounds of %d in %d batches "
           "(fastest batch per round)%s:\n",
           rounds, env_int ("BENCH_ITERATIONS", 5000), env_int ("BENCH_BATCHES", 20),
@@ -165,17 +193,17 @@ main (int argc, char **argv)
   print_loadavg ("before");
   for (int r = 0; r < rounds; r++)
     {
-      if (r % 2 == 0)
-        {
-          glibc[r] = measure ("/proc/self/exe", NULL, &og);
-          hooks[r] = measure ("/proc/self/exe", off, &oh);
-        }
-      else
-        {
-          hooks[r] = measure ("/proc/self/exe", off, &oh);
-          glibc[r] = measure ("/proc/self/exe", NULL, &og);
-        }
+      /* Each of the three goes first, second and third in turn.  */
+      for (int k = 0; k < 3; k++)
+        switch ((r + k) % 3)
+          {
+          case 0: glibc[r] = measure ("/proc/self/exe", NULL, &og); break;
+          case 1: hooks[r] = measure ("/proc/self/exe", off, &oh); break;
+          default: flr[r] = measure ("/proc/self/exe", fl, &of); break;
+          }
       ratio[r] = glibc[r] > 0 ? hooks[r] / glibc[r] : -1;
+      fratio[r] = glibc[r] > 0 ? flr[r] / glibc[r] : -1;
+      over[r] = flr[r] > 0 ? hooks[r] / flr[r] : -1;
       musl[r] = argc > 1 ? measure (argv[1], NULL, &om) : 0;
     }
   print_loadavg ("after");
@@ -183,11 +211,16 @@ main (int argc, char **argv)
   qsort (hooks, rounds, sizeof (double), cmp);
   qsort (musl, rounds, sizeof (double), cmp);
   qsort (ratio, rounds, sizeof (double), cmp);
+  qsort (flr, rounds, sizeof (double), cmp);
+  qsort (fratio, rounds, sizeof (double), cmp);
+  qsort (over, rounds, sizeof (double), cmp);
   double g = quantile (glibc, rounds, 0.5), h = quantile (hooks, rounds, 0.5);
   printf ("  glibc registers (owner %d):            median %8.1f ns (IQR %.1f-%.1f)\n", og,
           g, quantile (glibc, rounds, 0.25), quantile (glibc, rounds, 0.75));
   printf ("  hooks, component registers (owner %d): median %8.1f ns (IQR %.1f-%.1f)\n", oh,
           h, quantile (hooks, rounds, 0.25), quantile (hooks, rounds, 0.75));
+  printf ("  floor: glibc + 4 system calls (owner %d): median %8.1f ns (IQR %.1f-%.1f)\n", of,
+          quantile (flr, rounds, 0.5), quantile (flr, rounds, 0.25), quantile (flr, rounds, 0.75));
   if (argc > 1)
     printf ("  musl static, hooks (owner %d):         median %8.1f ns\n", om,
             quantile (musl, rounds, 0.5));
@@ -195,7 +228,11 @@ main (int argc, char **argv)
           "ratio of medians %.3f)\n",
           quantile (ratio, rounds, 0.5), quantile (ratio, rounds, 0.25),
           quantile (ratio, rounds, 0.75), ratio[0], ratio[rounds - 1], h / g);
-  CHECK (og == 1 && oh == 2, "owners %d %d", og, oh);
+  printf ("  ratio floor/glibc: median %.3f (IQR %.3f-%.3f)\n", quantile (fratio, rounds, 0.5),
+          quantile (fratio, rounds, 0.25), quantile (fratio, rounds, 0.75));
+  printf ("  ratio hooks/floor: median %.3f (IQR %.3f-%.3f; target <= 1.02)\n",
+          quantile (over, rounds, 0.5), quantile (over, rounds, 0.25), quantile (over, rounds, 0.75));
+  CHECK (og == 1 && oh == 2 && of == 1, "owners %d %d %d", og, oh, of);
   CHECK (ratio[0] > 0 && g > 0 && h > 0, "measured");
   report_and_exit ("bench");
 }
