@@ -10,6 +10,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 /// Totals are exact under any interleaving: each increment lands in exactly
 /// one slot, by a committed sequence or an atomic add. [`Counter::read`]
 /// during concurrent updates sees each of them or not, never half of one.
+#[repr(C)] // Layout shared with the inline C header (see `SLOTS_OFFSET`).
 #[derive(Debug)]
 pub struct Counter<const N: usize, const INJECT: bool = false> {
     slots: Slots<N, INJECT>,
@@ -23,6 +24,10 @@ impl<const N: usize, const INJECT: bool> Default for Counter<N, INJECT> {
 }
 
 impl<const N: usize, const INJECT: bool> Counter<N, INJECT> {
+    /// Byte offset of the slots ([`Slots`]) in the counter: the inline C
+    /// header (`headers/rseq-percpu-inline.h`) updates them in place.
+    pub const SLOTS_OFFSET: usize = core::mem::offset_of!(Self, slots);
+
     /// A zero counter indexed by `mode`.
     pub fn new(mode: IndexMode) -> Self {
         Counter {

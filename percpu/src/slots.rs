@@ -55,6 +55,12 @@ impl<const N: usize, const INJECT: bool> Default for Slots<N, INJECT> {
 impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
     /// Bytes between consecutive slots.
     pub const STRIDE: usize = 64;
+    /// Byte offset of the fallback slot's word (the inline C header's
+    /// atomic fallback updates it).
+    pub const FALLBACK_OFFSET: usize = core::mem::offset_of!(Self, fallback);
+    /// Byte offset of the mode byte (the [`IndexMode`] discriminant: the
+    /// index field's offset in the area), read by the inline C header.
+    pub const MODE_OFFSET: usize = core::mem::offset_of!(Self, mode);
 
     /// Zeroed slots indexed by `mode` (`MmCid` degrades to `CpuId` when the
     /// kernel does not fill `mm_cid`).
