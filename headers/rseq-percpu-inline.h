@@ -340,14 +340,17 @@ rseq_percpu_inline_counter_add (void *counter, uint64_t n)
   const uint32_t *a = rseq_percpu_inline_area_;
   uint32_t i;
   if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_HANDLE_OK (c)
-                                 && RSEQ_PERCPU_INLINE_HAS_AREA (a))
-      && RSEQ_PERCPU_INLINE_LIKELY
-           (rseq_percpu_arch_add_indexed64
-              ((void *) a,
-               RSEQ_PERCPU_INLINE_FIELD (a, (unsigned char) c[RSEQ_PERCPU_INLINE_MODE]),
-               c, RSEQ_PERCPU_INLINE_SLOTS, (uintptr_t) n, &i)
-            == RSEQ_PERCPU_DONE))
-    return 0;
+                                 && RSEQ_PERCPU_INLINE_HAS_AREA (a)))
+    {
+      int r = rseq_percpu_arch_add_indexed64
+        ((void *) a,
+         RSEQ_PERCPU_INLINE_FIELD (a, (unsigned char) c[RSEQ_PERCPU_INLINE_MODE]),
+         c, RSEQ_PERCPU_INLINE_SLOTS, (uintptr_t) n, &i);
+      if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
+        return 0;
+      if (r == RSEQ_PERCPU_ABORTED)
+        RSEQ_PERCPU_INLINE_ON_ABORT ();
+    }
   return rseq_percpu_inline_counter_add_slow_ (counter, n);
 }
 
