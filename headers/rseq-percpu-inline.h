@@ -309,7 +309,6 @@ rseq_percpu_inline_counter_add_slow_ (void *counter, uint64_t n)
   for (;;)
     {
       int err, r;
-      uint32_t i;
       const uint32_t *a = rseq_percpu_inline_area_;
       if (!RSEQ_PERCPU_INLINE_HAS_AREA (a))
         {
@@ -317,9 +316,9 @@ rseq_percpu_inline_counter_add_slow_ (void *counter, uint64_t n)
           if (!a)
             break;
         }
-      r = rseq_percpu_arch_add_indexed64
+      r = rseq_percpu_arch_counter_add
         ((void *) a, RSEQ_PERCPU_INLINE_FIELD (a, (unsigned char) c[RSEQ_PERCPU_INLINE_MODE]),
-         c, RSEQ_PERCPU_INLINE_SLOTS, (uintptr_t) n, &i);
+         c, (uintptr_t) n);
       if (r == RSEQ_PERCPU_DONE)
         return 0;
       if (r == RSEQ_PERCPU_COMPARE_FAILED) /* an index beyond the slots */
@@ -338,14 +337,13 @@ rseq_percpu_inline_counter_add (void *counter, uint64_t n)
 {
   char *c = (char *) counter;
   const uint32_t *a = rseq_percpu_inline_area_;
-  uint32_t i;
   if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_HANDLE_OK (c)
                                  && RSEQ_PERCPU_INLINE_HAS_AREA (a)))
     {
-      int r = rseq_percpu_arch_add_indexed64
+      int r = rseq_percpu_arch_counter_add
         ((void *) a,
          RSEQ_PERCPU_INLINE_FIELD (a, (unsigned char) c[RSEQ_PERCPU_INLINE_MODE]),
-         c, RSEQ_PERCPU_INLINE_SLOTS, (uintptr_t) n, &i);
+         c, (uintptr_t) n);
       if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
         return 0;
       if (r == RSEQ_PERCPU_ABORTED)

@@ -92,6 +92,47 @@
 
 #define RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED ".quad 2b, 5b\n\t"
 
+/* As RSEQ_PERCPU_ASM_BEGIN and RSEQ_PERCPU_ASM_END for the asm goto
+   sequences (no result register: the abort handler and the compare-failed
+   exit jump to the C labels rseq_aborted and rseq_compare_failed; the
+   committing path falls through).  Scratch: %r11.  */
+#define RSEQ_PERCPU_ASM_GOTO_BEGIN                                      \
+  "leaq 6f(%%rip), %%r11\n\t"                                           \
+  "movq %%r11, 8(%[area])\n\t"                                          \
+  "2:\n\t"                                                              \
+  RSEQ_PERCPU_INLINE_INJECT_ASM (1)
+
+#define RSEQ_PERCPU_ASM_GOTO_END                                        \
+  "3:\n\t"                                                              \
+  ".pushsection __rseq_failure, \"ax\"\n\t"                             \
+  ".byte 0x0f, 0xb9, 0x3d\n\t"                                          \
+  ".long 0x53053053\n\t"                                                \
+  "4:\n\t"                                                              \
+  "jmp %l[rseq_aborted]\n\t"                                            \
+  "5:\n\t"                                                              \
+  "jmp %l[rseq_compare_failed]\n\t"                                     \
+  ".popsection\n\t"                                                     \
+  ".pushsection __rseq_cs, \"aw\"\n\t"                                  \
+  ".balign 32\n\t"                                                      \
+  "6:\n\t"                                                              \
+  ".long 0, 0\n\t"                                                      \
+  ".quad 2b, 3b - 2b, 4b\n\t"                                           \
+  ".popsection\n\t"                                                     \
+  ".pushsection __rseq_cs_ptr_array, \"awR\"\n\t"                       \
+  ".quad 6b\n\t"                                                        \
+  ".popsection\n\t"                                                     \
+  ".pushsection __rseq_exit_point_array, \"awR\"\n\t"                   \
+  ".quad 2b, 3b\n\t"                                                    \
+  ".quad 2b, 5b\n\t"                                                    \
+  ".popsection\n\t"
+
+#define RSEQ_PERCPU_ASM_GOTO_RESULT                                     \
+  return RSEQ_PERCPU_DONE;                                              \
+rseq_aborted:                                                           \
+  return RSEQ_PERCPU_ABORTED;                                           \
+rseq_compare_failed:                                                    \
+  return RSEQ_PERCPU_COMPARE_FAILED
+
 /* Copies LEN bytes from SRC to DST inside the section (the library's
    cs_copy_bytes): 16 bytes or more: the last 16 (unaligned), then 16-byte
    blocks from the start while more than 16 remain; 8 to 15: the first and
@@ -134,25 +175,24 @@
 #define RSEQ_PERCPU_ASM_CLOBBERS \
   "memory", "cc" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
 
-/* *V += INC on INDEX (the add commits).  */
+/* *V += INC on INDEX (the add commits).  The compare-failed exit is
+   listed but never taken (an add has no comparison).  */
 static inline int
 rseq_percpu_arch_add (void *area, const uint32_t *field, uint32_t index,
                       uintptr_t *v, uintptr_t inc)
 {
-  int ret;
-  uintptr_t tmp;
-  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
-                        RSEQ_PERCPU_ASM_CHECK_INDEX
-                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
-                        "addq %[inc], (%[v])\n\t"
-                        RSEQ_PERCPU_ASM_END ("")
-                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp)
-                        : [area] "r" (area), [field] "r" (field),
-                          [index] "r" (index), [v] "r" (v), [inc] "r" (inc)
-                          RSEQ_PERCPU_INLINE_INJECT_INPUT
-                        : RSEQ_PERCPU_ASM_CLOBBERS);
-  (void) tmp;
-  return ret;
+  __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
+                RSEQ_PERCPU_ASM_CHECK_INDEX
+                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                "addq %[inc], (%[v])\n\t"
+                RSEQ_PERCPU_ASM_GOTO_END
+                : /* asm goto: no outputs */
+                : [area] "r" (area), [field] "r" (field),
+                  [index] "r" (index), [v] "r" (v), [inc] "er" (inc)
+                  RSEQ_PERCPU_INLINE_INJECT_INPUT
+                : "memory", "cc", "r11" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+                : rseq_aborted, rseq_compare_failed);
+  RSEQ_PERCPU_ASM_GOTO_RESULT;
 }
 
 /* If *V == EXPECT on INDEX, store NEWV (the commit).  */
@@ -161,58 +201,53 @@ rseq_percpu_arch_load_cbne_store (void *area, const uint32_t *field,
                                   uint32_t index, uintptr_t *v,
                                   uintptr_t expect, uintptr_t newv)
 {
-  int ret;
-  uintptr_t tmp;
-  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
-                        RSEQ_PERCPU_ASM_CHECK_INDEX
-                        "cmpq %[expect], (%[v])\n\t"
-                        "jnz 5f\n\t"
-                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
-                        "movq %[newv], (%[v])\n\t"
-                        RSEQ_PERCPU_ASM_END
-                          (RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED)
-                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp)
-                        : [area] "r" (area), [field] "r" (field),
-                          [index] "r" (index), [v] "r" (v),
-                          [expect] "r" (expect), [newv] "r" (newv)
-                          RSEQ_PERCPU_INLINE_INJECT_INPUT
-                        : RSEQ_PERCPU_ASM_CLOBBERS);
-  (void) tmp;
-  return ret;
+  __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
+                RSEQ_PERCPU_ASM_CHECK_INDEX
+                "cmpq %[expect], (%[v])\n\t"
+                "jnz 5f\n\t"
+                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                "movq %[newv], (%[v])\n\t"
+                RSEQ_PERCPU_ASM_GOTO_END
+                : /* asm goto: no outputs */
+                : [area] "r" (area), [field] "r" (field),
+                  [index] "r" (index), [v] "r" (v),
+                  [expect] "r" (expect), [newv] "r" (newv)
+                  RSEQ_PERCPU_INLINE_INJECT_INPUT
+                : "memory", "cc", "r11" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+                : rseq_aborted, rseq_compare_failed);
+  RSEQ_PERCPU_ASM_GOTO_RESULT;
+}
+
+/* The counter's increment: reads the index I inside the section; I >= 256
+   (RSEQ_PERCPU_INLINE_SLOTS): compare failed; else adds INC to the word at
+   BASE + 64 * I (the commit).  As asm goto (librseq's form): the abort
+   handler and the compare-failed exit jump straight to the C code that
+   handles them, so the committing path has no result register to set and
+   test.  Scratch: %r11 (a stress hook must leave it alone).  Same layout:
+   exits (2b, 3b) and (2b, 5b), abort_ip 4 in __rseq_failure.  */
+static inline int
+rseq_percpu_arch_counter_add (void *area, const uint32_t *field, char *base,
+                              uintptr_t inc)
+{
+  __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
+                "movl (%[field]), %%r11d\n\t"
+                "cmpl $256, %%r11d\n\t"
+                "jae 5f\n\t"
+                "shlq $6, %%r11\n\t"
+                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                "addq %[inc], (%[base],%%r11)\n\t"
+                RSEQ_PERCPU_ASM_GOTO_END
+                : /* asm goto: no outputs */
+                : [area] "r" (area), [field] "r" (field), [base] "r" (base),
+                  [inc] "er" (inc)
+                  RSEQ_PERCPU_INLINE_INJECT_INPUT
+                : "memory", "cc", "r11" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+                : rseq_aborted, rseq_compare_failed);
+  RSEQ_PERCPU_ASM_GOTO_RESULT;
 }
 
 /* Reads the index I inside the section; I >= SLOTS: compare failed; else
-   adds INC to the word at BASE + 64 * I (the commit).  *INDEX_OUT =
-   I.  */
-static inline int
-rseq_percpu_arch_add_indexed64 (void *area, const uint32_t *field,
-                                    char *base, uint32_t slots,
-                                    uintptr_t inc, uint32_t *index_out)
-{
-  int ret;
-  uintptr_t tmp, index;
-  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
-                        "movl (%[field]), %k[index]\n\t"
-                        "cmpl %k[slots], %k[index]\n\t"
-                        "jae 5f\n\t"
-                        "movq %[index], %[tmp]\n\t"
-                        "shlq $6, %[tmp]\n\t"
-                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
-                        "addq %[inc], (%[base],%[tmp])\n\t"
-                        RSEQ_PERCPU_ASM_END
-                          (RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED)
-                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp),
-                          [index] "=&r" (index)
-                        : [area] "r" (area), [field] "r" (field),
-                          [slots] "r" (slots), [base] "r" (base),
-                          [inc] "r" (inc)
-                          RSEQ_PERCPU_INLINE_INJECT_INPUT
-                        : RSEQ_PERCPU_ASM_CLOBBERS);
-  *index_out = (uint32_t) index;
-  return ret;
-}
-
-/* As rseq_percpu_arch_add_indexed64 with any STRIDE (imul).  */
+   adds INC to the word at BASE + I * STRIDE (the commit).  *INDEX_OUT = I.  */
 static inline int
 rseq_percpu_arch_add_indexed (void *area, const uint32_t *field,
                               char *base, uintptr_t stride, uint32_t slots,
