@@ -125,6 +125,7 @@ pool_call (long n)
 }
 
 static uintptr_t floor_heads[256 * 8] __attribute__ ((aligned (64)));
+static uint64_t floor_objects[16 * 8] __attribute__ ((aligned (64)));
 
 static NOINLINE void
 pool_floor (long n)
@@ -270,7 +271,7 @@ main (int argc, char **argv)
   rseq_percpu_ring_init (ring, sizeof ring, RSEQ_PERCPU_CPU_ID);
   for (int k = 0; k < 16; k++) /* the floor's list: 16 objects */
     {
-      uintptr_t *o = (uintptr_t *) &pool_storage[(4000 + k) * 8];
+      uintptr_t *o = (uintptr_t *) &floor_objects[k * 8];
       uintptr_t *h = &floor_heads[(*cpu_id_field & 255) * 8];
       o[0] = *h;
       *h = (uintptr_t) o;
