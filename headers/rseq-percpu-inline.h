@@ -61,7 +61,7 @@ extern "C" {
 #define RSEQ_PERCPU_INLINE_SLOTS 256       /* per-CPU slots of counter, pool */
 #define RSEQ_PERCPU_INLINE_STRIDE 64       /* bytes between two slots */
 #define RSEQ_PERCPU_INLINE_FALLBACK 16384  /* the atomic fallback slot's word */
-#define RSEQ_PERCPU_INLINE_MODE 16448      /* index-field offset byte: 4 or 24 */
+#define RSEQ_PERCPU_INLINE_MODE 16464      /* index-field offset byte: 4 or 24 */
 #define RSEQ_PERCPU_INLINE_COUNTER_SIZE 16576
 #define RSEQ_PERCPU_INLINE_POOL_LIMIT 16544 /* per_cpu_limit (size_t) */
 #define RSEQ_PERCPU_INLINE_POOL_SIZE 16576
@@ -70,7 +70,7 @@ extern "C" {
 #define RSEQ_PERCPU_INLINE_RING_BUFFER 16512 /* bytes per buffer */
 #define RSEQ_PERCPU_INLINE_RING_TAIL 64    /* in a buffer; head at 0 */
 #define RSEQ_PERCPU_INLINE_RING_SLOT0 128  /* in a buffer: record 0 */
-#define RSEQ_PERCPU_INLINE_RING_MODE 1073281
+#define RSEQ_PERCPU_INLINE_RING_MODE 1073328
 #define RSEQ_PERCPU_INLINE_RING_SIZE 1073344
 
 /* The library's per-thread lookup: the calling thread's area usable for

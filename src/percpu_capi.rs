@@ -63,7 +63,7 @@ const _: () = {
     assert!(C_SLOTS == 256 && S::STRIDE == 64);
     assert!(CCounter::SLOTS_OFFSET == 0);
     assert!(S::FALLBACK_OFFSET == 16384);
-    assert!(S::MODE_OFFSET == 16448);
+    assert!(S::MODE_OFFSET == 16464);
     assert!(size_of::<CCounter>() == 16576);
     assert!(CPool::HEADS_OFFSET == 0);
     assert!(CPool::PER_CPU_LIMIT_OFFSET == 16544);
@@ -75,7 +75,7 @@ const _: () = {
     assert!(CRing::BUFFER_HEAD_OFFSET == 0);
     assert!(CRing::BUFFER_TAIL_OFFSET == 64);
     assert!(CRing::BUFFER_SLOTS_OFFSET == 128);
-    assert!(CRing::MODE_OFFSET == 1073281);
+    assert!(CRing::MODE_OFFSET == 1073328);
     assert!(size_of::<CRing>() == 1073344);
     // The mode byte is the index field's offset in struct rseq.
     assert!(IndexMode::CpuId as usize == 4 && IndexMode::MmCid as usize == 24);

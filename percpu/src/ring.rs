@@ -110,6 +110,11 @@ pub struct PerCpuRing<const C: usize, const S: usize, const INJECT: bool = false
     cpus: [CpuBuffer<S>; C],
     fallback: CasRing<S>,
     consumer: AtomicBool,
+    /// Puts `mode` at byte 48 of its 64-byte line: writers load it on every
+    /// write, and at a line's first bytes it would agree in the low 12 bits
+    /// with a buffer's head word or a short record (4K aliasing: the load
+    /// waits for the previous write's stores on the CPUs owning them).
+    _mode_pad: [u8; 47],
     mode: IndexMode,
 }
 
@@ -138,6 +143,7 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
             cpus: [CpuBuffer::EMPTY; C],
             fallback: CasRing::new(),
             consumer: AtomicBool::new(false),
+            _mode_pad: [0; 47],
             mode,
         }
     }
