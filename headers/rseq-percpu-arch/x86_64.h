@@ -21,13 +21,21 @@
 
    Outcomes: RSEQ_PERCPU_DONE 0, RSEQ_PERCPU_COMPARE_FAILED 1,
    RSEQ_PERCPU_ABORTED 2 (the kernel restarted the section, or the thread
-   no longer runs on INDEX).
+   no longer runs on INDEX).  The sequences without outputs (add,
+   load_cbne_store, the counter's) are asm goto, as librseq's: their abort
+   handler and compare-failed exit jump to C labels, so the committing path
+   sets and tests no result register (gcc >= 4.5, clang >= 9); the others
+   set a result register as above, since asm goto with outputs needs gcc 11
+   or clang 11.  The descriptor store is the last instruction before
+   start_ip: preempted or signalled before it, the thread has not published
+   the descriptor yet; after it, it is inside the section.
 
    Stress hooks (defined by a test before including the header, as the
    kernel's rseq param_test does; empty otherwise):
      RSEQ_PERCPU_INLINE_INJECT_ASM(n)  asm text inside every section:
        n = 1 right after start_ip, n = 2 just before the commit;
-       numeric labels from 100 up are the hook's;
+       numeric labels from 100 up are the hook's; it must leave every
+       operand and %r11 (the asm goto sequences' scratch) alone;
      RSEQ_PERCPU_INLINE_INJECT_INPUT   more input operands, each ", [x] ..."
      RSEQ_PERCPU_INLINE_INJECT_CLOBBER more clobbers, each ", \"reg\"".  */
 
