@@ -3,7 +3,9 @@
 # every mode with injection (delay loops inside the sections, yield / sleep /
 # signal injection, affinity migration), indexed by cpu_id and by mm_cid, then
 # the atomic fallback with rseq hidden by seccomp (ENOSYS) and glibc's
-# registration off. Ends with "N passed, N failed[, N skipped]".
+# registration off; then the C API and the inline C header
+# (headers/rseq-percpu-inline.h) in every host (needs gcc; clang, musl-gcc
+# for their rows). Ends with "N passed, N failed[, N skipped]".
 # RSEQ_STRESS_SECONDS sets the time per mode (default 0.5).
 set -u
 cd "$(dirname "$0")/../.."
