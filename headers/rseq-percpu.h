@@ -3,7 +3,9 @@
    reader lock), from librseq_libc.a.
 
    Inline or call: every operation below is a CALL into the library; no
-   sequence is inlined into C code.  The library emits each sequence's
+   sequence is inlined into C code.  <rseq-percpu-inline.h> has inline
+   versions of the raw operations and of the counter, pool and ring fast
+   paths, on the same objects (mixing both kinds of call is fine).  The library emits each sequence's
    descriptor (__rseq_cs), its pointer (__rseq_cs_ptr_array), its exit
    points (__rseq_exit_point_array) and abort handler (__rseq_failure) once,
    where `rseq-libc inspect' and the GDB script find them; an inline C

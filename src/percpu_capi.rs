@@ -54,6 +54,36 @@ const _: () = {
     assert!(align_of::<CLock>() <= OBJECT_ALIGN);
 };
 
+// The object layout the inline C header (headers/rseq-percpu-inline.h)
+// hard-codes as RSEQ_PERCPU_INLINE_*: it updates the objects in place, mixed
+// with these calls. Changing any of these numbers means changing the header
+// and renaming `rseq_percpu_inline_area_v1` (the layout version), so that a
+// program built against the old header fails to link instead of corrupting
+// objects.
+const _: () = {
+    use rseq_percpu::Slots;
+    type S = Slots<C_SLOTS>;
+    assert!(C_SLOTS == 256 && S::STRIDE == 64);
+    assert!(CCounter::SLOTS_OFFSET == 0);
+    assert!(S::FALLBACK_OFFSET == 16384);
+    assert!(S::MODE_OFFSET == 16464);
+    assert!(size_of::<CCounter>() == 16576);
+    assert!(CPool::HEADS_OFFSET == 0);
+    assert!(CPool::PER_CPU_LIMIT_OFFSET == 16544);
+    assert!(size_of::<CPool>() == 16576);
+    assert!(C_RING_CPUS == 64 && C_RING_RECORDS == 256);
+    assert!(rseq_percpu::ring::RECORD_SLOT == 64);
+    assert!(CRing::CPUS_OFFSET == 0);
+    assert!(CRing::BUFFER_BYTES == 16512);
+    assert!(CRing::BUFFER_HEAD_OFFSET == 0);
+    assert!(CRing::BUFFER_TAIL_OFFSET == 64);
+    assert!(CRing::BUFFER_SLOTS_OFFSET == 128);
+    assert!(CRing::MODE_OFFSET == 1073328);
+    assert!(size_of::<CRing>() == 1073344);
+    // The mode byte is the index field's offset in struct rseq.
+    assert!(IndexMode::CpuId as usize == 4 && IndexMode::MmCid as usize == 24);
+};
+
 fn mode_of(mode: c_int) -> Result<IndexMode, c_int> {
     match mode {
         0 => Ok(IndexMode::CpuId),
@@ -97,6 +127,42 @@ fn status(r: Result<c_int, c_int>) -> c_int {
 }
 
 // ---- raw operations --------------------------------------------------
+
+/// `rseq_percpu_inline_area_v1`: the per-thread lookup of the inline C
+/// header. The calling thread's area, usable for `mode`, or null with
+/// `*err` = `-EINVAL` (bad mode), `-EOPNOTSUPP` (mm_cid without kernel
+/// support) or `-ENOSYS` (no area, or one whose `cpu_id` reads < 0:
+/// unregistered or failed, where neither `cpu_id_start` nor `mm_cid` may
+/// index anything). `_v1`: the object layout version (see the checks above).
+///
+/// # Safety
+/// `err` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_inline_area_v1(
+    mode: c_int,
+    err: *mut c_int,
+) -> *mut rseq_abi::Rseq {
+    let r = area_of(mode).and_then(|(area, _)| {
+        // SAFETY: the calling thread's registered area; the kernel updates
+        // cpu_id between instructions, so a volatile load.
+        let cpu = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*area).cpu_id)) };
+        if (cpu as i32) < 0 {
+            Err(-ENOSYS)
+        } else {
+            Ok(area)
+        }
+    });
+    match r {
+        Ok(area) => area,
+        Err(e) => {
+            if !err.is_null() {
+                // SAFETY: the caller's contract.
+                unsafe { *err = e };
+            }
+            core::ptr::null_mut()
+        }
+    }
+}
 
 /// `rseq_percpu_current_index`: the calling thread's `cpu_id` or `mm_cid`
 /// from its area; `-ENOSYS` without an area.

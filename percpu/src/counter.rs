@@ -30,6 +30,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 /// compare-exchange, retrying (with a new sum) if another reset moved the
 /// origin in between. Periods are therefore consecutive, disjoint ranges
 /// of the running sum. Totals are exact modulo 2^64.
+#[repr(C)] // Layout shared with the inline C header (see `SLOTS_OFFSET`).
 #[derive(Debug)]
 pub struct Counter<const N: usize, const INJECT: bool = false> {
     slots: Slots<N, INJECT>,
@@ -43,6 +44,10 @@ impl<const N: usize, const INJECT: bool> Default for Counter<N, INJECT> {
 }
 
 impl<const N: usize, const INJECT: bool> Counter<N, INJECT> {
+    /// Byte offset of the slots ([`Slots`]) in the counter: the inline C
+    /// header (`headers/rseq-percpu-inline.h`) updates them in place.
+    pub const SLOTS_OFFSET: usize = core::mem::offset_of!(Self, slots);
+
     /// A zero counter indexed by `mode`.
     pub fn new(mode: IndexMode) -> Self {
         Counter {

@@ -17,6 +17,7 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 pub const REFILL_BATCH: usize = 16;
 
 /// A pool of `obj_size`-byte objects with `N` per-CPU free lists.
+#[repr(C)] // Layout shared with the inline C header (see `HEADS_OFFSET`).
 #[derive(Debug)]
 pub struct Pool<const N: usize, const INJECT: bool = false> {
     heads: Slots<N, INJECT>,
@@ -38,6 +39,12 @@ pub enum StorageError {
 }
 
 impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
+    /// Byte offset of the per-CPU list heads ([`Slots`]): the inline C
+    /// header pops and pushes them in place.
+    pub const HEADS_OFFSET: usize = core::mem::offset_of!(Self, heads);
+    /// Byte offset of `per_cpu_limit` (read by the inline C header's free).
+    pub const PER_CPU_LIMIT_OFFSET: usize = core::mem::offset_of!(Self, per_cpu_limit);
+
     /// An empty pool of `obj_size`-byte objects (a multiple of 8, at least
     /// 16), keeping at most about `per_cpu_limit` free objects per CPU.
     pub const fn new(mode: IndexMode, obj_size: usize, per_cpu_limit: usize) -> Self {

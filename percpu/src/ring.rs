@@ -107,14 +107,37 @@ impl<const S: usize> CpuBuffer<S> {
 /// Per-CPU ring buffers: `C` CPUs (or concurrency ids) of `S` record slots,
 /// and a [`CasRing`] for threads without an area or beyond `C`. `INJECT`:
 /// the stress-test instantiation (see [`crate::set_injection`]).
+#[repr(C)] // Layout shared with the inline C header (see `MODE_OFFSET`).
 pub struct PerCpuRing<const C: usize, const S: usize, const INJECT: bool = false> {
     cpus: [CpuBuffer<S>; C],
     fallback: CasRing<S>,
     consumer: AtomicBool,
+    /// Puts `mode` at byte 48 of its 64-byte line: writers load it on every
+    /// write, and at a line's first bytes it would agree in the low 12 bits
+    /// with a buffer's head word or a short record (4K aliasing: the load
+    /// waits for the previous write's stores on the CPUs owning them).
+    _mode_pad: [u8; 47],
     mode: IndexMode,
 }
 
 impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT> {
+    /// Layout read by the inline C header (`headers/rseq-percpu-inline.h`),
+    /// which writes records in place: CPU `i`'s buffer is at `i *
+    /// BUFFER_BYTES` from the start, its head word at 0, its tail at
+    /// `BUFFER_TAIL_OFFSET`, record `k` at `BUFFER_SLOTS_OFFSET + k *
+    /// RECORD_SLOT`; the mode byte at `MODE_OFFSET`.
+    pub const BUFFER_BYTES: usize = core::mem::size_of::<CpuBuffer<S>>();
+    /// See [`Self::BUFFER_BYTES`].
+    pub const BUFFER_HEAD_OFFSET: usize = core::mem::offset_of!(CpuBuffer<S>, head);
+    /// See [`Self::BUFFER_BYTES`].
+    pub const BUFFER_TAIL_OFFSET: usize = core::mem::offset_of!(CpuBuffer<S>, tail);
+    /// See [`Self::BUFFER_BYTES`].
+    pub const BUFFER_SLOTS_OFFSET: usize = core::mem::offset_of!(CpuBuffer<S>, slots);
+    /// See [`Self::BUFFER_BYTES`].
+    pub const CPUS_OFFSET: usize = core::mem::offset_of!(Self, cpus);
+    /// See [`Self::BUFFER_BYTES`].
+    pub const MODE_OFFSET: usize = core::mem::offset_of!(Self, mode);
+
     /// Empty buffers indexed by `mode` (as given: see
     /// [`IndexMode::or_supported`]).
     pub const fn with_mode(mode: IndexMode) -> Self {
@@ -122,6 +145,7 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
             cpus: [CpuBuffer::EMPTY; C],
             fallback: CasRing::new(),
             consumer: AtomicBool::new(false),
+            _mode_pad: [0; 47],
             mode,
         }
     }

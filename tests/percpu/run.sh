@@ -7,7 +7,10 @@
 # FAILS when a mode saw fewer than 1 abort per 1000 operations (a
 # deterministic bound: about 32 per 1000 are forced) or an armed section
 # committed. Then the atomic fallback with rseq hidden by seccomp (ENOSYS)
-# and glibc's registration off. Ends with "N passed, N failed[, N skipped]".
+# and glibc's registration off.
+# Then the C API and the inline C header (headers/rseq-percpu-inline.h) in
+# every host (needs gcc; clang, musl-gcc for their rows). Ends with "N passed,
+# N failed[, N skipped]".
 # RSEQ_STRESS_SECONDS sets the time per mode (default 0.5).
 set -u
 cd "$(dirname "$0")/../.."
@@ -106,6 +109,108 @@ elif gcc -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$root/headers" -I"$root/test
   fi
 else
   fail "C API: build failed: $(head -c 600 "$out/c-build.log")"
+fi
+
+# The inline C API (headers/rseq-percpu-inline.h): the header compiles
+# everywhere it promises to, with every function's asm assembled; its
+# sections pass `rseq-libc inspect'; percpu_inline_test.c runs in every host
+# (glibc owning the area, rseq-libc owning it, musl static, the standalone
+# test libc, rseq unavailable), by cpu_id and by mm_cid, plainly and as the
+# stress build (in-section delay and forced int3 aborts, SIGUSR1 handlers
+# running inline increments, migrations).
+itest=tests/percpu/percpu_inline_test.c
+ihdr=tests/percpu/inline_header_check.c
+cp "$ihdr" "$out/inline_header_check.cpp"
+for variant in "gcc -std=c99" "gcc -std=c11" "clang -std=c99" "g++ -std=c++11" "clang++ -std=c++11"; do
+  cc=${variant%% *}
+  src=$ihdr; case $cc in *++) src=$out/inline_header_check.cpp ;; esac
+  if ! command -v "$cc" > /dev/null; then skip "inline header with $variant: $cc not installed"; continue; fi
+  ok=1
+  for opt in -O0 -O2; do
+    if ! $variant $opt -pedantic -Wall -Wextra -Werror -I"$root/headers" -c "$src" \
+         -o "$out/inline_header_check.o" 2> "$out/inline-hdr.log" \
+       || ! "$bin" inspect "$out/inline_header_check.o" > "$out/inline-hdr-inspect.log" 2>&1; then
+      fail "inline header with $variant $opt: $(head -c 400 "$out/inline-hdr.log" "$out/inline-hdr-inspect.log")"
+      ok=0
+      break
+    fi
+  done
+  [ $ok = 1 ] && pass "inline header with $variant -pedantic -Wall -Wextra -Werror (-O0, -O2): $(tail -n 1 "$out/inline-hdr-inspect.log" | sed 's/^[^:]*: //')"
+done
+
+run_inline() { # name binary launcher args...
+  local name=$1 binary=$2 launcher=$3; shift 3
+  local log=$out/inline-$(echo "$name" | tr ' ,()=/.' '_______').log
+  last_log=$log
+  if timeout 120 env $launcher "$binary" "$@" > "$log" 2>&1 && grep -q ', 0 failed' "$log"; then
+    pass "inline C, $name: $(grep -m 1 '^inline, mode' "$log" | sed 's/^inline, //'); $(tail -n 1 "$log")"
+  else
+    fail "inline C, $name: $(grep -m 5 -E 'FAIL|passed' "$log" | tr '\n' ' ') (log: $log)"
+  fi
+}
+
+# run_inline_host name binary-prefix launcher: both builds, both modes.
+run_inline_host() {
+  local name=$1 prefix=$2 launcher=$3
+  run_inline "$name, cpu_id" "$prefix" "$launcher"
+  run_inline "$name, mm_cid" "$prefix" "$launcher" --mm-cid
+  run_inline "$name, stress cpu_id" "$prefix-stress" "$launcher" --delay 200
+  run_inline "$name, stress mm_cid" "$prefix-stress" "$launcher" --delay 200 --mm-cid
+}
+
+# build_inline prefix compiler flags... -- libraries...: the plain and the
+# stress binary.
+build_inline() {
+  local prefix=$1 cc=$2 pre=()
+  shift 2
+  while [ "$1" != -- ]; do pre+=("$1"); shift; done
+  shift
+  if "$cc" "${pre[@]}" "$itest" "$@" -o "$prefix" > "$prefix.build.log" 2>&1 \
+     && "$cc" "${pre[@]}" -DINLINE_STRESS "$itest" "$@" -o "$prefix-stress" >> "$prefix.build.log" 2>&1; then
+    return 0
+  fi
+  fail "inline C: build of $prefix failed: $(head -c 600 "$prefix.build.log")"
+  return 1
+}
+
+icflags=(-O2 -g -Wall -Wextra -Werror -I"$root/headers" -I"$root/tests/c")
+nolaunch=""
+[ -x "$launcher" ] && nolaunch="GLIBC_TUNABLES=glibc.pthread.rseq=0 $launcher"
+if [ -f "$lib" ] && build_inline "$out/inline-glibc" gcc "${icflags[@]}" -std=gnu11 -- "$lib" -lpthread; then
+  for b in "$out/inline-glibc" "$out/inline-glibc-stress"; do
+    if "$bin" inspect "$b" > "$b.inspect" 2>&1 && grep -q 'rseq_percpu_inline_' "$b.inspect"; then
+      pass "inline C: rseq-libc inspect $(basename "$b"): $(tail -n 1 "$b.inspect" | sed 's/^[^:]*: //')"
+    else
+      fail "inline C: rseq-libc inspect $(basename "$b"): $(grep -m 3 -iE 'violation|error' "$b.inspect" | tr '\n' ' ')"
+    fi
+  done
+  run_inline_host "glibc (libc owns)" "$out/inline-glibc" ""
+  run_inline_host "glibc rseq=0 (component owns)" "$out/inline-glibc" "GLIBC_TUNABLES=glibc.pthread.rseq=0"
+  if [ -n "$nolaunch" ]; then
+    run_inline "glibc, rseq unavailable, cpu_id" "$out/inline-glibc" "$nolaunch"
+    run_inline "glibc, rseq unavailable, stress mm_cid" "$out/inline-glibc-stress" "$nolaunch" --delay 200 --mm-cid
+    grep -q 'no area: fallback paths' "$last_log" \
+      || fail "inline C, rseq unavailable: the run still had an area"
+  fi
+fi
+if command -v musl-gcc > /dev/null; then
+  if build_inline "$out/inline-musl" musl-gcc "${icflags[@]}" -static -- "$lib"; then
+    run_inline_host "musl static (component owns)" "$out/inline-musl" ""
+    [ -n "$nolaunch" ] && run_inline "musl static, rseq unavailable, stress cpu_id" "$out/inline-musl-stress" "$launcher" --delay 200
+  fi
+else
+  skip "inline C, musl static: musl-gcc not installed (apt-get install musl-tools)"
+fi
+tl=$root/target/release/librseq_testlibc.a
+if (cd "$root" && cargo build --release -q -p rseq-testlibc) > "$out/testlibc.build.log" 2>&1; then
+  tl_cflags=(-nostdlib -nostdinc -isystem "$(gcc -print-file-name=include)" -fno-stack-protector
+             -I"$root/tests/testlibc/include")
+  if build_inline "$out/inline-standalone" gcc "${icflags[@]}" "${tl_cflags[@]}" -static -- "$tl" -lgcc; then
+    run_inline_host "standalone (component owns)" "$out/inline-standalone" ""
+    [ -n "$nolaunch" ] && run_inline "standalone, rseq unavailable, stress cpu_id" "$out/inline-standalone-stress" "$launcher" --delay 200
+  fi
+else
+  fail "inline C, standalone: cargo build -p rseq-testlibc failed: $(head -c 600 "$out/testlibc.build.log")"
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"

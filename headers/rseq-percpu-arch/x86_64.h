@@ -1,0 +1,423 @@
+/* rseq-percpu-arch/x86_64.h: the x86-64 restartable sequences of
+   <rseq-percpu-inline.h>.  Include that header, not this one.
+
+   Each function is one asm statement emitting the same layout as the
+   library's Rust sequences (percpu/src/arch/x86_64.rs), so that
+   `rseq-libc inspect' and the GDB script read both alike:
+
+     .text            xor ret; lea 6f(%rip),tmp; mov tmp,8(area)   publish
+                      2:  start_ip ... the commit store
+                      3:  post_commit_ip = 9: the common end
+     __rseq_failure   .byte 0x0f,0xb9,0x3d; .long RSEQ_SIG (ud1 ...)
+                      4:  abort_ip: ret = 2 (aborted), jmp 9b
+                      5:  compare failed: ret = 1, jmp 9b (out of line)
+     __rseq_cs        .balign 32; 6: {0, 0, 2b, 3b - 2b, 4b}
+     __rseq_cs_ptr_array       .quad 6b
+     __rseq_exit_point_array   .quad 2b, 3b [; .quad 2b, 5b]
+
+   The arrays are "awR" (SHF_GNU_RETAIN: nothing references them, and a
+   --gc-sections link would drop them; GNU as 2.36+, clang 13+), as the
+   library's.  rseq_cs is left set; the kernel clears it lazily.
+
+   Outcomes: RSEQ_PERCPU_DONE 0, RSEQ_PERCPU_COMPARE_FAILED 1,
+   RSEQ_PERCPU_ABORTED 2 (the kernel restarted the section, or the thread
+   no longer runs on INDEX).  The sequences without outputs (add,
+   load_cbne_store, the counter's) are asm goto, as librseq's: their abort
+   handler and compare-failed exit jump to C labels, so the committing path
+   sets and tests no result register (gcc >= 4.5, clang >= 9); the others
+   set a result register as above, since asm goto with outputs needs gcc 11
+   or clang 11.  The descriptor store is the last instruction before
+   start_ip: preempted or signalled before it, the thread has not published
+   the descriptor yet; after it, it is inside the section.
+
+   Stress hooks (defined by a test before including the header, as the
+   kernel's rseq param_test does; empty otherwise):
+     RSEQ_PERCPU_INLINE_INJECT_ASM(n)  asm text inside every section:
+       n = 1 right after start_ip, n = 2 just before the commit;
+       numeric labels from 100 up are the hook's; it must leave every
+       operand and %r11 (the asm goto sequences' scratch) alone;
+     RSEQ_PERCPU_INLINE_INJECT_INPUT   more input operands, each ", [x] ..."
+     RSEQ_PERCPU_INLINE_INJECT_CLOBBER more clobbers, each ", \"reg\"".  */
+
+#ifndef RSEQ_PERCPU_ARCH_X86_64_H
+#define RSEQ_PERCPU_ARCH_X86_64_H 1
+
+#ifndef RSEQ_PERCPU_INLINE_H
+# error "include <rseq-percpu-inline.h>, not <rseq-percpu-arch/x86_64.h>"
+#endif
+
+#ifndef RSEQ_PERCPU_INLINE_INJECT_ASM
+# define RSEQ_PERCPU_INLINE_INJECT_ASM(n) ""
+#endif
+#ifndef RSEQ_PERCPU_INLINE_INJECT_INPUT
+# define RSEQ_PERCPU_INLINE_INJECT_INPUT
+#endif
+#ifndef RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+# define RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+#endif
+
+/* Publish the descriptor, then start_ip.  */
+#define RSEQ_PERCPU_ASM_BEGIN                                           \
+  "xorl %k[ret], %k[ret]\n\t"                                           \
+  "leaq 6f(%%rip), %[tmp]\n\t"                                          \
+  "movq %[tmp], 8(%[area])\n\t"                                         \
+  "2:\n\t"                                                              \
+  RSEQ_PERCPU_INLINE_INJECT_ASM (1)
+
+/* Abort unless the area's index field still holds INDEX.  */
+#define RSEQ_PERCPU_ASM_CHECK_INDEX                                     \
+  "cmpl %k[index], (%[field])\n\t"                                      \
+  "jnz 4f\n\t"
+
+/* The end, the out-of-line handlers and the tables; EXITS adds exit-point
+   pairs.  */
+#define RSEQ_PERCPU_ASM_END(exits)                                      \
+  "3:\n\t"                                                              \
+  "9:\n\t"                                                              \
+  ".pushsection __rseq_failure, \"ax\"\n\t"                             \
+  ".byte 0x0f, 0xb9, 0x3d\n\t"                                          \
+  ".long 0x53053053\n\t"                                                \
+  "4:\n\t"                                                              \
+  "movl $2, %k[ret]\n\t"                                                \
+  "jmp 9b\n\t"                                                          \
+  "5:\n\t"                                                              \
+  "movl $1, %k[ret]\n\t"                                                \
+  "jmp 9b\n\t"                                                          \
+  ".popsection\n\t"                                                     \
+  ".pushsection __rseq_cs, \"aw\"\n\t"                                  \
+  ".balign 32\n\t"                                                      \
+  "6:\n\t"                                                              \
+  ".long 0, 0\n\t"                                                      \
+  ".quad 2b, 3b - 2b, 4b\n\t"                                           \
+  ".popsection\n\t"                                                     \
+  ".pushsection __rseq_cs_ptr_array, \"awR\"\n\t"                       \
+  ".quad 6b\n\t"                                                        \
+  ".popsection\n\t"                                                     \
+  ".pushsection __rseq_exit_point_array, \"awR\"\n\t"                   \
+  ".quad 2b, 3b\n\t"                                                    \
+  exits                                                                 \
+  ".popsection\n\t"
+
+#define RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED ".quad 2b, 5b\n\t"
+
+/* As RSEQ_PERCPU_ASM_BEGIN and RSEQ_PERCPU_ASM_END for the asm goto
+   sequences (no result register: the abort handler and the compare-failed
+   exit jump to the C labels rseq_aborted and rseq_compare_failed; the
+   committing path falls through).  Scratch: %r11.  */
+#define RSEQ_PERCPU_ASM_GOTO_BEGIN                                      \
+  "leaq 6f(%%rip), %%r11\n\t"                                           \
+  "movq %%r11, 8(%[area])\n\t"                                          \
+  "2:\n\t"                                                              \
+  RSEQ_PERCPU_INLINE_INJECT_ASM (1)
+
+#define RSEQ_PERCPU_ASM_GOTO_END                                        \
+  "3:\n\t"                                                              \
+  ".pushsection __rseq_failure, \"ax\"\n\t"                             \
+  ".byte 0x0f, 0xb9, 0x3d\n\t"                                          \
+  ".long 0x53053053\n\t"                                                \
+  "4:\n\t"                                                              \
+  "jmp %l[rseq_aborted]\n\t"                                            \
+  "5:\n\t"                                                              \
+  "jmp %l[rseq_compare_failed]\n\t"                                     \
+  ".popsection\n\t"                                                     \
+  ".pushsection __rseq_cs, \"aw\"\n\t"                                  \
+  ".balign 32\n\t"                                                      \
+  "6:\n\t"                                                              \
+  ".long 0, 0\n\t"                                                      \
+  ".quad 2b, 3b - 2b, 4b\n\t"                                           \
+  ".popsection\n\t"                                                     \
+  ".pushsection __rseq_cs_ptr_array, \"awR\"\n\t"                       \
+  ".quad 6b\n\t"                                                        \
+  ".popsection\n\t"                                                     \
+  ".pushsection __rseq_exit_point_array, \"awR\"\n\t"                   \
+  ".quad 2b, 3b\n\t"                                                    \
+  ".quad 2b, 5b\n\t"                                                    \
+  ".popsection\n\t"
+
+#define RSEQ_PERCPU_ASM_GOTO_RESULT                                     \
+  return RSEQ_PERCPU_DONE;                                              \
+rseq_aborted:                                                           \
+  return RSEQ_PERCPU_ABORTED;                                           \
+rseq_compare_failed:                                                    \
+  return RSEQ_PERCPU_COMPARE_FAILED
+
+/* Copies LEN bytes from SRC to DST inside the section (the library's
+   cs_copy_bytes): 16 bytes or more: the last 16 (unaligned), then 16-byte
+   blocks from the start while more than 16 remain; 8 to 15: the first and
+   the last 8; below 8: bytes.  Reads only [SRC, SRC + LEN), writes only
+   [DST, DST + LEN).  */
+#define RSEQ_PERCPU_ASM_COPY                                            \
+  "cmpq $16, %[len]\n\t"                                                \
+  "jb 25f\n\t"                                                          \
+  "movdqu -16(%[src],%[len]), %[xmm]\n\t"                               \
+  "movdqu %[xmm], -16(%[dst],%[len])\n\t"                               \
+  "22:\n\t"                                                             \
+  "movdqu (%[src]), %[xmm]\n\t"                                         \
+  "movdqu %[xmm], (%[dst])\n\t"                                         \
+  "addq $16, %[src]\n\t"                                                \
+  "addq $16, %[dst]\n\t"                                                \
+  "subq $16, %[len]\n\t"                                                \
+  "cmpq $16, %[len]\n\t"                                                \
+  "ja 22b\n\t"                                                          \
+  "jmp 24f\n\t"                                                         \
+  "25:\n\t"                                                             \
+  "cmpq $8, %[len]\n\t"                                                 \
+  "jb 23f\n\t"                                                          \
+  "movq (%[src]), %[tmp]\n\t"                                           \
+  "movq %[tmp], (%[dst])\n\t"                                           \
+  "movq -8(%[src],%[len]), %[tmp]\n\t"                                  \
+  "movq %[tmp], -8(%[dst],%[len])\n\t"                                  \
+  "jmp 24f\n\t"                                                         \
+  "23:\n\t"                                                             \
+  "testq %[len], %[len]\n\t"                                            \
+  "jz 24f\n\t"                                                          \
+  "26:\n\t"                                                             \
+  "movb (%[src]), %b[tmp]\n\t"                                          \
+  "movb %b[tmp], (%[dst])\n\t"                                          \
+  "incq %[src]\n\t"                                                     \
+  "incq %[dst]\n\t"                                                     \
+  "decq %[len]\n\t"                                                     \
+  "jnz 26b\n\t"                                                         \
+  "24:\n\t"
+
+#define RSEQ_PERCPU_ASM_CLOBBERS \
+  "memory", "cc" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+
+/* *V += INC on INDEX (the add commits).  The compare-failed exit is
+   listed but never taken (an add has no comparison).  */
+static inline int
+rseq_percpu_arch_add (void *area, const uint32_t *field, uint32_t index,
+                      uintptr_t *v, uintptr_t inc)
+{
+  __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
+                RSEQ_PERCPU_ASM_CHECK_INDEX
+                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                "addq %[inc], (%[v])\n\t"
+                RSEQ_PERCPU_ASM_GOTO_END
+                : /* asm goto: no outputs */
+                : [area] "r" (area), [field] "r" (field),
+                  [index] "r" (index), [v] "r" (v), [inc] "er" (inc)
+                  RSEQ_PERCPU_INLINE_INJECT_INPUT
+                : "memory", "cc", "r11" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+                : rseq_aborted, rseq_compare_failed);
+  RSEQ_PERCPU_ASM_GOTO_RESULT;
+}
+
+/* If *V == EXPECT on INDEX, store NEWV (the commit).  */
+static inline int
+rseq_percpu_arch_load_cbne_store (void *area, const uint32_t *field,
+                                  uint32_t index, uintptr_t *v,
+                                  uintptr_t expect, uintptr_t newv)
+{
+  __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
+                RSEQ_PERCPU_ASM_CHECK_INDEX
+                "cmpq %[expect], (%[v])\n\t"
+                "jnz 5f\n\t"
+                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                "movq %[newv], (%[v])\n\t"
+                RSEQ_PERCPU_ASM_GOTO_END
+                : /* asm goto: no outputs */
+                : [area] "r" (area), [field] "r" (field),
+                  [index] "r" (index), [v] "r" (v),
+                  [expect] "r" (expect), [newv] "r" (newv)
+                  RSEQ_PERCPU_INLINE_INJECT_INPUT
+                : "memory", "cc", "r11" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+                : rseq_aborted, rseq_compare_failed);
+  RSEQ_PERCPU_ASM_GOTO_RESULT;
+}
+
+/* The counter's increment: reads the index I inside the section; I >= 256
+   (RSEQ_PERCPU_INLINE_SLOTS): compare failed; else adds INC to the word at
+   BASE + 64 * I (the commit).  As asm goto (librseq's form): the abort
+   handler and the compare-failed exit jump straight to the C code that
+   handles them, so the committing path has no result register to set and
+   test.  Scratch: %r11 (a stress hook must leave it alone).  Same layout:
+   exits (2b, 3b) and (2b, 5b), abort_ip 4 in __rseq_failure.  */
+static inline int
+rseq_percpu_arch_counter_add (void *area, const uint32_t *field, char *base,
+                              uintptr_t inc)
+{
+  __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
+                "movl (%[field]), %%r11d\n\t"
+                "cmpl $256, %%r11d\n\t"
+                "jae 5f\n\t"
+                "shlq $6, %%r11\n\t"
+                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                "addq %[inc], (%[base],%%r11)\n\t"
+                RSEQ_PERCPU_ASM_GOTO_END
+                : /* asm goto: no outputs */
+                : [area] "r" (area), [field] "r" (field), [base] "r" (base),
+                  [inc] "er" (inc)
+                  RSEQ_PERCPU_INLINE_INJECT_INPUT
+                : "memory", "cc", "r11" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+                : rseq_aborted, rseq_compare_failed);
+  RSEQ_PERCPU_ASM_GOTO_RESULT;
+}
+
+/* Reads the index I inside the section; I >= SLOTS: compare failed; else
+   adds INC to the word at BASE + I * STRIDE (the commit).  *INDEX_OUT = I.  */
+static inline int
+rseq_percpu_arch_add_indexed (void *area, const uint32_t *field,
+                              char *base, uintptr_t stride, uint32_t slots,
+                              uintptr_t inc, uint32_t *index_out)
+{
+  int ret;
+  uintptr_t tmp, index;
+  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
+                        "movl (%[field]), %k[index]\n\t"
+                        "cmpl %k[slots], %k[index]\n\t"
+                        "jae 5f\n\t"
+                        "movq %[index], %[tmp]\n\t"
+                        "imulq %[stride], %[tmp]\n\t"
+                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                        "addq %[inc], (%[base],%[tmp])\n\t"
+                        RSEQ_PERCPU_ASM_END
+                          (RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED)
+                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp),
+                          [index] "=&r" (index)
+                        : [area] "r" (area), [field] "r" (field),
+                          [slots] "r" (slots), [stride] "r" (stride),
+                          [base] "r" (base), [inc] "r" (inc)
+                          RSEQ_PERCPU_INLINE_INJECT_INPUT
+                        : RSEQ_PERCPU_ASM_CLOBBERS);
+  *index_out = (uint32_t) index;
+  return ret;
+}
+
+/* Compare-and-pop on INDEX: if *HEAD is not null, *HEAD = the word at
+   NEXT_OFFSET in that node (the commit), *NODE_OUT = the node; an empty
+   list: compare failed.  ABA-free (head, next and the commit in one
+   section).  */
+static inline int
+rseq_percpu_arch_load_cbeq_pop (void *area, const uint32_t *field,
+                                uint32_t index, uintptr_t *head,
+                                uintptr_t next_offset, uintptr_t *node_out)
+{
+  int ret;
+  uintptr_t tmp, node;
+  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
+                        RSEQ_PERCPU_ASM_CHECK_INDEX
+                        "movq (%[head]), %[node]\n\t"
+                        "testq %[node], %[node]\n\t"
+                        "jz 5f\n\t"
+                        "movq (%[node],%[next_offset]), %[tmp]\n\t"
+                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                        "movq %[tmp], (%[head])\n\t"
+                        RSEQ_PERCPU_ASM_END
+                          (RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED)
+                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp),
+                          [node] "=&r" (node)
+                        : [area] "r" (area), [field] "r" (field),
+                          [index] "r" (index), [head] "r" (head),
+                          [next_offset] "r" (next_offset)
+                          RSEQ_PERCPU_INLINE_INJECT_INPUT
+                        : RSEQ_PERCPU_ASM_CLOBBERS);
+  *node_out = node;
+  return ret;
+}
+
+/* On INDEX, if *V == EXPECT: *V2 = NEWV2 (may be redone after an abort),
+   then *V = NEWV (the commit).  x86-64 keeps the stores in order.  */
+static inline int
+rseq_percpu_arch_load_cbne_store_store (void *area, const uint32_t *field,
+                                        uint32_t index, uintptr_t *v,
+                                        uintptr_t expect, uintptr_t *v2,
+                                        uintptr_t newv2, uintptr_t newv)
+{
+  int ret;
+  uintptr_t tmp;
+  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
+                        RSEQ_PERCPU_ASM_CHECK_INDEX
+                        "cmpq %[expect], (%[v])\n\t"
+                        "jnz 5f\n\t"
+                        "movq %[newv2], (%[v2])\n\t"
+                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                        "movq %[newv], (%[v])\n\t"
+                        RSEQ_PERCPU_ASM_END
+                          (RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED)
+                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp)
+                        : [area] "r" (area), [field] "r" (field),
+                          [index] "r" (index), [v] "r" (v),
+                          [expect] "r" (expect), [v2] "r" (v2),
+                          [newv2] "r" (newv2), [newv] "r" (newv)
+                          RSEQ_PERCPU_INLINE_INJECT_INPUT
+                        : RSEQ_PERCPU_ASM_CLOBBERS);
+  (void) tmp;
+  return ret;
+}
+
+/* On INDEX, if *V == EXPECT: copy LEN bytes from SRC to DST, then
+   *V = NEWV (the commit publishes the copy).  */
+static inline int
+rseq_percpu_arch_load_cbne_memcpy_store (void *area, const uint32_t *field,
+                                         uint32_t index, uintptr_t *v,
+                                         uintptr_t expect, void *dst,
+                                         const void *src, uintptr_t len,
+                                         uintptr_t newv)
+{
+  int ret;
+  uintptr_t tmp;
+  double xmm;
+  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
+                        RSEQ_PERCPU_ASM_CHECK_INDEX
+                        "cmpq %[expect], (%[v])\n\t"
+                        "jnz 5f\n\t"
+                        RSEQ_PERCPU_ASM_COPY
+                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                        "movq %[newv], (%[v])\n\t"
+                        RSEQ_PERCPU_ASM_END
+                          (RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED)
+                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp),
+                          [xmm] "=&x" (xmm), [dst] "+&r" (dst),
+                          [src] "+&r" (src), [len] "+&r" (len)
+                        : [area] "r" (area), [field] "r" (field),
+                          [index] "r" (index), [v] "r" (v),
+                          [expect] "r" (expect), [newv] "r" (newv)
+                          RSEQ_PERCPU_INLINE_INJECT_INPUT
+                        : RSEQ_PERCPU_ASM_CLOBBERS);
+  (void) tmp;
+  (void) xmm;
+  return ret;
+}
+
+/* On INDEX, if *V == EXPECT: the word FIRST at DST (8-aligned), LEN bytes
+   from SRC at DST + 8, then *V = NEWV (the commit publishes both): the
+   ring buffer's write, header and payload in one copy.  */
+static inline int
+rseq_percpu_arch_load_cbne_store_memcpy_store (void *area,
+                                               const uint32_t *field,
+                                               uint32_t index, uintptr_t *v,
+                                               uintptr_t expect, void *dst,
+                                               uintptr_t first,
+                                               const void *src,
+                                               uintptr_t len, uintptr_t newv)
+{
+  int ret;
+  uintptr_t tmp;
+  double xmm;
+  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
+                        RSEQ_PERCPU_ASM_CHECK_INDEX
+                        "cmpq %[expect], (%[v])\n\t"
+                        "jnz 5f\n\t"
+                        "movq %[first], (%[dst])\n\t"
+                        "addq $8, %[dst]\n\t"
+                        RSEQ_PERCPU_ASM_COPY
+                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                        "movq %[newv], (%[v])\n\t"
+                        RSEQ_PERCPU_ASM_END
+                          (RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED)
+                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp),
+                          [xmm] "=&x" (xmm), [dst] "+&r" (dst),
+                          [src] "+&r" (src), [len] "+&r" (len)
+                        : [area] "r" (area), [field] "r" (field),
+                          [index] "r" (index), [v] "r" (v),
+                          [expect] "r" (expect), [first] "r" (first),
+                          [newv] "r" (newv)
+                          RSEQ_PERCPU_INLINE_INJECT_INPUT
+                        : RSEQ_PERCPU_ASM_CLOBBERS);
+  (void) tmp;
+  (void) xmm;
+  return ret;
+}
+
+#endif /* rseq-percpu-arch/x86_64.h */
