@@ -35,6 +35,9 @@ extern "C" {
                                           start, on a host (musl, the standalone libc) that
                                           may free its memory before the kernel sees it exit */
 #define RSEQ_LIBC_REASON_EXITING 5     /* ESRCH: the thread passed its exit step */
+#define RSEQ_LIBC_REASON_APPLICATION 6 /* EBUSY: the program registers rseq itself
+                                          (librseq, the kernel's selftests, its own
+                                          __rseq_abi as tcmalloc): rseq-libc steps aside */
 
 /* Registers the calling thread, or adopts the libc's registration.
    Idempotent: a registered thread returns 0 without a system call.

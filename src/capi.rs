@@ -46,6 +46,7 @@ pub extern "C" fn rseq_libc_none_reason() -> c_int {
         Reason::Failed => 3,
         Reason::Unhooked => 4,
         Reason::Exiting => 5,
+        Reason::Application => 6,
     }
 }
 

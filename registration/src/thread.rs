@@ -43,6 +43,9 @@ pub enum Reason {
     /// The thread passed its exit step ([`unregister_current_thread_at_exit`]):
     /// it is never registered again (`ESRCH`).
     Exiting = 5,
+    /// The program registers rseq itself (see [`program_registers_rseq`]):
+    /// the component steps aside and never registers (`EBUSY`).
+    Application = 6,
 }
 
 impl Reason {
@@ -53,6 +56,7 @@ impl Reason {
             2 => Reason::Disabled,
             4 => Reason::Unhooked,
             5 => Reason::Exiting,
+            6 => Reason::Application,
             _ => Reason::Failed,
         }
     }
@@ -213,6 +217,18 @@ fn register_blocked(st: *mut ThreadState, mode: Mode) -> Result<Owner, i32> {
         );
         return Err(EOPNOTSUPP);
     }
+    if !matches!(host, HostRseq::Registered { .. }) && program_registers_rseq() {
+        record(
+            st,
+            NONE,
+            Reason::Application,
+            -EBUSY,
+            core::ptr::null_mut(),
+            0,
+            0,
+        );
+        return Err(EBUSY);
+    }
     match host {
         HostRseq::Registered { offset, size } => {
             let area = thread_pointer().wrapping_offset(offset).cast::<Rseq>();
@@ -264,6 +280,31 @@ fn may_register_unseen_thread(host: HostRseq) -> bool {
             query()
         }
     }
+}
+
+static PROGRAM_REGISTERS: AtomicU32 = AtomicU32::new(0);
+
+/// Whether the program registers rseq itself, which is what glibc's
+/// `glibc.pthread.rseq=0` exists for: it links librseq or the kernel's rseq
+/// selftests (they export `rseq_register_current_thread`), or defines its
+/// own `__rseq_abi` (tcmalloc, librseq before 2022: the legacy convention).
+/// Such code registers its own area in every thread and fails (or falls
+/// back to a slow path) when the kernel answers that another area is
+/// registered. So where the libc does not own registration, the component
+/// then registers nothing: its threads have no area for it (reason
+/// [`Reason::Application`]) and everything of the component falls back,
+/// while the program's own registration succeeds. Found once, at link
+/// level: a library `dlopen`ed later is not seen.
+pub fn program_registers_rseq() -> bool {
+    let mut v = PROGRAM_REGISTERS.load(Ordering::Relaxed);
+    if v == 0 {
+        let selftests_or_librseq =
+            rseq_abi::weak_function_address!("rseq_register_current_thread") != 0;
+        let legacy = arch::legacy_abi_area() != arch::own_area();
+        v = if selftests_or_librseq || legacy { 2 } else { 1 };
+        PROGRAM_REGISTERS.store(v, Ordering::Relaxed);
+    }
+    v == 2
 }
 
 /// glibc 2.35-2.40 publish 20 or 32 whatever the kernel fills.

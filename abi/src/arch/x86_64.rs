@@ -155,6 +155,23 @@ pub fn own_area() -> *mut Rseq {
     p
 }
 
+/// This thread's `__rseq_abi`, as the link resolved the symbol: the
+/// component's own area unless the program (or a library linked before the
+/// component) defines its own `__rseq_abi`, the legacy convention of
+/// programs that register rseq themselves (tcmalloc, librseq before 2022).
+#[inline(always)]
+pub fn legacy_abi_area() -> *mut Rseq {
+    let p: *mut Rseq;
+    // SAFETY: as in own_area; `__rseq_abi` is always defined (weakly, by
+    // the component, if nobody else does).
+    unsafe {
+        asm!("mov {p}, qword ptr [rip + __rseq_abi@GOTTPOFF]",
+             "add {p}, qword ptr fs:[0]", p = out(reg) p,
+             options(nostack, readonly, pure));
+    }
+    p
+}
+
 /// This thread's [`super::THREAD_STATE_SIZE`] bytes of bookkeeping, zero
 /// when the thread starts, aligned 16.
 #[inline(always)]
