@@ -111,17 +111,21 @@ fn thread_is_ending() -> bool {
 
 /// The exit key's destructor. Its value counts the destructor rounds: it
 /// re-arms itself so that it runs in the libc's last round, after the
-/// application's own destructors of the first rounds, and then unregisters
-/// (or, for a thread the libc recycles, stays armed and registered).
+/// application's own destructors of the first rounds, and then
+/// unregisters. A thread the libc recycles (musl's timer thread) is
+/// unregistered too, since the libc then rewrites its TLS, area included;
+/// its key is armed again, so that its next API call registers it and its
+/// real end unregisters it.
 unsafe extern "C" fn exit_destructor(value: *mut c_void) {
     let round = value as usize;
     if round < DESTRUCTOR_ITERATIONS && arm(round + 1) {
         return;
     }
-    if !thread_is_ending() && arm(1) {
-        return;
-    }
+    let ending = thread_is_ending();
     rseq_registration::unregister_current_thread_at_exit();
+    if !ending {
+        arm(1);
+    }
 }
 
 /// The exit step of a thread, for a libc that ends its threads itself:

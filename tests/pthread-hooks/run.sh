@@ -81,6 +81,21 @@ for t in lifecycle storm reuse safety; do
   RUN_ARGS=()
 done
 
+# SIGEV_THREAD timers (safety.c -DSAFETY_TIMER links timer_create): their
+# callbacks get an area; static musl then publishes no __rseq_size (it
+# recycles the timer thread, TLS included, between callbacks).
+RUN_ARGS=(timer)
+build safety-timer-glibc gcc "${cflags[@]}" -DSAFETY_TIMER "$src/safety.c" "$lib" -lpthread \
+  -o "$out/safety-timer-glibc" &&
+  { run "safety timer: glibc dynamic (libc owns; control)" 1 "$out/safety-timer-glibc"
+    run "safety timer: glibc dynamic, rseq=0" 2 "$out/safety-timer-glibc" "$off" EXPECT_RSEQ_SIZE=0; }
+if command -v musl-gcc > /dev/null; then
+  build safety-timer-musl musl-gcc "${cflags[@]}" -DSAFETY_TIMER -static "$src/safety.c" "$lib" \
+    -o "$out/safety-timer-musl" &&
+    run "safety timer: musl static" 2 "$out/safety-timer-musl" EXPECT_RSEQ_SIZE=0
+fi
+RUN_ARGS=()
+
 # The older link lines still hook: -Wl,--wrap=pthread_create enters the
 # same function as the component's pthread_create.
 build lifecycle-glibc-wrap gcc "${cflags[@]}" "$src/lifecycle.c" "$lib" "${wrap[@]}" -lpthread \

@@ -21,6 +21,9 @@ int pthread_attr_getdetachstate (const pthread_attr_t *, int *);
 /* Deferred cancellation only: acted on in pthread_testcancel.  */
 int pthread_cancel (pthread_t);
 void pthread_testcancel (void);
+#define PTHREAD_CANCEL_ENABLE 0
+#define PTHREAD_CANCEL_DISABLE 1
+int pthread_setcancelstate (int __state, int *__oldstate);
 int pthread_kill (pthread_t, int);
 int pthread_atfork (void (*) (void), void (*) (void), void (*) (void));
 /* Cleanup handlers (musl's scheme): a frame on the caller's stack.  */

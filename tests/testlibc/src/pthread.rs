@@ -63,6 +63,8 @@ pub struct Thread {
     user_stack: bool,
     /// Set by pthread_cancel.
     cancel_requested: AtomicU32,
+    /// PTHREAD_CANCEL_DISABLE (1) or ENABLE (0), pthread_setcancelstate.
+    cancel_disabled: AtomicU32,
     /// Innermost cleanup handler (pthread_cleanup_push).
     cleanup: *mut CleanupFrame,
     keys: [*mut c_void; KEYS_MAX],
@@ -114,6 +116,7 @@ static MAIN: MainThread = MainThread(core::cell::UnsafeCell::new(Thread {
     registration: None,
     user_stack: false,
     cancel_requested: AtomicU32::new(0),
+    cancel_disabled: AtomicU32::new(0),
     cleanup: core::ptr::null_mut(),
     keys: [core::ptr::null_mut(); KEYS_MAX],
 }));
@@ -276,6 +279,7 @@ pub unsafe extern "C" fn pthread_create(
             registration: NewThreadRegistration::of_creator(),
             user_stack: p.user_stack,
             cancel_requested: AtomicU32::new(0),
+            cancel_disabled: AtomicU32::new(0),
             cleanup: core::ptr::null_mut(),
             keys: [core::ptr::null_mut(); KEYS_MAX],
         });
@@ -408,9 +412,31 @@ pub unsafe extern "C" fn pthread_cancel(t: usize) -> c_int {
 #[no_mangle]
 pub extern "C" fn pthread_testcancel() {
     // SAFETY: our own descriptor.
-    if unsafe { (*current()).cancel_requested.load(Ordering::Acquire) } != 0 {
+    let t = unsafe { &*current() };
+    if t.cancel_requested.load(Ordering::Acquire) != 0
+        && t.cancel_disabled.load(Ordering::Relaxed) == 0
+    {
         pthread_exit(PTHREAD_CANCELED);
     }
+}
+
+/// pthread_setcancelstate(3): PTHREAD_CANCEL_ENABLE (0) or DISABLE (1).
+///
+/// # Safety
+/// `old` is null or valid for writing.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_setcancelstate(state: c_int, old: *mut c_int) -> c_int {
+    if !(0..=1).contains(&state) {
+        return e::EINVAL;
+    }
+    // SAFETY: our own descriptor.
+    let t = unsafe { &*current() };
+    let was = t.cancel_disabled.swap(state as u32, Ordering::Relaxed) as c_int;
+    if !old.is_null() {
+        // SAFETY: per the caller.
+        unsafe { *old = was };
+    }
+    0
 }
 
 /// pthread_kill(3)
@@ -535,6 +561,9 @@ fn run_key_destructors(t: *mut Thread) {
 #[no_mangle]
 pub extern "C" fn pthread_exit(result: *mut c_void) -> ! {
     let t = current();
+    // As glibc and musl: no cancellation during the exit steps.
+    // SAFETY: our own descriptor.
+    unsafe { (*t).cancel_disabled.store(1, Ordering::Relaxed) };
     run_cleanup_handlers(t);
     run_key_destructors(t);
     // SAFETY: the calling thread's own descriptor.
