@@ -55,7 +55,14 @@ fn real_create() -> usize {
     if cached != 0 {
         return cached;
     }
-    let mut create = weak_function_address!("__pthread_create");
+    // Only a static link (no program interpreter) has the libc's internal
+    // name; a dynamic one asks the dynamic linker for the next definition.
+    let static_link = rseq_registration::auxv::values().base == 0;
+    let mut create = if static_link {
+        weak_function_address!("__pthread_create")
+    } else {
+        0
+    };
     if create == 0 {
         let dlsym = weak_function_address!("dlsym");
         if dlsym == 0 {
