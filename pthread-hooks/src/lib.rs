@@ -46,7 +46,12 @@
 //!   and the first destructor round, and before the libc frees the
 //!   thread's TLS or (musl, detached) unmaps its stack. The signal mask is
 //!   not touched, so the last thread's `exit()` runs `atexit` handlers with
-//!   the mask the thread had.
+//!   the mask the thread had. musl also runs the destructors of the thread
+//!   that serves `SIGEV_THREAD` timers after each callback, then rewrites
+//!   its TLS and goes on: the exit step unregisters it all the same (no
+//!   registered area may be rewritten) and, seeing cancellation still
+//!   enabled (musl's `pthread_exit` disables it), arms itself again, so the
+//!   thread registers at its next API call and unregisters at its end.
 //! - A libc that makes its own threads (the standalone test libc) runs the
 //!   same steps without wrapping: [`NewThreadRegistration`] (read in the
 //!   creator, applied first thing in the new thread, signals blocked) and
