@@ -1,0 +1,393 @@
+#!/usr/bin/env bash
+# The kernel-generation matrix (issue 12): the project's tests and the
+# kernel's own rseq selftests, inside Debian's 6.1, 6.12, 7.0, 7.1 and 7.3
+# cloud kernels booted with qemu (TCG), and the selftests on this machine's
+# kernel too.
+#
+# - Kernels: Debian packages fetched by fetch.sh into
+#   ${RSEQ_LIBC_KERNEL_CACHE:-~/.cache/rseq-libc/kernels} (private apt
+#   sources, never installed; about 420 MB once, nothing when warm).
+# - Each guest boots `-accel tcg -cpu max,la57=off -smp 2 -m 1024` with an
+#   initramfs of statically linked test programs (plus the host's glibc
+#   shared libraries, for the selftests as their Makefile builds them) and
+#   init.c as PID 1, which runs /plan and powers off. Results are judged
+#   here from the serial console.
+# - Hosts (README link lines): glibc static (libc owns), glibc static with
+#   glibc.pthread.rseq=0 (component owns), glibc static with rseq blocked
+#   (seccomp ENOSYS), glibc dynamic (owns / rseq=0), musl static (+ blocked),
+#   standalone static and static-pie (+ blocked).
+# - Suites: host_test.c; the standalone constructor/TLS matrix; the pthread
+#   hooks' lifecycle, storm, reuse and safety tests; the per-CPU stress
+#   (every mode, cpu_id and mm_cid, injected) and the C API test;
+#   v2check.c (registration length; no write to a kernel-owned field, with
+#   its negative control); the kernel's rseq selftests of linux-source-6.12
+#   and -7.3.
+# Sizes for TCG: STORM_THREADS (1500), REUSE_THREADS (1000), SAFETY_THREADS
+# (200), RSEQ_STRESS_SECONDS (0.3), KERNEL_PARAM_SAMPLE (every Nth
+# run_param_test.sh invocation inside a guest, 24), KERNELS (names to boot:
+# "6.1 6.12 7.0 7.1 7.3"). Ends with "N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/../.."
+root=$PWD
+here=$root/tests/kernels
+out=${RSEQ_LIBC_TEST_BUILD:-$root/tests/build}/kernels
+lib=$root/target/release/librseq_libc.a
+salib=$root/target/release/librseq_testlibc.a
+t_start=$SECONDS
+mkdir -p "$out"
+passed=0 failed=0 skipped=0
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1"; failed=$((failed + 1)); }
+skip() { echo "SKIP $1"; skipped=$((skipped + 1)); }
+finish() { echo "kernels: total $((SECONDS - t_start)) s"; echo "$passed passed, $failed failed, $skipped skipped"; [ "$failed" -eq 0 ]; exit $?; }
+
+storm_threads=${STORM_THREADS:-1500}
+reuse_threads=${REUSE_THREADS:-1000}
+safety_threads=${SAFETY_THREADS:-200}
+stress_secs=${RSEQ_STRESS_SECONDS:-0.3}
+sample=${KERNEL_PARAM_SAMPLE:-24}
+kernels=${KERNELS:-6.1 6.12 7.0 7.1 7.3}
+# Kernels that run a registration longer than 32 bytes in the V2 mode
+# (kernel/rseq.c: version 2 when rseq_len > 32; checked against
+# linux-source-7.3, and by v2check's negative control in each guest).
+v2_kernels=${KERNEL_V2:-7.0 7.1 7.3}
+
+for f in "$lib" "$salib"; do
+  [ -f "$f" ] || { fail "$f missing: run 'cargo build --release' first"; finish; }
+done
+if ! bash "$root/scripts/install-deps.sh" qemu-system-x86 cpio > "$out/deps.log" 2>&1; then
+  skip "kernel matrix: cannot install qemu-system-x86 and cpio: $(tail -n 2 "$out/deps.log")"; finish
+fi
+if ! bash "$here/fetch.sh" > "$out/fetch.txt" 2> "$out/fetch.log"; then
+  skip "kernel matrix: the Debian kernel packages cannot be fetched: $(tail -n 2 "$out/fetch.log")"; finish
+fi
+echo "fetched ($((SECONDS - t_start)) s):"; sed 's/^/  /' "$out/fetch.txt"
+src612=$(awk '$1 == "source" && $2 == "6.12" {print $3}' "$out/fetch.txt")
+src73=$(awk '$1 == "source" && $2 == "7.3" {print $3}' "$out/fetch.txt")
+
+# ---- build ---------------------------------------------------------------
+stage=$out/root
+rm -rf "$stage"; mkdir -p "$stage/bin" "$stage/lib/x86_64-linux-gnu" "$stage/lib64" "$stage/st"
+bin=$stage/bin
+cflags=(-O2 -g -Wall -Wextra -Werror -I"$root/headers" -I"$root/tests/c" -I"$root/tests/pthread-hooks")
+sacflags=(-O2 -g -Wall -Wextra -Werror -nostdlib -nostdinc -isystem "$(gcc -print-file-name=include)"
+          -fno-stack-protector -I"$root/headers" -I"$root/tests/testlibc/include"
+          -I"$root/tests/c" -I"$root/tests/pthread-hooks")
+have_musl=0; command -v musl-gcc > /dev/null && have_musl=1
+build() { # name compiler args...
+  local name=$1; shift
+  if "$@" > "$out/$name.build.log" 2>&1; then return 0; fi
+  fail "build $name: $(head -c 600 "$out/$name.build.log")"; return 1
+}
+t_build=$SECONDS
+build init gcc -O2 -Wall -Wextra -static "$here/init.c" -o "$stage/init"
+# posix_spawn in lifecycle.c runs /bin/true.
+printf 'int main (void) { return 0; }\n' > "$out/true.c"
+build true gcc -O2 -static "$out/true.c" -o "$bin/true"
+build no_rseq gcc -O2 -I"$root/tests/c" -static tests/c/no_rseq_launcher.c -o "$bin/no_rseq"
+# host_test in every host.
+build hostlib gcc "${cflags[@]}" -fPIC -shared tests/c/hostlib.c -o "$stage/lib/x86_64-linux-gnu/libhostlib.so"
+build host-glibc-dynamic gcc "${cflags[@]}" -DWITH_HOSTLIB tests/c/host_test.c "$lib" \
+  -L"$stage/lib/x86_64-linux-gnu" -lhostlib -lpthread -o "$bin/host-glibc-dynamic"
+build host-glibc-static gcc "${cflags[@]}" -static tests/c/host_test.c "$lib" -lpthread -o "$bin/host-glibc-static"
+[ $have_musl = 1 ] && build host-musl-static musl-gcc "${cflags[@]}" -static tests/c/host_test.c "$lib" -o "$bin/host-musl-static"
+for mode in static static-pie; do
+  pie=(); [ "$mode" = static-pie ] && pie=(-fpie)
+  build "host-standalone-$mode" gcc "${cflags[@]}" "${sacflags[@]}" "-$mode" "${pie[@]}" tests/c/host_test.c "$salib" -lgcc -o "$bin/host-standalone-$mode"
+  build "ctor_matrix-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" tests/standalone/ctor_matrix.c "$salib" -lgcc -o "$bin/ctor_matrix-$mode"
+  for align in 8 64 4096; do
+    build "tls$align-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" -DMAX_ALIGN=$align tests/standalone/tls.c "$salib" -lgcc -o "$bin/tls$align-$mode"
+  done
+  for t in lifecycle storm reuse; do
+    build "$t-standalone-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" "tests/pthread-hooks/$t.c" "$salib" -lgcc -o "$bin/$t-standalone-$mode"
+  done
+done
+for t in lifecycle storm reuse safety; do
+  build "$t-glibc-static" gcc "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -lpthread -o "$bin/$t-glibc-static"
+  [ $have_musl = 1 ] && build "$t-musl-static" musl-gcc "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -o "$bin/$t-musl-static"
+done
+build percpu-glibc-static gcc -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$root/headers" -I"$root/tests/c" -static \
+  tests/percpu/percpu_c_test.c "$lib" -lpthread -o "$bin/percpu-glibc-static"
+[ $have_musl = 1 ] && build percpu-musl-static musl-gcc -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$root/headers" -I"$root/tests/c" -static \
+  tests/percpu/percpu_c_test.c "$lib" -o "$bin/percpu-musl-static"
+build v2check-glibc-static gcc "${cflags[@]}" -static "$here/v2check.c" "$lib" -lpthread -o "$bin/v2check-glibc-static"
+[ $have_musl = 1 ] && build v2check-musl-static musl-gcc "${cflags[@]}" -static "$here/v2check.c" "$lib" -o "$bin/v2check-musl-static"
+# The per-CPU stress is the rseq-libc command, linked statically (glibc).
+if RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -q -p rseq-libc-cli \
+     --target x86_64-unknown-linux-gnu --target-dir "$root/target/kernels-static" > "$out/cli.build.log" 2>&1; then
+  cp "$root/target/kernels-static/x86_64-unknown-linux-gnu/release/rseq-libc" "$bin/rseq-libc"
+else
+  fail "build the static rseq-libc command: $(tail -n 5 "$out/cli.build.log")"
+fi
+# The kernel's selftests, plain and linking the component.
+for v in 6.12 7.3; do
+  s=$src612; [ $v = 7.3 ] && s=$src73
+  build "selftests-$v" bash "$here/build-selftests.sh" "$s" "$stage/st/$v"
+  build "selftests-$v-component" bash "$here/build-selftests.sh" "$s" "$stage/st/$v-component" "$lib"
+done
+# glibc's shared libraries for the dynamic programs.
+for so in $(ldd "$stage/st/7.3/param_test" "$bin/host-glibc-dynamic" 2>/dev/null | awk '$3 ~ /^\// {print $3} $1 ~ /^\// && $1 !~ /:$/ {print $1}' | sort -u); do
+  case $so in */libhostlib.so|*/librseq.so) continue ;; esac
+  cp -L "$so" "$stage/lib/x86_64-linux-gnu/"
+done
+cp -L /lib64/ld-linux-x86-64.so.2 "$stage/lib64/"
+# Debug info is not needed in the guest; the initramfs stays small.
+find "$bin" "$stage/st" -type f -perm -u+x ! -name '*.sh' -exec strip --strip-debug {} + 2> /dev/null
+echo "built the guest programs ($((SECONDS - t_build)) s)"
+
+# ---- the plan --------------------------------------------------------------
+# Each entry: NAME SUITE HOST JUDGE SECONDS [ENV ...] -- PROGRAM [ARGS ...].
+# JUDGE: ok (exit 0 and ", 0 failed"), rc0 (exit 0: selftests), stress
+# (exit 0, every mode PASS with >= 1 abort per 1000 ops), v2write (killed
+# by SIGSEGV in a V2 kernel, "survived the write" elsewhere), xreg (the
+# selftest's own registration fails with EINVAL: the component owns).
+declare -A J_SUITE J_HOST J_JUDGE
+plan=$stage/plan
+: > "$plan"
+n_entries=0
+add() { # name suite host judge seconds args...
+  local name=$1 suite=$2 host=$3 judge=$4 secs=$5; shift 5
+  J_SUITE[$name]=$suite; J_HOST[$name]=$host; J_JUDGE[$name]=$judge
+  echo "$name $secs $*" >> "$plan"
+  n_entries=$((n_entries + 1))
+}
+off=GLIBC_TUNABLES=glibc.pthread.rseq=0
+project_plan() {
+# host_test: owner, __rseq_size, feature size per host (tests/c/run.sh).
+add host.gd host_test "glibc dynamic" ok 60 EXPECT_OWNER=1 EXPECT_RSEQ_SIZE=20 EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-dynamic
+add host.gd0 host_test "glibc dynamic, rseq=0" ok 60 $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-dynamic
+add host.gs host_test "glibc static" ok 60 EXPECT_OWNER=1 EXPECT_RSEQ_SIZE=20 EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-static
+add host.gs0 host_test "glibc static, rseq=0" ok 60 $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-static
+add host.gsx host_test "glibc static, rseq blocked" ok 60 EXPECT_OWNER=0 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/no_rseq /bin/host-glibc-static
+if [ $have_musl = 1 ]; then
+  add host.ms host_test "musl static" ok 60 EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=@FS20@ EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-musl-static
+  add host.msx host_test "musl static, rseq blocked" ok 60 EXPECT_OWNER=0 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/no_rseq /bin/host-musl-static
+fi
+for mode in static static-pie; do
+  add "host.sa-$mode" host_test "standalone $mode" ok 60 EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=@FS20@ EXPECT_FEATURE_SIZE=@FS@ -- "/bin/host-standalone-$mode"
+  add "host.sax-$mode" host_test "standalone $mode, rseq blocked" ok 60 EXPECT_OWNER=0 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/no_rseq "/bin/host-standalone-$mode"
+  # The constructor/TLS matrix (tests/standalone).
+  add "ctor.$mode" ctor/TLS "standalone $mode" ok 60 EXPECT_REGISTERED=1 EXPECT_FEATURE_SIZE=@FS20@ -- "/bin/ctor_matrix-$mode"
+  add "ctorx.$mode" ctor/TLS "standalone $mode, rseq blocked" ok 60 EXPECT_REGISTERED=0 -- /bin/no_rseq "/bin/ctor_matrix-$mode"
+  for align in 8 64 4096; do
+    add "tls$align.$mode" ctor/TLS "standalone $mode" ok 60 EXPECT_FEATURE_SIZE=@FS20@ -- "/bin/tls$align-$mode"
+  done
+done
+# The pthread hooks.
+sizes=(STORM_THREADS=$storm_threads STORM_SECONDS=30 REUSE_THREADS=$reuse_threads SAFETY_THREADS=$safety_threads)
+for t in lifecycle storm reuse safety; do
+  modes=(""); [ $t = safety ] && modes=(detached setxid atexit keys)
+  for m in "${modes[@]}"; do
+    n=$t; [ -n "$m" ] && n=$t-$m
+    add "$n.gs" hooks "glibc static" ok 240 "${sizes[@]}" EXPECT_OWNER=1 -- "/bin/$t-glibc-static" $m
+    add "$n.gs0" hooks "glibc static, rseq=0" ok 240 "${sizes[@]}" $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 -- "/bin/$t-glibc-static" $m
+    [ $have_musl = 1 ] && add "$n.ms" hooks "musl static" ok 240 "${sizes[@]}" EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=@FS20@ -- "/bin/$t-musl-static" $m
+    if [ $t != safety ]; then
+      for mode in static static-pie; do
+        add "$n.sa-$mode" hooks "standalone $mode" ok 240 "${sizes[@]}" EXPECT_OWNER=2 -- "/bin/$t-standalone-$mode"
+      done
+    fi
+  done
+done
+# The per-CPU stress: every mode, injected, by cpu_id and by mm_cid.
+threads=16
+add stress-cpu.gs percpu "glibc static" stress 120 -- /bin/rseq-libc stress --seconds "$stress_secs" --threads $threads
+add stress-cid.gs percpu "glibc static" stress 120 -- /bin/rseq-libc stress --seconds "$stress_secs" --threads $threads --mm-cid
+add stress-cpu.gs0 percpu "glibc static, rseq=0" stress 120 $off -- /bin/rseq-libc stress --seconds "$stress_secs" --threads $threads
+add stress-cid.gs0 percpu "glibc static, rseq=0" stress 120 $off -- /bin/rseq-libc stress --seconds "$stress_secs" --threads $threads --mm-cid
+add percpu-c.gs percpu "glibc static" ok 120 -- /bin/percpu-glibc-static --mm-cid
+add percpu-c.gs0 percpu "glibc static, rseq=0" ok 120 $off -- /bin/percpu-glibc-static --mm-cid
+[ $have_musl = 1 ] && add percpu-c.ms percpu "musl static" ok 120 -- /bin/percpu-musl-static --mm-cid
+# Registration length and kernel-owned fields.
+add v2.gs v2 "glibc static" ok 120 EXPECT_OWNER=1 EXPECT_LEN=32 V2_ITERS=1000 -- /bin/v2check-glibc-static
+add v2.gs0 v2 "glibc static, rseq=0" ok 120 $off EXPECT_OWNER=2 V2_ITERS=1000 -- /bin/v2check-glibc-static
+add v2w.gs0 v2 "glibc static, rseq=0" v2write 60 $off EXPECT_OWNER=2 -- /bin/v2check-glibc-static write
+if [ $have_musl = 1 ]; then
+  add v2.ms v2 "musl static" ok 120 EXPECT_OWNER=2 V2_ITERS=1000 -- /bin/v2check-musl-static
+  add v2w.ms v2 "musl static" v2write 60 EXPECT_OWNER=2 -- /bin/v2check-musl-static write
+fi
+}
+# The kernel's selftests. glibc owns: they adopt its area (6.12's all;
+# 7.3's programs built with rseq_no_glibc refuse it: param_test and
+# syscall_errors_test, whose run_*.sh set glibc.pthread.rseq=0). Self: as
+# 7.3's run_*.sh run them (glibc.pthread.rseq=0, no component). Component
+# owns: their own registration must fail (EINVAL: one area per thread).
+selftest_plan() { # version kernel-index sample
+  local v=$1 k=$2 sample=$3 d="/st/$1" dc="/st/$1-component" p
+  # basic_percpu_ops_test (fixed size: 20 s here) does not finish in 60 s
+  # under TCG: this machine's kernel only (k = 0).
+  local basics="basic_test"; [ "$k" = 0 ] && basics="basic_test basic_percpu_ops_test basic_percpu_ops_mm_cid_test"
+  for p in $basics; do
+    add "st$v.$p.glibc" "selftests $v" "glibc owns" rc0 120 CWD=$d -- "$d/$p"
+    add "st$v.$p.comp" "selftests $v" "glibc owns + component" rc0 120 CWD=$dc -- "$dc/$p"
+    add "st$v.$p.self" "selftests $v" "self-registered (rseq=0)" rc0 120 $off CWD=$d -- "$d/$p"
+  done
+  add "st$v.basic_test.comp0" "selftests $v" "component owns (rseq=0)" xreg 60 $off CWD=$dc -- "$dc/basic_test"
+  if [ $v = 7.3 ]; then
+    for p in param_test_benchmark param_test_mm_cid_benchmark; do
+      add "st$v.$p.glibc" "selftests $v" "glibc owns" rc0 120 CWD=$d -- "$d/$p" -T i -r 1000 -t 12
+      add "st$v.$p.comp" "selftests $v" "glibc owns + component" rc0 120 CWD=$dc -- "$dc/$p" -T i -r 1000 -t 12
+    done
+    add "st$v.syscall_errors_test.self" "selftests $v" "self-registered (rseq=0)" rc0 60 $off CWD=$d -- "$d/syscall_errors_test"
+    add "st$v.legacy_check.self" "selftests $v" "self-registered (rseq=0)" rc0 60 $off CWD=$d -- "$d/legacy_check"
+    add "st$v.legacy_check.glibc" "selftests $v" "glibc owns" rc0 60 CWD=$d -- "$d/legacy_check"
+    add "st$v.check_optimized.self" "selftests $v" "self-registered (rseq=0)" opt 60 $off CWD=$d -- "$d/check_optimized"
+    add "st$v.slice_test.self" "selftests $v" "self-registered (rseq=0)" rc0 60 $off CWD=$d -- "$d/slice_test"
+  fi
+  # run_param_test.sh's invocations (recorded with stand-in programs), every
+  # $sample-th from an offset that differs per kernel: across the matrix the
+  # kernels share out the whole list.
+  local i=0 host env_self=() line
+  for line in "${param_calls[@]}"; do
+    case $line in "$v "*) ;; *) continue ;; esac
+    i=$((i + 1))
+    [ $(((i + k) % sample)) -eq 0 ] || continue
+    set -- ${line#"$v "}
+    local prog=$1; shift
+    if [ $v = 7.3 ]; then
+      add "st$v.pt$i.self" "selftests $v" "self-registered (rseq=0)" rc0 120 $off CWD=$d -- "$d/$prog" "$@"
+    else
+      add "st$v.pt$i.glibc" "selftests $v" "glibc owns" rc0 120 CWD=$d -- "$d/$prog" "$@"
+      add "st$v.pt$i.comp" "selftests $v" "glibc owns + component" rc0 120 CWD=$dc -- "$dc/$prog" "$@"
+    fi
+  done
+}
+# Record run_param_test.sh's matrix: the script run with stand-ins that log
+# their arguments (the guests have 2 CPUs, as this machine's -t 12 assumes 2).
+param_calls=()
+for v in 6.12 7.3; do
+  rec=$out/record-$v; rm -rf "$rec"; mkdir -p "$rec"
+  cp "$stage/st/$v/run_param_test.sh" "$rec/"
+  for p in param_test param_test_compare_twice param_test_mm_cid param_test_mm_cid_compare_twice check_optimized; do
+    printf '#!/bin/sh\necho "$(basename "$0") $*" >> "%s/calls"\n' "$rec" > "$rec/$p"; chmod +x "$rec/$p"
+  done
+  (cd "$rec" && bash run_param_test.sh > /dev/null 2>&1)
+  while read -r l; do case $l in check_optimized*) ;; *) param_calls+=("$v $l") ;; esac; done < "$rec/calls"
+done
+echo "run_param_test.sh matrices: 6.12 $(printf '%s\n' "${param_calls[@]}" | grep -c '^6.12 ') invocations, 7.3 $(printf '%s\n' "${param_calls[@]}" | grep -c '^7.3 ')"
+
+# ---- judging ---------------------------------------------------------------
+declare -A CELL_P CELL_F
+KCOLS=()
+judge() { # kernel-label name rc logfile v2(0/1)
+  local k=$1 name=$2 rc=$3 log=$4 v2=$5 ok=0 why=""
+  case ${J_JUDGE[$name]} in
+    ok) [ "$rc" = 0 ] && grep -q ', 0 failed' "$log" && ok=1 ;;
+    rc0) [ "$rc" = 0 ] && ok=1 ;;
+    opt) # check_optimized: registers in the optimized mode where the kernel has it.
+      if [ "$v2" = 1 ]; then [ "$rc" = 0 ] && ok=1; else ok=1; fi ;;
+    stress)
+      if [ "$rc" = 0 ]; then
+        local modes rates low
+        modes=$(grep -c '^PASS' "$log")
+        rates=$(grep '^PASS' "$log" | sed -n 's/.*(\([0-9.]*\) per 1000 ops).*/\1/p')
+        low=$(printf '%s\n' "$rates" | awk 'NF && $1 < 1' | wc -l)
+        [ "$modes" -gt 0 ] && [ "$low" -eq 0 ] && [ "$(printf '%s\n' "$rates" | grep -c .)" -eq "$modes" ] && ok=1
+        why="$modes modes; aborts per 1000 ops: $(grep '^PASS' "$log" | sed -n 's/^PASS \([a-z]*\):.*(\([0-9.]*\) per 1000 ops).*/\1 \2/p' | paste -sd, -)"
+      fi ;;
+    v2write)
+      if [ "$v2" = 1 ]; then [ "$rc" = 139 ] && ok=1; why="killed by SIGSEGV (expected in V2 mode)"
+      else [ "$rc" = 0 ] && grep -q 'survived the write' "$log" && ok=1; why="survived (legacy mode)"; fi ;;
+    xreg) [ "$rc" != 0 ] && [ "$rc" != timeout ] && grep -q 'failed(22)' "$log" && ok=1
+      why="expected failure: $(grep -m 1 'failed(22)' "$log" | head -c 120)" ;;
+  esac
+  local key="$k|${J_SUITE[$name]}|${J_HOST[$name]}"
+  if [ $ok = 1 ]; then
+    CELL_P[$key]=$(( ${CELL_P[$key]:-0} + 1 ))
+    [ -n "$why" ] && echo "  ok $name: $why"
+    passed=$((passed + 1))
+  else
+    CELL_F[$key]=$(( ${CELL_F[$key]:-0} + 1 ))
+    fail "$k: $name (${J_SUITE[$name]}, ${J_HOST[$name]}): rc=$rc: $(grep -m 5 -E 'FAIL|passed|rror|abort' "$log" | tr '\n' ' ' | head -c 400) (log: $log)"
+  fi
+}
+
+# ---- this machine's kernel: the selftests ----------------------------------
+hk="host $(uname -r | cut -d- -f1)"
+KCOLS+=("$hk")
+host_v2=0
+hostlogs=$out/logs/host; rm -rf "$hostlogs"; mkdir -p "$hostlogs"
+t_host=$SECONDS
+run_host_entry() { # plan line
+  local name secs envs=() cwd=/tmp
+  set -- $1
+  name=$1; secs=$2; shift 2
+  while [ "$1" != -- ]; do envs+=("$1"); case $1 in CWD=*) cwd=${1#CWD=} ;; esac; shift; done
+  shift
+  local prog=$1; shift
+  prog=${prog/#\/st\//$stage/st/}
+  cwd=${cwd/#\/st\//$stage/st/}
+  (cd "$cwd" && env -i PATH=/usr/bin:/bin "${envs[@]}" timeout -s KILL "$secs" "$prog" "$@") > "$hostlogs/$name.log" 2>&1
+  local rc=$?; [ $rc = 137 ] && rc=timeout
+  judge "$hk" "$name" "$rc" "$hostlogs/$name.log" $host_v2
+}
+# On this kernel: every selftest entry of the plan, with run_param_test.sh's
+# matrices sampled every $host_sample-th invocation (the whole of each takes
+# over 10 minutes here).
+host_sample=${HOST_PARAM_SAMPLE:-16}
+: > "$plan"
+selftest_plan 6.12 0 "$host_sample"
+selftest_plan 7.3 0 "$host_sample"
+host_entries=$(grep -c . "$plan")
+[ "${KERNEL_HOST_SELFTESTS:-1}" = 1 ] && while read -r l; do run_host_entry "$l"; done < "$plan"
+echo "this kernel's selftests: $host_entries programs, $((SECONDS - t_host)) s"
+
+# ---- the guests ------------------------------------------------------------
+qemu_log() { # kernel vmlinuz log
+  timeout -s KILL "$guest_timeout" qemu-system-x86_64 -accel tcg -cpu max,la57=off -smp 2 -m 1024 \
+    -nographic -no-reboot -kernel "$2" -initrd "$out/initramfs-$1.cpio" \
+    -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init" < /dev/null 2>&1 | tr -d '\r' > "$3"
+}
+guest_timeout=${KERNEL_GUEST_TIMEOUT:-420}
+idx=0
+for k in $kernels; do
+  vmlinuz=$(awk -v k="$k" '$1 == "kernel" && $2 == k {print $4}' "$out/fetch.txt")
+  rel=$(awk -v k="$k" '$1 == "kernel" && $2 == k {print $3}' "$out/fetch.txt")
+  [ -f "$vmlinuz" ] || { fail "kernel $k: no vmlinuz"; continue; }
+  idx=$((idx + 1))
+  kl="$k"; KCOLS+=("$kl")
+  v2=0; case " $v2_kernels " in *" $k "*) v2=1 ;; esac
+  J_SUITE=(); J_HOST=(); J_JUDGE=()
+  : > "$plan"
+  project_plan
+  selftest_plan 6.12 "$idx" "$sample"
+  selftest_plan 7.3 "$idx" "$sample"
+  (cd "$stage" && find . | cpio -o -H newc --quiet) > "$out/initramfs-$k.cpio"
+  logs=$out/logs/$k; rm -rf "$logs"; mkdir -p "$logs"
+  t_k=$SECONDS
+  qemu_log "$k" "$vmlinuz" "$out/console-$k.log"
+  # Split the console into one log per program.
+  awk -v dir="$logs" '
+    /^@@BEGIN / { name = $2; file = dir "/" name ".log"; printf "" > file; next }
+    /^@@END / { split($3, a, "="); print a[2] > (dir "/" $2 ".rc"); close(file); name = ""; next }
+    name != "" { print >> file }' "$out/console-$k.log"
+  header=$(grep -m 1 '^@@KERNEL' "$out/console-$k.log")
+  echo "== kernel $k ($rel): ${header#@@KERNEL } booted and ran $(grep -c . "$plan") programs in $((SECONDS - t_k)) s"
+  grep -q '^@@DONE' "$out/console-$k.log" ||
+    fail "kernel $k: the guest did not finish (timeout ${guest_timeout}s or crash): $(grep -E 'panic|BUG|Oops|double fault' "$out/console-$k.log" | head -n 3 | tr '\n' ' ') (log: $out/console-$k.log)"
+  while read -r l; do
+    name=${l%% *}
+    if [ -f "$logs/$name.rc" ]; then
+      judge "$kl" "$name" "$(cat "$logs/$name.rc")" "$logs/$name.log" "$v2"
+    else
+      judge "$kl" "$name" "not-run" /dev/null "$v2"
+    fi
+  done < "$plan"
+done
+
+# ---- the table -------------------------------------------------------------
+echo
+echo "kernel x host x suite (passed/run):"
+printf '| suite | host |'; for c in "${KCOLS[@]}"; do printf ' %s |' "$c"; done; echo
+printf '|---|---|'; for c in "${KCOLS[@]}"; do printf -- '---|'; done; echo
+rows=$(for key in "${!CELL_P[@]}" "${!CELL_F[@]}"; do echo "${key#*|}"; done | sort -u)
+while IFS= read -r row; do
+  [ -n "$row" ] || continue
+  printf '| %s | %s |' "${row%%|*}" "${row#*|}"
+  for c in "${KCOLS[@]}"; do
+    p=${CELL_P[$c|$row]:-0} f=${CELL_F[$c|$row]:-0}
+    if [ $((p + f)) -eq 0 ]; then printf ' - |'; else printf ' %s/%s |' "$p" "$((p + f))"; fi
+  done
+  echo
+done <<< "$rows"
+finish
