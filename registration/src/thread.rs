@@ -286,7 +286,8 @@ static PROGRAM_REGISTERS: AtomicU32 = AtomicU32::new(0);
 
 /// Whether the program registers rseq itself, which is what glibc's
 /// `glibc.pthread.rseq=0` exists for: it links librseq or the kernel's rseq
-/// selftests (they export `rseq_register_current_thread`), or defines its
+/// selftests (they export `rseq_register_current_thread`, or from Linux 7.3
+/// `__rseq_register_current_thread`), or defines its
 /// own `__rseq_abi` (tcmalloc, librseq before 2022: the legacy convention).
 /// Such code registers its own area in every thread and fails (or falls
 /// back to a slow path) when the kernel answers that another area is
@@ -298,8 +299,10 @@ static PROGRAM_REGISTERS: AtomicU32 = AtomicU32::new(0);
 pub fn program_registers_rseq() -> bool {
     let mut v = PROGRAM_REGISTERS.load(Ordering::Relaxed);
     if v == 0 {
-        let selftests_or_librseq =
-            rseq_abi::weak_function_address!("rseq_register_current_thread") != 0;
+        // Linux 7.3's selftests make it an inline wrapper of the second.
+        let selftests_or_librseq = rseq_abi::weak_function_address!("rseq_register_current_thread")
+            != 0
+            || rseq_abi::weak_function_address!("__rseq_register_current_thread") != 0;
         let legacy = arch::legacy_abi_area() != arch::own_area();
         v = if selftests_or_librseq || legacy { 2 } else { 1 };
         PROGRAM_REGISTERS.store(v, Ordering::Relaxed);
