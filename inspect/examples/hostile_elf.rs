@@ -8,9 +8,27 @@
 //! The same generator feeds `inspect/tests/hostile.rs` (included there with
 //! `#[path]`) and `tests/inspect/run.sh`.
 
-/// Section headers added by the variants that multiply them: 20,000 headers
-/// are 1.28 MB, the size of the file reported in the issue.
-pub(crate) const COPIES: usize = 20_000;
+/// How big the variants are.
+#[derive(Clone, Copy)]
+pub(crate) struct Scale {
+    /// Headers (or symbols, members, descriptors) multiplied.
+    pub(crate) copies: usize,
+    /// Bytes each extra section claims, and the length of the huge names.
+    pub(crate) bytes: u64,
+}
+
+/// 20,000 section headers are 1.28 MB, the size of the file reported in
+/// the issue; names of 1 MiB.
+pub(crate) const FULL: Scale = Scale {
+    copies: 20_000,
+    bytes: 1 << 20,
+};
+
+/// The same shapes in a few KiB: seeds for the fuzzer and a quick corpus.
+pub(crate) const SMALL: Scale = Scale {
+    copies: 24,
+    bytes: 1024,
+};
 
 const SHT_PROGBITS: u32 = 1;
 const SHT_SYMTAB: u32 = 2;
@@ -34,8 +52,6 @@ const ABORT: u64 = FAILURE + 7;
 const DESCRIPTORS: u64 = 0x40_2000;
 /// Where the variants' extra sections claim to be.
 const EXTRA: u64 = 0x50_0000;
-/// What the variants' extra sections claim to hold, from file offset 0.
-const EXTRA_SIZE: u64 = 1 << 20;
 const SIGNATURE: u32 = 0x5305_3053;
 
 /// One section header's fields.
@@ -254,15 +270,15 @@ pub(crate) fn linked() -> (Elf, Rseq) {
     linked_with(ET_EXEC, None, None, None)
 }
 
-/// [`COPIES`] more headers shaped like `template`, each covering the
-/// first MiB of the file from [`EXTRA`] on; `overlap`: copy k starts 8k
+/// `s.copies` more headers shaped like `template`, each covering the first
+/// `s.bytes` of the file from [`EXTRA`] on; `overlap`: copy k starts 8k
 /// bytes further, in the file and in memory, so no two are equal.
-fn copies(elf: &mut Elf, template: u32, overlap: bool) {
+fn copies(elf: &mut Elf, template: u32, overlap: bool, s: Scale) {
     let mut h = elf.headers[template as usize];
     h.addr = EXTRA;
     h.offset = 0;
-    h.size = EXTRA_SIZE;
-    for k in 0..COPIES as u64 {
+    h.size = s.bytes;
+    for k in 0..s.copies as u64 {
         let step = if overlap { 8 * k } else { 0 };
         elf.headers.push(Header {
             addr: h.addr + step,
@@ -273,17 +289,17 @@ fn copies(elf: &mut Elf, template: u32, overlap: bool) {
     }
 }
 
-fn with_copies(which: fn(&Rseq) -> u32, overlap: bool) -> Vec<u8> {
+fn with_copies(which: fn(&Rseq) -> u32, overlap: bool, s: Scale) -> Vec<u8> {
     let (mut elf, rseq) = linked();
-    copies(&mut elf, which(&rseq), overlap);
+    copies(&mut elf, which(&rseq), overlap, s);
     elf.finish()
 }
 
 /// Sections claiming more bytes than the file or the address space holds.
-fn huge_sizes() -> Vec<u8> {
+fn huge_sizes(s: Scale) -> Vec<u8> {
     let (mut elf, rseq) = linked();
-    let sizes = [u64::MAX, u64::MAX / 2, 1 << 40, EXTRA_SIZE * 64];
-    for k in 0..COPIES {
+    let sizes = [u64::MAX, u64::MAX / 2, 1 << 40, s.bytes * 64];
+    for k in 0..s.copies {
         let template = [rseq.descriptors, rseq.pointers, rseq.exit_points][k % 3];
         let h = elf.headers[template as usize];
         let size = sizes[k % sizes.len()];
@@ -298,26 +314,26 @@ fn huge_sizes() -> Vec<u8> {
     elf.finish()
 }
 
-/// 20,000 program headers, each a PT_LOAD of the whole file.
-fn many_program_headers() -> Vec<u8> {
+/// Program headers, each a PT_LOAD of the whole file.
+fn many_program_headers(s: Scale) -> Vec<u8> {
     let (mut elf, _) = linked();
     let mut ph = [0u8; 56];
     ph[0..4].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
     ph[4..8].copy_from_slice(&7u32.to_le_bytes()); // RWX
     ph[16..24].copy_from_slice(&0x40_0000u64.to_le_bytes());
-    ph[32..40].copy_from_slice(&EXTRA_SIZE.to_le_bytes());
-    ph[40..48].copy_from_slice(&EXTRA_SIZE.to_le_bytes());
-    let table: Vec<u8> = std::iter::repeat_n(ph, COPIES).flatten().collect();
+    ph[32..40].copy_from_slice(&s.bytes.to_le_bytes());
+    ph[40..48].copy_from_slice(&s.bytes.to_le_bytes());
+    let table: Vec<u8> = std::iter::repeat_n(ph, s.copies).flatten().collect();
     let at = elf.blob(&table, 8);
-    elf.phdrs = (at, COPIES as u16);
+    elf.phdrs = (at, s.copies as u16);
     elf.finish()
 }
 
-/// 20,000 descriptors of one section, each listed, and 40,000 distinct
-/// exit points of that section: a reader that copies the section's exits
-/// into each descriptor's entry does 800 million copies.
-fn shared_exit_list() -> Vec<u8> {
-    let n = COPIES as u64;
+/// Descriptors of one section, each listed, and twice as many distinct exit
+/// points of that section: at full scale a reader that copies the section's
+/// exits into each descriptor's entry does 800 million copies.
+fn shared_exit_list(s: Scale) -> Vec<u8> {
+    let n = s.copies as u64;
     let cs: Vec<u64> = (0..n).flat_map(|_| descriptor(TEXT, 8, ABORT)).collect();
     let ptrs: Vec<u64> = (0..n).map(|k| DESCRIPTORS + 32 * k).collect();
     let exits: Vec<u64> = (0..2 * n).flat_map(|k| [TEXT, TEXT + 8 + k]).collect();
@@ -330,12 +346,12 @@ fn shared_exit_list() -> Vec<u8> {
     elf.finish()
 }
 
-/// 20,000 allocated sections sharing one 1 MiB name.
-fn long_section_names() -> Vec<u8> {
+/// Allocated sections sharing one huge name.
+fn long_section_names(s: Scale) -> Vec<u8> {
     let (mut elf, _) = linked();
-    let long = vec![b'n'; EXTRA_SIZE as usize];
+    let long = vec![b'n'; s.bytes as usize];
     let name = elf.name(&long);
-    for _ in 0..COPIES {
+    for _ in 0..s.copies {
         elf.headers.push(Header {
             name,
             ..alloc(EXTRA, 0, 0, 0, 1)
@@ -344,12 +360,12 @@ fn long_section_names() -> Vec<u8> {
     elf.finish()
 }
 
-/// A symbol table of 20,000 symbols sharing one 1 MiB name, at the
-/// critical section's descriptor and code.
-fn long_symbol_names() -> Vec<u8> {
+/// A symbol table of symbols sharing one huge name, at the critical
+/// section's descriptor and code.
+fn long_symbol_names(s: Scale) -> Vec<u8> {
     let (mut elf, _) = linked();
     let mut strtab = vec![0u8];
-    strtab.extend(std::iter::repeat_n(b's', EXTRA_SIZE as usize));
+    strtab.extend(std::iter::repeat_n(b's', s.bytes as usize));
     strtab.push(0);
     let strtab_at = elf.blob(&strtab, 1);
     let strtab_index = elf.section(
@@ -363,7 +379,7 @@ fn long_symbol_names() -> Vec<u8> {
         },
     );
     let mut symtab = vec![0u8; 24];
-    for k in 0..COPIES as u64 {
+    for k in 0..s.copies as u64 {
         let mut sym = [0u8; 24];
         sym[0..4].copy_from_slice(&1u32.to_le_bytes());
         sym[4] = 0x12; // STB_GLOBAL, STT_FUNC
@@ -397,13 +413,14 @@ fn rela(offset: u64, sym: u32, kind: u32, addend: u64) -> [u8; 24] {
     r
 }
 
-/// Relocation sections: 10,000 headers, each covering the same 40,000
-/// entries, all applying to one word (a reader walking each section does
-/// 400 million relocations). `dynamic`: a shared object whose sections
-/// link to `.dynsym`, else a relocatable object's `.symtab`.
-fn many_relocation_sections(dynamic: bool) -> Vec<u8> {
-    const HEADERS: usize = 10_000;
-    const ENTRIES: u64 = 40_000;
+/// Relocation sections: `copies / 2` headers, each covering the same
+/// `2 * copies` entries, all applying to one word (at full scale a reader
+/// walking each section does 400 million relocations). `dynamic`: a shared
+/// object whose sections link to `.dynsym`, else a relocatable object's
+/// `.symtab`.
+fn many_relocation_sections(dynamic: bool, s: Scale) -> Vec<u8> {
+    let headers = s.copies / 2;
+    let entries = 2 * s.copies;
     let (mut elf, rseq) = linked_with(if dynamic { ET_DYN } else { ET_REL }, None, None, None);
     // A symbol table: the null symbol and one defined in __rseq_cs.
     let strtab_at = elf.blob(b"\0cs\0", 1);
@@ -447,16 +464,14 @@ fn many_relocation_sections(dynamic: bool) -> Vec<u8> {
     } else {
         rela(0, 1, R_X86_64_64, 0)
     };
-    let table: Vec<u8> = std::iter::repeat_n(entry, ENTRIES as usize)
-        .flatten()
-        .collect();
+    let table: Vec<u8> = std::iter::repeat_n(entry, entries).flatten().collect();
     let at = elf.blob(&table, 8);
     let name = elf.name(if dynamic {
         b".rela.dyn"
     } else {
         b".rela__rseq_cs_ptr_array"
     });
-    for _ in 0..HEADERS {
+    for _ in 0..headers {
         elf.headers.push(Header {
             name,
             kind: SHT_RELA,
@@ -473,9 +488,9 @@ fn many_relocation_sections(dynamic: bool) -> Vec<u8> {
     elf.finish()
 }
 
-/// A GNU archive of 20,000 non-ELF members that all take their name from
-/// one 1 MiB entry of the long-name table.
-fn archive_long_member_names() -> Vec<u8> {
+/// A GNU archive of non-ELF members that all take their name from one huge
+/// entry of the long-name table.
+fn archive_long_member_names(s: Scale) -> Vec<u8> {
     fn member(out: &mut Vec<u8>, name: &str, body: &[u8]) {
         let header = format!(
             "{name:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
@@ -493,60 +508,70 @@ fn archive_long_member_names() -> Vec<u8> {
         }
     }
     let mut out = b"!<arch>\n".to_vec();
-    let mut names = vec![b'm'; EXTRA_SIZE as usize];
+    let mut names = vec![b'm'; s.bytes as usize];
     names.extend_from_slice(b"/\n");
     member(&mut out, "//", &names);
-    for _ in 0..COPIES {
+    for _ in 0..s.copies {
         member(&mut out, "/0", b"xx");
     }
     out
 }
 
-/// Every hostile input: (name, bytes).
-pub(crate) fn variants() -> Vec<(&'static str, Vec<u8>)> {
+/// Every hostile input at scale `s`: (name, bytes).
+pub(crate) fn variants(s: Scale) -> Vec<(&'static str, Vec<u8>)> {
     vec![
-        ("duplicate-ptr-array", with_copies(|r| r.pointers, false)),
-        ("overlapping-ptr-array", with_copies(|r| r.pointers, true)),
+        ("duplicate-ptr-array", with_copies(|r| r.pointers, false, s)),
+        (
+            "overlapping-ptr-array",
+            with_copies(|r| r.pointers, true, s),
+        ),
         (
             "duplicate-descriptors",
-            with_copies(|r| r.descriptors, false),
+            with_copies(|r| r.descriptors, false, s),
         ),
         (
             "overlapping-descriptors",
-            with_copies(|r| r.descriptors, true),
+            with_copies(|r| r.descriptors, true, s),
         ),
         (
             "duplicate-exit-points",
-            with_copies(|r| r.exit_points, false),
+            with_copies(|r| r.exit_points, false, s),
         ),
         (
             "overlapping-exit-points",
-            with_copies(|r| r.exit_points, true),
+            with_copies(|r| r.exit_points, true, s),
         ),
-        ("huge-sizes", huge_sizes()),
-        ("many-program-headers", many_program_headers()),
-        ("shared-exit-list", shared_exit_list()),
-        ("long-section-names", long_section_names()),
-        ("long-symbol-names", long_symbol_names()),
-        ("many-relocation-sections", many_relocation_sections(false)),
+        ("huge-sizes", huge_sizes(s)),
+        ("many-program-headers", many_program_headers(s)),
+        ("shared-exit-list", shared_exit_list(s)),
+        ("long-section-names", long_section_names(s)),
+        ("long-symbol-names", long_symbol_names(s)),
+        (
+            "many-relocation-sections",
+            many_relocation_sections(false, s),
+        ),
         (
             "many-dynamic-relocation-sections",
-            many_relocation_sections(true),
+            many_relocation_sections(true, s),
         ),
-        ("archive-long-member-names", archive_long_member_names()),
+        ("archive-long-member-names", archive_long_member_names(s)),
     ]
 }
 
+/// `hostile_elf OUTDIR [--small]`: writes `valid` and every variant (at
+/// [`SMALL`] scale with `--small`, named `small-*`).
 #[allow(dead_code)]
 fn main() {
     let dir = std::env::args_os()
         .nth(1)
         .expect("usage: hostile_elf OUTDIR");
+    let small = std::env::args().nth(2).as_deref() == Some("--small");
     let dir = std::path::Path::new(&dir);
     std::fs::create_dir_all(dir).expect("create OUTDIR");
     let (valid, _) = linked();
     std::fs::write(dir.join("valid"), valid.finish()).expect("write");
-    for (name, bytes) in variants() {
-        std::fs::write(dir.join(name), bytes).expect("write");
+    let (scale, prefix) = if small { (SMALL, "small-") } else { (FULL, "") };
+    for (name, bytes) in variants(scale) {
+        std::fs::write(dir.join(format!("{prefix}{name}")), bytes).expect("write");
     }
 }

@@ -215,7 +215,7 @@ fn hostile_files_take_memory_and_time_linear_in_their_size() {
     std::fs::create_dir_all(&dir).expect("create the directory");
     let (valid, _) = hostile_elf::linked();
     let mut files = vec![("valid", valid.finish())];
-    files.extend(hostile_elf::variants());
+    files.extend(hostile_elf::variants(hostile_elf::FULL));
     let mut failures = Vec::new();
     for (name, bytes) in &files {
         let path = dir.join(name);
@@ -270,7 +270,7 @@ fn hostile_files_take_memory_and_time_linear_in_their_size() {
             failures.push(format!("{name}: violations {}", outcome.kinds));
         }
         let sections = match *name {
-            "shared-exit-list" => hostile_elf::COPIES,
+            "shared-exit-list" => hostile_elf::FULL.copies,
             "archive-long-member-names" => 0,
             "overlapping-ptr-array" | "many-relocation-sections" => outcome.sections,
             _ => 1,
