@@ -16,6 +16,8 @@ const HEADER_SIZE: usize = 60;
 pub(crate) struct Member<'d> {
     pub name: String,
     pub data: Result<&'d [u8], String>,
+    /// A thin archive's member: its bytes are another file's.
+    pub external: bool,
 }
 
 /// The members of an archive, symbol and name tables left out. An `Err`
@@ -164,12 +166,11 @@ impl<'d> Iterator for Members<'d> {
             if name.starts_with("__.SYMDEF") {
                 continue;
             }
-            let data = if self.thin {
-                Err("a thin archive's member: its data is in another file".to_string())
-            } else {
-                data
-            };
-            return Some(Ok(Member { name, data }));
+            return Some(Ok(Member {
+                name,
+                data,
+                external: self.thin,
+            }));
         }
     }
 }

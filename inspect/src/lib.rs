@@ -181,8 +181,9 @@ pub struct FileReport {
     pub format: &'static str,
     /// One report per ELF object.
     pub objects: Vec<ObjectReport>,
-    /// Archive members that are not ELF objects or could not be read, with
-    /// the reason (unreadable members are also violations).
+    /// Archive members that are not ELF objects, are other files (a thin
+    /// archive's) or could not be read, with the reason (unreadable members
+    /// are also violations).
     pub skipped_members: Vec<Finding>,
     /// Members skipped and not listed ([`MAX_LISTED_FINDINGS`]).
     pub skipped_members_omitted: usize,
@@ -200,7 +201,7 @@ impl FileReport {
             + self
                 .skipped_members
                 .iter()
-                .filter(|s| s.kind != "not_elf")
+                .filter(|s| is_violation(s.kind))
                 .count()
             + self.bad_members_omitted
     }
@@ -240,6 +241,12 @@ pub fn inspect(data: &[u8]) -> Result<FileReport, Error> {
     })
 }
 
+/// Whether skipping a member for this reason is a violation: not for a
+/// member that is not ELF or that a thin archive only names.
+fn is_violation(skip_kind: &str) -> bool {
+    !matches!(skip_kind, "not_elf" | "external_member")
+}
+
 /// Lists a skipped archive member while `limits` allows, else counts it.
 fn skip_member(
     report: &mut FileReport,
@@ -249,7 +256,7 @@ fn skip_member(
 ) {
     if limits.skipped_members == 0 {
         report.skipped_members_omitted += 1;
-        if kind != "not_elf" {
+        if is_violation(kind) {
             report.bad_members_omitted += 1;
         }
         return;
@@ -290,6 +297,12 @@ fn inspect_archive(data: &[u8]) -> Result<FileReport, Error> {
             }
         };
         let name = member.name;
+        if member.external {
+            skip_member(&mut report, &mut limits, "external_member", || {
+                format!("{name}: a thin archive's member, in a file of its own (inspect that file)")
+            });
+            continue;
+        }
         let bytes = match member.data {
             Ok(bytes) => bytes,
             Err(e) => {

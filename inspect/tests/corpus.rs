@@ -1,7 +1,8 @@
 //! The checked-in corpus, inspect/tests/corpus/: the fuzzer's reproducers
 //! (`fuzz-*`, each named for what it found) and the hostile shapes of
 //! inspect/examples/hostile_elf.rs at a small scale (`small-*`, also the
-//! fuzzer's seeds). Each is inspected and rendered without a panic, with
+//! fuzzer's seeds), and archives made by ar (`seed-*`: GNU long names, thin).
+//! Each is inspected and rendered without a panic, with
 //! its listing within the caps.
 
 use std::path::Path;
