@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite uses, only those missing.
 # Extra package names may be passed as arguments. Needs root (or sudo).
+# Also installs cargo-fuzz (crates.io) when a nightly toolchain exists and it
+# is missing: tests/inspect/run.sh runs a bounded fuzz run with it.
 set -eu
+if cargo +nightly --version > /dev/null 2>&1 && ! cargo fuzz --version > /dev/null 2>&1; then
+  echo "install-deps: cargo install --locked cargo-fuzz"
+  cargo install -q --locked cargo-fuzz || echo "install-deps: cargo-fuzz not installed; the bounded fuzz run will SKIP"
+fi
 want=(gcc g++ make gawk musl-tools clang libclang-dev gdb "$@")
 missing=()
 for p in "${want[@]}"; do

@@ -1,15 +1,25 @@
 //! An ELF object as an address space: sections placed at their addresses
 //! (relocatable objects' sections laid out one after another, as a linker
 //! would), with relocations applied to the words the inspector reads.
+//!
+//! Work is bounded by the file's size whatever its headers claim: names are
+//! read at most [`MAX_NAME`] bytes deep (thousands of headers may share one
+//! huge name), and no more relocation entries are read than the file has
+//! room for (thousands of relocation sections may cover the same entries).
 
 use crate::{Error, Location};
 use object::elf;
+use object::read::elf::{ElfFile, ElfFile32, ElfFile64, FileHeader, SectionHeader, Sym};
 use object::read::{Object, ObjectSection, ObjectSymbol};
 use object::{
-    Endianness, ObjectKind, RelocationFlags, RelocationKind, RelocationTarget, SectionFlags,
-    SectionIndex, SymbolKind,
+    Endianness, FileKind, ObjectKind, RelocationFlags, RelocationKind, RelocationTarget,
+    SectionFlags, SectionIndex, SymbolKind,
 };
 use std::collections::HashMap;
+
+/// Longest section or symbol name kept, in bytes; longer ones are shown cut,
+/// followed by `...`.
+pub(crate) const MAX_NAME: usize = 256;
 
 /// `SHF_EXECINSTR`.
 const SHF_EXECINSTR: u64 = 0x4;
@@ -21,13 +31,70 @@ const RELOCATABLE_BASE: u64 = 0x1_0000;
 /// that an offset's alignment within the section is the address's.
 const RELOCATABLE_SECTION_ALIGN: u64 = 0x1000;
 
+/// A name from a string table, at most [`MAX_NAME`] bytes of it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Name<'d> {
+    pub text: &'d str,
+    /// The name goes on past `text` (or has no terminating NUL).
+    pub truncated: bool,
+}
+
+impl Name<'_> {
+    /// Whether this is exactly `name`.
+    pub fn is(&self, name: &str) -> bool {
+        !self.truncated && self.text == name
+    }
+
+    /// For listings: cut names end in `...`.
+    pub fn shown(&self) -> String {
+        if self.truncated {
+            format!("{}...", self.text)
+        } else {
+            self.text.to_string()
+        }
+    }
+}
+
+/// The name at `offset` in the string table `table`, read no further than
+/// [`MAX_NAME`] bytes: `None` past the table or for invalid UTF-8.
+fn name_at(table: &[u8], offset: u32) -> Option<Name<'_>> {
+    let start = usize::try_from(offset).ok()?;
+    let rest = table.get(start..)?;
+    let window = &rest[..rest.len().min(MAX_NAME + 1)];
+    match window.iter().position(|&b| b == 0) {
+        Some(end) => Some(Name {
+            text: std::str::from_utf8(&window[..end]).ok()?,
+            truncated: false,
+        }),
+        None => {
+            let cut = &window[..window.len().min(MAX_NAME)];
+            // Cut at a character boundary.
+            let text = match std::str::from_utf8(cut) {
+                Ok(text) => text,
+                Err(e) if e.error_len().is_none() => {
+                    std::str::from_utf8(&cut[..e.valid_up_to()]).ok()?
+                }
+                Err(_) => return None,
+            };
+            Some(Name {
+                text,
+                truncated: true,
+            })
+        }
+    }
+}
+
 /// One section, placed.
 pub(crate) struct Section<'d> {
-    pub name: String,
+    pub name: Name<'d>,
+    /// The section's index in the section header table.
+    pub index: usize,
     pub base: u64,
     pub size: u64,
     /// The bytes in the file (empty for `SHT_NOBITS` or unreadable data).
     pub data: &'d [u8],
+    /// Where `data` starts in the file.
+    pub file_offset: u64,
     pub executable: bool,
     pub align: u64,
 }
@@ -60,8 +127,10 @@ pub(crate) struct Image<'d> {
     /// Indices into `sections`, sorted by base address.
     by_address: Vec<usize>,
     relocations: HashMap<u64, Applied>,
+    /// Relocation entries not read: more than the file has room for.
+    pub relocations_skipped: bool,
     /// (address, name), sorted by address.
-    symbols: Vec<(u64, String)>,
+    symbols: Vec<(u64, Name<'d>)>,
 }
 
 fn sh_flags(flags: SectionFlags) -> u64 {
@@ -89,13 +158,54 @@ fn relative_type(machine: u16) -> Option<u32> {
 
 impl<'d> Image<'d> {
     pub fn parse(data: &'d [u8]) -> Result<Self, Error> {
-        let file = object::File::parse(data).map_err(|e| Error(format!("bad ELF file: {e}")))?;
+        let bad = |e: object::Error| Error(format!("bad ELF file: {e}"));
+        match FileKind::parse(data).map_err(bad)? {
+            FileKind::Elf32 => {
+                Self::parse_elf(&ElfFile32::<Endianness>::parse(data).map_err(bad)?, data)
+            }
+            FileKind::Elf64 => {
+                Self::parse_elf(&ElfFile64::<Endianness>::parse(data).map_err(bad)?, data)
+            }
+            _ => Err(Error("bad ELF file: not an ELF file".into())),
+        }
+    }
+
+    fn parse_elf<Elf: FileHeader<Endian = Endianness>>(
+        file: &ElfFile<'d, Elf>,
+        data: &'d [u8],
+    ) -> Result<Self, Error> {
+        let endian = file.endianness();
         let (machine, e_flags) = elf_header_fields(data)?;
+        // Names are read here, bounded, rather than by `object`, which reads
+        // each up to its NUL.
+        let table_data = |index: SectionIndex| -> &'d [u8] {
+            file.elf_section_table()
+                .section(index)
+                .ok()
+                .and_then(|h| h.data(endian, data).ok())
+                .unwrap_or(&[])
+        };
+        let shstrtab = file
+            .elf_header()
+            .shstrndx(endian, data)
+            .map_or(&[][..], |i| table_data(SectionIndex(i as usize)));
+        let no_name = Name {
+            text: "",
+            truncated: false,
+        };
+        let section_name = |header: &Elf::SectionHeader| {
+            name_at(shstrtab, header.sh_name(endian)).unwrap_or(no_name)
+        };
         let relocatable = file.kind() == ObjectKind::Relocatable;
         let kind = match file.kind() {
             ObjectKind::Relocatable => "relocatable",
             ObjectKind::Executable => "executable",
-            ObjectKind::Dynamic if file.section_by_name(".interp").is_some() => {
+            ObjectKind::Dynamic
+                if file
+                    .elf_section_table()
+                    .iter()
+                    .any(|h| section_name(h).is(".interp")) =>
+            {
                 "position-independent executable"
             }
             ObjectKind::Dynamic => "shared object",
@@ -132,10 +242,12 @@ impl<'d> Image<'d> {
             }
             index_of.insert(section.index(), sections.len());
             sections.push(Section {
-                name: section.name().unwrap_or("").to_string(),
+                name: section_name(section.elf_section_header()),
+                index: section.index().0,
                 base,
                 size,
                 data: section.data().unwrap_or(&[]),
+                file_offset: section.file_range().map_or(0, |(offset, _)| offset),
                 executable: flags & SHF_EXECINSTR != 0,
                 align: section.align(),
             });
@@ -154,9 +266,13 @@ impl<'d> Image<'d> {
 
         // Symbols, for names.
         let mut symbols = Vec::new();
-        let table = file.symbol_table().or_else(|| file.dynamic_symbol_table());
+        let (table, raw_table) = match file.symbol_table() {
+            Some(table) => (Some(table), file.elf_symbol_table()),
+            None => (file.dynamic_symbol_table(), file.elf_dynamic_symbol_table()),
+        };
         if let Some(table) = table {
             use object::read::ObjectSymbolTable;
+            let strtab = table_data(raw_table.string_section());
             for symbol in table.symbols() {
                 if !matches!(
                     symbol.kind(),
@@ -164,29 +280,39 @@ impl<'d> Image<'d> {
                 ) {
                     continue;
                 }
-                let (Ok(name), Some(index)) = (symbol.name(), symbol.section_index()) else {
+                let name = name_at(strtab, symbol.elf_symbol().st_name(endian));
+                let (Some(name), Some(index)) = (name, symbol.section_index()) else {
                     continue;
                 };
-                if name.is_empty() || name.starts_with("$") {
+                if name.text.is_empty() || name.text.starts_with('$') {
                     continue;
                 }
                 if let Some(address) = symbol_address(index, symbol.address()) {
-                    symbols.push((address, name.to_string()));
+                    symbols.push((address, name));
                 }
             }
         }
         symbols.sort();
         symbols.dedup_by_key(|s| s.0);
 
-        // Relocations.
+        // Relocations. Each entry takes 8 bytes of the file at least, so a
+        // file holds no more than `data.len() / 8`: any more are the same
+        // entries again, through relocation sections that overlap.
         let mut relocations = HashMap::new();
+        let mut budget = data.len() / 8;
+        let mut relocations_skipped = false;
         if relocatable {
-            for section in file.sections() {
+            'sections: for section in file.sections() {
                 let Some(&placed) = index_of.get(&section.index()) else {
                     continue;
                 };
                 let base = sections[placed].base;
                 for (offset, relocation) in section.relocations() {
+                    if budget == 0 {
+                        relocations_skipped = true;
+                        break 'sections;
+                    }
+                    budget -= 1;
                     let width = match (relocation.kind(), relocation.size()) {
                         (RelocationKind::Absolute, 64) => 8u8,
                         (RelocationKind::Absolute, 32) => 4u8,
@@ -234,6 +360,11 @@ impl<'d> Image<'d> {
         } else if let Some(dynamic) = file.dynamic_relocations() {
             let relative = relative_type(machine);
             for (at, relocation) in dynamic {
+                if budget == 0 {
+                    relocations_skipped = true;
+                    break;
+                }
+                budget -= 1;
                 let width = if file.is_64() { 8 } else { 4 };
                 let r_type = match relocation.flags() {
                     RelocationFlags::Elf { r_type } => r_type,
@@ -280,6 +411,7 @@ impl<'d> Image<'d> {
             sections,
             by_address,
             relocations,
+            relocations_skipped,
             symbols,
         })
     }
@@ -340,14 +472,14 @@ impl<'d> Image<'d> {
                 // Only a symbol of the same section names the address.
                 let same_section = section.is_some_and(|s| *at >= s.base);
                 same_section.then(|| match address - at {
-                    0 => name.clone(),
-                    off => format!("{name}+{off:#x}"),
+                    0 => name.shown(),
+                    off => format!("{}+{off:#x}", name.shown()),
                 })
             }
         };
         Location {
             address: (!self.relocatable).then_some(address),
-            section: section.map(|s| s.name.clone()),
+            section: section.map(|s| s.name.shown()),
             section_offset: section.map_or(address, |s| address - s.base),
             symbol,
         }

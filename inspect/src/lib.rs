@@ -19,9 +19,18 @@
 //!
 //! Hostile input is expected: every count, offset and address is
 //! bounds-checked and every sum checked, and a file that cannot be read gives
-//! an [`Error`], never a panic.
+//! an [`Error`], never a panic. Time and memory are linear in the file's
+//! size, whatever its headers claim: each file byte is read as a table entry
+//! at most once (sections whose bytes were read already, as another section
+//! with an overlapping header, are reported and skipped), no more relocation
+//! entries are read than the file has room for, names are read at most
+//! 256 bytes deep, and the listing is capped (at most
+//! [`MAX_LISTED_FINDINGS`] violations and as many warnings,
+//! [`MAX_LISTED_SECTIONS`] critical sections and [`MAX_LISTED_EXITS`] exit
+//! points per section are listed; the rest are counted).
 #![deny(unsafe_code)]
 
+mod archive;
 mod image;
 mod validate;
 
@@ -29,6 +38,36 @@ use serde::Serialize;
 use std::fmt;
 
 pub use validate::inspect_object;
+
+/// Most violations listed per file (an archive's members share it), and
+/// most warnings; any more are counted in `violations_omitted` and
+/// `warnings_omitted`.
+pub const MAX_LISTED_FINDINGS: usize = 1000;
+/// Most critical sections listed per file; any more are validated and
+/// counted in `critical_sections_omitted`.
+pub const MAX_LISTED_SECTIONS: usize = 1024;
+/// Most exit points listed per critical section; any more are counted in
+/// `exit_points_omitted`.
+pub const MAX_LISTED_EXITS: usize = 8;
+
+/// What is left to list in one file's report.
+pub(crate) struct Limits {
+    pub violations: usize,
+    pub warnings: usize,
+    pub sections: usize,
+    pub skipped_members: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            violations: MAX_LISTED_FINDINGS,
+            warnings: MAX_LISTED_FINDINGS,
+            sections: MAX_LISTED_SECTIONS,
+            skipped_members: MAX_LISTED_FINDINGS,
+        }
+    }
+}
 
 /// The file could not be read as an ELF file or an archive of them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -90,8 +129,11 @@ pub struct CriticalSection {
     pub abort: Location,
     /// The 4 bytes before the abort handler, read in the file's byte order.
     pub signature_found: Option<u32>,
-    /// Exit points listed for this section in `__rseq_exit_point_array`.
+    /// Exit points listed for this section in `__rseq_exit_point_array`,
+    /// in address order, each once (the first [`MAX_LISTED_EXITS`]).
     pub exit_points: Vec<Location>,
+    /// Exit points of this section not in `exit_points`.
+    pub exit_points_omitted: usize,
     /// Whether `__rseq_cs_ptr_array` points at this descriptor.
     pub listed_in_ptr_array: bool,
 }
@@ -117,12 +159,19 @@ pub struct ObjectReport {
     pub architecture: String,
     /// The `RSEQ_SIG` expected before each abort handler.
     pub signature: Option<u32>,
-    /// Every critical section found.
+    /// The critical sections found (up to [`MAX_LISTED_SECTIONS`] per
+    /// file).
     pub critical_sections: Vec<CriticalSection>,
+    /// Critical sections found, validated and not listed.
+    pub critical_sections_omitted: usize,
     /// Rules broken: the file is not valid when there is any.
     pub violations: Vec<Finding>,
+    /// Violations found and not listed ([`MAX_LISTED_FINDINGS`]).
+    pub violations_omitted: usize,
     /// Conventions not followed that the kernel does not enforce.
     pub warnings: Vec<Finding>,
+    /// Warnings found and not listed.
+    pub warnings_omitted: usize,
 }
 
 /// What a whole file holds: one object, or each ELF member of an archive.
@@ -132,9 +181,14 @@ pub struct FileReport {
     pub format: &'static str,
     /// One report per ELF object.
     pub objects: Vec<ObjectReport>,
-    /// Archive members that are not ELF objects or could not be read, with
-    /// the reason (unreadable members are also violations).
+    /// Archive members that are not ELF objects, are other files (a thin
+    /// archive's) or could not be read, with the reason (unreadable members
+    /// are also violations).
     pub skipped_members: Vec<Finding>,
+    /// Members skipped and not listed ([`MAX_LISTED_FINDINGS`]).
+    pub skipped_members_omitted: usize,
+    /// Of those, the unreadable ones (violations).
+    pub bad_members_omitted: usize,
 }
 
 impl FileReport {
@@ -142,18 +196,22 @@ impl FileReport {
     pub fn violation_count(&self) -> usize {
         self.objects
             .iter()
-            .map(|o| o.violations.len())
+            .map(|o| o.violations.len() + o.violations_omitted)
             .sum::<usize>()
             + self
                 .skipped_members
                 .iter()
-                .filter(|s| s.kind != "not_elf")
+                .filter(|s| is_violation(s.kind))
                 .count()
+            + self.bad_members_omitted
     }
 
-    /// Number of critical sections over every object.
+    /// Number of critical sections over every object, listed or not.
     pub fn section_count(&self) -> usize {
-        self.objects.iter().map(|o| o.critical_sections.len()).sum()
+        self.objects
+            .iter()
+            .map(|o| o.critical_sections.len() + o.critical_sections_omitted)
+            .sum()
     }
 
     /// Whether every object follows every rule.
@@ -173,57 +231,97 @@ pub fn inspect(data: &[u8]) -> Result<FileReport, Error> {
             "not an ELF file or a static archive (bad magic number)".into(),
         ));
     }
-    let object = inspect_object_unaligned(data, None)?;
+    let object = inspect_object_unaligned(data, None, &mut Limits::default())?;
     Ok(FileReport {
         format: "elf",
         objects: vec![object],
         skipped_members: Vec::new(),
+        skipped_members_omitted: 0,
+        bad_members_omitted: 0,
     })
 }
 
+/// Whether skipping a member for this reason is a violation: not for a
+/// member that is not ELF or that a thin archive only names.
+fn is_violation(skip_kind: &str) -> bool {
+    !matches!(skip_kind, "not_elf" | "external_member")
+}
+
+/// Lists a skipped archive member while `limits` allows, else counts it.
+fn skip_member(
+    report: &mut FileReport,
+    limits: &mut Limits,
+    kind: &'static str,
+    message: impl FnOnce() -> String,
+) {
+    if limits.skipped_members == 0 {
+        report.skipped_members_omitted += 1;
+        if is_violation(kind) {
+            report.bad_members_omitted += 1;
+        }
+        return;
+    }
+    limits.skipped_members -= 1;
+    report.skipped_members.push(Finding {
+        kind,
+        message: message(),
+    });
+}
+
 fn inspect_archive(data: &[u8]) -> Result<FileReport, Error> {
-    let archive = object::read::archive::ArchiveFile::parse(data)
-        .map_err(|e| Error(format!("bad static archive: {e}")))?;
     let mut report = FileReport {
         format: "archive",
         objects: Vec::new(),
         skipped_members: Vec::new(),
+        skipped_members_omitted: 0,
+        bad_members_omitted: 0,
     };
-    for (index, member) in archive.members().enumerate() {
+    // One listing for the whole archive, shared by its members.
+    let mut limits = Limits::default();
+    let mut members = archive::members(data);
+    let mut index = 0;
+    while let Some(member) = members.next() {
+        index += 1;
         let member = match member {
             Ok(member) => member,
+            // Not even one member header: not an archive.
+            Err(e) if members.headers_read == 0 => {
+                return Err(Error(format!("bad static archive: {e}")))
+            }
             Err(e) => {
                 // The member table is corrupt: nothing after it can be found.
-                report.skipped_members.push(Finding {
-                    kind: "bad_archive_member",
-                    message: format!("member #{index}: {e}"),
+                skip_member(&mut report, &mut limits, "bad_archive_member", || {
+                    format!("member #{}: {e}", index - 1)
                 });
                 break;
             }
         };
-        let name = String::from_utf8_lossy(member.name()).into_owned();
-        let bytes = match member.data(data) {
+        let name = member.name;
+        if member.external {
+            skip_member(&mut report, &mut limits, "external_member", || {
+                format!("{name}: a thin archive's member, in a file of its own (inspect that file)")
+            });
+            continue;
+        }
+        let bytes = match member.data {
             Ok(bytes) => bytes,
             Err(e) => {
-                report.skipped_members.push(Finding {
-                    kind: "bad_archive_member",
-                    message: format!("{name}: {e}"),
+                skip_member(&mut report, &mut limits, "bad_archive_member", || {
+                    format!("{name}: {e}")
                 });
                 continue;
             }
         };
         if !bytes.starts_with(b"\x7fELF") {
-            report.skipped_members.push(Finding {
-                kind: "not_elf",
-                message: format!("{name}: not an ELF object"),
+            skip_member(&mut report, &mut limits, "not_elf", || {
+                format!("{name}: not an ELF object")
             });
             continue;
         }
-        match inspect_object_unaligned(bytes, Some(name.clone())) {
+        match inspect_object_unaligned(bytes, Some(name.clone()), &mut limits) {
             Ok(object) => report.objects.push(object),
-            Err(e) => report.skipped_members.push(Finding {
-                kind: "bad_archive_member",
-                message: format!("{name}: {e}"),
+            Err(e) => skip_member(&mut report, &mut limits, "bad_archive_member", || {
+                format!("{name}: {e}")
             }),
         }
     }
@@ -233,11 +331,15 @@ fn inspect_archive(data: &[u8]) -> Result<FileReport, Error> {
 /// Inspects an ELF object at any address: the parser reads its headers in
 /// place, which needs them aligned, and archive members are only 2-byte
 /// aligned.
-fn inspect_object_unaligned(data: &[u8], member: Option<String>) -> Result<ObjectReport, Error> {
+fn inspect_object_unaligned(
+    data: &[u8],
+    member: Option<String>,
+    limits: &mut Limits,
+) -> Result<ObjectReport, Error> {
     let mut words = vec![0u64; data.len().div_ceil(8)];
     let aligned = object::pod::bytes_of_slice_mut(&mut words);
     aligned[..data.len()].copy_from_slice(data);
-    inspect_object(&aligned[..data.len()], member)
+    validate::inspect_object_within(&aligned[..data.len()], member, limits)
 }
 
 /// The human-readable listing `rseq-libc inspect` prints.
@@ -250,6 +352,13 @@ pub fn render_text(path: &str, report: &FileReport) -> String {
             out,
             "  skipped member: {} ({})",
             skipped.message, skipped.kind
+        );
+    }
+    if report.skipped_members_omitted > 0 {
+        let _ = writeln!(
+            out,
+            "  {} more skipped member(s) omitted ({} unreadable)",
+            report.skipped_members_omitted, report.bad_members_omitted
         );
     }
     for object in &report.objects {
@@ -267,7 +376,7 @@ pub fn render_text(path: &str, report: &FileReport) -> String {
             "{indent}{} for {}, RSEQ_SIG {signature}: {} critical section(s)",
             object.kind,
             object.architecture,
-            object.critical_sections.len()
+            object.critical_sections.len() + object.critical_sections_omitted
         );
         for (i, cs) in object.critical_sections.iter().enumerate() {
             let _ = writeln!(out, "{indent}[{i}] descriptor {}", cs.descriptor);
@@ -302,9 +411,23 @@ pub fn render_text(path: &str, report: &FileReport) -> String {
             for exit in &cs.exit_points {
                 let _ = writeln!(out, "{indent}    exit         {exit}");
             }
+            if cs.exit_points_omitted > 0 {
+                let _ = writeln!(
+                    out,
+                    "{indent}    ({} more exit points omitted)",
+                    cs.exit_points_omitted
+                );
+            }
             if !cs.listed_in_ptr_array {
                 let _ = writeln!(out, "{indent}    (not listed in __rseq_cs_ptr_array)");
             }
+        }
+        if object.critical_sections_omitted > 0 {
+            let _ = writeln!(
+                out,
+                "{indent}{} more critical sections omitted (at most {MAX_LISTED_SECTIONS} are listed per file)",
+                object.critical_sections_omitted
+            );
         }
         for warning in &object.warnings {
             let _ = writeln!(
@@ -313,11 +436,25 @@ pub fn render_text(path: &str, report: &FileReport) -> String {
                 warning.message, warning.kind
             );
         }
+        if object.warnings_omitted > 0 {
+            let _ = writeln!(
+                out,
+                "{indent}warning: {} more warnings omitted (at most {MAX_LISTED_FINDINGS} are listed per file)",
+                object.warnings_omitted
+            );
+        }
         for violation in &object.violations {
             let _ = writeln!(
                 out,
                 "{indent}VIOLATION: {} [{}]",
                 violation.message, violation.kind
+            );
+        }
+        if object.violations_omitted > 0 {
+            let _ = writeln!(
+                out,
+                "{indent}VIOLATION: {} more violations omitted (at most {MAX_LISTED_FINDINGS} are listed per file)",
+                object.violations_omitted
             );
         }
     }

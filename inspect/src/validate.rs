@@ -1,7 +1,13 @@
 //! Finds the critical sections of one ELF object and checks them.
 
-use crate::image::{Image, ReadError};
-use crate::{CriticalSection, Error, Finding, Location, ObjectReport};
+//!
+//! Each byte of the file is read as a table entry at most once, and no
+//! finding is formatted once the file's listing is full ([`Limits`]), so
+//! the work and the memory are linear in the file's size even when its
+//! headers describe thousands of overlapping tables.
+
+use crate::image::{Image, ReadError, Section};
+use crate::{CriticalSection, Error, Finding, Limits, Location, ObjectReport, MAX_LISTED_EXITS};
 use object::elf;
 use object::Endianness;
 use rseq_abi::ARCHITECTURES;
@@ -57,18 +63,35 @@ fn architecture(image: &Image<'_>) -> Result<&'static rseq_abi::ArchInfo, String
         .ok_or_else(|| format!("{name}, missing from rseq_abi::ARCHITECTURES"))
 }
 
-struct Checker<'i, 'd> {
+struct Checker<'i, 'd, 'l> {
     image: &'i Image<'d>,
     violations: Vec<Finding>,
     warnings: Vec<Finding>,
+    violations_omitted: usize,
+    warnings_omitted: usize,
+    /// What is left of the file's listing.
+    limits: &'l mut Limits,
 }
 
-impl Checker<'_, '_> {
-    fn violation(&mut self, kind: &'static str, message: String) {
+impl Checker<'_, '_, '_> {
+    /// Records a violation; `message` is only formatted when it is listed.
+    fn violation(&mut self, kind: &'static str, message: impl FnOnce(&Self) -> String) {
+        if self.limits.violations == 0 {
+            self.violations_omitted += 1;
+            return;
+        }
+        self.limits.violations -= 1;
+        let message = message(self);
         self.violations.push(Finding { kind, message });
     }
 
-    fn warning(&mut self, kind: &'static str, message: String) {
+    fn warning(&mut self, kind: &'static str, message: impl FnOnce(&Self) -> String) {
+        if self.limits.warnings == 0 {
+            self.warnings_omitted += 1;
+            return;
+        }
+        self.limits.warnings -= 1;
+        let message = message(self);
         self.warnings.push(Finding { kind, message });
     }
 
@@ -93,31 +116,79 @@ impl Checker<'_, '_> {
             .is_some_and(|i| self.image.sections[i].executable)
     }
 
-    fn section_name(&self, address: u64) -> Option<&str> {
+    fn in_section(&self, address: u64, name: &str) -> bool {
         self.image
             .section_of(address, 1)
-            .map(|i| self.image.sections[i].name.as_str())
+            .is_some_and(|i| self.image.sections[i].name.is(name))
     }
 }
 
 /// How much of a section the file holds: loops over a section's entries go
 /// no further, whatever size a (hostile) header claims.
-fn data_len(s: &crate::image::Section<'_>) -> u64 {
+fn data_len(s: &Section<'_>) -> u64 {
     s.size.min(s.data.len() as u64)
 }
 
-fn check_in_file(c: &mut Checker<'_, '_>, s: &crate::image::Section<'_>) {
+fn check_in_file(c: &mut Checker<'_, '_, '_>, s: &Section<'_>) {
     if (s.data.len() as u64) < s.size {
-        c.violation(
-            "truncated_section",
+        c.violation("truncated_section", |_| {
             format!(
                 "section {} claims {} bytes but the file holds {}",
-                s.name,
+                s.name.shown(),
                 s.size,
                 s.data.len()
-            ),
-        );
+            )
+        });
     }
+}
+
+/// The file bytes already read as table entries: `[start, end)` ranges
+/// that do not overlap, each with the index of the section read there.
+#[derive(Default)]
+struct Claimed(BTreeMap<u64, (u64, usize)>);
+
+impl Claimed {
+    /// Claims `s`'s bytes for reading, unless some were read already (as
+    /// another section whose header covers them too): then returns that
+    /// section's index.
+    fn claim(&mut self, s: &Section<'_>) -> Result<(), usize> {
+        let start = s.file_offset;
+        let end = start.saturating_add(data_len(s));
+        if start == end {
+            return Ok(());
+        }
+        if let Some((_, &(claimed_end, index))) = self.0.range(..end).next_back() {
+            if claimed_end > start {
+                return Err(index);
+            }
+        }
+        self.0.insert(start, (end, s.index));
+        Ok(())
+    }
+}
+
+/// The sections named `name` whose entries are to be read: each checked to
+/// be in the file, and none whose bytes were read before.
+fn tables<'i, 'd>(
+    c: &mut Checker<'i, 'd, '_>,
+    claimed: &mut Claimed,
+    name: &str,
+) -> Vec<&'i Section<'d>> {
+    let image = c.image;
+    let mut found = Vec::new();
+    for s in image.sections.iter().filter(|s| s.name.is(name)) {
+        check_in_file(c, s);
+        match claimed.claim(s) {
+            Ok(()) => found.push(s),
+            Err(other) => c.violation("overlapping_sections", |_| {
+                format!(
+                    "section {name} (#{}) covers file bytes already read as section #{other}; not read again",
+                    s.index
+                )
+            }),
+        }
+    }
+    found
 }
 
 /// The fields of a `struct rseq_cs`.
@@ -142,79 +213,96 @@ fn read_descriptor(image: &Image<'_>, at: u64) -> Result<Descriptor, ReadError> 
 
 /// Inspects one ELF object (`member`: its name in an archive).
 pub fn inspect_object(data: &[u8], member: Option<String>) -> Result<ObjectReport, Error> {
+    inspect_object_within(data, member, &mut Limits::default())
+}
+
+/// [`inspect_object`], listing no more than what is left in `limits` (which
+/// an archive's members share).
+pub(crate) fn inspect_object_within(
+    data: &[u8],
+    member: Option<String>,
+    limits: &mut Limits,
+) -> Result<ObjectReport, Error> {
     let image = Image::parse(data)?;
     let mut c = Checker {
         image: &image,
         violations: Vec::new(),
         warnings: Vec::new(),
+        violations_omitted: 0,
+        warnings_omitted: 0,
+        limits,
     };
     let arch = architecture(&image);
-    let has_rseq_sections = image
-        .sections
-        .iter()
-        .any(|s| [DESCRIPTORS, POINTERS, EXIT_POINTS, FAILURE].contains(&s.name.as_str()));
+    let has_rseq_sections = image.sections.iter().any(|s| {
+        [DESCRIPTORS, POINTERS, EXIT_POINTS, FAILURE]
+            .iter()
+            .any(|name| s.name.is(name))
+    });
     if let Err(why) = &arch {
         if has_rseq_sections {
-            c.violation(
-                "unsupported_architecture",
-                format!("rseq sections in a file for {why}"),
-            );
+            c.violation("unsupported_architecture", |_| {
+                format!("rseq sections in a file for {why}")
+            });
         }
     }
     let signature = arch.as_ref().ok().map(|a| a.signature);
+    if image.relocations_skipped {
+        c.violation("overlapping_relocations", |_| {
+            format!(
+                "the relocation sections hold more entries than the file has room for \
+                 (they overlap): only the first {} were read",
+                data.len() / 8
+            )
+        });
+    }
 
     // Section alignment of the descriptor sections.
-    for s in image.sections.iter().filter(|s| s.name == DESCRIPTORS) {
+    for s in image.sections.iter().filter(|s| s.name.is(DESCRIPTORS)) {
         if s.align < DESCRIPTOR_SIZE {
-            c.violation(
-                "misaligned_descriptor",
+            c.violation("misaligned_descriptor", |_| {
                 format!(
                     "section {DESCRIPTORS} is aligned to {} bytes, not {DESCRIPTOR_SIZE}",
                     s.align
-                ),
-            );
+                )
+            });
         }
     }
 
+    let mut claimed = Claimed::default();
+
     // __rseq_cs_ptr_array: the listed descriptors.
     let mut listed = BTreeSet::new();
-    for s in image.sections.iter().filter(|s| s.name == POINTERS) {
-        check_in_file(&mut c, s);
+    for s in tables(&mut c, &mut claimed, POINTERS) {
         if s.size % 8 != 0 {
-            c.violation(
-                "bad_ptr_array",
-                format!("{POINTERS} is {} bytes, not a multiple of 8", s.size),
-            );
+            c.violation("bad_ptr_array", |_| {
+                format!("{POINTERS} is {} bytes, not a multiple of 8", s.size)
+            });
         }
         for k in 0..data_len(s) / 8 {
             let Some(at) = s.base.checked_add(k * 8) else {
                 break;
             };
             match image.read_u64(at) {
-                Ok(0) if !image.relocatable => c.violation(
-                    "bad_ptr_array",
-                    format!("{POINTERS}[{k}] at {} is a null pointer", c.at(at)),
-                ),
+                Ok(0) if !image.relocatable => c.violation("bad_ptr_array", |c| {
+                    format!("{POINTERS}[{k}] at {} is a null pointer", c.at(at))
+                }),
                 Ok(target) => {
                     listed.insert(target);
                 }
-                Err(e) => {
-                    let why = c.describe(&e);
-                    c.violation("bad_ptr_array", format!("{POINTERS}[{k}]: {why}"));
-                }
+                Err(e) => c.violation("bad_ptr_array", |c| {
+                    format!("{POINTERS}[{k}]: {}", c.describe(&e))
+                }),
             }
         }
     }
 
-    // __rseq_exit_point_array: start_ip -> exit_ips.
+    // __rseq_exit_point_array: start_ip -> exit_ips, sorted, each once.
     let mut exits: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-    for s in image.sections.iter().filter(|s| s.name == EXIT_POINTS) {
-        check_in_file(&mut c, s);
+    for s in tables(&mut c, &mut claimed, EXIT_POINTS) {
         if s.size % 16 != 0 {
-            c.violation(
-                "bad_exit_point_array",
-                format!("{EXIT_POINTS} is {} bytes, not a multiple of 16", s.size),
-            );
+            c.violation("bad_exit_point_array", |_| {
+                format!("{EXIT_POINTS} is {} bytes, not a multiple of 16", s.size)
+            });
         }
         for k in 0..data_len(s) / 16 {
             let Some(at) = s.base.checked_add(k * 16) else {
@@ -228,12 +316,15 @@ pub fn inspect_object(data: &[u8], member: Option<String>) -> Result<ObjectRepor
             });
             match pair {
                 Ok((start, exit)) => exits.entry(start).or_default().push(exit),
-                Err(e) => {
-                    let why = c.describe(&e);
-                    c.violation("bad_exit_point_array", format!("{EXIT_POINTS}[{k}]: {why}"));
-                }
+                Err(e) => c.violation("bad_exit_point_array", |c| {
+                    format!("{EXIT_POINTS}[{k}]: {}", c.describe(&e))
+                }),
             }
         }
+    }
+    for exit_ips in exits.values_mut() {
+        exit_ips.sort_unstable();
+        exit_ips.dedup();
     }
 
     // Descriptors: those listed, and those found in __rseq_cs.
@@ -243,19 +334,18 @@ pub fn inspect_object(data: &[u8], member: Option<String>) -> Result<ObjectRepor
             Ok(d) => {
                 descriptors.insert(at, d);
             }
-            Err(e) => {
-                let why = c.describe(&e);
-                c.violation(
-                    "bad_descriptor",
-                    format!("descriptor {} listed in {POINTERS}: {why}", c.at(at)),
-                );
-            }
+            Err(e) => c.violation("bad_descriptor", |c| {
+                format!(
+                    "descriptor {} listed in {POINTERS}: {}",
+                    c.at(at),
+                    c.describe(&e)
+                )
+            }),
         }
     }
-    for s in image.sections.iter().filter(|s| s.name == DESCRIPTORS) {
+    for s in tables(&mut c, &mut claimed, DESCRIPTORS) {
         // Descriptors are 8-byte aligned at least: step by 8 and take any
         // plausible record, so that a misaligned one is found too.
-        check_in_file(&mut c, s);
         let mut offset = 0u64;
         while offset
             .checked_add(DESCRIPTOR_SIZE)
@@ -282,33 +372,30 @@ pub fn inspect_object(data: &[u8], member: Option<String>) -> Result<ObjectRepor
     }
 
     let mut sections = Vec::new();
+    let mut sections_omitted = 0usize;
     let mut starts = BTreeSet::new();
     for (&at, d) in &descriptors {
         let here = c.at(at);
         starts.insert(d.start);
         if at % DESCRIPTOR_SIZE != 0 {
-            c.violation(
-                "misaligned_descriptor",
-                format!("descriptor {here} is not {DESCRIPTOR_SIZE}-byte aligned"),
-            );
+            c.violation("misaligned_descriptor", |_| {
+                format!("descriptor {here} is not {DESCRIPTOR_SIZE}-byte aligned")
+            });
         }
-        if c.section_name(at) != Some(DESCRIPTORS) {
-            c.warning(
-                "descriptor_outside_section",
-                format!("descriptor {here} is not in section {DESCRIPTORS}"),
-            );
+        if !c.in_section(at, DESCRIPTORS) {
+            c.warning("descriptor_outside_section", |_| {
+                format!("descriptor {here} is not in section {DESCRIPTORS}")
+            });
         }
         if !listed.contains(&at) {
-            c.violation(
-                "unlisted_descriptor",
-                format!("descriptor {here} is not listed in {POINTERS}"),
-            );
+            c.violation("unlisted_descriptor", |_| {
+                format!("descriptor {here} is not listed in {POINTERS}")
+            });
         }
         if d.version != 0 {
-            c.violation(
-                "bad_version",
-                format!("descriptor {here} has version {}, not 0", d.version),
-            );
+            c.violation("bad_version", |_| {
+                format!("descriptor {here} has version {}, not 0", d.version)
+            });
         }
         if d.flags != 0 {
             let kind = if d.flags & !KNOWN_FLAGS != 0 {
@@ -316,72 +403,66 @@ pub fn inspect_object(data: &[u8], member: Option<String>) -> Result<ObjectRepor
             } else {
                 "deprecated"
             };
-            c.violation(
-                "bad_flags",
+            c.violation("bad_flags", |_| {
                 format!(
                     "descriptor {here} has {kind} flags {:#x} (the kernel rejects any)",
                     d.flags
-                ),
-            );
+                )
+            });
         }
         if !c.executable(d.start) {
-            c.violation(
-                "start_not_code",
+            c.violation("start_not_code", |c| {
                 format!(
                     "descriptor {here}: start_ip {} is not in executable code",
                     c.at(d.start)
-                ),
-            );
+                )
+            });
         }
         let end = d.start.checked_add(d.post_commit_offset);
         match end {
-            None => c.violation(
-                "bad_length",
+            None => c.violation("bad_length", |_| {
                 format!(
                     "descriptor {here}: start_ip + post_commit_offset ({:#x}) overflows",
                     d.post_commit_offset
-                ),
-            ),
-            Some(_) if d.post_commit_offset == 0 => c.violation(
-                "bad_length",
-                format!("descriptor {here}: post_commit_offset is 0 (an empty section)"),
-            ),
-            Some(_) if image.section_of(d.start, d.post_commit_offset).is_none() => c.violation(
-                "bad_length",
-                format!(
-                    "descriptor {here}: the section [{}, +{:#x}) is not within one section of the file",
-                    c.at(d.start),
-                    d.post_commit_offset
-                ),
-            ),
+                )
+            }),
+            Some(_) if d.post_commit_offset == 0 => c.violation("bad_length", |_| {
+                format!("descriptor {here}: post_commit_offset is 0 (an empty section)")
+            }),
+            Some(_) if image.section_of(d.start, d.post_commit_offset).is_none() => {
+                c.violation("bad_length", |c| {
+                    format!(
+                        "descriptor {here}: the section [{}, +{:#x}) is not within one section of the file",
+                        c.at(d.start),
+                        d.post_commit_offset
+                    )
+                })
+            }
             Some(_) => {}
         }
         let inside = |ip: u64| ip >= d.start && end.is_none_or(|end| ip < end);
         if inside(d.abort) {
-            c.violation(
-                "abort_inside_section",
+            c.violation("abort_inside_section", |c| {
                 format!(
                     "descriptor {here}: abort_ip {} lies inside the section it aborts",
                     c.at(d.abort)
-                ),
-            );
+                )
+            });
         }
         if !c.executable(d.abort) {
-            c.violation(
-                "abort_not_code",
+            c.violation("abort_not_code", |c| {
                 format!(
                     "descriptor {here}: abort_ip {} is not in executable code",
                     c.at(d.abort)
-                ),
-            );
-        } else if c.section_name(d.abort) != Some(FAILURE) {
-            c.warning(
-                "abort_outside_failure_section",
+                )
+            });
+        } else if !c.in_section(d.abort, FAILURE) {
+            c.warning("abort_outside_failure_section", |c| {
                 format!(
                     "descriptor {here}: abort handler {} is not in section {FAILURE}",
                     c.at(d.abort)
-                ),
-            );
+                )
+            });
         }
         let signature_found = d
             .abort
@@ -393,57 +474,73 @@ pub fn inspect_object(data: &[u8], member: Option<String>) -> Result<ObjectRepor
                 Endianness::Big => u32::from_be_bytes(b),
             });
         match (signature_found, signature) {
-            (None, _) => c.violation(
-                "wrong_signature",
+            (None, _) => c.violation("wrong_signature", |c| {
                 format!(
                     "descriptor {here}: the 4 bytes before abort_ip {} are not in the file",
                     c.at(d.abort)
-                ),
-            ),
-            (Some(found), Some(expected)) if found != expected => c.violation(
-                "wrong_signature",
-                format!(
-                    "descriptor {here}: the 4 bytes before abort_ip {} are {found:#010x}, not RSEQ_SIG {expected:#010x}",
-                    c.at(d.abort)
-                ),
-            ),
+                )
+            }),
+            (Some(found), Some(expected)) if found != expected => {
+                c.violation("wrong_signature", |c| {
+                    format!(
+                        "descriptor {here}: the 4 bytes before abort_ip {} are {found:#010x}, not RSEQ_SIG {expected:#010x}",
+                        c.at(d.abort)
+                    )
+                })
+            }
             (Some(_), Some(_)) => {
                 if matches!(image.machine, elf::EM_X86_64 | elf::EM_386) {
                     let prefix = d.abort.checked_sub(7).and_then(|p| image.bytes(p, 3));
                     if prefix != Some(&X86_SIGNATURE_PREFIX[..]) {
-                        c.warning(
-                            "signature_not_ud1",
+                        c.warning("signature_not_ud1", |c| {
                             format!(
                                 "descriptor {here}: RSEQ_SIG before {} is not preceded by 0f b9 3d, so it does not decode as ud1",
                                 c.at(d.abort)
-                            ),
-                        );
+                            )
+                        });
                     }
                 }
             }
             (Some(_), None) => {}
         }
-        let exit_points = exits.get(&d.start).cloned().unwrap_or_default();
+        // Sorted: the exits inside the section are one range of them,
+        // found without a walk (many descriptors may share one start and
+        // many exits).
+        let exit_points: &[u64] = exits.get(&d.start).map_or(&[], Vec::as_slice);
         if exit_points.is_empty() {
-            c.violation(
-                "missing_exit_points",
+            c.violation("missing_exit_points", |c| {
                 format!(
                     "descriptor {here}: no exit point of the section starting at {} in {EXIT_POINTS}",
                     c.at(d.start)
-                ),
-            );
+                )
+            });
         }
-        for &exit in &exit_points {
-            if inside(exit) && exit != d.start {
-                c.violation(
-                    "exit_inside_section",
+        let first_inside = exit_points.partition_point(|&e| e <= d.start);
+        let past_inside = end.map_or(exit_points.len(), |end| {
+            exit_points.partition_point(|&e| e < end)
+        });
+        if let Some(inside_exits) = exit_points.get(first_inside..past_inside) {
+            if let Some(&first) = inside_exits.first() {
+                let more = inside_exits.len() - 1;
+                c.violation("exit_inside_section", |c| {
+                    let more = if more > 0 {
+                        format!(" (and {more} more)")
+                    } else {
+                        String::new()
+                    };
                     format!(
-                        "descriptor {here}: exit point {} lies inside the section",
-                        c.at(exit)
-                    ),
-                );
+                        "descriptor {here}: exit point {} lies inside the section{more}",
+                        c.at(first)
+                    )
+                });
             }
         }
+        if c.limits.sections == 0 {
+            sections_omitted += 1;
+            continue;
+        }
+        c.limits.sections -= 1;
+        let listed_exits = exit_points.len().min(MAX_LISTED_EXITS);
         sections.push(CriticalSection {
             descriptor: here,
             version: d.version,
@@ -453,27 +550,28 @@ pub fn inspect_object(data: &[u8], member: Option<String>) -> Result<ObjectRepor
             post_commit: end.map(|end| c.at(end)),
             abort: c.at(d.abort),
             signature_found,
-            exit_points: exit_points.iter().map(|&e| c.at(e)).collect(),
+            exit_points: exit_points[..listed_exits]
+                .iter()
+                .map(|&e| c.at(e))
+                .collect(),
+            exit_points_omitted: exit_points.len() - listed_exits,
             listed_in_ptr_array: listed.contains(&at),
         });
     }
     for (start, exit_ips) in &exits {
         if !starts.contains(start) {
-            let first = exit_ips
-                .first()
-                .map(|&e| c.at(e).to_string())
-                .unwrap_or_default();
-            c.violation(
-                "orphan_exit_point",
+            c.violation("orphan_exit_point", |c| {
+                let first = exit_ips
+                    .first()
+                    .map(|&e| c.at(e).to_string())
+                    .unwrap_or_default();
                 format!(
                     "{EXIT_POINTS} lists exit {first} of a section starting at {}, which no descriptor describes",
                     c.at(*start)
-                ),
-            );
+                )
+            });
         }
     }
-    let violations = c.violations;
-    let warnings = c.warnings;
     Ok(ObjectReport {
         member,
         kind: image.kind,
@@ -483,7 +581,10 @@ pub fn inspect_object(data: &[u8], member: Option<String>) -> Result<ObjectRepor
         },
         signature,
         critical_sections: sections,
-        violations,
-        warnings,
+        critical_sections_omitted: sections_omitted,
+        violations: c.violations,
+        violations_omitted: c.violations_omitted,
+        warnings: c.warnings,
+        warnings_omitted: c.warnings_omitted,
     })
 }

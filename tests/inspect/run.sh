@@ -2,7 +2,11 @@
 # rseq-libc inspect: a correct critical section and deliberately broken ones
 # (tests/inspect/cs.c), each built as a PIE, a non-PIE and a static
 # executable, a shared object, a relocatable object and a static archive;
-# hostile inputs (truncated, not ELF, corrupted); and the project's own
+# hostile inputs (truncated, not ELF, corrupted; and about 1.5 MB files from
+# inspect/examples/hostile_elf.rs with 20,000 overlapping table headers, huge
+# names, overlapping relocation sections, inspected under a 256 MiB
+# address-space limit); a bounded fuzz run (cargo +nightly fuzz, 60 s,
+# RSEQ_INSPECT_FUZZ_SECONDS=N to change, 0 to skip); and the project's own
 # binaries, which must all validate.
 # Ends with "N passed, N failed, N skipped"; exits non-zero on any failure.
 set -u
@@ -89,6 +93,72 @@ else
       fail "hostile $file: exit $code (expected 1 or 2): $(head -c 300 "$out/$file.txt")"
     fi
   done
+fi
+
+# Files built to blow up a reader doing work per header, per overlapping byte
+# or per pair of entries: each must finish under a 256 MiB address-space
+# limit (an allocation refused aborts it) and a generous timeout, with the
+# exit code of its contents, and cap its listing.
+hostile=$out/hostile
+if ! timeout 300 cargo run -q --release -p rseq-inspect --example hostile_elf -- "$hostile" > "$out/hostile.log" 2>&1; then
+  fail "hostile_elf generator: $(tail -n 5 "$out/hostile.log")"
+else
+  # name expected-exit (1: violations, capped when marked +)
+  expected=(
+    "valid 0" "duplicate-ptr-array 1+" "overlapping-ptr-array 1+"
+    "duplicate-descriptors 1+" "overlapping-descriptors 1+"
+    "duplicate-exit-points 1+" "overlapping-exit-points 1+" "huge-sizes 1+"
+    "many-program-headers 0" "shared-exit-list 0" "long-section-names 0"
+    "long-symbol-names 0" "many-relocation-sections 1"
+    "many-dynamic-relocation-sections 1" "archive-long-member-names 0"
+  )
+  for e in "${expected[@]}"; do
+    read -r name want <<< "$e"
+    start=$(date +%s%N)
+    (ulimit -v 262144 && exec timeout -s KILL 60 "$tool" inspect "$hostile/$name") > "$out/hostile-$name.txt" 2>&1
+    code=$?
+    ms=$((($(date +%s%N) - start) / 1000000))
+    summary=$(grep -a -m1 -E '^/.*critical section\(s\), [0-9]+ violation' "$out/hostile-$name.txt" | sed 's/^.*: \([0-9]* critical\)/\1/')
+    if [ "$code" != "${want%+}" ]; then
+      fail "hostile $name: exit $code, expected ${want%+} (137: killed at 60 s; 134: aborted, out of memory): $(tail -c 300 "$out/hostile-$name.txt")"
+    elif [ "${want%+}" != "$want" ] && ! grep -q 'more violations omitted' "$out/hostile-$name.txt"; then
+      fail "hostile $name: the violations listed are not capped ($summary)"
+    else
+      pass "hostile $name ($(stat -c %s "$hostile/$name") bytes): exit $code in ${ms} ms under ulimit -v 256 MiB: $summary"
+    fi
+  done
+fi
+
+# A bounded fuzz run: libFuzzer with memory blow-ups as findings. Needs a
+# nightly toolchain and cargo-fuzz (scripts/install-deps.sh installs it).
+fuzz_seconds=${RSEQ_INSPECT_FUZZ_SECONDS:-60}
+if [ "$fuzz_seconds" = 0 ]; then
+  skip "bounded fuzz run: RSEQ_INSPECT_FUZZ_SECONDS=0"
+elif ! cargo +nightly --version > /dev/null 2>&1; then
+  skip "bounded fuzz run: no nightly toolchain (rustup toolchain install nightly)"
+elif ! cargo +nightly fuzz --version > /dev/null 2>&1; then
+  skip "bounded fuzz run: cargo-fuzz not installed (cargo install --locked cargo-fuzz, or scripts/install-deps.sh)"
+elif ! (cd fuzz && timeout 900 cargo +nightly fuzz build -a inspect) > "$out/fuzz-build.log" 2>&1; then
+  fail "bounded fuzz run: cargo +nightly fuzz build failed: $(tail -n 5 "$out/fuzz-build.log")"
+else
+  # Seeds: the checked-in corpus and the files built above; a scratch
+  # corpus, so that the run leaves the tree as it was.
+  corpus=$out/fuzz-corpus
+  rm -rf "$corpus" "$out/fuzz-artifacts"; mkdir -p "$corpus" "$out/fuzz-artifacts"
+  cp inspect/tests/corpus/* "$corpus"/ 2> /dev/null
+  for f in "$out"/good-pie "$out"/libgood.so "$out"/good.o "$out"/libgood.a "$hostile"/valid; do
+    [ -f "$f" ] && cp "$f" "$corpus"/
+  done
+  (cd fuzz && timeout $((fuzz_seconds + 120)) cargo +nightly fuzz run -a inspect "$corpus" -- \
+    -max_total_time="$fuzz_seconds" -rss_limit_mb=512 -malloc_limit_mb=256 -timeout=10 \
+    -max_len=65536 -artifact_prefix="$out/fuzz-artifacts/" -print_final_stats=1) > "$out/fuzz.log" 2>&1
+  code=$?
+  runs=$(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$out/fuzz.log" | grep -o '[0-9]*$')
+  if [ $code = 0 ]; then
+    pass "bounded fuzz run: ${fuzz_seconds} s, ${runs:-?} inputs, no crash, leak, OOM (256 MiB malloc) or timeout (10 s)"
+  else
+    fail "bounded fuzz run: exit $code, reproducer in $out/fuzz-artifacts: $(grep -m3 -E 'ERROR|panicked|SUMMARY' "$out/fuzz.log")"
+  fi
 fi
 
 # The project's own binaries: every one must validate.
