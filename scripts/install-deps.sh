@@ -4,7 +4,10 @@
 # Also installs cargo-fuzz (crates.io) when a nightly toolchain exists and it
 # is missing: tests/inspect/run.sh runs a bounded fuzz run with it.
 set -eu
-if cargo +nightly --version > /dev/null 2>&1 && ! cargo fuzz --version > /dev/null 2>&1; then
+# cargo-fuzz, for the test suite's bounded fuzz run (RSEQ_LIBC_INSTALL_FUZZ=1,
+# set by scripts/test.sh), where a nightly toolchain exists.
+if [ "${RSEQ_LIBC_INSTALL_FUZZ:-0}" = 1 ] && cargo +nightly --version > /dev/null 2>&1 &&
+   ! cargo fuzz --version > /dev/null 2>&1; then
   echo "install-deps: cargo install --locked cargo-fuzz"
   cargo install -q --locked cargo-fuzz || echo "install-deps: cargo-fuzz not installed; the bounded fuzz run will SKIP"
 fi

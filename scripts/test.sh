@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/.."
 start=$SECONDS
-bash scripts/install-deps.sh || { echo "install-deps failed"; exit 1; }
+RSEQ_LIBC_INSTALL_FUZZ=1 bash scripts/install-deps.sh || { echo "install-deps failed"; exit 1; }
 
 passed=0 failed=0 skipped=0
 step() { # name command...
