@@ -26,6 +26,8 @@
 #[allow(unsafe_code)]
 pub mod arch;
 #[allow(unsafe_code)]
+mod cache;
+#[allow(unsafe_code)]
 pub mod counter;
 #[allow(unsafe_code)]
 pub mod lock;
@@ -106,24 +108,67 @@ pub fn mm_cid_available() -> bool {
 }
 
 /// The calling thread's registered area and its index field for `mode`, or
-/// `None`: the caller then takes its fallback path.
+/// `None`: the caller then takes its fallback path. The area may have been
+/// unregistered behind the component's back (`cpu_id` < 0): every section
+/// and [`read_index`] check for that.
 #[inline(always)]
 pub fn thread_area(mode: IndexMode) -> Option<(*mut Rseq, *const u32)> {
-    let mut area = rseq_registration::area();
-    if area.is_null() {
+    let cpu = cache::cached_cpu_field();
+    #[allow(unsafe_code)]
+    // SAFETY: the cached field is the stand-in's or this thread's area's,
+    // both valid for the thread's life; the kernel updates it between
+    // instructions, hence volatile.
+    let area = if (unsafe { core::ptr::read_volatile(cpu) } as i32) >= 0 {
+        cpu.cast::<u8>().wrapping_sub(4).cast::<Rseq>()
+    } else {
         // Out of line: a registered thread's fast path is the TLS load, the
-        // null test and a fall-through (no taken branch, no inlined
-        // registration code between the lookup and the sequence).
-        area = area_slow()?;
-    }
+        // sign test and a fall-through.
+        area_slow()?
+    };
     Some((area, area.cast::<u8>().wrapping_add(mode.offset()).cast()))
 }
 
-/// A thread that has no area yet: register it lazily, or `None` (fallback).
+/// The fast paths' view of the calling thread's area: the cached area (or
+/// the stand-in), its index field for `mode` and the index read from it,
+/// with no test: the stand-in's index fields read `u32::MAX`, so the
+/// caller's bound check sends a thread without a cached area to its slow
+/// path; an area unregistered behind the component's back still reads an
+/// index (`mm_cid` reads 0) but every section refuses it (`cpu_id` < 0).
+/// One TLS load, the mode's add and the index load.
+#[inline(always)]
+pub(crate) fn cached_index(mode: IndexMode) -> (*mut Rseq, *const u32, u32) {
+    let cpu = cache::cached_cpu_field();
+    let area = cpu.cast::<u8>().wrapping_sub(4).cast::<Rseq>();
+    let field = area.cast::<u8>().wrapping_add(mode.offset()).cast::<u32>();
+    #[allow(unsafe_code)]
+    // SAFETY: the cached area (or stand-in) is valid for the thread's life;
+    // the kernel updates its index fields between instructions.
+    let i = unsafe { core::ptr::read_volatile(field) };
+    (area, field, i)
+}
+
+/// The cache holds the stand-in or an area whose `cpu_id` reads < 0: look
+/// the area up (registering the thread lazily) and cache it when usable, or
+/// `None` (fallback). An area the kernel no longer has registered is
+/// returned (its sections and index reads refuse it) but not cached.
 #[cold]
 #[inline(never)]
 fn area_slow() -> Option<*mut Rseq> {
-    rseq_registration::current_area().map(|a| a.as_ptr())
+    let Some(area) = rseq_registration::current_area() else {
+        cache::set_cached_cpu_field(cache::no_area_cpu_field());
+        return None;
+    };
+    let cpu = arch::cpu_field(area.as_ptr());
+    #[allow(unsafe_code)]
+    // SAFETY: this thread's area (valid for its life), updated by the
+    // kernel between instructions.
+    let usable = (unsafe { core::ptr::read_volatile(cpu) } as i32) >= 0;
+    cache::set_cached_cpu_field(if usable {
+        cpu
+    } else {
+        cache::no_area_cpu_field()
+    });
+    Some(area.as_ptr())
 }
 
 /// The calling thread's current index (`cpu_id` or `mm_cid`) read from its
