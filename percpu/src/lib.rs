@@ -461,8 +461,50 @@ mod tests {
             .map(|t| {
                 let (counter, start) = (counter.clone(), start.clone());
                 std::thread::spawn(move || {
-                    if t == 0 && unregister_behind_the_components_back() {
+                    // Thread 0 uses every structure first, in both modes, so
+                    // that its area is cached (the fast paths' TLS pointer)
+                    // when the kernel stops updating it.
+                    let warm = t == 0 && rseq_registration::current_area().is_some();
+                    if warm {
+                        for mode in [IndexMode::CpuId, IndexMode::MmCid] {
+                            let c = Counter::<64>::new(mode);
+                            assert!(matches!(c.inc(), Where::Slot(_)), "{mode:?}");
+                            let r = PerCpuRing::<4, 4>::with_mode(mode);
+                            assert!(matches!(r.write(b"x"), Ok(Where::Slot(_))), "{mode:?}");
+                        }
+                        assert_ne!(cache::cached_cpu_field(), cache::no_area_cpu_field());
+                    }
+                    if warm && unregister_behind_the_components_back() {
                         assert!(!rseq_registration::area().is_null());
+                        let stale = arch::cpu_field(rseq_registration::area());
+                        // Each fast path meets the stale area still cached
+                        // (as a thread would right after the kernel dropped
+                        // its registration): its own checks must refuse it.
+                        for mode in [IndexMode::CpuId, IndexMode::MmCid] {
+                            cache::set_cached_cpu_field(stale);
+                            let c = Counter::<64>::new(mode);
+                            assert_eq!(c.inc(), Where::Fallback, "{mode:?}");
+                            assert_eq!(c.slot_value(Where::Slot(0)), 0, "{mode:?}");
+                            cache::set_cached_cpu_field(stale);
+                            let r = PerCpuRing::<4, 4>::with_mode(mode);
+                            assert_eq!(r.write(b"x"), Ok(Where::Fallback), "{mode:?}");
+                            cache::set_cached_cpu_field(stale);
+                            let p: Pool<64> = Pool::new(mode, 16, 8);
+                            let mem: &'static mut [u64] = Vec::leak(vec![0u64; 8]);
+                            // SAFETY: a leaked u64 buffer seen as bytes.
+                            let bytes = unsafe {
+                                std::slice::from_raw_parts_mut(mem.as_mut_ptr().cast::<u8>(), 64)
+                            };
+                            assert_eq!(p.add_storage(bytes), Ok(4));
+                            let o = p.alloc().expect("object");
+                            cache::set_cached_cpu_field(stale);
+                            // SAFETY: from this pool, not used after.
+                            unsafe { p.free(o) };
+                            assert_eq!(p.global_len(), 4, "{mode:?}: a per-CPU list was used");
+                            cache::set_cached_cpu_field(stale);
+                            assert_eq!(p.alloc().map(|_| ()), Some(()), "{mode:?}");
+                            assert_eq!(p.global_len(), 3, "{mode:?}: a per-CPU list was used");
+                        }
                         for mode in [IndexMode::CpuId, IndexMode::MmCid] {
                             assert_eq!(current_index(mode), None, "{mode:?}");
                             let s = Slots::<64>::new(mode);
@@ -499,6 +541,9 @@ mod tests {
                             unsafe { p.free(o) };
                             assert_eq!(p.global_len(), 4, "{mode:?}: a per-CPU list was used");
                         }
+                        // The slow paths dropped the unregistered area from
+                        // the cache.
+                        assert_eq!(cache::cached_cpu_field(), cache::no_area_cpu_field());
                     }
                     start.wait();
                     for i in 0..INCS {

@@ -9,9 +9,9 @@
 //! |---|---|---|
 //! | `2:` | `.text` | `start_ip`: first instruction after the descriptor is published |
 //! | `3:` | `.text` | post-commit ip: right after the commit instruction |
-//! | `9:` | `.text` | the common end (the same address as `3:`), where `ret` holds the [`Outcome`](crate::Outcome) |
+//! | `9:` | `.text` | the common end (the same address as `3:`), where a register holds the [`Outcome`](crate::Outcome) (see below) |
 //! | `4:` | `__rseq_failure` (`"ax"`) | `abort_ip`, preceded by the 7 bytes `0f b9 3d 53 30 05 53` |
-//! | `5:` | `__rseq_failure` (`"ax"`), after the abort handler | "compare failed" exit (listed only for sections with a comparison): `ret` = 1, jump back to `9:` |
+//! | `5:` | `__rseq_failure` (`"ax"`), after the abort handler | "compare failed" exit (listed only for sections with a comparison): reports it, jumps back to `9:` |
 //! | `6:` | `__rseq_cs` (`"aw"`, `.balign 32`) | the `struct rseq_cs` descriptor |
 //!
 //! - `__rseq_cs`: `.long 0 (version), 0 (flags)`, `.quad 2b (start_ip),
@@ -25,7 +25,7 @@
 //!   0x3d` + `.long 0x53053053` (glibc's and librseq's convention), so that it
 //!   disassembles as `ud1 0x53053053(%rip),%edi`; the kernel checks the 4
 //!   bytes before `abort_ip` against the registered `RSEQ_SIG`. The handler
-//!   sets `ret` = 2 (aborted) and jumps back to `9:`. The compare-failed
+//!   reports "aborted" and jumps back to `9:`. The compare-failed
 //!   exit `5:` follows it there (out of line, outside the section: an exit
 //!   point may be anywhere outside `[start_ip, post_commit_ip)`), so that
 //!   the committing path falls through from the commit to `9:` without a
@@ -36,25 +36,43 @@
 //! `--gc-sections` (Rust's default) would drop them. Otherwise they are what
 //! librseq emits (`"aw"`); the linker merges both kinds into one section.
 //!
-//! Sequence: `ret` = 0; `lea 6f(%rip)` stored to `rseq_cs` (area + 8); `2:`;
-//! the area check: `cpu_id` (area + 4, i.e. `-4` from the `rseq_cs` pointer
-//! already in a register: no reload of the area pointer) must be >= 0, else
-//! the area is not registered (the kernel writes -1 there on unregistration
-//! and then `mm_cid` reads 0 in every thread) and the section leaves before
-//! using any index: to the abort handler in sections given an index (the
-//! caller's next index read sees the sign and falls back), to the
-//! compare-failed exit in sections that read the index themselves (their
-//! callers fall back on it); then compare the area's index field (`cpu_id`
-//! at +4 or `mm_cid` at +24) with the expected index (mismatch: jump to the
-//! abort handler); the loads and comparisons; the commit store; `3:`.
-//! `rseq_cs` is left set: the kernel clears it lazily, as with librseq.
+//! Sequence: `lea 6f(%rip)` stored to `rseq_cs` (area + 8); `2:`; the area
+//! check: `cpu_id` must be >= 0, else the area is not registered (the
+//! kernel writes -1 there on unregistration and then `mm_cid` reads 0 in
+//! every thread; the per-thread cache's stand-in area reads -1 too) and the
+//! section leaves before using any index: to the abort handler in sections
+//! given an index (the caller's next index read sees the sign and falls
+//! back), to the compare-failed exit in sections that read the index
+//! themselves (their callers fall back on it); then compare the area's
+//! index field (`cpu_id` at +4 or `mm_cid` at +24) with the expected index
+//! (mismatch: jump to the abort handler); the loads and comparisons; the
+//! commit store; `3:`. `rseq_cs` is left set: the kernel clears it lazily,
+//! as with librseq.
+//!
+//! Addressing: every section takes the area as a pointer to its `cpu_id`
+//! field (`{cpu}`: area + 4) and the index field as `-4({cpu},{mode})`
+//! (`mode` = the field's offset, 4 or 24), so that the area check
+//! `cmpl $0, ({cpu})` has no displacement (it fuses with its branch) and a
+//! caller holding the cached `cpu_id` pointer and an object's mode byte
+//! computes nothing before the section.
+//!
+//! Outcome: [`add_indexed`] and [`cmpeq_add_indexed`] zero a result
+//! register before `lea` and set it to 1 (compare failed) or 2 (aborted) in
+//! the handlers. The others leave no register to zero and test: the
+//! handlers overwrite a register that holds a pointer (>= 8) on the
+//! committing path (`v`, or the popped node) with 1 or 2
+//! ([`enc_outcome`]), and [`add_slot`] returns the slot offset (>= 0) or
+//! -1 / -2: one compare and branch after the section. (`asm!` label
+//! operands, stable since Rust 1.87, would remove that branch too, but
+//! cannot be combined with outputs, which the counter's index and the
+//! pool's node are.)
 //!
 //! The `INJECT = true` instantiation (stress tests only; the normal one has
 //! no injection operand, no extra instruction) adds, like the kernel's
 //! `param_test`, delay loops at three points of every section (right after
 //! `2:`, after the index check, and between the loads and the commit), each
-//! `delay[k]` iterations of `dec; jnz` (labels `7:`/`8:`) counted in the
-//! `ret` register (0 again when a loop ends), and, at the last point, an
+//! `delay[k]` iterations of `dec; jnz` (labels `7:`/`8:`) counted in a
+//! scratch register of its own, and, at the last point, an
 //! `int3` when [`Injection::trap`] is set: a `SIGTRAP` to the thread itself
 //! with its instruction pointer inside the section, which the kernel aborts
 //! on signal delivery whatever else happens, so that the restart path runs
@@ -74,7 +92,7 @@ macro_rules! cs_begin {
     };
 }
 
-/// As [`cs_begin!`], with `ret` = 0 first: for the sections that return
+/// As `cs_begin!`, with `ret` = 0 first: for the sections that return
 /// their outcome in a register of its own (`add_indexed`,
 /// `cmpeq_add_indexed`).
 macro_rules! cs_begin_ret {
