@@ -9,7 +9,7 @@ use rseq_abi::Rseq;
 /// The stand-in area of a thread that has none cached yet (or any more):
 /// `cpu_id` and `mm_cid` read -1, so the fast paths' index bound checks and
 /// the sections' area check send the thread to the slow path, which looks
-/// its area up ([`thread_area`]). Sections that read the index themselves
+/// its area up ([`crate::thread_area`]). Sections that read the index themselves
 /// publish their descriptor into it before the area check (it is never
 /// registered, so the kernel never reads it): hence atomics, written by
 /// `asm!` plain stores from any thread, read by nobody.

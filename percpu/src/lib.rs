@@ -110,7 +110,7 @@ pub fn mm_cid_available() -> bool {
 /// The calling thread's registered area and its index field for `mode`, or
 /// `None`: the caller then takes its fallback path. The area may have been
 /// unregistered behind the component's back (`cpu_id` < 0): every section
-/// and [`read_index`] check for that.
+/// and the index reads check for that.
 #[inline(always)]
 pub fn thread_area(mode: IndexMode) -> Option<(*mut Rseq, *const u32)> {
     let cpu = cache::cached_cpu_field();
