@@ -54,6 +54,10 @@ uint64_t anatomy_desc[4] __attribute__ ((aligned (32)));
 /* bench_inline.c's floor: cpu_id from the area, a plain add to its slot.  */
 LOOP (floor_loop, "movl (%%r8), %%eax\n\t" "shl $6, %%eax\n\t"
       "addq $1, (%%r14,%%rax)\n\t")
+/* Any rseq increment's minimum: publish the descriptor, read the index
+   from the area, add (area and mode in registers, no check).  */
+LOOP (minimum, "lea anatomy_desc(%%rip), %%rax\n\t" "mov %%rax, 4(%%r8)\n\t"
+      "imul $64, (%%r8), %%eax\n\t" ADD)
 /* + the TLS load of the cached area and the index through it.  */
 LOOP (tls, TLS "imul $64, (%%rcx), %%eax\n\t" ADD)
 /* + the object's mode byte selecting the index field.  */
@@ -88,7 +92,8 @@ main (int argc, char **argv)
 {
   static const struct { const char *name, *what; void (*fn) (long); } v[] = {
     { "floor", "cpu_id load, plain add to its slot (bench_inline.c)", floor_loop },
-    { "+ tls", "the cached area from TLS, the index through it", tls },
+    { "rseq minimum", "floor + descriptor publish (area, mode in registers)", minimum },
+    { "+ tls", "floor + the cached area from TLS, the index through it", tls },
     { "+ mode", "the object's mode byte picks the index field", mode },
     { "+ publish", "lea + store of the descriptor to rseq_cs", publish },
     { "+ check", "in-section cpu_id >= 0", check },
