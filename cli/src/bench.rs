@@ -14,7 +14,11 @@ use std::time::Instant;
 
 const CPUS: usize = 256;
 
-/// Nanoseconds per call of `f`, best of 5 rounds of `iters` calls.
+/// Nanoseconds per call of `f`, best of 5 rounds of `iters` calls. Not
+/// inlined: each closure's loop is a function of its own, as in a real
+/// caller, rather than a piece of `run` competing with its other loops for
+/// registers.
+#[inline(never)]
 fn ns_per_op(iters: u64, mut f: impl FnMut()) -> f64 {
     let mut best = f64::MAX;
     for _ in 0..5 {
@@ -127,10 +131,28 @@ fn row(
 }
 
 /// `rseq-libc bench [--quick]`: prints the table; 0 on success.
+/// `rseq-libc bench --with-c BENCH_INLINE [--rounds R]`: the Rust, C inline
+/// and C call rows side by side (see `bench_side`).
 pub fn run(args: &[String]) -> i32 {
+    const USAGE: &str =
+        "usage: rseq-libc bench [--quick] | bench --with-c BENCH_INLINE [--rounds R]";
+    if args.first().map(String::as_str) == Some("--with-c") {
+        let rounds = match args.get(2).map(String::as_str) {
+            None => Some(7),
+            Some("--rounds") => args.get(3).and_then(|r| r.parse().ok()).filter(|&r| r > 0),
+            Some(_) => None,
+        };
+        return match (args.get(1), rounds, args.len() <= 4) {
+            (Some(bin), Some(r), true) => crate::bench_side::run(bin, r),
+            _ => {
+                eprintln!("{USAGE}");
+                2
+            }
+        };
+    }
     let quick = args.iter().any(|a| a == "--quick");
     if args.iter().any(|a| a != "--quick") {
-        eprintln!("usage: rseq-libc bench [--quick]");
+        eprintln!("{USAGE}");
         return 2;
     }
     let n: u64 = if quick { 200_000 } else { 2_000_000 };
@@ -356,7 +378,7 @@ pub fn run(args: &[String]) -> i32 {
     #[allow(unsafe_code)]
     let pool_op = move || {
         if let Some(o) = pool.alloc() {
-            black_box(o);
+            crate::bench_side::opaque(o.as_ptr());
             // SAFETY: just allocated from this pool, not used after.
             unsafe { pool.free(o) };
         }

@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 mod bench;
+mod bench_side;
 mod hosts;
 mod inspect;
 mod report;
@@ -21,6 +22,9 @@ fn usage() -> i32 {
          \x20      rseq-libc stress [options]  per-CPU operations under injected preemption,\n\
          \x20                                migration and signals (--help for options)\n\
          \x20      rseq-libc bench [--quick]   per-CPU benchmarks beside their baselines\n\
+         \x20      rseq-libc bench --with-c BENCH_INLINE [--rounds R]\n\
+         \x20                                Rust, inline C and C call rows beside their floors\n\
+         \x20                                (tests/percpu/bench_inline.sh builds and runs it)\n\
          \x20      rseq-libc inspect ELF [--json]  list and validate critical sections\n\
          \x20      rseq-libc help"
     );

@@ -26,6 +26,8 @@
 #[allow(unsafe_code)]
 pub mod arch;
 #[allow(unsafe_code)]
+mod cache;
+#[allow(unsafe_code)]
 pub mod counter;
 #[allow(unsafe_code)]
 pub mod lock;
@@ -106,24 +108,67 @@ pub fn mm_cid_available() -> bool {
 }
 
 /// The calling thread's registered area and its index field for `mode`, or
-/// `None`: the caller then takes its fallback path.
+/// `None`: the caller then takes its fallback path. The area may have been
+/// unregistered behind the component's back (`cpu_id` < 0): every section
+/// and the index reads check for that.
 #[inline(always)]
 pub fn thread_area(mode: IndexMode) -> Option<(*mut Rseq, *const u32)> {
-    let mut area = rseq_registration::area();
-    if area.is_null() {
+    let cpu = cache::cached_cpu_field();
+    #[allow(unsafe_code)]
+    // SAFETY: the cached field is the stand-in's or this thread's area's,
+    // both valid for the thread's life; the kernel updates it between
+    // instructions, hence volatile.
+    let area = if (unsafe { core::ptr::read_volatile(cpu) } as i32) >= 0 {
+        cpu.cast::<u8>().wrapping_sub(4).cast::<Rseq>()
+    } else {
         // Out of line: a registered thread's fast path is the TLS load, the
-        // null test and a fall-through (no taken branch, no inlined
-        // registration code between the lookup and the sequence).
-        area = area_slow()?;
-    }
+        // sign test and a fall-through.
+        area_slow()?
+    };
     Some((area, area.cast::<u8>().wrapping_add(mode.offset()).cast()))
 }
 
-/// A thread that has no area yet: register it lazily, or `None` (fallback).
+/// The fast paths' view of the calling thread's area: the cached area (or
+/// the stand-in), its index field for `mode` and the index read from it,
+/// with no test: the stand-in's index fields read `u32::MAX`, so the
+/// caller's bound check sends a thread without a cached area to its slow
+/// path; an area unregistered behind the component's back still reads an
+/// index (`mm_cid` reads 0) but every section refuses it (`cpu_id` < 0).
+/// One TLS load, the mode's add and the index load.
+#[inline(always)]
+pub(crate) fn cached_index(mode: IndexMode) -> (*mut Rseq, *const u32, u32) {
+    let cpu = cache::cached_cpu_field();
+    let area = cpu.cast::<u8>().wrapping_sub(4).cast::<Rseq>();
+    let field = area.cast::<u8>().wrapping_add(mode.offset()).cast::<u32>();
+    #[allow(unsafe_code)]
+    // SAFETY: the cached area (or stand-in) is valid for the thread's life;
+    // the kernel updates its index fields between instructions.
+    let i = unsafe { core::ptr::read_volatile(field) };
+    (area, field, i)
+}
+
+/// The cache holds the stand-in or an area whose `cpu_id` reads < 0: look
+/// the area up (registering the thread lazily) and cache it when usable, or
+/// `None` (fallback). An area the kernel no longer has registered is
+/// returned (its sections and index reads refuse it) but not cached.
 #[cold]
 #[inline(never)]
 fn area_slow() -> Option<*mut Rseq> {
-    rseq_registration::current_area().map(|a| a.as_ptr())
+    let Some(area) = rseq_registration::current_area() else {
+        cache::set_cached_cpu_field(cache::no_area_cpu_field());
+        return None;
+    };
+    let cpu = arch::cpu_field(area.as_ptr());
+    #[allow(unsafe_code)]
+    // SAFETY: this thread's area (valid for its life), updated by the
+    // kernel between instructions.
+    let usable = (unsafe { core::ptr::read_volatile(cpu) } as i32) >= 0;
+    cache::set_cached_cpu_field(if usable {
+        cpu
+    } else {
+        cache::no_area_cpu_field()
+    });
+    Some(area.as_ptr())
 }
 
 /// The calling thread's current index (`cpu_id` or `mm_cid`) read from its
@@ -416,8 +461,50 @@ mod tests {
             .map(|t| {
                 let (counter, start) = (counter.clone(), start.clone());
                 std::thread::spawn(move || {
-                    if t == 0 && unregister_behind_the_components_back() {
+                    // Thread 0 uses every structure first, in both modes, so
+                    // that its area is cached (the fast paths' TLS pointer)
+                    // when the kernel stops updating it.
+                    let warm = t == 0 && rseq_registration::current_area().is_some();
+                    if warm {
+                        for mode in [IndexMode::CpuId, IndexMode::MmCid] {
+                            let c = Counter::<64>::new(mode);
+                            assert!(matches!(c.inc(), Where::Slot(_)), "{mode:?}");
+                            let r = PerCpuRing::<4, 4>::with_mode(mode);
+                            assert!(matches!(r.write(b"x"), Ok(Where::Slot(_))), "{mode:?}");
+                        }
+                        assert_ne!(cache::cached_cpu_field(), cache::no_area_cpu_field());
+                    }
+                    if warm && unregister_behind_the_components_back() {
                         assert!(!rseq_registration::area().is_null());
+                        let stale = arch::cpu_field(rseq_registration::area());
+                        // Each fast path meets the stale area still cached
+                        // (as a thread would right after the kernel dropped
+                        // its registration): its own checks must refuse it.
+                        for mode in [IndexMode::CpuId, IndexMode::MmCid] {
+                            cache::set_cached_cpu_field(stale);
+                            let c = Counter::<64>::new(mode);
+                            assert_eq!(c.inc(), Where::Fallback, "{mode:?}");
+                            assert_eq!(c.slot_value(Where::Slot(0)), 0, "{mode:?}");
+                            cache::set_cached_cpu_field(stale);
+                            let r = PerCpuRing::<4, 4>::with_mode(mode);
+                            assert_eq!(r.write(b"x"), Ok(Where::Fallback), "{mode:?}");
+                            cache::set_cached_cpu_field(stale);
+                            let p: Pool<64> = Pool::new(mode, 16, 8);
+                            let mem: &'static mut [u64] = Vec::leak(vec![0u64; 8]);
+                            // SAFETY: a leaked u64 buffer seen as bytes.
+                            let bytes = unsafe {
+                                std::slice::from_raw_parts_mut(mem.as_mut_ptr().cast::<u8>(), 64)
+                            };
+                            assert_eq!(p.add_storage(bytes), Ok(4));
+                            let o = p.alloc().expect("object");
+                            cache::set_cached_cpu_field(stale);
+                            // SAFETY: from this pool, not used after.
+                            unsafe { p.free(o) };
+                            assert_eq!(p.global_len(), 4, "{mode:?}: a per-CPU list was used");
+                            cache::set_cached_cpu_field(stale);
+                            assert_eq!(p.alloc().map(|_| ()), Some(()), "{mode:?}");
+                            assert_eq!(p.global_len(), 3, "{mode:?}: a per-CPU list was used");
+                        }
                         for mode in [IndexMode::CpuId, IndexMode::MmCid] {
                             assert_eq!(current_index(mode), None, "{mode:?}");
                             let s = Slots::<64>::new(mode);
@@ -454,6 +541,9 @@ mod tests {
                             unsafe { p.free(o) };
                             assert_eq!(p.global_len(), 4, "{mode:?}: a per-CPU list was used");
                         }
+                        // The slow paths dropped the unregistered area from
+                        // the cache.
+                        assert_eq!(cache::cached_cpu_field(), cache::no_area_cpu_field());
                     }
                     start.wait();
                     for i in 0..INCS {

@@ -8,7 +8,8 @@
 //! sections, so only a heuristic: it never decides correctness).
 
 use crate::{
-    arch, count_abort, injected, injection, read_index, thread_area, IndexMode, Outcome, Slots,
+    arch, cached_index, count_abort, injected, injection, read_index, thread_area, IndexMode,
+    Outcome, Slots,
 };
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -186,7 +187,25 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         // No index (an area the kernel no longer has registered) or one
         // beyond N: the global list.
         let i = read_index(area, field).filter(|&i| (i as usize) < N)?;
-        // i < N was checked above, outside the section; the section then
+        // SAFETY: the caller's contract; i < N.
+        unsafe { self.push_at(area, field, i, obj) }.map(arch::enc_outcome)
+    }
+
+    /// [`Self::push_local_once`] on index `i`, which the caller read from
+    /// `field` and checked against N; the outcome as the section's encoded
+    /// register ([`arch::enc_outcome`]), on which the fast path branches.
+    ///
+    /// # Safety
+    /// As [`Self::push_local_once`]; `i < N`.
+    #[inline(always)]
+    unsafe fn push_at(
+        &self,
+        area: *mut rseq_abi::Rseq,
+        field: *const u32,
+        i: u32,
+        obj: *mut u8,
+    ) -> Option<usize> {
+        // i < N was checked by the caller, outside the section; the section then
         // re-checks that the thread still runs on index i before it
         // commits, so the slot address computed from i is in bounds and
         // the slot is this index's.
@@ -214,9 +233,9 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         // SAFETY: the head word of slot i is only written by sequences
         // committing on index i.
         let r = unsafe {
-            arch::load_cbne_store::<INJECT>(area, field, i, word, head, obj as usize, &inj)
+            arch::load_cbne_store_raw::<INJECT>(area, field, i, word, head, obj as usize, &inj)
         };
-        injected::<INJECT>(&inj, r);
+        injected::<INJECT>(&inj, arch::enc_outcome(r));
         Some(r)
     }
 
@@ -251,17 +270,26 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         field: *const u32,
     ) -> Option<(Outcome, usize)> {
         let i = read_index(area, field).filter(|&i| (i as usize) < N)?;
-        // In bounds: i < N checked here; the section aborts unless the
-        // thread still runs on index i (see push_local_once).
+        let node = self.pop_at(area, field, i);
+        Some((arch::enc_outcome(node), node))
+    }
+
+    /// [`Self::pop_local_once`] on index `i < N`, read by the caller from
+    /// `field`: the section's node register, which encodes the outcome
+    /// ([`arch::enc_outcome`]: the node when it popped one).
+    #[inline(always)]
+    fn pop_at(&self, area: *mut rseq_abi::Rseq, field: *const u32, i: u32) -> usize {
+        // In bounds: i < N checked by the caller; the section aborts unless
+        // the thread still runs on index i (see push_at).
         let word = self.heads.slot(crate::Where::Slot(i)).word.as_ptr();
         // SAFETY: the head word of slot i is only written by sequences
         // committing on index i; every node on the list is a free object
         // whose first word is its next pointer.
         let inj = injection::<INJECT>();
         // SAFETY: as above.
-        let r = unsafe { arch::load_cbeq_pop::<INJECT>(area, field, i, word, 0, &inj) };
-        injected::<INJECT>(&inj, r.0);
-        Some(r)
+        let node = unsafe { arch::load_cbeq_pop_raw::<INJECT>(area, field, i, word, 0, &inj) };
+        injected::<INJECT>(&inj, arch::enc_outcome(node));
+        node
     }
 
     /// Pops from the current CPU's list; `None` when it is empty or the
@@ -281,15 +309,20 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
     /// object twice until it is freed.
     #[inline]
     pub fn alloc(&self) -> Option<NonNull<u8>> {
-        // Fast path: one compare-and-pop, straight-line; everything else
-        // (abort, empty list, no area, index beyond N) is out of line.
-        if let Some((area, field)) = thread_area(self.heads.mode()) {
-            match self.pop_local_once(area, field) {
-                // A committed pop of a non-empty list: node is not null.
-                Some((Outcome::Done, node)) => return NonNull::new(node as *mut u8),
+        // Fast path: the cached area, the index bound, one compare-and-pop,
+        // straight-line; everything else (abort, empty list, no area, index
+        // beyond N) is out of line.
+        let (area, field, i) = cached_index(self.heads.mode());
+        if (i as usize) < N {
+            let node = self.pop_at(area, field, i);
+            if arch::enc_outcome(node) == Outcome::Done {
+                // SAFETY: a committed pop returns the node it popped, an
+                // object of this pool (not null).
+                return Some(unsafe { NonNull::new_unchecked(node as *mut u8) });
+            }
+            if arch::enc_outcome(node) == Outcome::Aborted {
                 // Counted here: alloc_slow's retries count only their own.
-                Some((Outcome::Aborted, _)) => count_abort(),
-                _ => {}
+                count_abort();
             }
         }
         self.alloc_slow()
@@ -328,9 +361,12 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
     pub unsafe fn free(&self, obj: NonNull<u8>) {
         // Fast path: one push, straight-line; a retry, a full list, no area
         // or an index beyond N go out of line.
-        if let Some((area, field)) = thread_area(self.heads.mode()) {
-            // SAFETY: the caller's contract; area/field are this thread's.
-            match unsafe { self.push_local_once(area, field, obj.as_ptr()) } {
+        let (area, field, i) = cached_index(self.heads.mode());
+        if (i as usize) < N {
+            // SAFETY: the caller's contract; area/field are this thread's
+            // cached ones (or the stand-in's, which no section accepts);
+            // i < N.
+            match unsafe { self.push_at(area, field, i, obj.as_ptr()) }.map(arch::enc_outcome) {
                 Some(Outcome::Done) => return,
                 // Counted here: free_slow's retries count only their own.
                 Some(Outcome::Aborted) => count_abort(),

@@ -14,7 +14,8 @@
 //! for threads without an rseq area, and as the benchmark baseline.
 
 use crate::{
-    arch, count_abort, injected, injection, read_index, thread_area, IndexMode, Outcome, Where,
+    arch, cached_index, count_abort, injected, injection, read_index, thread_area, IndexMode,
+    Outcome, Where,
 };
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -33,6 +34,9 @@ pub enum Overrun {
     /// The payload exceeds [`RECORD_MAX`].
     TooLong,
 }
+
+/// A per-CPU buffer had no free slot (see `PerCpuRing::write_at`).
+struct BufferFull;
 
 /// One record slot: header `(position + 1) << 32 | length`, then the payload.
 #[repr(C, align(64))]
@@ -171,6 +175,74 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
         if payload.len() > RECORD_MAX {
             return Err(Overrun::TooLong);
         }
+        // Fast path: the cached area and its index, with no test before the
+        // bound check (a thread without a cached area holds the stand-in,
+        // whose index is beyond C; the section refuses an unregistered
+        // area), one attempt. A retry, a thread without a cached area or an
+        // index beyond C go to `write_slow`.
+        let (area, field, i) = cached_index(self.mode);
+        if (i as usize) < C {
+            match self
+                .write_at(area, field, i, payload)
+                .map(arch::enc_outcome)
+            {
+                Ok(Outcome::Done) => return Ok(Where::Slot(i)),
+                Ok(Outcome::Aborted) => count_abort(),
+                // A compare failure (the head moved) retries; a full buffer
+                // is reported by write_slow, after it checked the area.
+                Ok(Outcome::CompareFailed) | Err(BufferFull) => {}
+            }
+        }
+        self.write_slow(payload)
+    }
+
+    /// One attempt of [`Self::write`] on index `i < C` (read from `field` by
+    /// the caller): its section's encoded outcome ([`arch::enc_outcome`]),
+    /// or [`BufferFull`] (not
+    /// counted: the caller counts it once it knows the index is its own).
+    #[inline(always)]
+    fn write_at(
+        &self,
+        area: *mut rseq_abi::Rseq,
+        field: *const u32,
+        i: u32,
+        payload: &[u8],
+    ) -> Result<usize, BufferFull> {
+        let buf = &self.cpus[i as usize];
+        let head = buf.head.load(Ordering::Relaxed);
+        if head.wrapping_sub(buf.tail.load(Ordering::Acquire)) >= S {
+            return Err(BufferFull);
+        }
+        let inj = injection::<INJECT>();
+        // SAFETY: head is only written by sequences on index i; the slot at
+        // head is unpublished and free (head - tail < S), so no reader looks
+        // at it until the commit. The header and the payload go straight
+        // from here into the slot.
+        let r = unsafe {
+            arch::load_cbne_store_memcpy_store_raw::<INJECT>(
+                area,
+                field,
+                i,
+                buf.head.as_ptr(),
+                head,
+                buf.slots[head % S].0.get().cast(),
+                header(head, payload.len()) as usize,
+                payload.as_ptr(),
+                payload.len(),
+                head + 1,
+                &inj,
+            )
+        };
+        injected::<INJECT>(&inj, arch::enc_outcome(r));
+        Ok(r)
+    }
+
+    /// [`Self::write`] after its first attempt did not commit: look the
+    /// area up, retry while the section aborts or the head moved, or the
+    /// fallback buffer (no area, an unregistered one, an index beyond C).
+    #[cold]
+    #[inline(never)]
+    fn write_slow(&self, payload: &[u8]) -> Result<Where, Overrun> {
         if let Some((area, field)) = thread_area(self.mode) {
             // An area the kernel no longer has registered (cpu_id < 0)
             // has no index: the fallback buffer.
@@ -178,37 +250,17 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
                 if i as usize >= C {
                     break;
                 }
-                let buf = &self.cpus[i as usize];
-                let head = buf.head.load(Ordering::Relaxed);
-                if head.wrapping_sub(buf.tail.load(Ordering::Acquire)) >= S {
-                    buf.lost.fetch_add(1, Ordering::Relaxed);
-                    return Err(Overrun::Full(Where::Slot(i)));
-                }
-                let inj = injection::<INJECT>();
-                // SAFETY: head is only written by sequences on index i; the
-                // slot at head is unpublished and free (head - tail < S), so
-                // no reader looks at it until the commit. The header and the
-                // payload go straight from here into the slot.
-                let r = unsafe {
-                    arch::load_cbne_store_memcpy_store::<INJECT>(
-                        area,
-                        field,
-                        i,
-                        buf.head.as_ptr(),
-                        head,
-                        buf.slots[head % S].0.get().cast(),
-                        header(head, payload.len()) as usize,
-                        payload.as_ptr(),
-                        payload.len(),
-                        head + 1,
-                        &inj,
-                    )
-                };
-                injected::<INJECT>(&inj, r);
-                match r {
-                    Outcome::Done => return Ok(Where::Slot(i)),
-                    Outcome::CompareFailed => {}
-                    Outcome::Aborted => count_abort(),
+                match self
+                    .write_at(area, field, i, payload)
+                    .map(arch::enc_outcome)
+                {
+                    Ok(Outcome::Done) => return Ok(Where::Slot(i)),
+                    Ok(Outcome::CompareFailed) => {}
+                    Ok(Outcome::Aborted) => count_abort(),
+                    Err(BufferFull) => {
+                        self.cpus[i as usize].lost.fetch_add(1, Ordering::Relaxed);
+                        return Err(Overrun::Full(Where::Slot(i)));
+                    }
                 }
             }
         }

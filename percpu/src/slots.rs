@@ -1,6 +1,8 @@
 //! The safe API over word-sized per-CPU data: [`Slots`].
 
-use crate::{arch, count_abort, injected, injection, read_index, thread_area, IndexMode, Outcome};
+use crate::{
+    arch, cache, count_abort, injected, injection, read_index, thread_area, IndexMode, Outcome,
+};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// One per-CPU slot: a cache line (64 bytes, the stride) holding the word the
@@ -272,22 +274,51 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
         }
     }
 
+    /// `64 * N`: the bound of [`arch::add_slot`]'s offsets (which scales
+    /// the index in 32 bits: N below 2^25 keeps it exact).
+    const SLOT_LIMIT: u32 = {
+        assert!(N < 1 << 25, "Slots: N must be below 2^25");
+        (N * Self::STRIDE) as u32
+    };
+
     /// Adds `inc` to the calling thread's current slot, reading the index
     /// inside the section (load-add-store at an offset): one sequence, no
     /// comparison to fail. Retries aborted sequences; returns where it added.
     #[inline(always)]
     pub fn add_current(&self, inc: usize) -> Where {
-        // The first attempt is inline and straight-line; a retry after an
-        // abort, an index beyond N and the no-area fallback are out of line
-        // (`add_current_slow`), so that the committed case takes no branch.
-        if let Some((area, field)) = thread_area(self.mode) {
-            let (r, i) = self.add_indexed_once(area, field, inc);
-            if r == Outcome::Done {
-                return Where::Slot(i);
-            }
-            return self.add_current_retry(area, field, r, inc);
+        // The first attempt is inline and straight-line on the cached area
+        // (no test before the section: it checks cpu_id itself, and a
+        // thread without an area holds the stand-in, whose check fails); a
+        // retry after an abort, an index beyond N and the no-area fallback
+        // are out of line (`add_current_slow`), so that the committed case
+        // takes no branch.
+        let inj = injection::<INJECT>();
+        // SAFETY: the cached cpu_id field is this thread's area's or the
+        // stand-in's, and the mode byte is 4 or 24 (IndexMode); slot i's
+        // word is at base + 64 * i for 64 * i < SLOT_LIMIT = 64 * N and
+        // only written by sequences committing on index i.
+        let off = unsafe {
+            arch::add_slot::<INJECT>(
+                cache::cached_cpu_field(),
+                self.mode.offset(),
+                self.base(),
+                Self::SLOT_LIMIT,
+                inc,
+                &inj,
+            )
+        };
+        if INJECT {
+            let r = match off {
+                0.. => Outcome::Done,
+                -1 => Outcome::Aborted,
+                _ => Outcome::CompareFailed,
+            };
+            injected::<INJECT>(&inj, r);
         }
-        self.add_fallback(inc)
+        if off >= 0 {
+            return Where::Slot((off as usize / Self::STRIDE) as u32);
+        }
+        self.add_current_slow(off == -1, inc)
     }
 
     /// One load-add-store at the current index (read inside the section).
@@ -318,29 +349,27 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
         r
     }
 
-    /// After a first attempt of [`Self::add_current`] that did not commit:
-    /// `Aborted` retries; `CompareFailed` (an index beyond N, or an area
-    /// the kernel no longer has registered) goes to the fallback. Arguments in registers (no `Option` built on the stack by
-    /// the hot path for this call).
+    /// After a first attempt of [`Self::add_current`] that did not commit
+    /// (`aborted`, or compare failed: no usable cached area, or an index
+    /// beyond N): looks the area up ([`thread_area`], which refreshes the
+    /// cache), retries while aborted, and goes to the fallback slot when
+    /// there is no area or no slot.
     #[cold]
     #[inline(never)]
-    fn add_current_retry(
-        &self,
-        area: *mut rseq_abi::Rseq,
-        field: *const u32,
-        first: Outcome,
-        inc: usize,
-    ) -> Where {
-        let mut r = first;
-        while r == Outcome::Aborted {
+    fn add_current_slow(&self, aborted: bool, inc: usize) -> Where {
+        if aborted {
             count_abort();
-            let (again, i) = self.add_indexed_once(area, field, inc);
-            if again == Outcome::Done {
-                return Where::Slot(i);
-            }
-            r = again;
         }
-        self.add_fallback(inc)
+        let Some((area, field)) = thread_area(self.mode) else {
+            return self.add_fallback(inc);
+        };
+        loop {
+            match self.add_indexed_once(area, field, inc) {
+                (Outcome::Done, i) => return Where::Slot(i),
+                (Outcome::Aborted, _) => count_abort(),
+                (Outcome::CompareFailed, _) => return self.add_fallback(inc),
+            }
+        }
     }
 
     /// The fallback slot's atomic add (no area, or an index beyond N).

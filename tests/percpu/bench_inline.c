@@ -8,8 +8,11 @@
    loads and stores: an add to that CPU's slot (counter), a pop and a push
    on that CPU's list (pool), a record copy and a head store (ring).
 
-   Usage: bench_inline [ROUNDS [COUNTER_ITERS [OTHER_ITERS]]]
-   (default 7 20000000 5000000).  Pinned to the CPU it starts on.  */
+   Usage: bench_inline [ROUNDS [COUNTER_ITERS [OTHER_ITERS [raw]]]]
+   (default 7 20000000 5000000).  Pinned to the CPU it starts on.  With
+   `raw', prints one `name ns' line per row instead of the table: what
+   `rseq-libc bench --with-c' reads, one round per run, interleaving its
+   Rust rounds with these (tests/percpu/bench_inline.sh).  */
 #define _GNU_SOURCE 1
 #include <pthread.h>
 #include <sched.h>
@@ -229,11 +232,12 @@ ring_floor (long n)
 /* ---- driver ---- */
 
 enum { V_CI, V_CC, V_CF, V_RI, V_RC, V_PI, V_PC, V_PF, V_GI, V_GC, V_GF, NV };
+/* The `raw' output's names (read by rseq-libc bench --with-c).  */
 static const char *names[NV] = {
-  "counter inc: C inline", "counter inc: C call", "counter floor",
-  "index + add: C inline", "index + add: C call",
-  "pool alloc+free: C inline", "pool alloc+free: C call", "pool floor",
-  "ring write 32 B: C inline", "ring write 32 B: C call", "ring floor",
+  "counter_c_inline", "counter_c_call", "counter_floor_c",
+  "raw_c_inline", "raw_c_call",
+  "pool_c_inline", "pool_c_call", "pool_floor_c",
+  "ring_c_inline", "ring_c_call", "ring_floor_c",
 };
 
 static double
@@ -248,6 +252,7 @@ int
 main (int argc, char **argv)
 {
   double best[NV];
+  int raw = argc > 4 && strcmp (argv[4], "raw") == 0;
   if (argc > 1)
     rounds = atol (argv[1]);
   if (argc > 2)
@@ -303,6 +308,14 @@ main (int argc, char **argv)
     }
   uint64_t total = 0;
   rseq_percpu_counter_read (counter, &total);
+  if (raw)
+    {
+      for (int v = 0; v < NV; v++)
+        printf ("%s %.4f\n", names[v], best[v]);
+      printf ("counter_total_exact %d\n",
+              total == (uint64_t) (2 * rounds * n_counter));
+      return total != (uint64_t) (2 * rounds * n_counter);
+    }
   printf ("bench_inline: %ld rounds interleaved, best of each; counter %ld ops, "
           "pool/ring %ld ops; CPU %u\n", rounds, n_counter, n_other,
           *cpu_id_field);
@@ -325,6 +338,5 @@ main (int argc, char **argv)
           (void *) (counter + 64 * *cpu_id_field));
   printf ("(counter total %lu: %s)\n", (unsigned long) total,
           total == (uint64_t) (2 * rounds * n_counter) ? "exact" : "WRONG");
-  (void) names;
   return total != (uint64_t) (2 * rounds * n_counter);
 }

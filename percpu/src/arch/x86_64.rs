@@ -9,9 +9,9 @@
 //! |---|---|---|
 //! | `2:` | `.text` | `start_ip`: first instruction after the descriptor is published |
 //! | `3:` | `.text` | post-commit ip: right after the commit instruction |
-//! | `9:` | `.text` | the common end (the same address as `3:`), where `ret` holds the [`Outcome`](crate::Outcome) |
+//! | `9:` | `.text` | the common end (the same address as `3:`), where a register holds the [`Outcome`](crate::Outcome) (see below) |
 //! | `4:` | `__rseq_failure` (`"ax"`) | `abort_ip`, preceded by the 7 bytes `0f b9 3d 53 30 05 53` |
-//! | `5:` | `__rseq_failure` (`"ax"`), after the abort handler | "compare failed" exit (listed only for sections with a comparison): `ret` = 1, jump back to `9:` |
+//! | `5:` | `__rseq_failure` (`"ax"`), after the abort handler | "compare failed" exit (listed only for sections with a comparison): reports it, jumps back to `9:` |
 //! | `6:` | `__rseq_cs` (`"aw"`, `.balign 32`) | the `struct rseq_cs` descriptor |
 //!
 //! - `__rseq_cs`: `.long 0 (version), 0 (flags)`, `.quad 2b (start_ip),
@@ -25,7 +25,7 @@
 //!   0x3d` + `.long 0x53053053` (glibc's and librseq's convention), so that it
 //!   disassembles as `ud1 0x53053053(%rip),%edi`; the kernel checks the 4
 //!   bytes before `abort_ip` against the registered `RSEQ_SIG`. The handler
-//!   sets `ret` = 2 (aborted) and jumps back to `9:`. The compare-failed
+//!   reports "aborted" and jumps back to `9:`. The compare-failed
 //!   exit `5:` follows it there (out of line, outside the section: an exit
 //!   point may be anywhere outside `[start_ip, post_commit_ip)`), so that
 //!   the committing path falls through from the commit to `9:` without a
@@ -36,25 +36,43 @@
 //! `--gc-sections` (Rust's default) would drop them. Otherwise they are what
 //! librseq emits (`"aw"`); the linker merges both kinds into one section.
 //!
-//! Sequence: `ret` = 0; `lea 6f(%rip)` stored to `rseq_cs` (area + 8); `2:`;
-//! the area check: `cpu_id` (area + 4, i.e. `-4` from the `rseq_cs` pointer
-//! already in a register: no reload of the area pointer) must be >= 0, else
-//! the area is not registered (the kernel writes -1 there on unregistration
-//! and then `mm_cid` reads 0 in every thread) and the section leaves before
-//! using any index: to the abort handler in sections given an index (the
-//! caller's next index read sees the sign and falls back), to the
-//! compare-failed exit in sections that read the index themselves (their
-//! callers fall back on it); then compare the area's index field (`cpu_id`
-//! at +4 or `mm_cid` at +24) with the expected index (mismatch: jump to the
-//! abort handler); the loads and comparisons; the commit store; `3:`.
-//! `rseq_cs` is left set: the kernel clears it lazily, as with librseq.
+//! Sequence: `lea 6f(%rip)` stored to `rseq_cs` (area + 8); `2:`; the area
+//! check: `cpu_id` must be >= 0, else the area is not registered (the
+//! kernel writes -1 there on unregistration and then `mm_cid` reads 0 in
+//! every thread; the per-thread cache's stand-in area reads -1 too) and the
+//! section leaves before using any index: to the abort handler in sections
+//! given an index (the caller's next index read sees the sign and falls
+//! back), to the compare-failed exit in sections that read the index
+//! themselves (their callers fall back on it); then compare the area's
+//! index field (`cpu_id` at +4 or `mm_cid` at +24) with the expected index
+//! (mismatch: jump to the abort handler); the loads and comparisons; the
+//! commit store; `3:`. `rseq_cs` is left set: the kernel clears it lazily,
+//! as with librseq.
+//!
+//! Addressing: every section takes the area as a pointer to its `cpu_id`
+//! field (`{cpu}`: area + 4) and the index field as `-4({cpu},{mode})`
+//! (`mode` = the field's offset, 4 or 24), so that the area check
+//! `cmpl $0, ({cpu})` has no displacement (it fuses with its branch) and a
+//! caller holding the cached `cpu_id` pointer and an object's mode byte
+//! computes nothing before the section.
+//!
+//! Outcome: [`add_indexed`] and [`cmpeq_add_indexed`] zero a result
+//! register before `lea` and set it to 1 (compare failed) or 2 (aborted) in
+//! the handlers. The others leave no register to zero and test: the
+//! handlers overwrite a register that holds a pointer (>= 8) on the
+//! committing path (`v`, or the popped node) with 1 or 2
+//! ([`enc_outcome`]), and [`add_slot`] returns the slot offset (>= 0) or
+//! -1 / -2: one compare and branch after the section. (`asm!` label
+//! operands, stable since Rust 1.87, would remove that branch too, but
+//! cannot be combined with outputs, which the counter's index and the
+//! pool's node are.)
 //!
 //! The `INJECT = true` instantiation (stress tests only; the normal one has
 //! no injection operand, no extra instruction) adds, like the kernel's
 //! `param_test`, delay loops at three points of every section (right after
 //! `2:`, after the index check, and between the loads and the commit), each
-//! `delay[k]` iterations of `dec; jnz` (labels `7:`/`8:`) counted in the
-//! `ret` register (0 again when a loop ends), and, at the last point, an
+//! `delay[k]` iterations of `dec; jnz` (labels `7:`/`8:`) counted in a
+//! scratch register of its own, and, at the last point, an
 //! `int3` when [`Injection::trap`] is set: a `SIGTRAP` to the thread itself
 //! with its instruction pointer inside the section, which the kernel aborts
 //! on signal delivery whatever else happens, so that the restart path runs
@@ -66,26 +84,32 @@
 use crate::Outcome;
 use core::arch::asm;
 
-/// `ret` = 0, publish the descriptor, `2:`.
+/// Publish the descriptor (`rseq_cs` is 4 bytes after `cpu_id`, which
+/// `{cpu}` points at), `2:`. `{tmp}` is free again after `2:`.
 macro_rules! cs_begin {
     () => {
-        concat!(
-            "xor {ret:e}, {ret:e}\n",
-            "lea 6f(%rip), {tmp}\n",
-            "mov {tmp}, ({cs})\n",
-            "2:\n",
-        )
+        concat!("lea 6f(%rip), {tmp}\n", "mov {tmp}, 4({cpu})\n", "2:\n",)
+    };
+}
+
+/// As `cs_begin!`, with `ret` = 0 first: for the sections that return
+/// their outcome in a register of its own (`add_indexed`,
+/// `cmpeq_add_indexed`).
+macro_rules! cs_begin_ret {
+    () => {
+        concat!("xor {ret:e}, {ret:e}\n", cs_begin!())
     };
 }
 
 /// Abort unless the area is registered (`cpu_id >= 0`) and its index field
-/// still equals the expected index.
+/// still equals the expected index. `({cpu})`: no displacement, so that
+/// the compare and the branch fuse into one macro-op.
 macro_rules! cs_check_index {
     () => {
         concat!(
-            "cmpl $0, -4({cs})\n",
+            "cmpl $0, ({cpu})\n",
             "js 4f\n",
-            "cmpl {index:e}, ({index_field})\n",
+            "cmpl {index:e}, -4({cpu},{mode})\n",
             "jnz 4f\n",
         )
     };
@@ -95,7 +119,7 @@ macro_rules! cs_check_index {
 /// (`cpu_id >= 0`): for sections that read the index themselves.
 macro_rules! cs_check_area {
     () => {
-        concat!("cmpl $0, -4({cs})\n", "js 5f\n")
+        concat!("cmpl $0, ({cpu})\n", "js 5f\n")
     };
 }
 
@@ -148,17 +172,18 @@ macro_rules! cs_copy_bytes {
 }
 
 /// `delay[k]` iterations (the `u32` at byte `$off` of the [`Injection`]) of
-/// a countdown loop in `ret`, inside the section; `ret` is 0 again after it.
+/// a countdown loop in `{dly}` (a scratch register of the `INJECT`
+/// instantiation only), inside the section.
 macro_rules! cs_delay {
     ($off:literal) => {
         concat!(
             "movl ",
             $off,
-            "({inj}), {ret:e}\n",
-            "test {ret:e}, {ret:e}\n",
+            "({inj}), {dly:e}\n",
+            "test {dly:e}, {dly:e}\n",
             "jz 7f\n",
             "8:\n",
-            "dec {ret:e}\n",
+            "dec {dly:e}\n",
             "jnz 8b\n",
             "7:\n",
         )
@@ -174,9 +199,11 @@ macro_rules! cs_trap {
 }
 
 /// `3:` (right after the commit) = the end `9:`, the abort handler `4:` and
-/// the compare-failed exit `5:` (both out of line) and the tables. `$exits` adds exit-point pairs.
+/// the compare-failed exit `5:` (both out of line: `$abort` and `$failed`
+/// say how each reports itself, e.g. `mov $2, {v}`, before jumping back to
+/// `9:`) and the tables. `$exits` adds exit-point pairs.
 macro_rules! cs_end {
-    ($($exits:expr)?) => {
+    ($abort:expr, $failed:expr $(, $exits:expr)?) => {
         concat!(
             "3:\n",
             "9:\n",
@@ -184,10 +211,10 @@ macro_rules! cs_end {
             ".byte 0x0f, 0xb9, 0x3d\n",
             ".long 0x53053053\n",
             "4:\n",
-            "mov $2, {ret:e}\n",
+            $abort,
             "jmp 9b\n",
             "5:\n",
-            "mov $1, {ret:e}\n",
+            $failed,
             "jmp 9b\n",
             ".popsection\n",
             ".pushsection __rseq_cs, \"aw\"\n",
@@ -204,6 +231,23 @@ macro_rules! cs_end {
             $($exits,)?
             ".popsection\n",
         )
+    };
+}
+
+/// The end of a section whose outcome is in `{ret}` (0 on the committing
+/// path, set by `cs_begin_ret!`).
+macro_rules! cs_end_ret {
+    ($($exits:expr)?) => {
+        cs_end!("mov $2, {ret:e}\n", "mov $1, {ret:e}\n" $(, $exits)?)
+    };
+}
+
+/// The end of a section whose outcome is encoded in the register `$r`
+/// ([`enc_outcome`]): it holds a pointer (>= 8) on the committing path;
+/// the exits overwrite it with 1 (compare failed) or 2 (aborted).
+macro_rules! cs_end_enc {
+    ($r:literal $(, $exits:expr)?) => {
+        cs_end!(concat!("mov $2, ", $r, "\n"), concat!("mov $1, ", $r, "\n") $(, $exits)?)
     };
 }
 
@@ -232,6 +276,7 @@ macro_rules! rseq_asm {
                     $($commit,)*
                 ),
                 inj = in(reg) $inj as *const Injection,
+                dly = out(reg) _,
                 $($ops)*
             )
         } else {
@@ -275,10 +320,35 @@ fn outcome(ret: u32) -> Outcome {
     }
 }
 
-/// The `rseq_cs` field of an area.
+/// The outcome of a section that encodes it in a pointer register
+/// (`cs_end_enc!`): 1 compare failed, 2 aborted, anything else (a valid
+/// pointer, at least 8) done. One compare and branch on the committing
+/// path, and no register zeroed before the section.
 #[inline(always)]
-fn cs_field(area: *mut rseq_abi::Rseq) -> *mut u64 {
-    area.cast::<u8>().wrapping_add(8).cast()
+pub fn enc_outcome(r: usize) -> Outcome {
+    if r > 2 {
+        Outcome::Done
+    } else if r == 1 {
+        Outcome::CompareFailed
+    } else {
+        Outcome::Aborted
+    }
+}
+
+/// An area's `cpu_id` field: the register every section addresses the area
+/// by (`cpu_id` at 0, `rseq_cs` at 4), so that the area check needs no
+/// displacement.
+#[inline(always)]
+pub fn cpu_field(area: *mut rseq_abi::Rseq) -> *mut u32 {
+    area.cast::<u8>().wrapping_add(4).cast()
+}
+
+/// The offset of `index_field` in `area` (4 or 24): the sections address
+/// the index field as `-4(cpu, mode)` from the `cpu_id` field, so that a
+/// caller holding the `cpu_id` pointer and the mode needs no add.
+#[inline(always)]
+fn mode_of(area: *mut rseq_abi::Rseq, index_field: *const u32) -> usize {
+    (index_field as usize).wrapping_sub(area as usize)
 }
 
 /// Load-compare-store: if `*v == expect` on CPU (or concurrency id) `index`,
@@ -300,7 +370,28 @@ pub unsafe fn load_cbne_store<const INJECT: bool>(
     newv: usize,
     inject: &Injection,
 ) -> Outcome {
-    let ret: u32;
+    // SAFETY: the caller's contract.
+    enc_outcome(unsafe {
+        load_cbne_store_raw::<INJECT>(area, index_field, index, v, expect, newv, inject)
+    })
+}
+
+/// [`load_cbne_store`] returning the register that encodes its outcome
+/// ([`enc_outcome`]), for the fast paths: they branch on it directly.
+///
+/// # Safety
+/// As [`load_cbne_store`].
+#[inline(always)]
+pub unsafe fn load_cbne_store_raw<const INJECT: bool>(
+    area: *mut rseq_abi::Rseq,
+    index_field: *const u32,
+    index: u32,
+    v: *mut usize,
+    expect: usize,
+    newv: usize,
+    inject: &Injection,
+) -> usize {
+    let r: usize;
     // SAFETY: the caller's contract; the sequence only touches `*v` and the
     // area, and emits its descriptor and tables as documented above.
     unsafe {
@@ -310,19 +401,18 @@ pub unsafe fn load_cbne_store<const INJECT: bool>(
             [cs_begin!()],
             [cs_check_index!()],
             ["cmp {expect}, ({v})\n", "jnz 5f\n"],
-            ["mov {newv}, ({v})\n", cs_end!(exit_compare_failed!())],
-            ret = out(reg) ret,
+            ["mov {newv}, ({v})\n", cs_end_enc!("{v}", exit_compare_failed!())],
             tmp = out(reg) _,
-            cs = in(reg) cs_field(area),
+            cpu = in(reg) cpu_field(area),
+            mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            index_field = in(reg) index_field,
-            v = in(reg) v,
+            v = inout(reg) v => r,
             expect = in(reg) expect,
             newv = in(reg) newv,
             options(att_syntax, nostack),
         );
     }
-    outcome(ret)
+    r
 }
 
 /// Add `inc` to `*v` on CPU (or concurrency id) `index` (the add commits).
@@ -338,7 +428,7 @@ pub unsafe fn add<const INJECT: bool>(
     inc: usize,
     inject: &Injection,
 ) -> Outcome {
-    let ret: u32;
+    let r: usize;
     // SAFETY: as load_cbne_store.
     unsafe {
         rseq_asm!(
@@ -347,18 +437,78 @@ pub unsafe fn add<const INJECT: bool>(
             [cs_begin!()],
             [cs_check_index!()],
             [],
-            ["add {inc}, ({v})\n", cs_end!()],
-            ret = out(reg) ret,
+            ["add {inc}, ({v})\n", cs_end_enc!("{v}")],
             tmp = out(reg) _,
-            cs = in(reg) cs_field(area),
+            cpu = in(reg) cpu_field(area),
+            mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            index_field = in(reg) index_field,
-            v = in(reg) v,
+            v = inout(reg) v => r,
             inc = in(reg) inc,
             options(att_syntax, nostack),
         );
     }
-    outcome(ret)
+    enc_outcome(r)
+}
+
+/// The per-CPU slot add of [`crate::Slots`] (the counter's increment),
+/// indexed inside the section, stride 64: reads the index `i` from the
+/// field at `mode_offset` in the area whose `cpu_id` field `cpu` points at,
+/// then adds `inc` to the word at `base + 64 * i` (the commit). Returns
+/// `64 * i` (>= 0) when it committed, -1 when aborted, -2 when the
+/// comparison failed (`cpu_id` < 0: an unregistered area or the stand-in
+/// of a thread without one; or `64 * i >= limit`).
+///
+/// Lean by construction, as the inline C header's counter: one `imul`
+/// loads and scales the index, the result register carries the outcome (no
+/// register zeroed before, one sign test after), and the area is addressed
+/// without displacement for the fused `cpu_id` test. The index is scaled
+/// in 32 bits: exact for every index below 2^26 (kernel CPU numbers and
+/// concurrency ids are far below), and whatever the value, the offset used
+/// is below `limit`, so the add stays inside the slots.
+///
+/// # Safety
+/// `cpu` points at the `cpu_id` field of the calling thread's area (a
+/// registered one or a stand-in: see [`crate::thread_area`]) and
+/// `cpu + mode_offset - 4` at its index field (`mode_offset` 4 or 24);
+/// `base + o` is a valid word for every `o < limit` multiple of 64, written
+/// only by restartable sequences committing on index `o / 64`.
+#[inline(always)]
+pub unsafe fn add_slot<const INJECT: bool>(
+    cpu: *mut u32,
+    mode_offset: usize,
+    base: *mut u8,
+    limit: u32,
+    inc: usize,
+    inject: &Injection,
+) -> isize {
+    let off: isize;
+    // SAFETY: the caller's contract.
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            ["lea 6f(%rip), {off}\n", "mov {off}, 4({cpu})\n", "2:\n"],
+            [
+                cs_check_area!(),
+                "imull $64, -4({cpu},{mode}), {off:e}\n",
+                "cmpl {limit:e}, {off:e}\n",
+                "jae 5f\n",
+            ],
+            [],
+            [
+                "add {inc}, ({base},{off})\n",
+                cs_end!("mov $-1, {off}\n", "mov $-2, {off}\n", exit_compare_failed!())
+            ],
+            off = out(reg) off,
+            cpu = in(reg) cpu,
+            mode = in(reg) mode_offset,
+            limit = in(reg) limit,
+            base = in(reg) base,
+            inc = in(reg) inc,
+            options(att_syntax, nostack),
+        );
+    }
+    off
 }
 
 /// Load-add-store at an offset, indexed inside the section: reads the index
@@ -387,20 +537,20 @@ pub unsafe fn add_indexed<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
+            [cs_begin_ret!()],
             [
                 cs_check_area!(),
-                "movl ({index_field}), {index:e}\n",
+                "movl -4({cpu},{mode}), {index:e}\n",
                 "cmpl {slots:e}, {index:e}\n",
                 "jae 5f\n",
             ],
             ["mov {index}, {tmp}\n", "imul {stride}, {tmp}\n"],
-            ["add {inc}, ({base}, {tmp})\n", cs_end!(exit_compare_failed!())],
+            ["add {inc}, ({base}, {tmp})\n", cs_end_ret!(exit_compare_failed!())],
             ret = out(reg) ret,
             tmp = out(reg) _,
             index = out(reg) index,
-            cs = in(reg) cs_field(area),
-            index_field = in(reg) index_field,
+            cpu = in(reg) cpu_field(area),
+            mode = in(reg) mode_of(area, index_field),
             slots = in(reg) slots,
             stride = in(reg) stride,
             base = in(reg) base,
@@ -438,10 +588,10 @@ pub unsafe fn cmpeq_add_indexed<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
+            [cs_begin_ret!()],
             [
                 cs_check_area!(),
-                "movl ({index_field}), {index:e}\n",
+                "movl -4({cpu},{mode}), {index:e}\n",
                 "cmpl {slots:e}, {index:e}\n",
                 "jae 5f\n",
             ],
@@ -451,12 +601,12 @@ pub unsafe fn cmpeq_add_indexed<const INJECT: bool>(
                 "mov {index}, {tmp}\n",
                 "imul {stride}, {tmp}\n",
             ],
-            ["add {inc}, ({base}, {tmp})\n", cs_end!(exit_compare_failed!())],
+            ["add {inc}, ({base}, {tmp})\n", cs_end_ret!(exit_compare_failed!())],
             ret = out(reg) ret,
             tmp = out(reg) _,
             index = out(reg) index,
-            cs = in(reg) cs_field(area),
-            index_field = in(reg) index_field,
+            cpu = in(reg) cpu_field(area),
+            mode = in(reg) mode_of(area, index_field),
             guard = in(reg) guard,
             expect = in(reg) expect,
             slots = in(reg) slots,
@@ -473,7 +623,10 @@ pub unsafe fn cmpeq_add_indexed<const INJECT: bool>(
 /// the node's next pointer (at `next_offset` in the node) and store it into
 /// `*head` (the commit). Returns the popped node; an empty list gives
 /// [`Outcome::CompareFailed`]. ABA-free: the load of the head, of its next
-/// pointer and the store happen in one section.
+/// pointer and the store happen in one section. The node register carries
+/// the outcome ([`enc_outcome`]): a node is an object's address, never 1
+/// or 2 (page 0 is never mapped, so such a "node" faults at its next
+/// pointer before any commit).
 ///
 /// # Safety
 /// As [`load_cbne_store`] for `head`; every node on the list is readable at
@@ -487,7 +640,26 @@ pub unsafe fn load_cbeq_pop<const INJECT: bool>(
     next_offset: usize,
     inject: &Injection,
 ) -> (Outcome, usize) {
-    let ret: u32;
+    // SAFETY: the caller's contract.
+    let node =
+        unsafe { load_cbeq_pop_raw::<INJECT>(area, index_field, index, head, next_offset, inject) };
+    (enc_outcome(node), node)
+}
+
+/// [`load_cbeq_pop`] returning the register that encodes its outcome
+/// ([`enc_outcome`]), for the fast paths: they branch on it directly.
+///
+/// # Safety
+/// As [`load_cbeq_pop`].
+#[inline(always)]
+pub unsafe fn load_cbeq_pop_raw<const INJECT: bool>(
+    area: *mut rseq_abi::Rseq,
+    index_field: *const u32,
+    index: u32,
+    head: *mut usize,
+    next_offset: usize,
+    inject: &Injection,
+) -> usize {
     let node: usize;
     // SAFETY: the caller's contract.
     unsafe {
@@ -502,19 +674,18 @@ pub unsafe fn load_cbeq_pop<const INJECT: bool>(
                 "jz 5f\n",
                 "mov ({node}, {next_offset}), {tmp}\n",
             ],
-            ["mov {tmp}, ({head})\n", cs_end!(exit_compare_failed!())],
-            ret = out(reg) ret,
+            ["mov {tmp}, ({head})\n", cs_end_enc!("{node}", exit_compare_failed!())],
             tmp = out(reg) _,
             node = out(reg) node,
-            cs = in(reg) cs_field(area),
+            cpu = in(reg) cpu_field(area),
+            mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            index_field = in(reg) index_field,
             head = in(reg) head,
             next_offset = in(reg) next_offset,
             options(att_syntax, nostack),
         );
     }
-    (outcome(ret), node)
+    node
 }
 
 /// Compare + try-store + store: on `index`, if `*v == expect`, store `newv2`
@@ -537,7 +708,7 @@ pub unsafe fn load_cbne_store_store<const INJECT: bool>(
     newv: usize,
     inject: &Injection,
 ) -> Outcome {
-    let ret: u32;
+    let r: usize;
     // SAFETY: the caller's contract.
     unsafe {
         rseq_asm!(
@@ -550,13 +721,12 @@ pub unsafe fn load_cbne_store_store<const INJECT: bool>(
                 "jnz 5f\n",
                 "mov {newv2}, ({v2})\n",
             ],
-            ["mov {newv}, ({v})\n", cs_end!(exit_compare_failed!())],
-            ret = out(reg) ret,
+            ["mov {newv}, ({v})\n", cs_end_enc!("{v}", exit_compare_failed!())],
             tmp = out(reg) _,
-            cs = in(reg) cs_field(area),
+            cpu = in(reg) cpu_field(area),
+            mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            index_field = in(reg) index_field,
-            v = in(reg) v,
+            v = inout(reg) v => r,
             expect = in(reg) expect,
             v2 = in(reg) v2,
             newv2 = in(reg) newv2,
@@ -564,7 +734,7 @@ pub unsafe fn load_cbne_store_store<const INJECT: bool>(
             options(att_syntax, nostack),
         );
     }
-    outcome(ret)
+    enc_outcome(r)
 }
 
 /// Compare + memcpy + store: on `index`, if `*v == expect`, copy `len` bytes
@@ -588,7 +758,7 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
     newv: usize,
     inject: &Injection,
 ) -> Outcome {
-    let ret: u32;
+    let r: usize;
     // SAFETY: the caller's contract.
     unsafe {
         rseq_asm!(
@@ -601,13 +771,12 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
                 "jnz 5f\n",
                 cs_copy_bytes!(),
             ],
-            ["mov {newv}, ({v})\n", cs_end!(exit_compare_failed!())],
-            ret = out(reg) ret,
+            ["mov {newv}, ({v})\n", cs_end_enc!("{v}", exit_compare_failed!())],
             tmp = out(reg) _,
-            cs = in(reg) cs_field(area),
+            cpu = in(reg) cpu_field(area),
+            mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            index_field = in(reg) index_field,
-            v = in(reg) v,
+            v = inout(reg) v => r,
             expect = in(reg) expect,
             dst = inout(reg) dst => _,
             src = inout(reg) src => _,
@@ -617,7 +786,7 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
             options(att_syntax, nostack),
         );
     }
-    outcome(ret)
+    enc_outcome(r)
 }
 
 /// Compare + store + memcpy + store: on `index`, if `*v == expect`, store
@@ -645,7 +814,45 @@ pub unsafe fn load_cbne_store_memcpy_store<const INJECT: bool>(
     newv: usize,
     inject: &Injection,
 ) -> Outcome {
-    let ret: u32;
+    // SAFETY: the caller's contract.
+    enc_outcome(unsafe {
+        load_cbne_store_memcpy_store_raw::<INJECT>(
+            area,
+            index_field,
+            index,
+            v,
+            expect,
+            dst,
+            first,
+            src,
+            len,
+            newv,
+            inject,
+        )
+    })
+}
+
+/// [`load_cbne_store_memcpy_store`] returning the register that encodes its outcome
+/// ([`enc_outcome`]), for the fast paths: they branch on it directly.
+///
+/// # Safety
+/// As [`load_cbne_store_memcpy_store`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn load_cbne_store_memcpy_store_raw<const INJECT: bool>(
+    area: *mut rseq_abi::Rseq,
+    index_field: *const u32,
+    index: u32,
+    v: *mut usize,
+    expect: usize,
+    dst: *mut u8,
+    first: usize,
+    src: *const u8,
+    len: usize,
+    newv: usize,
+    inject: &Injection,
+) -> usize {
+    let r: usize;
     // SAFETY: the caller's contract.
     unsafe {
         rseq_asm!(
@@ -660,13 +867,12 @@ pub unsafe fn load_cbne_store_memcpy_store<const INJECT: bool>(
                 "add $8, {dst}\n",
                 cs_copy_bytes!(),
             ],
-            ["mov {newv}, ({v})\n", cs_end!(exit_compare_failed!())],
-            ret = out(reg) ret,
+            ["mov {newv}, ({v})\n", cs_end_enc!("{v}", exit_compare_failed!())],
             tmp = out(reg) _,
-            cs = in(reg) cs_field(area),
+            cpu = in(reg) cpu_field(area),
+            mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            index_field = in(reg) index_field,
-            v = in(reg) v,
+            v = inout(reg) v => r,
             expect = in(reg) expect,
             first = in(reg) first,
             dst = inout(reg) dst => _,
@@ -677,7 +883,7 @@ pub unsafe fn load_cbne_store_memcpy_store<const INJECT: bool>(
             options(att_syntax, nostack),
         );
     }
-    outcome(ret)
+    r
 }
 
 /// Whether the CPU has `rdpid` (CPUID.7.0:ECX bit 22).
