@@ -1,4 +1,4 @@
-/* PID 1 of the kernel-matrix guests (tests/kernels/run.sh): no shell, no
+/* PID 1 of the kernel-matrix guests (tests/kernels/matrix.sh): no shell, no
    busybox.  Mounts /proc, /sys, /dev and /tmp, runs every line of /plan
    with a time limit, and prints on the console, for each:
 

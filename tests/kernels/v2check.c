@@ -1,5 +1,5 @@
 /* The registration length, and the kernel-owned fields (run inside every
-   kernel of tests/kernels/run.sh).
+   kernel of tests/kernels/matrix.sh).
 
    check (default): the thread's area is registered with the length the
    kernel calls for: its AT_RSEQ_FEATURE_SIZE when that exceeds 32 (and the

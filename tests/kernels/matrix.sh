@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The kernel-generation matrix (issue 12): the project's tests and the
+# The kernel-generation matrix: the project's tests and the
 # kernel's own rseq selftests, inside Debian's 6.1, 6.12, 7.0, 7.1 and 7.3
 # cloud kernels booted with qemu (TCG), and the selftests on this machine's
 # kernel too.
@@ -220,12 +220,18 @@ selftest_plan() { # version kernel-index sample
   # basic_percpu_ops_test (fixed size: 20 s here) does not finish in 60 s
   # under TCG: this machine's kernel only (k = 0).
   local basics="basic_test"; [ "$k" = 0 ] && basics="basic_test basic_percpu_ops_test basic_percpu_ops_mm_cid_test"
+  # 6.12's own registration, on a 7.x kernel (feature size 33), fails to
+  # unregister (EINVAL, also without the component): its self-registered
+  # rows run on 6.x kernels only.
+  local self_ok=1
+  case "$v:${cur_kernel:-}" in 6.12:7.*) self_ok=0 ;; esac
   for p in $basics; do
     add "st$v.$p.glibc" "selftests $v" "glibc owns" rc0 120 CWD=$d -- "$d/$p"
     add "st$v.$p.comp" "selftests $v" "glibc owns + component" rc0 120 CWD=$dc -- "$dc/$p"
-    add "st$v.$p.self" "selftests $v" "self-registered (rseq=0)" rc0 120 $off CWD=$d -- "$d/$p"
+    [ $self_ok = 1 ] && add "st$v.$p.self" "selftests $v" "self-registered (rseq=0)" rc0 120 $off CWD=$d -- "$d/$p"
   done
-  add "st$v.basic_test.comp0" "selftests $v" "component steps aside (rseq=0)" rc0 60 $off CWD=$dc -- "$dc/basic_test"
+  [ $self_ok = 1 ] &&
+    add "st$v.basic_test.comp0" "selftests $v" "component steps aside (rseq=0)" rc0 60 $off CWD=$dc -- "$dc/basic_test"
   if [ $v = 7.3 ]; then
     for p in param_test_benchmark param_test_mm_cid_benchmark; do
       add "st$v.$p.glibc" "selftests $v" "glibc owns" rc0 120 CWD=$d -- "$d/$p" -T i -r 1000 -t 12
@@ -352,6 +358,7 @@ for k in $kernels; do
   v2=0; case " $v2_kernels " in *" $k "*) v2=1 ;; esac
   J_SUITE=(); J_HOST=(); J_JUDGE=()
   : > "$plan"
+  cur_kernel=$k
   project_plan
   # The selftests of 6.12 and 7.3 assert node_id and mm_cid (Linux 6.3+):
   # not meaningful on older kernels.
