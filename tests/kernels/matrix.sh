@@ -252,6 +252,14 @@ selftest_plan() { # version kernel-index sample
     case $line in "$v "*) ;; *) continue ;; esac
     i=$((i + 1))
     [ $(((i + k) % sample)) -eq 0 ] || continue
+    # Debian's 7.1.13 cloud kernel oopses under TCG (int3 in sched_clock_cpu,
+    # from sched_yield) on the memcpy test with mm_cid and yield injection,
+    # whoever registers (seen twice, also self-registered, no component).
+    case "${cur_kernel:-}:$line" in
+      7.1:*param_test_mm_cid*"-T m"*" -y"*)
+        skip "kernel 7.1: st$v.pt$i ($line): Debian 7.1.13 oopses under TCG (int3 in sched_clock_cpu from sched_yield), with or without rseq-libc"
+        continue ;;
+    esac
     set -- ${line#"$v "}
     local prog=$1; shift
     if [ $v = 7.3 ]; then
