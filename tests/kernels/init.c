@@ -15,7 +15,9 @@
    pairs go to the environment (CWD=DIR also changes directory).  In every
    field @FS@ becomes the kernel's AT_RSEQ_FEATURE_SIZE (0 when it reports
    none), @FS20@ the same or 20 where it reports none (the pre-6.3 value
-   the component assumes), @ALIGN@ AT_RSEQ_ALIGN (0 when none).  Lines
+   the component assumes), @FS2032@ that capped at 32 (what glibc 2.36 with
+   the series publishes in __rseq_size), @ALIGN@ AT_RSEQ_ALIGN (0 when
+   none).  Lines
    starting with # are skipped.  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -54,14 +56,15 @@ power_off (void)
   _exit (1);
 }
 
-static char fs_str[32], fs20_str[32], align_str[32];
+static char fs_str[32], fs20_str[32], fs2032_str[32], align_str[32];
 
-/* Expands @FS@, @FS20@ and @ALIGN@ in TOK into a new string.  */
+/* Expands @FS@, @FS20@, @FS2032@ and @ALIGN@ in TOK into a new string.  */
 static char *
 expand (const char *tok)
 {
   static const struct { const char *key; const char *val; } subst[] = {
-    { "@FS20@", fs20_str }, { "@FS@", fs_str }, { "@ALIGN@", align_str },
+    { "@FS2032@", fs2032_str }, { "@FS20@", fs20_str }, { "@FS@", fs_str },
+    { "@ALIGN@", align_str },
   };
   char buf[4096];
   size_t n = 0;
@@ -266,6 +269,7 @@ main (void)
   unsigned long fs = getauxval (27), align = getauxval (28);
   snprintf (fs_str, sizeof fs_str, "%lu", fs);
   snprintf (fs20_str, sizeof fs20_str, "%lu", fs ? fs : 20);
+  snprintf (fs2032_str, sizeof fs2032_str, "%lu", !fs ? 20 : fs > 32 ? 32 : fs);
   snprintf (align_str, sizeof align_str, "%lu", align);
   struct utsname u;
   uname (&u);

@@ -25,7 +25,10 @@
 # Sizes for TCG: STORM_THREADS (1500), REUSE_THREADS (1000), SAFETY_THREADS
 # (200), RSEQ_STRESS_SECONDS (0.3), KERNEL_PARAM_SAMPLE (every Nth
 # run_param_test.sh invocation inside a guest, 24), KERNELS (names to boot:
-# "6.1 6.12 7.0 7.1 7.3"). Ends with "N passed, N failed, N skipped".
+# "6.1 6.12 7.0 7.1 7.3"), HOST_PARAM_SAMPLE (the same on this machine, 16),
+# HOST_PERCPU_OPS_TREES (whose basic_percpu_ops tests run on this machine,
+# "6.12 7.3"), KERNEL_HOST_SELFTESTS (0: none on this machine),
+# KERNEL_GUEST_TIMEOUT (seconds per guest, 420). Ends with "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -127,6 +130,27 @@ for v in 6.12 7.3; do
   build "selftests-$v" bash "$here/build-selftests.sh" "$s" "$stage/st/$v"
   build "selftests-$v-component" bash "$here/build-selftests.sh" "$s" "$stage/st/$v-component" "$lib"
 done
+# The patched glibc 2.36 (built and cached by tests/glibc-patched/run.sh,
+# which the test command runs before this): the host test linked against
+# its libc.a, and its ld.so and shared libraries under /pg, through which
+# the selftests run with the patched glibc owning registration.
+pg=${RSEQ_LIBC_GLIBC_CACHE:-$HOME/.cache/rseq-libc/glibc-2.36}
+have_pg=0
+if [ -x "$pg/build/elf/ld.so" ] && [ -f "$pg/link/libc.a" ] && [ -d "$pg/sysroot/usr/include" ]; then
+  mkdir -p "$stage/pg"
+  if build host-pglibc-static gcc -O2 -g -Wall -Wextra -Werror -isystem "$pg/sysroot/usr/include" \
+       -I"$root/headers" -I"$root/tests/c" -B"$pg/link/" -L"$pg/link" -static tests/c/host_test.c "$lib" \
+       -o "$bin/host-pglibc-static"; then
+    cp -L "$pg/build/elf/ld.so" "$stage/pg/ld.so"
+    cp -L "$pg/build/libc.so" "$stage/pg/libc.so.6"
+    for l in nptl/libpthread.so:libpthread.so.0 dlfcn/libdl.so:libdl.so.2 math/libm.so:libm.so.6; do
+      [ -f "$pg/build/${l%%:*}" ] && cp -L "$pg/build/${l%%:*}" "$stage/pg/${l#*:}"
+    done
+    have_pg=1
+  fi
+else
+  skip "the patched glibc 2.36 rows: no build in $pg (bash tests/glibc-patched/run.sh builds it)"
+fi
 # glibc's shared libraries for the dynamic programs.
 for so in $(ldd "$stage/st/7.3/param_test" "$bin/host-glibc-dynamic" 2>/dev/null | awk '$3 ~ /^\// {print $3} $1 ~ /^\// && $1 !~ /:$/ {print $1}' | sort -u); do
   case $so in */libhostlib.so|*/librseq.so) continue ;; esac
@@ -174,6 +198,12 @@ for mode in static static-pie; do
     add "tls$align.$mode" ctor/TLS "standalone $mode" ok 60 EXPECT_FEATURE_SIZE=@FS20@ -- "/bin/tls$align-$mode"
   done
 done
+# The patched glibc 2.36 owns through the component; publishes the
+# feature size, at most 32 (patches/README.md).
+if [ $have_pg = 1 ]; then
+  add host.pgs host_test "patched glibc 2.36 static" ok 60 EXPECT_OWNER=1 EXPECT_RSEQ_SIZE=@FS2032@ EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-pglibc-static
+  add host.pgs0 host_test "patched glibc 2.36 static, rseq=0" ok 60 $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-pglibc-static
+fi
 # The pthread hooks.
 sizes=(STORM_THREADS=$storm_threads STORM_SECONDS=30 REUSE_THREADS=$reuse_threads SAFETY_THREADS=$safety_threads)
 for t in lifecycle storm reuse safety; do
@@ -219,7 +249,12 @@ selftest_plan() { # version kernel-index sample
   local v=$1 k=$2 sample=$3 d="/st/$1" dc="/st/$1-component" p
   # basic_percpu_ops_test (fixed size: 20 s here) does not finish in 60 s
   # under TCG: this machine's kernel only (k = 0).
-  local basics="basic_test"; [ "$k" = 0 ] && basics="basic_test basic_percpu_ops_test basic_percpu_ops_mm_cid_test"
+  # They spin 200 threads for 20 s each: HOST_PERCPU_OPS_TREES says which
+  # trees' copies run (all by default; the test command keeps 7.3's).
+  local basics="basic_test"
+  case " ${HOST_PERCPU_OPS_TREES:-6.12 7.3} " in *" $v "*)
+    [ "$k" = 0 ] && basics="basic_test basic_percpu_ops_test basic_percpu_ops_mm_cid_test" ;;
+  esac
   # 6.12's own registration, on a 7.x kernel (feature size 33), fails to
   # unregister (EINVAL, also without the component): its self-registered
   # rows run on 6.x kernels only.
@@ -228,6 +263,7 @@ selftest_plan() { # version kernel-index sample
   for p in $basics; do
     add "st$v.$p.glibc" "selftests $v" "glibc owns" rc0 120 CWD=$d -- "$d/$p"
     add "st$v.$p.comp" "selftests $v" "glibc owns + component" rc0 120 CWD=$dc -- "$dc/$p"
+    [ $have_pg = 1 ] && add "st$v.$p.pglibc" "selftests $v" "patched glibc 2.36 owns" rc0 120 CWD=$d -- /pg/ld.so --library-path /pg "$d/$p"
     [ $self_ok = 1 ] && add "st$v.$p.self" "selftests $v" "self-registered (rseq=0)" rc0 120 $off CWD=$d -- "$d/$p"
   done
   [ $self_ok = 1 ] &&
@@ -269,6 +305,7 @@ selftest_plan() { # version kernel-index sample
     else
       add "st$v.pt$i.glibc" "selftests $v" "glibc owns" rc0 120 CWD=$d -- "$d/$prog" "$@"
       add "st$v.pt$i.comp" "selftests $v" "glibc owns + component" rc0 120 CWD=$dc -- "$dc/$prog" "$@"
+      [ $have_pg = 1 ] && add "st$v.pt$i.pglibc" "selftests $v" "patched glibc 2.36 owns" rc0 120 CWD=$d -- /pg/ld.so --library-path /pg "$d/$prog" "$@"
     fi
   done
 }
@@ -334,6 +371,13 @@ run_host_entry() { # plan line
   shift
   local prog=$1; shift
   prog=${prog/#\/st\//$stage/st/}
+  prog=${prog/#\/pg\//$stage/pg/}
+  local a args=()
+  for a in "$@"; do
+    case $a in /st/* | /pg/* | /pg) a=$stage$a ;; esac
+    args+=("$a")
+  done
+  set -- "${args[@]}"
   cwd=${cwd/#\/st\//$stage/st/}
   (cd "$cwd" && env -i PATH=/usr/bin:/bin "${envs[@]}" timeout -s KILL "$secs" "$prog" "$@") > "$hostlogs/$name.log" 2>&1
   local rc=$?; [ $rc = 137 ] && rc=timeout

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The kernel step of the README's test command (scripts/test.sh runs every
+# tests/*/run.sh): matrix.sh (the project's suites and the kernel's rseq
+# selftests inside Debian's 6.1, 6.12, 7.0, 7.1 and 7.3 kernels under qemu,
+# and the selftests on this machine's kernel), then the kernel scripts that
+# need a guest of their own.
+#
+# Sized for the test command's budget on a busy 2-core machine: every
+# project suite runs in every kernel; of run_param_test.sh's matrices
+# (2,000+ invocations per tree) each guest runs every 48th invocation and
+# this machine every 32nd, from offsets that differ per kernel; the
+# selftests' basic_percpu_ops tests (200 spinning threads, 20 s each) run
+# from the 7.3 tree only. The fuller sampling is `bash
+# tests/kernels/matrix.sh` (its defaults: every 24th in guests, every 16th
+# here, both trees; README, "Kernel generations"). Any knob set in the
+# environment wins. RSEQ_LIBC_SKIP_KERNELS=1 skips the step (SKIP).
+# Ends with "N passed, N failed, N skipped" over all scripts.
+set -u
+cd "$(dirname "$0")/../.."
+if [ "${RSEQ_LIBC_SKIP_KERNELS:-0}" = 1 ]; then
+  echo "SKIP kernels: RSEQ_LIBC_SKIP_KERNELS=1"
+  echo "kernels: 0 passed, 0 failed, 1 skipped"
+  exit 0
+fi
+export KERNEL_PARAM_SAMPLE=${KERNEL_PARAM_SAMPLE:-48}
+export HOST_PARAM_SAMPLE=${HOST_PARAM_SAMPLE:-32}
+export HOST_PERCPU_OPS_TREES=${HOST_PERCPU_OPS_TREES:-7.3}
+# A guest runs for 1-5 minutes; a busy machine slows qemu several times.
+# A guest that hangs costs this much before it is reported.
+export KERNEL_GUEST_TIMEOUT=${KERNEL_GUEST_TIMEOUT:-1200}
+
+passed=0 failed=0 skipped=0
+run() { # script
+  local log status line p f s
+  log=$(mktemp)
+  echo "== $1"
+  bash "$1" 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  rm -f "$log"
+  if [ -z "$line" ]; then
+    echo "FAIL $1: no 'N passed, N failed' line (exit $status)"; failed=$((failed + 1)); return
+  fi
+  p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<< "$line")
+  f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<< "$line")
+  s=$(grep -oE '[0-9]+ skipped' <<< "$line" | grep -oE '[0-9]+' || echo 0)
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "FAIL $1: exit $status"; failed=$((failed + 1))
+  fi
+}
+start=$SECONDS
+run tests/kernels/matrix.sh
+echo "kernels: all scripts $((SECONDS - start)) s"
+echo "kernels: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
