@@ -202,24 +202,45 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
             None
         } else {
             self.free_top.store(top - 1, Ordering::Relaxed);
-            Some(self.free[top - 1].load(Ordering::Relaxed) as usize)
+            self.free
+                .get(top - 1)
+                .map(|k| k.load(Ordering::Relaxed) as usize)
         };
         self.unlock();
-        k.map(|k| &self.packets[k] as *const Packet<R> as usize)
+        // (No indexing that could panic: the C library links no panic
+        // machinery.)
+        k.and_then(|k| self.packets.get(k))
+            .map(|p| p as *const Packet<R> as usize)
     }
 
+    /// The packet at address `p`.
     fn packet(&self, p: usize) -> &Packet<R> {
-        let k = (p - self.packets.as_ptr() as usize) / core::mem::size_of::<Packet<R>>();
-        &self.packets[k]
+        // SAFETY: every packet address the ring handles (active words,
+        // pending chains, the free stack) is one of self.packets, which
+        // lives as long as self.
+        unsafe { &*(p as *const Packet<R>) }
     }
 
     fn put_packet(&self, p: usize) {
         let k = (p - self.packets.as_ptr() as usize) / core::mem::size_of::<Packet<R>>();
         self.lock();
         let top = self.free_top.load(Ordering::Relaxed);
-        self.free[top].store(k as u32, Ordering::Relaxed);
-        self.free_top.store(top + 1, Ordering::Relaxed);
+        // At most P packets exist, so the stack always has room.
+        if let Some(slot) = self.free.get(top) {
+            slot.store(k as u32, Ordering::Relaxed);
+            self.free_top.store(top + 1, Ordering::Relaxed);
+        }
         self.unlock();
+    }
+
+    /// The active word of CPU `i`.
+    ///
+    /// # Safety
+    /// `i < C`.
+    #[inline(always)]
+    unsafe fn active_word(&self, i: u32) -> &AtomicUsize {
+        // SAFETY: the caller's contract.
+        unsafe { &self.active.get_unchecked(i as usize).word }
     }
 
     /// Writes one record into the current CPU's active packet; returns where.
@@ -244,7 +265,8 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
     #[inline(always)]
     fn write_at(&self, area: *mut rseq_abi::Rseq, i: u32, payload: &[u8]) -> usize {
         let inj = injection::<INJECT>();
-        // SAFETY: i < C (callers); the active word of CPU i is written only
+        // SAFETY: i < C (callers, so active_word is in bounds); the active
+        // word of CPU i is written only
         // by sequences committing on i (installs) and by the consumer's
         // exchange, which fences i before touching the packet; every packet
         // has R records after its 64-byte header; the payload is at most
@@ -253,7 +275,7 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
             arch::packet_write_raw::<INJECT>(
                 area,
                 i,
-                self.active[i as usize].word.as_ptr(),
+                self.active_word(i).as_ptr(),
                 R,
                 payload.as_ptr(),
                 payload.len(),
@@ -276,7 +298,8 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
                     Outcome::Done => return Ok(Where::Slot(i)),
                     Outcome::Aborted => count_abort(),
                     Outcome::CompareFailed => {
-                        let p = self.active[i as usize].word.load(Ordering::Acquire);
+                        // SAFETY: i < C, checked above.
+                        let p = unsafe { self.active_word(i) }.load(Ordering::Acquire);
                         let full = if p == 0 {
                             !self.install(area, field, i)
                         } else {
@@ -301,24 +324,25 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
             })
     }
 
-    /// Gives CPU `i` (the caller's, when it looked) a packet from the free
-    /// stack; false when none is free. True also when the caller moved or
-    /// another thread installed one first: the caller retries its write.
+    /// Gives CPU `i < C` (the caller's, when it looked) a packet from the
+    /// free stack; false when none is free. True also when the caller moved
+    /// or another thread installed one first: the caller retries its write.
     fn install(&self, area: *mut rseq_abi::Rseq, field: *const u32, i: u32) -> bool {
         let Some(p) = self.take_packet() else {
             return false;
         };
         loop {
             let inj = injection::<INJECT>();
-            // SAFETY: the active word of CPU i, written only by sequences
-            // committing on i and by the consumer's exchange; p is a free
-            // packet, ours until the commit publishes it.
+            // SAFETY: i < C (the caller checked); the active word of CPU i
+            // is written only by sequences committing on i and by the
+            // consumer's exchange; p is a free packet, ours until the commit
+            // publishes it.
             let r = unsafe {
                 arch::load_cbne_store_raw::<INJECT>(
                     area,
                     field,
                     i,
-                    self.active[i as usize].word.as_ptr(),
+                    self.active_word(i).as_ptr(),
                     0,
                     p,
                     &inj,
@@ -350,7 +374,7 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
         while p != 0 {
             let pk = self.packet(p);
             let n = pk.count.load(Ordering::Acquire).min(R);
-            for rec in &pk.records[..n] {
+            for rec in pk.records.iter().take(n) {
                 // SAFETY: the packet is the consumer's (detached and fenced,
                 // or no producer runs): its records below the count are
                 // complete and nothing writes them.
