@@ -788,6 +788,12 @@ fn mode_hotplug(cfg: &Config) -> Result<(String, u64), String> {
     }
     let fallback = rseq_percpu::remote::fallback_only();
     let threads = cfg.threads;
+    let mut initial_mask = [0u64; 16];
+    let mut initial_cpus = [0u32; 1024];
+    let n_initial = rseq_percpu::allowed_cpus(&mut initial_cpus);
+    for &c in &initial_cpus[..n_initial] {
+        initial_mask[c as usize / 64] |= 1 << (c % 64);
+    }
     let done = Arc::new(AtomicBool::new(false));
     let consumer = {
         let done = done.clone();
@@ -953,22 +959,26 @@ fn mode_hotplug(cfg: &Config) -> Result<(String, u64), String> {
             pause(false);
             std::thread::sleep(Duration::from_millis(20));
             set_online(c, true)?;
-            // A thread on the CPU that came back: a packet from the free
-            // stack, objects from the global list.
+            // The fallback's visits restore the affinity sched_getaffinity
+            // reported, which leaves out CPUs offline at the time: give the
+            // driver (and the threads it starts) all its CPUs back.
+            rseq_percpu::set_affinity(&initial_mask);
+            // A thread on the CPU that came back, the workers paused and
+            // every packet flushed (so that the free stack has packets and
+            // the probe's record finds room whatever the timing): a packet
+            // from the free stack, objects from the global list.
+            pause(true);
+            flush_now(&mut driver_seen).map_err(|e| format!("flush: {e}"))?;
             let probe = std::thread::spawn(move || -> Result<String, String> {
                 if rseq_percpu::pin_to_cpu(c) != 0 {
                     return Err(format!("cannot pin to cpu {c} after onlining it"));
                 }
                 let mut buf = [0u8; RECORD_MAX];
                 let len = record(255, cycle as u64, &mut buf);
-                let mut wrote = None;
-                for _ in 0..10_000 {
-                    if let Ok(w) = s.ring.write(&buf[..len]) {
-                        wrote = Some(w);
-                        break;
-                    }
-                    std::thread::yield_now();
-                }
+                // The consumer may take the new packet away between the
+                // install and the write: the write installs another; no
+                // other writer runs, so it cannot find its packet full.
+                let wrote = s.ring.write(&buf[..len]).ok();
                 let registered = rseq_registration::current_area().is_some();
                 match wrote {
                     Some(Where::Slot(i)) if i as usize == c => {}
@@ -991,6 +1001,7 @@ fn mode_hotplug(cfg: &Config) -> Result<(String, u64), String> {
                 ))
             });
             let back = probe.join().map_err(|_| "probe panicked".to_string())??;
+            pause(false);
             Ok(format!("{note}; {back}"))
         })();
         match step {
@@ -1055,11 +1066,10 @@ fn mode_hotplug(cfg: &Config) -> Result<(String, u64), String> {
             return Err("hotplug pool: object held twice".into());
         }
     }
-    let mut cpus = [0u32; 1024];
-    let n = rseq_percpu::allowed_cpus(&mut cpus);
+    rseq_percpu::set_affinity(&initial_mask);
     let got = std::thread::spawn(move || {
         let mut got = Vec::new();
-        for &c in &cpus[..n] {
+        for &c in &initial_cpus[..n_initial] {
             rseq_percpu::pin_to_cpu(c as usize);
             while let Some(o) = s.pool.alloc() {
                 got.push(o.as_ptr() as usize);
@@ -1139,6 +1149,7 @@ pub fn run(args: &[String]) -> i32 {
         cycles: 12,
     };
     let mut modes: Vec<&str> = MODES.to_vec();
+    let mut chosen = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut num = |name: &str| -> Option<f64> {
@@ -1195,14 +1206,16 @@ pub fn run(args: &[String]) -> i32 {
                 cfg.signal_every = 0;
                 cfg.migrate_every = 0;
             }
+            // Repeatable: the first --mode replaces the default list.
             "--mode" => match it.next().map(String::as_str) {
                 Some("all") => modes = MODES.to_vec(),
                 Some(m) if MODES.contains(&m) || EXTRA_MODES.contains(&m) => {
-                    let all = MODES.iter().chain(EXTRA_MODES);
-                    modes = vec![all
-                        .clone()
-                        .nth(all.clone().position(|x| *x == m).unwrap())
-                        .unwrap()]
+                    let name = *MODES.iter().chain(EXTRA_MODES).find(|x| **x == m).unwrap();
+                    if !chosen {
+                        modes.clear();
+                        chosen = true;
+                    }
+                    modes.push(name);
                 }
                 _ => return usage(),
             },

@@ -433,14 +433,13 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
             .slot(crate::Where::Slot(index))
             .word
             .load(Ordering::Acquire);
+        if head == 0 {
+            return Some(0);
+        }
         // SAFETY: a free object of this pool's storage ('static) carries the
         // list length from it down in its second word; a stale value only
         // makes the snapshot stale.
-        Some(if head == 0 {
-            0
-        } else {
-            unsafe { ptr::read_volatile((head as *const usize).add(1)) }
-        })
+        Some(unsafe { ptr::read_volatile((head as *const usize).add(1)) })
     }
 
     /// Takes the whole free list of `index` (a CPU in `cpu_id` mode, a

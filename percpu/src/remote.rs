@@ -38,6 +38,9 @@
 //!   migrations of the caller, tens of microseconds instead of one IPI), and
 //!   it cannot reach an offline CPU or one outside the caller's cpuset:
 //!   `-EAGAIN`, the data stays where it is and the caller retries later.
+//!   The affinity it restores is what `sched_getaffinity` reported before
+//!   the visit, which leaves out CPUs offline at that moment: a caller whose
+//!   affinity must include a CPU that comes back later sets it again.
 //! - Structures indexed by `mm_cid` have no CPU to target: [`fence_all`]
 //!   restarts the sections of every CPU running a thread of the process
 //!   (the same command without the flag); it has no fallback
