@@ -16,7 +16,7 @@
    consume stay calls.
 
    The thread's area: found once per thread through the library
-   (rseq_percpu_inline_area_v1: the area the libc or rseq-libc registered,
+   (rseq_percpu_inline_area_v2: the area the libc or rseq-libc registered,
    whoever owns the thread) and cached in an initial-exec TLS pointer; an
    area whose cpu_id reads < 0 (unregistered, or registration failed) is
    "no area" and sends the operation to the slow path, which looks the area
@@ -78,7 +78,7 @@ extern "C" {
    fills mm_cid), else NULL with *ERR = -EINVAL (bad mode), -EOPNOTSUPP
    (mm_cid unsupported) or -ENOSYS (no area).  Registers the thread lazily
    when rseq-libc owns it.  Async-signal-safe.  */
-struct rseq *rseq_percpu_inline_area_v1 (int mode, int *err);
+struct rseq *rseq_percpu_inline_area_v2 (int mode, int *err);
 
 #ifndef RSEQ_PERCPU_INLINE_TLS_MODEL
 # define RSEQ_PERCPU_INLINE_TLS_MODEL "initial-exec"
@@ -125,9 +125,9 @@ rseq_percpu_inline_refresh_ (int mode, int *err)
 {
   int e = 0, em = 0;
   const uint32_t *a
-    = (const uint32_t *) rseq_percpu_inline_area_v1 (RSEQ_PERCPU_CPU_ID, &e);
+    = (const uint32_t *) rseq_percpu_inline_area_v2 (RSEQ_PERCPU_CPU_ID, &e);
   const uint32_t *m
-    = (const uint32_t *) rseq_percpu_inline_area_v1 (RSEQ_PERCPU_MM_CID, &em);
+    = (const uint32_t *) rseq_percpu_inline_area_v2 (RSEQ_PERCPU_MM_CID, &em);
   rseq_percpu_inline_area_ = a ? a : rseq_percpu_inline_no_area_;
   rseq_percpu_inline_mm_area_ = m ? m : rseq_percpu_inline_no_area_;
   if (mode == RSEQ_PERCPU_MM_CID)
@@ -359,8 +359,12 @@ rseq_percpu_inline_counter_inc (void *counter)
 }
 
 /* ---- Pool: alloc/free as the calls.  One attempt inline on the current
-   CPU's list; anything else (abort, empty or full list, no area, no slot,
-   bad input) is the call, which retries and uses the global list.  */
+   CPU's list; anything else (abort, empty or full list, a list being
+   reclaimed, no area, no slot, bad input) is the call, which retries and
+   uses the global list.  The sections load the slot's reclaim guard
+   (rseq_percpu_pool_reclaim), as the library's: that is why the lookup
+   function is _v2 (a program built with a header whose pool sections did
+   not load it fails to link instead of racing a reclaim).  */
 
 static inline int
 rseq_percpu_inline_pool_alloc (void *pool, void **out)
@@ -377,9 +381,9 @@ rseq_percpu_inline_pool_alloc (void *pool, void **out)
       if (RSEQ_PERCPU_INLINE_LIKELY (i < RSEQ_PERCPU_INLINE_SLOTS))
         {
           uintptr_t node;
-          int r = rseq_percpu_arch_load_cbeq_pop
+          int r = rseq_percpu_arch_pool_pop
             ((void *) a, field, i,
-             (uintptr_t *) (p + (size_t) i * RSEQ_PERCPU_INLINE_STRIDE), 0,
+             (uintptr_t *) (p + (size_t) i * RSEQ_PERCPU_INLINE_STRIDE),
              &node);
           if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
             {
@@ -419,8 +423,8 @@ rseq_percpu_inline_pool_free (void *pool, void *obj)
               int r;
               ((volatile uintptr_t *) obj)[0] = head;
               ((volatile uintptr_t *) obj)[1] = depth + 1;
-              r = rseq_percpu_arch_load_cbne_store ((void *) a, field, i, word,
-                                                    head, (uintptr_t) obj);
+              r = rseq_percpu_arch_pool_push ((void *) a, field, i, word,
+                                              head, (uintptr_t) obj);
               if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
                 return 0;
               if (r == RSEQ_PERCPU_ABORTED)

@@ -155,6 +155,19 @@ long rseq_percpu_pool_add_storage (void *pool, void *storage, size_t len);
 int rseq_percpu_pool_alloc (void *pool, void **out);
 /* OBJ came from rseq_percpu_pool_alloc of this pool.  */
 int rseq_percpu_pool_free (void *pool, void *obj);
+/* Takes the whole free list of CPU (a concurrency id in mm_cid mode) to
+   the global list, from any thread, while that CPU keeps allocating: for a
+   CPU that went offline (its objects are not stranded; when it comes back
+   it refills its list from the global one), or to rebalance.  Returns the
+   number of objects moved, or -EINVAL (CPU >= 256, bad pool), -EBUSY
+   (another thread is reclaiming that list), -EAGAIN (fallback only: the
+   CPU cannot be visited now, e.g. offline; nothing moved),
+   -EOPNOTSUPP (mm_cid mode without membarrier's rseq command).  Costs one
+   membarrier IPI to that CPU (see rseq_percpu_remote_fence).  */
+long rseq_percpu_pool_reclaim (void *pool, unsigned int cpu);
+/* Free objects on CPU's list now (a snapshot: exact only while nothing
+   runs there, e.g. an offline CPU), or -EINVAL.  */
+long rseq_percpu_pool_cpu_free (void *pool, unsigned int cpu);
 
 /* Per-CPU ring buffer of records of up to RSEQ_PERCPU_RECORD_MAX bytes.
    write returns the buffer used (CPU index, or RSEQ_PERCPU_FALLBACK),
@@ -170,6 +183,62 @@ long rseq_percpu_ring_consume (void *ring,
                                            const void *payload, size_t len),
                                void *arg);
 int rseq_percpu_ring_lost (void *ring, uint64_t *out);
+
+/* Per-CPU ring of packets with a remote flush (cpu_id indexing only): each
+   CPU writes records (up to RSEQ_PERCPU_RECORD_MAX bytes) into its active
+   packet of RSEQ_PERCPU_FLUSH_RECORDS records, one restartable sequence
+   that loads the packet pointer inside the section; a consumer takes every
+   CPU's packet away, full or not, while producers keep writing (an atomic
+   exchange of the pointer, then rseq_percpu_remote_fence of that CPU), and
+   puts it back on a free stack of RSEQ_PERCPU_FLUSH_PACKETS packets, from
+   which any CPU installs one at its next write (a CPU that went offline
+   holds none after the next flush).  write returns the CPU, or
+   RSEQ_PERCPU_FALLBACK (no area, CPU >= 64: a shared buffer flushed too),
+   -ENOSPC (packet full or none free: dropped and counted), -EINVAL.
+   flush calls FN for each record (CPU by CPU, each packet in order) and
+   returns how many, or -EBUSY (another flush runs), -EINVAL.
+   drain_quiescent is flush without fences, for when no thread writes
+   (packets a fallback fence could not reach included).  */
+#define RSEQ_PERCPU_FLUSH_RECORDS 64
+#define RSEQ_PERCPU_FLUSH_PACKETS 128
+struct rseq_percpu_flush_stats
+{
+  uint64_t records;      /* records flushed since init */
+  uint64_t packets;      /* packets taken from CPUs and freed again */
+  uint64_t deferred;     /* CPU fences the fallback could not run yet */
+  uint64_t installs;     /* packets installed on a CPU (> PACKETS: reused) */
+  uint64_t lost;         /* records dropped (full or no free packet) */
+  uint64_t free_packets; /* packets on the free stack now */
+};
+size_t rseq_percpu_flush_ring_size (void);
+int rseq_percpu_flush_ring_init (void *mem, size_t size);
+int rseq_percpu_flush_ring_write (void *ring, const void *payload, size_t len);
+long rseq_percpu_flush_ring_flush (void *ring,
+                                   void (*fn) (void *arg, int where,
+                                               const void *payload,
+                                               size_t len),
+                                   void *arg);
+long rseq_percpu_flush_ring_drain_quiescent
+  (void *ring, void (*fn) (void *arg, int where, const void *payload,
+                           size_t len),
+   void *arg);
+int rseq_percpu_flush_ring_stats (void *ring,
+                                  struct rseq_percpu_flush_stats *out);
+/* 1 when CPU holds an active packet, 0 when not, -EINVAL (CPU >= 64).  */
+int rseq_percpu_flush_ring_has_packet (void *ring, unsigned int cpu);
+
+/* Remote access: restarts every restartable sequence running (or
+   preempted) on CPU, so that data only sequences committing on CPU write
+   may then be taken over by the caller, if those sequences load a guard
+   or pointer the caller changed before the call.  membarrier
+   (MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU, CPU),
+   Linux 5.10+: returns 0; where that is unavailable, the caller visits CPU
+   (pins itself there, checks it runs there, restores its affinity):
+   returns 1, or -EAGAIN when it cannot run there now (offline, outside its
+   allowed CPUs).  -EINVAL for CPU >= 1024.  */
+int rseq_percpu_remote_fence (unsigned int cpu);
+/* ON != 0: every fence visits (the fallback), for tests; returns 0.  */
+int rseq_percpu_remote_fallback_only (int on);
 
 /* Per-CPU reader lock: read_lock/read_unlock are one restartable sequence
    each on the current CPU's count (no atomic instruction, no shared cache

@@ -13,6 +13,7 @@ use core::ffi::{c_int, c_long, c_uint, c_void};
 use core::mem::{align_of, size_of};
 use rseq_abi::errno::{EINVAL, ENOSYS};
 use rseq_percpu::counter::Counter;
+use rseq_percpu::flush::FlushRing;
 use rseq_percpu::lock::ReaderLock;
 use rseq_percpu::pool::Pool;
 use rseq_percpu::ring::{Overrun, PerCpuRing, RECORD_MAX};
@@ -46,18 +47,26 @@ type CCounter = Counter<C_SLOTS>;
 type CPool = Pool<C_SLOTS>;
 type CRing = PerCpuRing<C_RING_CPUS, C_RING_RECORDS>;
 type CLock = ReaderLock<C_SLOTS>;
+/// CPUs with their own active packet in the C flush ring.
+pub const C_FLUSH_CPUS: usize = 64;
+/// Records per packet of the C flush ring (`RSEQ_PERCPU_FLUSH_RECORDS`).
+pub const C_FLUSH_RECORDS: usize = 64;
+/// Packets of the C flush ring (`RSEQ_PERCPU_FLUSH_PACKETS`).
+pub const C_FLUSH_PACKETS: usize = 128;
+type CFlush = FlushRing<C_FLUSH_CPUS, C_FLUSH_RECORDS, C_FLUSH_PACKETS>;
 
 const _: () = {
     assert!(align_of::<CCounter>() <= OBJECT_ALIGN);
     assert!(align_of::<CPool>() <= OBJECT_ALIGN);
     assert!(align_of::<CRing>() <= OBJECT_ALIGN);
     assert!(align_of::<CLock>() <= OBJECT_ALIGN);
+    assert!(align_of::<CFlush>() <= OBJECT_ALIGN);
 };
 
 // The object layout the inline C header (headers/rseq-percpu-inline.h)
 // hard-codes as RSEQ_PERCPU_INLINE_*: it updates the objects in place, mixed
 // with these calls. Changing any of these numbers means changing the header
-// and renaming `rseq_percpu_inline_area_v1` (the layout version), so that a
+// and renaming `rseq_percpu_inline_area_v2` (the layout version), so that a
 // program built against the old header fails to link instead of corrupting
 // objects.
 const _: () = {
@@ -128,17 +137,18 @@ fn status(r: Result<c_int, c_int>) -> c_int {
 
 // ---- raw operations --------------------------------------------------
 
-/// `rseq_percpu_inline_area_v1`: the per-thread lookup of the inline C
+/// `rseq_percpu_inline_area_v2`: the per-thread lookup of the inline C
 /// header. The calling thread's area, usable for `mode`, or null with
 /// `*err` = `-EINVAL` (bad mode), `-EOPNOTSUPP` (mm_cid without kernel
 /// support) or `-ENOSYS` (no area, or one whose `cpu_id` reads < 0:
 /// unregistered or failed, where neither `cpu_id_start` nor `mm_cid` may
-/// index anything). `_v1`: the object layout version (see the checks above).
+/// index anything). `_v2`: the object layout and protocol version (see the checks
+/// above; v2: the pool sections load the reclaim guard).
 ///
 /// # Safety
 /// `err` is null or writable.
 #[no_mangle]
-pub unsafe extern "C" fn rseq_percpu_inline_area_v1(
+pub unsafe extern "C" fn rseq_percpu_inline_area_v2(
     mode: c_int,
     err: *mut c_int,
 ) -> *mut rseq_abi::Rseq {
@@ -540,6 +550,196 @@ pub unsafe extern "C" fn rseq_percpu_pool_free(pool: *mut c_void, obj: *mut c_vo
         unsafe { p.free(o) };
         0
     }))
+}
+
+/// `rseq_percpu_pool_reclaim`: objects moved, or a negative errno.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_pool_reclaim(pool: *mut c_void, cpu: c_uint) -> c_long {
+    match handle::<CPool>(pool) {
+        Err(e) => e as c_long,
+        Ok(p) => match p.reclaim(cpu) {
+            Ok(n) => n as c_long,
+            Err(e) => e as c_long,
+        },
+    }
+}
+
+/// `rseq_percpu_pool_cpu_free`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_pool_cpu_free(pool: *mut c_void, cpu: c_uint) -> c_long {
+    match handle::<CPool>(pool) {
+        Err(e) => e as c_long,
+        Ok(p) => p.cpu_len(cpu).map_or(-EINVAL as c_long, |n| n as c_long),
+    }
+}
+
+// ---- remote access ---------------------------------------------------
+
+/// `rseq_percpu_remote_fence`: 0 (membarrier), 1 (visited), or a negative
+/// errno.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_remote_fence(cpu: c_uint) -> c_int {
+    match rseq_percpu::remote::fence_cpu(cpu) {
+        Ok(rseq_percpu::remote::Fence::Membarrier) => 0,
+        Ok(rseq_percpu::remote::Fence::Visited) => 1,
+        Err(e) => e,
+    }
+}
+
+/// `rseq_percpu_remote_fallback_only`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_remote_fallback_only(on: c_int) -> c_int {
+    rseq_percpu::remote::set_fallback_only(on != 0);
+    0
+}
+
+// ---- flush ring ------------------------------------------------------
+
+/// `rseq_percpu_flush_ring_size`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_flush_ring_size() -> usize {
+    size_of::<CFlush>()
+}
+
+/// `rseq_percpu_flush_ring_init`.
+///
+/// # Safety
+/// As [`rseq_percpu_counter_init`].
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_flush_ring_init(mem: *mut c_void, size: usize) -> c_int {
+    if !object_ok::<CFlush>(mem, size) {
+        return -EINVAL;
+    }
+    // SAFETY: checked size and alignment; the caller's contract.
+    unsafe { CFlush::init_in_place(mem.cast()) };
+    0
+}
+
+/// `rseq_percpu_flush_ring_write`: the CPU (or -1, the fallback buffer),
+/// `-ENOSPC` (dropped, counted), `-EINVAL`.
+///
+/// # Safety
+/// `payload` is readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_flush_ring_write(
+    ring: *mut c_void,
+    payload: *const c_void,
+    len: usize,
+) -> c_int {
+    if len > RECORD_MAX || (len != 0 && payload.is_null()) {
+        return -EINVAL;
+    }
+    status(handle::<CFlush>(ring).map(|r| {
+        let bytes: &[u8] = if len == 0 {
+            &[]
+        } else {
+            // SAFETY: the caller's contract; len <= RECORD_MAX.
+            unsafe { core::slice::from_raw_parts(payload.cast::<u8>(), len) }
+        };
+        match r.write(bytes) {
+            Ok(w) => where_code(w),
+            Err(Overrun::Full(_)) => -ENOSPC,
+            Err(Overrun::TooLong) => -EINVAL,
+        }
+    }))
+}
+
+/// `rseq_percpu_flush_ring_flush`: records read, `-EBUSY`, `-EINVAL`.
+///
+/// # Safety
+/// `f` is a valid function taking `arg`.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_flush_ring_flush(
+    ring: *mut c_void,
+    f: Option<RecordFn>,
+    arg: *mut c_void,
+) -> c_long {
+    let Some(f) = f else {
+        return -EINVAL as c_long;
+    };
+    match handle::<CFlush>(ring) {
+        Err(e) => e as c_long,
+        Ok(r) => match r.flush(|w, p| {
+            // SAFETY: the caller's contract; p is valid during the call.
+            unsafe { f(arg, where_code(w), p.as_ptr().cast(), p.len()) }
+        }) {
+            Ok(st) => st.records as c_long,
+            Err(e) => e as c_long,
+        },
+    }
+}
+
+/// `rseq_percpu_flush_ring_drain_quiescent`: records read, `-EINVAL`.
+///
+/// # Safety
+/// `f` is a valid function taking `arg`; no thread writes to or flushes the
+/// ring during the call.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_flush_ring_drain_quiescent(
+    ring: *mut c_void,
+    f: Option<RecordFn>,
+    arg: *mut c_void,
+) -> c_long {
+    let Some(f) = f else {
+        return -EINVAL as c_long;
+    };
+    match handle::<CFlush>(ring) {
+        Err(e) => e as c_long,
+        Ok(r) => {
+            let each = |w: Where, p: &[u8]| {
+                // SAFETY: the caller's contract; p is valid during the call.
+                unsafe { f(arg, where_code(w), p.as_ptr().cast(), p.len()) }
+            };
+            // SAFETY: the caller's contract (no writer, no other flush).
+            unsafe { r.drain_quiescent(each) }.records as c_long
+        }
+    }
+}
+
+/// `struct rseq_percpu_flush_stats`.
+#[repr(C)]
+pub struct FlushStatsC {
+    records: u64,
+    packets: u64,
+    deferred: u64,
+    installs: u64,
+    lost: u64,
+    free_packets: u64,
+}
+
+/// `rseq_percpu_flush_ring_stats`.
+///
+/// # Safety
+/// `out` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_flush_ring_stats(
+    ring: *mut c_void,
+    out: *mut FlushStatsC,
+) -> c_int {
+    if !word_ok(out) {
+        return -EINVAL;
+    }
+    status(handle::<CFlush>(ring).map(|r| {
+        let (records, packets, deferred) = r.totals();
+        // SAFETY: checked non-null and aligned.
+        unsafe {
+            out.write(FlushStatsC {
+                records,
+                packets,
+                deferred,
+                installs: r.installs(),
+                lost: r.lost(),
+                free_packets: r.free_packets() as u64,
+            })
+        };
+        0
+    }))
+}
+
+/// `rseq_percpu_flush_ring_has_packet`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_flush_ring_has_packet(ring: *mut c_void, cpu: c_uint) -> c_int {
+    status(handle::<CFlush>(ring).and_then(|r| r.has_packet(cpu).map(c_int::from).ok_or(-EINVAL)))
 }
 
 // ---- ring buffer -----------------------------------------------------

@@ -120,6 +120,9 @@ pub const AT_NULL: usize = 0;
 pub const MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ: i32 = 1 << 7;
 /// `membarrier` command that registers for the one above.
 pub const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ: i32 = 1 << 8;
+/// `membarrier` flag (Linux 5.10+, with the rseq command only): the third
+/// argument names the one CPU whose sections are restarted.
+pub const MEMBARRIER_CMD_FLAG_CPU: u32 = 1 << 0;
 
 /// Error numbers the registration paths return (negated), Linux generic values.
 pub mod errno {
@@ -131,6 +134,8 @@ pub mod errno {
     pub const ESRCH: i32 = 3;
     /// Interrupted system call.
     pub const EINTR: i32 = 4;
+    /// Try again (here: a CPU that cannot be reached now).
+    pub const EAGAIN: i32 = 11;
     /// Bad address.
     pub const EFAULT: i32 = 14;
     /// Device or resource busy.

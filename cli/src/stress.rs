@@ -19,6 +19,7 @@
 //! `--trap 32` gives about 30 per 1000 sections, far above the required 1.
 
 use rseq_percpu::counter::Counter;
+use rseq_percpu::flush::FlushRing;
 use rseq_percpu::lock::ReaderLock;
 use rseq_percpu::pool::Pool;
 use rseq_percpu::ring::{PerCpuRing, RECORD_MAX};
@@ -36,7 +37,12 @@ const MODES: &[&str] = &[
     "pool",
     "ring",
     "lock",
+    "flush",
+    "reclaim",
 ];
+/// Modes run only when asked for (`--mode hotplug`): they need root and a
+/// kernel with CPU hotplug (tests/kernels/hotplug.sh runs them in a guest).
+const EXTRA_MODES: &[&str] = &["hotplug"];
 const CPUS: usize = 256;
 
 #[derive(Clone)]
@@ -50,13 +56,16 @@ struct Config {
     signal_every: u64,
     migrate_every: u64,
     index: IndexMode,
+    cycles: usize,
 }
 
 fn usage() -> i32 {
     eprintln!(
         "usage: rseq-libc stress [--mode MODE|all] [--seconds S] [--threads N] [--delay ITER] [--trap N]\n\
          \x20                       [--yield N] [--sleep N] [--signal N] [--migrate N] [--mm-cid] [--no-inject]\n\
-         modes: {}; --delay: delay-loop iterations at each of the 3 points inside every section;\n\
+         \x20                       [--fallback-fence] [--cycles N]\n\
+         modes: {} (and hotplug: root, CPU hotplug; --cycles offline/online cycles); --fallback-fence: remote\n\
+         fences visit the CPU instead of membarrier; --delay: delay-loop iterations at each of the 3 points inside every section;\n\
          --trap: a forced abort (int3 inside the section) in every Nth section;\n\
          yield/sleep/signal/migrate: every N operations per thread (0: off).\n\
          Defaults: 1 s per mode, 8 threads per CPU, delay 50, trap 32, yield 97, sleep 4099, signal 499, migrate 1021.",
@@ -278,6 +287,17 @@ fn mode_counter(cfg: &Config) -> Result<(String, u64), String> {
 }
 
 fn mode_pool(cfg: &Config) -> Result<(String, u64), String> {
+    pool_stress(cfg, false)
+}
+
+/// The pool's stress, with `reclaim`: a reclaimer thread takes every
+/// index's free list back to the global list in a loop, racing every
+/// allocation and free (the remote access under test).
+fn mode_reclaim(cfg: &Config) -> Result<(String, u64), String> {
+    pool_stress(cfg, true)
+}
+
+fn pool_stress(cfg: &Config, reclaim: bool) -> Result<(String, u64), String> {
     const OBJECTS: usize = 4096;
     let pool: &'static Pool<CPUS, true> = Box::leak(Box::new(Pool::new(cfg.index, 64, 64)));
     let storage: &'static mut [u64] = Vec::leak(vec![0u64; OBJECTS * 8]);
@@ -287,6 +307,26 @@ fn mode_pool(cfg: &Config) -> Result<(String, u64), String> {
         unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast::<u8>(), OBJECTS * 64) };
     pool.add_storage(bytes)
         .map_err(|e| format!("pool: {e:?}"))?;
+    let reclaim_stop = Arc::new(AtomicBool::new(false));
+    let reclaimer = reclaim.then(|| {
+        let stop = reclaim_stop.clone();
+        std::thread::spawn(move || {
+            let (mut moved, mut refused, mut err) = (0usize, 0u64, 0i32);
+            while !stop.load(Ordering::Relaxed) {
+                for i in 0..CPUS as u32 {
+                    match pool.reclaim(i) {
+                        Ok(n) => moved += n,
+                        Err(e) if e == -16 || e == -11 => {} // EBUSY, EAGAIN
+                        // mm_cid without membarrier: refused, as documented.
+                        Err(-95) => refused += 1,
+                        Err(e) => err = e,
+                    }
+                }
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            (moved, refused, err)
+        })
+    });
     let results: Vec<(Vec<usize>, u64)> = run_threads(cfg, move |t, inj, stop| {
         let mark = (t as u64 + 1).wrapping_mul(0x0101_0101_0101_0101);
         let mut held: Vec<std::ptr::NonNull<u8>> = Vec::new();
@@ -322,6 +362,15 @@ fn mode_pool(cfg: &Config) -> Result<(String, u64), String> {
         }
         (held.into_iter().map(|p| p.as_ptr() as usize).collect(), k)
     });
+    reclaim_stop.store(true, Ordering::Relaxed);
+    let reclaimed = match reclaimer.map(|h| h.join().unwrap()) {
+        None => String::new(),
+        Some((_, _, e)) if e != 0 => return Err(format!("reclaim: error {e}")),
+        Some((moved, 0, _)) => format!(", {moved} objects reclaimed from per-CPU lists meanwhile"),
+        Some((_, refused, _)) => {
+            format!(", {refused} reclaims refused (-EOPNOTSUPP: mm_cid without membarrier)")
+        }
+    };
     let ops: u64 = results.iter().map(|r| r.1).sum();
     let held = results.into_iter().map(|r| r.0);
     let mut all = HashSet::new();
@@ -355,7 +404,9 @@ fn mode_pool(cfg: &Config) -> Result<(String, u64), String> {
         ));
     }
     Ok((
-        format!("pool: {ops} operations, all {OBJECTS} objects accounted for, none twice"),
+        format!(
+            "pool: {ops} operations, all {OBJECTS} objects accounted for, none twice{reclaimed}"
+        ),
         ops,
     ))
 }
@@ -506,6 +557,558 @@ fn mode_lock(cfg: &Config) -> Result<(String, u64), String> {
     ))
 }
 
+/// Which records a thread wrote, or a consumer read: a bitmap by sequence
+/// number.
+#[derive(Default, Clone)]
+struct SeqSet(Vec<u64>);
+
+impl SeqSet {
+    /// Sets `seq`; false when it was set already.
+    fn insert(&mut self, seq: u64) -> bool {
+        let (w, b) = ((seq / 64) as usize, seq % 64);
+        if w >= self.0.len() {
+            self.0.resize((w + 1).next_power_of_two(), 0);
+        }
+        let had = self.0[w] & (1 << b) != 0;
+        self.0[w] |= 1 << b;
+        !had
+    }
+
+    fn count(&self) -> u64 {
+        self.0.iter().map(|w| u64::from(w.count_ones())).sum()
+    }
+
+    /// The first sequence number in one set and not the other.
+    fn first_difference(&self, other: &SeqSet) -> Option<u64> {
+        let n = self.0.len().max(other.0.len());
+        (0..n).find_map(|w| {
+            let a = self.0.get(w).copied().unwrap_or(0);
+            let b = other.0.get(w).copied().unwrap_or(0);
+            (a != b).then(|| w as u64 * 64 + u64::from((a ^ b).trailing_zeros()))
+        })
+    }
+}
+
+/// What a flush-ring consumer saw: per producer, the sequence numbers read;
+/// torn and duplicated records.
+#[derive(Default)]
+struct Seen {
+    seqs: Vec<SeqSet>,
+    torn: u64,
+    dup: u64,
+    records: u64,
+}
+
+impl Seen {
+    fn take(&mut self, p: &[u8]) {
+        self.records += 1;
+        if !record_ok(p) {
+            self.torn += 1;
+            return;
+        }
+        let t = p[1] as usize;
+        let seq = u64::from_le_bytes(p[2..10].try_into().unwrap());
+        if t >= self.seqs.len() {
+            self.seqs.resize(t + 1, SeqSet::default());
+        }
+        if !self.seqs[t].insert(seq) {
+            self.dup += 1;
+        }
+    }
+
+    /// Every record written read once, none read that was not written.
+    fn check(&self, written: &[SeqSet]) -> Result<(), String> {
+        if self.torn != 0 || self.dup != 0 {
+            return Err(format!(
+                "{} torn and {} duplicated records",
+                self.torn, self.dup
+            ));
+        }
+        let empty = SeqSet::default();
+        for (t, w) in written.iter().enumerate() {
+            let r = self.seqs.get(t).unwrap_or(&empty);
+            if let Some(seq) = w.first_difference(r) {
+                return Err(format!(
+                    "producer {t} record {seq}: written {}, read {} ({} written, {} read)",
+                    w.0.get(seq as usize / 64)
+                        .is_some_and(|x| x & (1 << (seq % 64)) != 0),
+                    r.0.get(seq as usize / 64)
+                        .is_some_and(|x| x & (1 << (seq % 64)) != 0),
+                    w.count(),
+                    r.count()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+type StressFlush = FlushRing<CPUS, 64, 48, true>;
+
+/// The flush ring: producers write sequence-numbered records (one write
+/// attempt per operation: written, or dropped and reported) while a
+/// consumer takes every CPU's partially filled packet away in a loop
+/// (exchange + membarrier to that CPU, or the visiting fallback). Exact:
+/// every record a producer was told was written is read once, whole; none
+/// other is read.
+fn mode_flush(cfg: &Config) -> Result<(String, u64), String> {
+    let ring: &'static StressFlush = Box::leak(Box::new(FlushRing::new()));
+    let done = Arc::new(AtomicBool::new(false));
+    let consumer = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut seen = Seen::default();
+            let (mut flushes, mut packets, mut deferred) = (0u64, 0u64, 0u64);
+            loop {
+                let last = done.load(Ordering::Acquire);
+                match ring.flush(|_, p| seen.take(p)) {
+                    Ok(st) => {
+                        flushes += 1;
+                        packets += st.packets;
+                        deferred += st.deferred;
+                    }
+                    Err(e) => return Err(format!("flush: error {e}")),
+                }
+                if last {
+                    break;
+                }
+                std::thread::yield_now();
+            }
+            Ok((seen, flushes, packets, deferred))
+        })
+    };
+    let results: Vec<(SeqSet, u64, u64)> = run_threads(cfg, move |t, inj, stop| {
+        let mut buf = [0u8; RECORD_MAX];
+        let mut written = SeqSet::default();
+        let (mut seq, mut lost) = (0u64, 0u64);
+        while !stop.load(Ordering::Relaxed) {
+            let len = record(t as u8, seq, &mut buf);
+            if ring.write(&buf[..len]).is_ok() {
+                written.insert(seq);
+            } else {
+                lost += 1;
+                std::thread::yield_now();
+            }
+            seq += 1;
+            inj.tick();
+        }
+        (written, seq, lost)
+    });
+    done.store(true, Ordering::Release);
+    let (seen, flushes, packets, deferred) = consumer.join().unwrap()?;
+    let ops: u64 = results.iter().map(|r| r.1).sum();
+    let lost: u64 = results.iter().map(|r| r.2).sum();
+    let written: Vec<SeqSet> = results.into_iter().map(|r| r.0).collect();
+    let n_written: u64 = written.iter().map(SeqSet::count).sum();
+    seen.check(&written).map_err(|e| format!("flush: {e}"))?;
+    if ring.lost() != lost || n_written + lost != ops {
+        return Err(format!(
+            "flush: {} drops counted by the ring, {lost} reported, {n_written} + {lost} != {ops}",
+            ring.lost()
+        ));
+    }
+    Ok((
+        format!(
+            "flush: {ops} writes: {n_written} records read exactly once, none torn, {lost} dropped \
+             and reported; {flushes} flushes took {packets} packets ({} installs of 48 packets, \
+             {deferred} deferred)",
+            ring.installs()
+        ),
+        ops,
+    ))
+}
+
+fn sysfs_online(cpu: usize) -> String {
+    format!("/sys/devices/system/cpu/cpu{cpu}/online")
+}
+
+/// Takes `cpu` offline (`on` false) or online through sysfs, and checks the
+/// file reads back the new state.
+fn set_online(cpu: usize, on: bool) -> Result<(), String> {
+    let path = sysfs_online(cpu);
+    let want = if on { "1" } else { "0" };
+    std::fs::write(&path, want).map_err(|e| format!("write {want} to {path}: {e}"))?;
+    let got = std::fs::read_to_string(&path).map_err(|e| format!("read {path}: {e}"))?;
+    if got.trim() != want {
+        return Err(format!("{path} reads {} after writing {want}", got.trim()));
+    }
+    Ok(())
+}
+
+type HotplugFlush = FlushRing<CPUS, 32, 8, true>;
+
+/// CPU hotplug while counters, the pool and the flush ring run (root, a
+/// kernel with CPU hotplug; tests/kernels/hotplug.sh). The driver (this
+/// thread) takes CPU 1, 2, ... offline and back, `--cycles` times in all;
+/// at each step it pauses the workers (they hold their objects) and checks:
+/// offline: a flush leaves the CPU no packet (its packet is back on the
+/// free stack), a reclaim leaves its pool list empty, and every object is
+/// on the global list, an online CPU's list or held (nothing stranded on
+/// the offline CPU); back online: a thread pinned there writes a record
+/// into a packet installed from the free stack and allocates and frees
+/// objects, which refill the CPU's list from the global one (the reclaimed
+/// memory reused). With 8 packets and more cycles than that, the installs
+/// exceed the packets: reuse. At the end: counter exact, every object
+/// found once, every record written read once.
+fn mode_hotplug(cfg: &Config) -> Result<(String, u64), String> {
+    const OBJECTS: usize = 2048;
+    const PACKETS: u64 = 8;
+    struct Shared {
+        counter: Counter<CPUS, true>,
+        pool: Pool<CPUS, true>,
+        ring: HotplugFlush,
+        pause: AtomicBool,
+        paused: AtomicU64,
+        held: AtomicU64,
+        incs: AtomicU64,
+    }
+    let s: &'static Shared = Box::leak(Box::new(Shared {
+        counter: Counter::new(IndexMode::CpuId),
+        pool: Pool::new(IndexMode::CpuId, 64, 32),
+        ring: FlushRing::new(),
+        pause: AtomicBool::new(false),
+        paused: AtomicU64::new(0),
+        held: AtomicU64::new(0),
+        incs: AtomicU64::new(0),
+    }));
+    let storage: &'static mut [u64] = Vec::leak(vec![0u64; OBJECTS * 8]);
+    #[allow(unsafe_code)]
+    // SAFETY: reinterpreting a leaked u64 buffer (8-aligned) as bytes.
+    let bytes =
+        unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast::<u8>(), OBJECTS * 64) };
+    s.pool
+        .add_storage(bytes)
+        .map_err(|e| format!("pool: {e:?}"))?;
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if ncpu < 2 || !std::path::Path::new(&sysfs_online(1)).exists() {
+        return Err(format!(
+            "hotplug: needs CPU 1 with {} ({ncpu} CPUs)",
+            sysfs_online(1)
+        ));
+    }
+    let fallback = rseq_percpu::remote::fallback_only();
+    let threads = cfg.threads;
+    let mut initial_mask = [0u64; 16];
+    let mut initial_cpus = [0u32; 1024];
+    let n_initial = rseq_percpu::allowed_cpus(&mut initial_cpus);
+    for &c in &initial_cpus[..n_initial] {
+        initial_mask[c as usize / 64] |= 1 << (c % 64);
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let consumer = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut seen = Seen::default();
+            loop {
+                let last = done.load(Ordering::Acquire);
+                if let Err(e) = s.ring.flush(|_, p| seen.take(p)) {
+                    if e != -16 {
+                        return Err(format!("flush: error {e}"));
+                    }
+                }
+                if last {
+                    return Ok(seen);
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let (stop, cfg) = (stop.clone(), cfg.clone());
+            std::thread::spawn(move || {
+                let mut inj = Injector::new(&cfg, t as u64 + 1, Arc::new(Mutex::new(Vec::new())));
+                let mut buf = [0u8; RECORD_MAX];
+                let mut written = SeqSet::default();
+                let mark = (t as u64 + 1).wrapping_mul(0x0101_0101_0101_0101);
+                let mut held: Vec<std::ptr::NonNull<u8>> = Vec::new();
+                let (mut seq, mut ops, mut incs) = (0u64, 0u64, 0u64);
+                while !stop.load(Ordering::Relaxed) {
+                    if s.pause.load(Ordering::Acquire) {
+                        s.paused.fetch_add(1, Ordering::AcqRel);
+                        while s.pause.load(Ordering::Acquire) {
+                            std::thread::sleep(Duration::from_micros(200));
+                        }
+                        s.paused.fetch_sub(1, Ordering::AcqRel);
+                    }
+                    match ops % 3 {
+                        0 => {
+                            s.counter.inc();
+                            incs += 1;
+                        }
+                        1 => {
+                            if held.len() < 16 && seq % 2 == 0 {
+                                if let Some(o) = s.pool.alloc() {
+                                    #[allow(unsafe_code)]
+                                    // SAFETY: o is ours: 64 bytes, 8-aligned.
+                                    unsafe {
+                                        *o.as_ptr().cast::<u64>().add(7) = mark
+                                    };
+                                    held.push(o);
+                                    s.held.fetch_add(1, Ordering::Relaxed);
+                                }
+                            } else if let Some(o) = held.pop() {
+                                #[allow(unsafe_code)]
+                                // SAFETY: o is ours until freed.
+                                let m = unsafe { *o.as_ptr().cast::<u64>().add(7) };
+                                assert_eq!(m, mark, "pool: object handed out twice");
+                                s.held.fetch_sub(1, Ordering::Relaxed);
+                                #[allow(unsafe_code)]
+                                // SAFETY: from this pool, not used after.
+                                unsafe {
+                                    s.pool.free(o)
+                                };
+                            }
+                        }
+                        _ => {
+                            let len = record(t as u8, seq, &mut buf);
+                            if s.ring.write(&buf[..len]).is_ok() {
+                                written.insert(seq);
+                            }
+                            seq += 1;
+                        }
+                    }
+                    ops += 1;
+                    inj.tick();
+                }
+                s.incs.fetch_add(incs, Ordering::Relaxed);
+                (
+                    written,
+                    held.into_iter()
+                        .map(|p| p.as_ptr() as usize)
+                        .collect::<Vec<_>>(),
+                    ops,
+                )
+            })
+        })
+        .collect();
+    // Pauses the workers; they hold their objects meanwhile.
+    let pause = |on: bool| {
+        s.pause.store(on, Ordering::Release);
+        if on {
+            while s.paused.load(Ordering::Acquire) != threads as u64 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        } else {
+            while s.paused.load(Ordering::Acquire) != 0 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+    };
+    let flush_now = |seen_by_driver: &mut Seen| loop {
+        match s.ring.flush(|_, p| seen_by_driver.take(p)) {
+            Err(-16) => std::thread::yield_now(),
+            r => return r,
+        }
+    };
+    let mut driver_seen = Seen::default();
+    let mut log = Vec::new();
+    let mut result: Result<(), String> = Ok(());
+    let (mut reclaimed, mut deferred) = (0usize, 0u64);
+    let cycle_cpus = ncpu - 1;
+    std::thread::sleep(Duration::from_secs_f64(cfg.seconds.min(1.0)));
+    for cycle in 0..cfg.cycles {
+        let c = 1 + cycle % cycle_cpus;
+        let step = (|| -> Result<String, String> {
+            set_online(c, false)?;
+            std::thread::sleep(Duration::from_millis(20));
+            pause(true);
+            let st = flush_now(&mut driver_seen).map_err(|e| format!("flush: {e}"))?;
+            let r = s.pool.reclaim(c as u32);
+            let mut note = String::new();
+            if fallback {
+                // The visiting fence cannot reach an offline CPU: nothing
+                // moves (an empty list needs no fence), the packet waits.
+                if !matches!(r, Err(-11) | Ok(0)) {
+                    return Err(format!(
+                        "cpu {c} offline, fallback fence: reclaim {r:?}: expected -EAGAIN"
+                    ));
+                }
+                deferred += st.deferred;
+                note.push_str(&format!("reclaim {r:?}, {} packets deferred", st.deferred));
+            } else {
+                let n = r.map_err(|e| format!("reclaim of offline cpu {c}: {e}"))?;
+                reclaimed += n;
+                if s.ring.has_packet(c as u32) != Some(false) {
+                    return Err(format!(
+                        "cpu {c} offline: still holds a packet after a flush"
+                    ));
+                }
+                if s.pool.cpu_len(c as u32) != Some(0) {
+                    return Err(format!(
+                        "cpu {c} offline: pool list not empty after reclaim"
+                    ));
+                }
+                let on_lists: usize = (0..CPUS as u32)
+                    .filter(|&i| i as usize != c)
+                    .map(|i| s.pool.cpu_len(i).unwrap_or(0))
+                    .sum();
+                let total =
+                    s.pool.global_len() + on_lists + s.held.load(Ordering::Relaxed) as usize;
+                if total != OBJECTS {
+                    return Err(format!(
+                        "cpu {c} offline: {} global + {on_lists} on online CPUs + {} held = \
+                         {total} != {OBJECTS}",
+                        s.pool.global_len(),
+                        s.held.load(Ordering::Relaxed)
+                    ));
+                }
+                note.push_str(&format!("{n} objects and {} packets reclaimed", st.packets));
+            }
+            pause(false);
+            std::thread::sleep(Duration::from_millis(20));
+            set_online(c, true)?;
+            // The fallback's visits restore the affinity sched_getaffinity
+            // reported, which leaves out CPUs offline at the time: give the
+            // driver (and the threads it starts) all its CPUs back.
+            rseq_percpu::set_affinity(&initial_mask);
+            // A thread on the CPU that came back, the workers paused and
+            // every packet flushed (so that the free stack has packets and
+            // the probe's record finds room whatever the timing): a packet
+            // from the free stack, objects from the global list.
+            pause(true);
+            flush_now(&mut driver_seen).map_err(|e| format!("flush: {e}"))?;
+            let probe = std::thread::spawn(move || -> Result<String, String> {
+                if rseq_percpu::pin_to_cpu(c) != 0 {
+                    return Err(format!("cannot pin to cpu {c} after onlining it"));
+                }
+                let mut buf = [0u8; RECORD_MAX];
+                let len = record(255, cycle as u64, &mut buf);
+                // The consumer may take the new packet away between the
+                // install and the write: the write installs another; no
+                // other writer runs, so it cannot find its packet full.
+                let wrote = s.ring.write(&buf[..len]).ok();
+                let registered = rseq_registration::current_area().is_some();
+                match wrote {
+                    Some(Where::Slot(i)) if i as usize == c => {}
+                    Some(Where::Fallback) if !registered => {}
+                    w => return Err(format!("probe on cpu {c}: record went to {w:?}")),
+                }
+                let objs: Vec<_> = (0..4).filter_map(|_| s.pool.alloc()).collect();
+                if objs.len() != 4 {
+                    return Err(format!("probe on cpu {c}: pool gave {} of 4", objs.len()));
+                }
+                for o in objs {
+                    #[allow(unsafe_code)]
+                    // SAFETY: from this pool, not used after.
+                    unsafe {
+                        s.pool.free(o)
+                    };
+                }
+                Ok(format!(
+                    "cpu {c} back: record in its new packet, pool list refilled"
+                ))
+            });
+            let back = probe.join().map_err(|_| "probe panicked".to_string())??;
+            pause(false);
+            Ok(format!("{note}; {back}"))
+        })();
+        match step {
+            Ok(m) => log.push(format!("cycle {cycle}: cpu {c} offline: {m}")),
+            Err(e) => {
+                pause(false);
+                let _ = set_online(c, true);
+                result = Err(format!("cycle {cycle}: {e}"));
+                break;
+            }
+        }
+    }
+    for c in 1..ncpu {
+        let _ = set_online(c, true);
+    }
+    stop.store(true, Ordering::Release);
+    let results: Vec<_> = workers.into_iter().map(|h| h.join().unwrap()).collect();
+    done.store(true, Ordering::Release);
+    let mut seen = consumer.join().unwrap()?;
+    for l in &log {
+        println!("  {l}");
+    }
+    result?;
+    // Whatever a failed fence left pending (fallback), now that no
+    // producer runs.
+    #[allow(unsafe_code)]
+    // SAFETY: every producer has exited and the consumer too.
+    let late = unsafe { s.ring.drain_quiescent(|_, p| seen.take(p)) };
+    // The driver's flushes and probes' records count as read / written.
+    seen.records += driver_seen.records;
+    seen.torn += driver_seen.torn;
+    seen.dup += driver_seen.dup;
+    for (t, set) in driver_seen.seqs.iter().enumerate() {
+        for (w, bits) in set.0.iter().enumerate() {
+            for b in 0..64 {
+                if bits & (1 << b) != 0 {
+                    if seen.seqs.len() <= t {
+                        seen.seqs.resize(t + 1, SeqSet::default());
+                    }
+                    if !seen.seqs[t].insert(w as u64 * 64 + b) {
+                        seen.dup += 1;
+                    }
+                }
+            }
+        }
+    }
+    let ops: u64 = results.iter().map(|r| r.2).sum();
+    let mut written: Vec<SeqSet> = results.iter().map(|r| r.0.clone()).collect();
+    written.resize(256, SeqSet::default());
+    for cycle in 0..cfg.cycles {
+        written[255].insert(cycle as u64);
+    }
+    seen.check(&written)
+        .map_err(|e| format!("hotplug ring: {e}"))?;
+    let incs = s.incs.load(Ordering::Relaxed);
+    if s.counter.read() != incs {
+        return Err(format!("hotplug counter: {} != {incs}", s.counter.read()));
+    }
+    let mut all = HashSet::new();
+    for p in results.iter().flat_map(|r| r.1.iter()) {
+        if !all.insert(*p) {
+            return Err("hotplug pool: object held twice".into());
+        }
+    }
+    rseq_percpu::set_affinity(&initial_mask);
+    let got = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        for &c in &initial_cpus[..n_initial] {
+            rseq_percpu::pin_to_cpu(c as usize);
+            while let Some(o) = s.pool.alloc() {
+                got.push(o.as_ptr() as usize);
+            }
+        }
+        got
+    })
+    .join()
+    .unwrap();
+    for p in got {
+        if !all.insert(p) {
+            return Err("hotplug pool: free object also held, or on two lists".into());
+        }
+    }
+    if all.len() != OBJECTS {
+        return Err(format!(
+            "hotplug pool: {} objects of {OBJECTS}: lost",
+            all.len()
+        ));
+    }
+    let installs = s.ring.installs();
+    if !fallback && rseq_registration::current_area().is_some() && installs <= PACKETS {
+        return Err(format!(
+            "hotplug ring: {installs} packet installs over {} cycles: no reuse of the {PACKETS} packets",
+            cfg.cycles
+        ));
+    }
+    Ok((
+        format!(
+            "hotplug: {} offline/online cycles; counter exact ({incs}); {} pool objects reclaimed \
+             from offline CPUs, all {OBJECTS} accounted for, none twice; {} records read exactly \
+             once ({} after the run), {} packet installs of {PACKETS} packets (reused), {deferred} \
+             deferred flushes",
+            cfg.cycles, reclaimed, seen.records, late.records, installs
+        ),
+        ops,
+    ))
+}
+
 /// A variable-length record whose every byte depends on (thread, seq, len).
 fn record(t: u8, seq: u64, buf: &mut [u8; RECORD_MAX]) -> usize {
     let len = 10 + (seq as usize % (RECORD_MAX - 9));
@@ -543,8 +1146,10 @@ pub fn run(args: &[String]) -> i32 {
         signal_every: 499,
         migrate_every: 1021,
         index: IndexMode::CpuId,
+        cycles: 12,
     };
     let mut modes: Vec<&str> = MODES.to_vec();
+    let mut chosen = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut num = |name: &str| -> Option<f64> {
@@ -587,6 +1192,11 @@ pub fn run(args: &[String]) -> i32 {
                 Some(v) => cfg.migrate_every = v as u64,
                 None => return usage(),
             },
+            "--cycles" => match num(a) {
+                Some(v) => cfg.cycles = v as usize,
+                None => return usage(),
+            },
+            "--fallback-fence" => rseq_percpu::remote::set_fallback_only(true),
             "--mm-cid" => cfg.index = IndexMode::MmCid.or_supported(),
             "--no-inject" => {
                 cfg.delay = 0;
@@ -596,10 +1206,16 @@ pub fn run(args: &[String]) -> i32 {
                 cfg.signal_every = 0;
                 cfg.migrate_every = 0;
             }
+            // Repeatable: the first --mode replaces the default list.
             "--mode" => match it.next().map(String::as_str) {
                 Some("all") => modes = MODES.to_vec(),
-                Some(m) if MODES.contains(&m) => {
-                    modes = vec![MODES[MODES.iter().position(|x| *x == m).unwrap()]]
+                Some(m) if MODES.contains(&m) || EXTRA_MODES.contains(&m) => {
+                    let name = *MODES.iter().chain(EXTRA_MODES).find(|x| **x == m).unwrap();
+                    if !chosen {
+                        modes.clear();
+                        chosen = true;
+                    }
+                    modes.push(name);
                 }
                 _ => return usage(),
             },
@@ -646,6 +1262,14 @@ pub fn run(args: &[String]) -> i32 {
         cfg.migrate_every,
         if registered { "registered" } else { "unavailable: atomic fallback" }
     );
+    println!(
+        "stress: remote fences by {}",
+        if rseq_percpu::remote::fallback_only() {
+            "visiting the CPU (fallback)"
+        } else {
+            "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU)"
+        }
+    );
     let d = cfg.delay.min(u32::MAX as usize) as u32;
     rseq_percpu::set_injection([d; 3], cfg.trap_every);
     let (mut passed, mut failed) = (0, 0);
@@ -661,6 +1285,9 @@ pub fn run(args: &[String]) -> i32 {
             "counter" => mode_counter(&cfg),
             "pool" => mode_pool(&cfg),
             "lock" => mode_lock(&cfg),
+            "flush" => mode_flush(&cfg),
+            "reclaim" => mode_reclaim(&cfg),
+            "hotplug" => mode_hotplug(&cfg),
             _ => mode_ring(&cfg),
         };
         let aborts = rseq_percpu::take_aborts() as u64;

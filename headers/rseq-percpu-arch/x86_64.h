@@ -316,6 +316,69 @@ rseq_percpu_arch_load_cbeq_pop (void *area, const uint32_t *field,
   return ret;
 }
 
+/* The pool's push: rseq_percpu_arch_load_cbne_store that first leaves by
+   the compare-failed exit when the guard word after *V (the slot's second
+   word) is not zero: the list is being reclaimed by another thread
+   (rseq_percpu_pool_reclaim), which set the guard and then restarted every
+   section on that CPU with membarrier.  The guard is loaded inside the
+   section, so a section that read it clear either committed before that
+   restart or does not commit.  */
+static inline int
+rseq_percpu_arch_pool_push (void *area, const uint32_t *field,
+                            uint32_t index, uintptr_t *v,
+                            uintptr_t expect, uintptr_t newv)
+{
+  __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
+                RSEQ_PERCPU_ASM_CHECK_INDEX
+                "cmpq $0, 8(%[v])\n\t"
+                "jnz 5f\n\t"
+                "cmpq %[expect], (%[v])\n\t"
+                "jnz 5f\n\t"
+                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                "movq %[newv], (%[v])\n\t"
+                RSEQ_PERCPU_ASM_GOTO_END
+                : /* asm goto: no outputs */
+                : [area] "r" (area), [field] "r" (field),
+                  [index] "r" (index), [v] "r" (v),
+                  [expect] "r" (expect), [newv] "r" (newv)
+                  RSEQ_PERCPU_INLINE_INJECT_INPUT
+                : "memory", "cc", "r11" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+                : rseq_aborted, rseq_compare_failed);
+  RSEQ_PERCPU_ASM_GOTO_RESULT;
+}
+
+/* The pool's pop: rseq_percpu_arch_load_cbeq_pop (next pointer at offset
+   0) that first leaves by the compare-failed exit when the guard word after
+   *HEAD is not zero (see rseq_percpu_arch_pool_push).  */
+static inline int
+rseq_percpu_arch_pool_pop (void *area, const uint32_t *field,
+                           uint32_t index, uintptr_t *head,
+                           uintptr_t *node_out)
+{
+  int ret;
+  uintptr_t tmp, node;
+  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
+                        RSEQ_PERCPU_ASM_CHECK_INDEX
+                        "cmpq $0, 8(%[head])\n\t"
+                        "jnz 5f\n\t"
+                        "movq (%[head]), %[node]\n\t"
+                        "testq %[node], %[node]\n\t"
+                        "jz 5f\n\t"
+                        "movq (%[node]), %[tmp]\n\t"
+                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                        "movq %[tmp], (%[head])\n\t"
+                        RSEQ_PERCPU_ASM_END
+                          (RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED)
+                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp),
+                          [node] "=&r" (node)
+                        : [area] "r" (area), [field] "r" (field),
+                          [index] "r" (index), [head] "r" (head)
+                          RSEQ_PERCPU_INLINE_INJECT_INPUT
+                        : RSEQ_PERCPU_ASM_CLOBBERS);
+  *node_out = node;
+  return ret;
+}
+
 /* On INDEX, if *V == EXPECT: *V2 = NEWV2 (may be redone after an abort),
    then *V = NEWV (the commit).  x86-64 keeps the stores in order.  */
 static inline int

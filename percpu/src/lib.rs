@@ -1,6 +1,8 @@
 //! Per-CPU operations as restartable sequences, and the use cases they exist
-//! for: a statistics [`counter`], a [`ring`] buffer, a memory [`pool`] and a
-//! per-CPU reader [`lock`].
+//! for: a statistics [`counter`], a [`ring`] buffer, a memory [`pool`], a
+//! per-CPU reader [`lock`], and the [`remote`] access that lets one thread
+//! take over another CPU's data (the pool's [`pool::Pool::reclaim`], the
+//! [`flush`] ring's consumer).
 //!
 //! # Model
 //!
@@ -30,9 +32,13 @@ mod cache;
 #[allow(unsafe_code)]
 pub mod counter;
 #[allow(unsafe_code)]
+pub mod flush;
+#[allow(unsafe_code)]
 pub mod lock;
 #[allow(unsafe_code)]
 pub mod pool;
+#[allow(unsafe_code)]
+pub mod remote;
 #[allow(unsafe_code)]
 pub mod ring;
 #[allow(unsafe_code)]

@@ -3,6 +3,14 @@
 //! head, next and the commit in one section) by restartable sequences;
 //! refilled from and drained to a global list under a spin lock.
 //!
+//! Another thread may take a CPU's whole free list back to the global list
+//! ([`Pool::reclaim`]: a CPU that went offline, or any other): it sets the
+//! slot's guard word, which every push and pop section loads after its
+//! index check, fences the CPU ([`crate::remote::fence_cpu`]: `membarrier`
+//! restarts whatever section was in flight there) and then owns the head.
+//! Sections that meet the guard leave by their compare-failed exit: pops
+//! see an empty list, pushes go to the global list, until the guard drops.
+//!
 //! A free object's first word is its next pointer, its second the length of
 //! the list from it down (a bound on per-CPU lists, read outside the
 //! sections, so only a heuristic: it never decides correctness).
@@ -233,7 +241,7 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         // SAFETY: the head word of slot i is only written by sequences
         // committing on index i.
         let r = unsafe {
-            arch::load_cbne_store_raw::<INJECT>(area, field, i, word, head, obj as usize, &inj)
+            arch::pool_push_raw::<INJECT>(area, field, i, word, head, obj as usize, &inj)
         };
         injected::<INJECT>(&inj, arch::enc_outcome(r));
         Some(r)
@@ -253,7 +261,13 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
             // SAFETY: the caller's contract; area/field are this thread's.
             match unsafe { self.push_local_once(area, field, obj) } {
                 Some(Outcome::Done) => return true,
-                Some(Outcome::CompareFailed) => {}
+                // The head moved (retry), or the list is being reclaimed
+                // (its guard is set): the global list meanwhile.
+                Some(Outcome::CompareFailed) => {
+                    if self.guarded(area, field) {
+                        return false;
+                    }
+                }
                 Some(Outcome::Aborted) => count_abort(),
                 None => return false,
             }
@@ -287,7 +301,7 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         // whose first word is its next pointer.
         let inj = injection::<INJECT>();
         // SAFETY: as above.
-        let node = unsafe { arch::load_cbeq_pop_raw::<INJECT>(area, field, i, word, 0, &inj) };
+        let node = unsafe { arch::pool_pop_raw::<INJECT>(area, field, i, word, &inj) };
         injected::<INJECT>(&inj, arch::enc_outcome(node));
         node
     }
@@ -393,6 +407,129 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         }
     }
 
+    /// Whether the list of the index the thread runs on is being reclaimed.
+    fn guarded(&self, area: *mut rseq_abi::Rseq, field: *const u32) -> bool {
+        match read_index(area, field) {
+            Some(i) if (i as usize) < N => {
+                self.heads
+                    .slot(crate::Where::Slot(i))
+                    .aux
+                    .load(Ordering::Relaxed)
+                    != 0
+            }
+            _ => false,
+        }
+    }
+
+    /// Free objects on the list of `index` (a CPU, or a concurrency id);
+    /// a snapshot, exact only while nothing runs on that index (an offline
+    /// CPU, once reclaimed: 0). `None` for an index of `N` or more.
+    pub fn cpu_len(&self, index: u32) -> Option<usize> {
+        if index as usize >= N {
+            return None;
+        }
+        let head = self
+            .heads
+            .slot(crate::Where::Slot(index))
+            .word
+            .load(Ordering::Acquire);
+        if head == 0 {
+            return Some(0);
+        }
+        // SAFETY: a free object of this pool's storage ('static) carries the
+        // list length from it down in its second word; a stale value only
+        // makes the snapshot stale.
+        Some(unsafe { ptr::read_volatile((head as *const usize).add(1)) })
+    }
+
+    /// Takes the whole free list of `index` (a CPU in `cpu_id` mode, a
+    /// concurrency id in `mm_cid` mode) from whichever thread may be using
+    /// it, and puts its objects on the global list, where any CPU allocates
+    /// them: the memory a CPU that went offline held is not stranded, and a
+    /// CPU that comes back refills its list from the global one. Returns how
+    /// many objects moved, or a negative errno: `-EINVAL` (index `>= N`),
+    /// `-EBUSY` (another thread is reclaiming this index), `-EAGAIN` (the
+    /// `membarrier` fallback cannot run on that CPU now: offline, or outside
+    /// the caller's allowed CPUs; nothing moved, retry later),
+    /// `-EOPNOTSUPP` (`mm_cid` mode without `membarrier`'s rseq command).
+    ///
+    /// Cost: one `membarrier` IPI to that CPU (none when it runs no thread
+    /// of the process), or in the fallback two migrations of the caller;
+    /// pushes and pops on that index meanwhile use the global list.
+    pub fn reclaim(&self, index: u32) -> Result<usize, i32> {
+        if index as usize >= N {
+            return Err(-rseq_abi::errno::EINVAL);
+        }
+        let slot = self.heads.slot(crate::Where::Slot(index));
+        if slot.word.load(Ordering::Acquire) == 0 {
+            return Ok(0);
+        }
+        // The guard: also the reclaimers' lock on this index.
+        if slot
+            .aux
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err(-rseq_abi::errno::EBUSY);
+        }
+        let fenced = match self.heads.mode() {
+            IndexMode::CpuId => crate::remote::fence_cpu(index),
+            IndexMode::MmCid => crate::remote::fence_all(),
+        };
+        if let Err(e) = fenced {
+            slot.aux.store(0, Ordering::Release);
+            return Err(e);
+        }
+        // Every section that could still commit on this index restarted or
+        // committed before the fence, and every later one sees the guard:
+        // the head word is ours until the guard drops.
+        let head = slot.word.load(Ordering::Acquire);
+        slot.word.store(0, Ordering::Relaxed);
+        let mut n = 0;
+        if head != 0 {
+            let mut tail = head;
+            n = 1;
+            loop {
+                // SAFETY: the list is ours (above); its nodes are free
+                // objects of this pool whose first word links them.
+                let next = unsafe { ptr::read(tail as *const usize) };
+                if next == 0 {
+                    break;
+                }
+                tail = next;
+                n += 1;
+            }
+            self.lock();
+            // SAFETY: tail is the last node of a list that is ours.
+            unsafe { ptr::write(tail as *mut usize, self.global_head.load(Ordering::Relaxed)) };
+            self.global_head.store(head, Ordering::Relaxed);
+            self.global_len.fetch_add(n, Ordering::Relaxed);
+            self.unlock();
+        }
+        slot.aux.store(0, Ordering::Release);
+        Ok(n)
+    }
+
+    /// [`Pool::reclaim`] of every index `< limit` (at most `N`): the
+    /// objects moved, or the first error other than `-EBUSY` (after trying
+    /// every index; `-EAGAIN` indexes are left as they are).
+    pub fn reclaim_all(&self, limit: usize) -> Result<usize, i32> {
+        let mut moved = 0;
+        let mut err = 0;
+        for i in 0..limit.min(N) {
+            match self.reclaim(i as u32) {
+                Ok(n) => moved += n,
+                Err(e) if e == -rseq_abi::errno::EBUSY => {}
+                Err(e) => err = if err == 0 { e } else { err },
+            }
+        }
+        if err != 0 {
+            Err(err)
+        } else {
+            Ok(moved)
+        }
+    }
+
     /// Moves the current CPU's free objects to the global list; returns how
     /// many.
     pub fn drain_current(&self) -> usize {
@@ -466,6 +603,118 @@ mod tests {
             }
         }
         assert_eq!(all.len(), 512, "objects lost");
+    }
+
+    /// A CPU's list taken by another thread: exactly the objects freed
+    /// there, then none; they are allocated again from the global list.
+    #[test]
+    fn reclaim_takes_a_cpus_list() {
+        let pool: &'static Pool<64> = Box::leak(Box::new(Pool::new(IndexMode::CpuId, 64, 32)));
+        assert_eq!(pool.add_storage(storage(64 * 64)), Ok(64));
+        let mut cpus = [0u32; 1024];
+        assert!(crate::allowed_cpus(&mut cpus) >= 1);
+        let c = cpus[0];
+        let on_cpu = std::thread::spawn(move || {
+            assert_eq!(crate::pin_to_cpu(c as usize), 0);
+            let objs: Vec<_> = (0..20).map(|_| pool.alloc().unwrap()).collect();
+            for o in objs {
+                // SAFETY: from this pool, not used after.
+                unsafe { pool.free(o) };
+            }
+            rseq_registration::current_area().is_some()
+        });
+        if !on_cpu.join().unwrap() {
+            return; // no rseq: nothing is ever on a per-CPU list
+        }
+        let before = pool.cpu_len(c).unwrap();
+        assert!(before >= 20, "{before}");
+        let global = pool.global_len();
+        assert_eq!(pool.reclaim(c), Ok(before));
+        assert_eq!(pool.cpu_len(c), Some(0));
+        assert_eq!(pool.global_len(), global + before);
+        assert_eq!(pool.reclaim(c), Ok(0));
+        assert_eq!(pool.reclaim(64), Err(-rseq_abi::errno::EINVAL));
+        // Everything allocatable again, once.
+        let mut all = HashSet::new();
+        for &c in &cpus[..crate::allowed_cpus(&mut [0u32; 1024])] {
+            assert_eq!(crate::pin_to_cpu(c as usize), 0);
+            while let Some(o) = pool.alloc() {
+                assert!(all.insert(o.as_ptr() as usize));
+            }
+        }
+        assert_eq!(all.len(), 64);
+    }
+
+    /// Reclaims of every CPU race allocations and frees on all of them
+    /// (membarrier, then the fallback): no object lost, none twice.
+    fn reclaim_races(fallback: bool) {
+        let pool: &'static Pool<64> = Box::leak(Box::new(Pool::new(IndexMode::CpuId, 64, 16)));
+        assert_eq!(pool.add_storage(storage(64 * 256)), Ok(256));
+        crate::remote::set_fallback_only(fallback);
+        let stop: &'static std::sync::atomic::AtomicBool =
+            Box::leak(Box::new(std::sync::atomic::AtomicBool::new(false)));
+        let reclaimer = std::thread::spawn(move || {
+            let mut moved = 0;
+            while !stop.load(Ordering::Relaxed) {
+                moved += pool.reclaim_all(64).unwrap_or(0);
+                std::thread::yield_now();
+            }
+            moved
+        });
+        let hs: Vec<_> = (0..4)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    let mut held = Vec::new();
+                    for round in 0..40_000usize {
+                        if round % 3 != 2 && held.len() < 24 {
+                            if let Some(o) = pool.alloc() {
+                                // SAFETY: o is ours: 64 bytes.
+                                unsafe { ptr::write_bytes(o.as_ptr(), t as u8 + 1, 64) };
+                                held.push(o);
+                            }
+                        } else if let Some(o) = held.pop() {
+                            // SAFETY: o is ours (64 bytes).
+                            let mark =
+                                unsafe { std::slice::from_raw_parts(o.as_ptr().add(16), 48) };
+                            assert!(mark.iter().all(|&b| b == t as u8 + 1), "object shared");
+                            // SAFETY: from this pool, not used after.
+                            unsafe { pool.free(o) };
+                        }
+                    }
+                    held.into_iter()
+                        .map(|p| p.as_ptr() as usize)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all = HashSet::new();
+        for h in hs {
+            for p in h.join().unwrap() {
+                assert!(all.insert(p), "object handed out twice");
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        reclaimer.join().unwrap();
+        crate::remote::set_fallback_only(false);
+        let mut cpus = [0u32; 1024];
+        let n = crate::allowed_cpus(&mut cpus);
+        for &c in &cpus[..n] {
+            assert_eq!(crate::pin_to_cpu(c as usize), 0);
+            while let Some(o) = pool.alloc() {
+                assert!(all.insert(o.as_ptr() as usize), "free object also held");
+            }
+        }
+        assert_eq!(all.len(), 256, "objects lost");
+    }
+
+    #[test]
+    fn reclaim_races_with_membarrier() {
+        reclaim_races(false);
+    }
+
+    #[test]
+    fn reclaim_races_in_the_fallback() {
+        reclaim_races(true);
     }
 
     #[test]

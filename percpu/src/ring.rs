@@ -40,7 +40,7 @@ struct BufferFull;
 
 /// One record slot: header `(position + 1) << 32 | length`, then the payload.
 #[repr(C, align(64))]
-struct RecordSlot(UnsafeCell<[u64; RECORD_SLOT / 8]>);
+pub(crate) struct RecordSlot(pub(crate) UnsafeCell<[u64; RECORD_SLOT / 8]>);
 
 // SAFETY: slots are written by one producer at a time (the rseq commit
 // protocol or the CAS reservation) and read by the consumer only once
@@ -50,7 +50,7 @@ unsafe impl Sync for RecordSlot {}
 impl RecordSlot {
     // Array initializer only: each use is a fresh value.
     #[allow(clippy::declare_interior_mutable_const)]
-    const EMPTY: RecordSlot = RecordSlot(UnsafeCell::new([0; RECORD_SLOT / 8]));
+    pub(crate) const EMPTY: RecordSlot = RecordSlot(UnsafeCell::new([0; RECORD_SLOT / 8]));
 }
 
 fn header(pos: usize, len: usize) -> u64 {
@@ -58,7 +58,7 @@ fn header(pos: usize, len: usize) -> u64 {
 }
 
 /// Calls `f` with the payload of a record image.
-fn with_payload(img: &[u64; RECORD_SLOT / 8], f: &mut impl FnMut(&[u8])) {
+pub(crate) fn with_payload(img: &[u64; RECORD_SLOT / 8], f: &mut impl FnMut(&[u8])) {
     let len = ((img[0] & 0xffff_ffff) as usize).min(RECORD_MAX);
     let mut bytes = [0u8; RECORD_MAX];
     for (k, b) in bytes.iter_mut().enumerate().take(len) {

@@ -488,6 +488,31 @@ pool_collector (void *arg)
   return NULL;
 }
 
+static int reclaim_stop;
+
+/* Reclaims every index's list in a loop; returns the objects moved, or the
+   first error.  */
+static void *
+pool_reclaimer (void *arg)
+{
+  long moved = 0;
+  (void) arg;
+  while (!__atomic_load_n (&reclaim_stop, __ATOMIC_ACQUIRE))
+    {
+      for (unsigned int i = 0; i < 64; i++)
+        {
+          long r = rseq_percpu_pool_reclaim (pool, i);
+          if (r == -EBUSY)
+            continue;
+          if (r < 0)
+            return (void *) r;
+          moved += r;
+        }
+      sched_yield ();
+    }
+  return (void *) moved;
+}
+
 static void
 test_pool (void)
 {
@@ -497,8 +522,11 @@ test_pool (void)
   void *storage = aligned_alloc (64, POOL_OBJECTS * 64);
   CHECK (rseq_percpu_pool_add_storage (pool, storage, POOL_OBJECTS * 64)
              == POOL_OBJECTS, "add storage");
-  pthread_t t[THREADS];
+  pthread_t t[THREADS], rec;
   long bad = 0;
+  /* A reclaimer takes every index's list back while the workers run.  */
+  reclaim_stop = 0;
+  pthread_create (&rec, NULL, pool_reclaimer, NULL);
   for (long i = 0; i < THREADS; i++)
     pthread_create (&t[i], NULL, pool_worker, (void *) i);
   for (int i = 0; i < THREADS; i++)
@@ -507,7 +535,13 @@ test_pool (void)
       pthread_join (t[i], &r);
       bad += (long) r;
     }
+  __atomic_store_n (&reclaim_stop, 1, __ATOMIC_RELEASE);
+  void *rr;
+  pthread_join (rec, &rr);
   CHECK (bad == 0, "pool: %ld objects handed out twice", bad);
+  CHECK ((long) rr >= 0, "pool reclaim: error %ld", (long) rr);
+  printf ("pool: %ld objects reclaimed from per-CPU lists meanwhile\n",
+          (long) rr);
   /* Everything is free again: collect it from every CPU's list, with one
      collector pinned to each allowed CPU, all alive at once (so that with
      mm_cid they hold every concurrency id there is).  */
@@ -532,6 +566,137 @@ test_pool (void)
   void *o;
   CHECK (rseq_percpu_pool_alloc (pool, &o) == -ENOMEM && o == NULL,
          "empty pool");
+}
+
+/* The flush ring: writers number their records; a flusher takes every
+   CPU's packet away while they write.  Each record written (write >= -1)
+   is read exactly once and whole; each refused one (-ENOSPC) never.  */
+#define FLUSH_WRITERS 4
+#define FLUSH_RECORDS 20000
+static void *fring;
+static unsigned char fl_written[FLUSH_WRITERS][FLUSH_RECORDS];
+static unsigned char fl_seen[FLUSH_WRITERS][FLUSH_RECORDS];
+static long fl_bad;
+static int fl_stop;
+
+static void
+flush_record (void *arg, int where, const void *payload, size_t len)
+{
+  uint32_t hdr[2];
+  (void) arg;
+  (void) where;
+  if (len < sizeof hdr)
+    {
+      fl_bad++;
+      return;
+    }
+  memcpy (hdr, payload, sizeof hdr);
+  const unsigned char *p = payload;
+  for (size_t k = sizeof hdr; k < len; k++)
+    fl_bad += p[k] != (unsigned char) (hdr[0] ^ hdr[1] ^ k);
+  if (hdr[0] >= FLUSH_WRITERS || hdr[1] >= FLUSH_RECORDS
+      || len != 8 + hdr[1] % 40 || fl_seen[hdr[0]][hdr[1]]++)
+    fl_bad++;
+}
+
+static void *
+flush_writer (void *arg)
+{
+  uint32_t t = (uint32_t) (uintptr_t) arg;
+  unsigned char buf[RSEQ_PERCPU_RECORD_MAX];
+  for (uint32_t seq = 0; seq < FLUSH_RECORDS; seq++)
+    {
+      size_t len = 8 + seq % 40;
+      memcpy (buf, &t, 4);
+      memcpy (buf + 4, &seq, 4);
+      for (size_t k = 8; k < len; k++)
+        buf[k] = (unsigned char) (t ^ seq ^ k);
+      for (int tries = 0; tries < 100; tries++)
+        {
+          int r = rseq_percpu_flush_ring_write (fring, buf, len);
+          if (r >= -1)
+            {
+              fl_written[t][seq] = 1;
+              break;
+            }
+          if (r != -ENOSPC)
+            {
+              printf ("FAIL flush ring write: %d\n", r);
+              checks_failed++;
+              return NULL;
+            }
+          sched_yield ();
+        }
+    }
+  return NULL;
+}
+
+static void *
+flusher (void *arg)
+{
+  long n = 0;
+  (void) arg;
+  while (!__atomic_load_n (&fl_stop, __ATOMIC_ACQUIRE))
+    {
+      long r = rseq_percpu_flush_ring_flush (fring, flush_record, NULL);
+      if (r < 0)
+        return (void *) r;
+      n += r;
+      sched_yield ();
+    }
+  return (void *) n;
+}
+
+static void
+test_flush_ring (int fallback)
+{
+  rseq_percpu_remote_fallback_only (fallback);
+  fring = aligned_alloc (RSEQ_PERCPU_ALIGN, rseq_percpu_flush_ring_size ());
+  CHECK (rseq_percpu_flush_ring_init (fring, rseq_percpu_flush_ring_size ())
+             == 0, "flush ring init");
+  memset (fl_written, 0, sizeof fl_written);
+  memset (fl_seen, 0, sizeof fl_seen);
+  fl_bad = 0;
+  fl_stop = 0;
+  pthread_t w[FLUSH_WRITERS], f;
+  pthread_create (&f, NULL, flusher, NULL);
+  for (uintptr_t i = 0; i < FLUSH_WRITERS; i++)
+    pthread_create (&w[i], NULL, flush_writer, (void *) i);
+  for (int i = 0; i < FLUSH_WRITERS; i++)
+    pthread_join (w[i], NULL);
+  __atomic_store_n (&fl_stop, 1, __ATOMIC_RELEASE);
+  void *r;
+  pthread_join (f, &r);
+  CHECK ((long) r >= 0, "flush: error %ld", (long) r);
+  long last = rseq_percpu_flush_ring_flush (fring, flush_record, NULL);
+  CHECK (last >= 0, "last flush: %ld", last);
+  long written = 0, mismatch = 0;
+  for (int t = 0; t < FLUSH_WRITERS; t++)
+    for (int k = 0; k < FLUSH_RECORDS; k++)
+      {
+        written += fl_written[t][k];
+        mismatch += fl_written[t][k] != fl_seen[t][k];
+      }
+  struct rseq_percpu_flush_stats st;
+  CHECK (rseq_percpu_flush_ring_stats (fring, &st) == 0, "stats");
+  CHECK (fl_bad == 0 && mismatch == 0,
+         "flush ring%s: %ld torn or duplicated, %ld written but not read "
+         "or read but not written", fallback ? " (fallback)" : "", fl_bad,
+         mismatch);
+  CHECK (st.free_packets == RSEQ_PERCPU_FLUSH_PACKETS,
+         "flush ring: %lu packets free after the last flush",
+         (unsigned long) st.free_packets);
+  CHECK ((long) st.records == written, "flush ring: %lu flushed, %ld written",
+         (unsigned long) st.records, written);
+  printf ("flush ring%s: %ld records written, all read once (%lu packets "
+          "flushed, %lu installs, %lu dropped and reported)\n",
+          fallback ? " (fallback fence)" : "", written,
+          (unsigned long) st.packets, (unsigned long) st.installs,
+          (unsigned long) st.lost);
+  CHECK (rseq_percpu_flush_ring_has_packet (fring, 64) == -EINVAL, "cpu 64");
+  CHECK (rseq_percpu_flush_ring_has_packet (fring, 0) == 0, "no packet");
+  free (fring);
+  rseq_percpu_remote_fallback_only (0);
 }
 
 static void *ring;
@@ -710,6 +875,16 @@ test_bad_input (void)
   CHECK (rseq_percpu_pool_alloc (pool, NULL) == -EINVAL, "null out");
   CHECK (rseq_percpu_pool_free (pool, NULL) == -EINVAL, "free null");
   CHECK (rseq_percpu_pool_add_storage (pool, NULL, 64) == -EINVAL, "null");
+  CHECK (rseq_percpu_pool_reclaim (NULL, 0) == -EINVAL, "null pool");
+  CHECK (rseq_percpu_pool_reclaim (pool, 256) == -EINVAL, "cpu 256");
+  CHECK (rseq_percpu_pool_cpu_free (pool, 256) == -EINVAL, "cpu 256");
+  CHECK (rseq_percpu_remote_fence (1024) == -EINVAL, "cpu 1024");
+  CHECK (rseq_percpu_remote_fence (0) >= 0, "fence cpu 0");
+  CHECK (rseq_percpu_flush_ring_init (NULL, 1 << 24) == -EINVAL, "null");
+  CHECK (rseq_percpu_flush_ring_write (NULL, &w, 8) == -EINVAL, "null ring");
+  CHECK (rseq_percpu_flush_ring_flush (NULL, flush_record, NULL) == -EINVAL,
+         "null ring");
+  CHECK (rseq_percpu_flush_ring_stats (NULL, NULL) == -EINVAL, "null");
   CHECK (rseq_percpu_ring_init (NULL, 1 << 24, 0) == -EINVAL, "null");
   CHECK (rseq_percpu_ring_write (NULL, &w, 8) == -EINVAL, "null ring");
   CHECK (rseq_percpu_ring_write (ring, NULL, 8) == -EINVAL, "null payload");
@@ -743,6 +918,8 @@ main (int argc, char **argv)
   test_unregistered_thread ();
   test_pool ();
   test_ring ();
+  test_flush_ring (0);
+  test_flush_ring (1);
   test_lock ();
   test_bad_input ();
   printf ("%d passed, %d failed\n", checks_passed, checks_failed);

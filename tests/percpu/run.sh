@@ -60,6 +60,11 @@ run "stress cpu_id, no injection" no "$bin" stress --seconds "$secs" --no-inject
 # The reader lock with a long delay inside the read-lock section: without the
 # writer's membarrier this run sees writers inside read sections.
 run "stress lock, long in-section delay" yes "$bin" stress --mode lock --seconds "$secs" --threads "$threads" --delay 3000
+# Remote access (flush ring, pool reclaim) with the fallback fence (the
+# consumer visits each CPU instead of membarrier's CPU-targeted command).
+# With the fence broken (fence_cpu returning at once) both modes fail:
+# duplicated or lost records, objects handed out twice.
+run "stress flush+reclaim, fallback fence" yes "$bin" stress --mode flush --mode reclaim --seconds "$secs" --threads "$threads" --fallback-fence
 
 # The fallback: no rseq at all. The stress must stay exact with 0 aborts.
 launcher=$out/no_rseq

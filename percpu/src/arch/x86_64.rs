@@ -688,6 +688,172 @@ pub unsafe fn load_cbeq_pop_raw<const INJECT: bool>(
     node
 }
 
+/// The pool's push: [`load_cbne_store_raw`] that first leaves by the
+/// compare-failed exit when the guard word 8 bytes after `*v` (the slot's
+/// `aux`: the list is being reclaimed by another thread) is not zero. The
+/// guard is loaded inside the section, after the index check: a remote
+/// thread that sets it and then fences the CPU ([`crate::remote`]) owns the
+/// list head afterwards.
+///
+/// # Safety
+/// As [`load_cbne_store`]; `v` is followed by a readable word.
+#[inline(always)]
+pub unsafe fn pool_push_raw<const INJECT: bool>(
+    area: *mut rseq_abi::Rseq,
+    index_field: *const u32,
+    index: u32,
+    v: *mut usize,
+    expect: usize,
+    newv: usize,
+    inject: &Injection,
+) -> usize {
+    let r: usize;
+    // SAFETY: the caller's contract; the sequence only reads `v[0..2]`,
+    // writes `*v` and the area, and emits its descriptor and tables as
+    // documented above.
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            [cs_begin!()],
+            [cs_check_index!()],
+            [
+                "cmpq $0, 8({v})\n",
+                "jnz 5f\n",
+                "cmp {expect}, ({v})\n",
+                "jnz 5f\n"
+            ],
+            ["mov {newv}, ({v})\n", cs_end_enc!("{v}", exit_compare_failed!())],
+            tmp = out(reg) _,
+            cpu = in(reg) cpu_field(area),
+            mode = in(reg) mode_of(area, index_field),
+            index = in(reg) index,
+            v = inout(reg) v => r,
+            expect = in(reg) expect,
+            newv = in(reg) newv,
+            options(att_syntax, nostack),
+        );
+    }
+    r
+}
+
+/// The pool's pop: [`load_cbeq_pop_raw`] (next pointer at offset 0) that
+/// first leaves by the compare-failed exit when the guard word 8 bytes after
+/// `*head` is not zero (see [`pool_push_raw`]).
+///
+/// # Safety
+/// As [`load_cbeq_pop`]; `head` is followed by a readable word.
+#[inline(always)]
+pub unsafe fn pool_pop_raw<const INJECT: bool>(
+    area: *mut rseq_abi::Rseq,
+    index_field: *const u32,
+    index: u32,
+    head: *mut usize,
+    inject: &Injection,
+) -> usize {
+    let node: usize;
+    // SAFETY: the caller's contract.
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            [cs_begin!()],
+            [cs_check_index!()],
+            [
+                "cmpq $0, 8({head})\n",
+                "jnz 5f\n",
+                "mov ({head}), {node}\n",
+                "test {node}, {node}\n",
+                "jz 5f\n",
+                "mov ({node}), {tmp}\n",
+            ],
+            ["mov {tmp}, ({head})\n", cs_end_enc!("{node}", exit_compare_failed!())],
+            tmp = out(reg) _,
+            node = out(reg) node,
+            cpu = in(reg) cpu_field(area),
+            mode = in(reg) mode_of(area, index_field),
+            index = in(reg) index,
+            head = in(reg) head,
+            options(att_syntax, nostack),
+        );
+    }
+    node
+}
+
+/// The flush ring's write (`cpu_id` indexing only): on CPU `index`, load the
+/// active packet pointer from `*slot` *inside the section* (null: compare
+/// failed), its record count `n` from the packet's first word (`n >= cap`:
+/// compare failed), store the header `(n + 1) << 32 | len` into record `n`
+/// (at `packet + 64 + 64 * n`) and copy `len` bytes from `src` after it
+/// (see `cs_copy_bytes`), then store `n + 1` into the count (the commit).
+/// The pointer is read inside the section so that a consumer that swaps it
+/// and then fences the CPU ([`crate::remote::fence_cpu`]) owns the old
+/// packet, count and records included. Returns the encoded outcome
+/// ([`enc_outcome`]: the packet pointer when it committed).
+///
+/// # Safety
+/// `area` is the calling thread's registered area; `*slot` is null or a
+/// packet: a 64-byte header whose first word is the count, then `cap`
+/// 64-byte records, records `>= count` unpublished; `len <= 56`; `src`
+/// readable for `len` bytes; `*slot` and the counts of the packets it
+/// names are written by sequences committing on `index` only, or by a
+/// thread that owns them by the protocol above.
+#[inline(always)]
+pub unsafe fn packet_write_raw<const INJECT: bool>(
+    area: *mut rseq_abi::Rseq,
+    index: u32,
+    slot: *const usize,
+    cap: usize,
+    src: *const u8,
+    len: usize,
+    inject: &Injection,
+) -> usize {
+    let pkt: usize;
+    // SAFETY: the caller's contract.
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            [cs_begin!()],
+            // cpu_id itself is the index: one compare also refuses an
+            // unregistered area (-1 never equals an index).
+            ["cmpl {index:e}, ({cpu})\n", "jnz 4f\n"],
+            [
+                "mov ({slot}), {pkt}\n",
+                "test {pkt}, {pkt}\n",
+                "jz 5f\n",
+                "mov ({pkt}), {off}\n",
+                "cmp {cap}, {off}\n",
+                "jae 5f\n",
+                "mov {off}, {dst}\n",
+                "shl $6, {dst}\n",
+                "lea 64({pkt},{dst}), {dst}\n",
+                "lea 1({off}), {tmp}\n",
+                "shl $32, {tmp}\n",
+                "or {len}, {tmp}\n",
+                "mov {tmp}, ({dst})\n",
+                "add $8, {dst}\n",
+                cs_copy_bytes!(),
+                "inc {off}\n",
+            ],
+            ["mov {off}, ({pkt})\n", cs_end_enc!("{pkt}", exit_compare_failed!())],
+            tmp = out(reg) _,
+            cpu = in(reg) cpu_field(area),
+            index = in(reg) index,
+            slot = in(reg) slot,
+            cap = in(reg) cap,
+            pkt = out(reg) pkt,
+            off = out(reg) _,
+            dst = out(reg) _,
+            src = inout(reg) src => _,
+            len = inout(reg) len => _,
+            xmm = out(xmm_reg) _,
+            options(att_syntax, nostack),
+        );
+    }
+    pkt
+}
+
 /// Compare + try-store + store: on `index`, if `*v == expect`, store `newv2`
 /// into `*v2` (may be redone after an abort), then `newv` into `*v` (the
 /// commit). x86-64 keeps the two stores in order.
