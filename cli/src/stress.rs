@@ -379,20 +379,19 @@ fn pool_stress(cfg: &Config, reclaim: bool) -> Result<(String, u64), String> {
             return Err("pool: object held by two threads".into());
         }
     }
-    // Every free object: from each CPU's list and the global list.
-    let mut cpus = [0u32; 1024];
-    let n = rseq_percpu::allowed_cpus(&mut cpus);
-    let collector = std::thread::spawn(move || {
-        let mut got = Vec::new();
-        for &c in &cpus[..n] {
-            rseq_percpu::pin_to_cpu(c as usize);
-            while let Some(o) = pool.alloc() {
-                got.push(o.as_ptr() as usize);
-            }
-        }
-        got
-    });
-    for p in collector.join().unwrap() {
+    // Every free object: every index's list (moved to the global list:
+    // allocating from each CPU in turn misses, in mm_cid mode, the lists of
+    // concurrency ids a lone thread does not get), then the global list.
+    #[allow(unsafe_code)]
+    // SAFETY: every worker and the reclaimer are joined.
+    unsafe {
+        pool.drain_all_quiescent()
+    };
+    let mut got = Vec::new();
+    while let Some(o) = pool.alloc() {
+        got.push(o.as_ptr() as usize);
+    }
+    for p in got {
         if !all.insert(p) {
             return Err("pool: free object also held, or on two lists".into());
         }

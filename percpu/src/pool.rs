@@ -485,29 +485,63 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         // the head word is ours until the guard drops.
         let head = slot.word.load(Ordering::Acquire);
         slot.word.store(0, Ordering::Relaxed);
-        let mut n = 0;
-        if head != 0 {
-            let mut tail = head;
-            n = 1;
-            loop {
-                // SAFETY: the list is ours (above); its nodes are free
-                // objects of this pool whose first word links them.
-                let next = unsafe { ptr::read(tail as *const usize) };
-                if next == 0 {
-                    break;
-                }
-                tail = next;
-                n += 1;
-            }
-            self.lock();
-            // SAFETY: tail is the last node of a list that is ours.
-            unsafe { ptr::write(tail as *mut usize, self.global_head.load(Ordering::Relaxed)) };
-            self.global_head.store(head, Ordering::Relaxed);
-            self.global_len.fetch_add(n, Ordering::Relaxed);
-            self.unlock();
-        }
+        // SAFETY: the list is ours until the guard drops (above).
+        let n = unsafe { self.splice_to_global(head) };
         slot.aux.store(0, Ordering::Release);
         Ok(n)
+    }
+
+    /// Puts the list starting at `head` (0: empty) on the global list;
+    /// returns its length.
+    ///
+    /// # Safety
+    /// The list is the caller's: off every per-index head, no thread
+    /// walks or changes it; its nodes are free objects of this pool whose
+    /// first word links them.
+    unsafe fn splice_to_global(&self, head: usize) -> usize {
+        if head == 0 {
+            return 0;
+        }
+        let mut tail = head;
+        let mut n = 1;
+        loop {
+            // SAFETY: the caller's contract.
+            let next = unsafe { ptr::read(tail as *const usize) };
+            if next == 0 {
+                break;
+            }
+            tail = next;
+            n += 1;
+        }
+        self.lock();
+        // SAFETY: tail is the last node of a list that is the caller's.
+        unsafe { ptr::write(tail as *mut usize, self.global_head.load(Ordering::Relaxed)) };
+        self.global_head.store(head, Ordering::Relaxed);
+        self.global_len.fetch_add(n, Ordering::Relaxed);
+        self.unlock();
+        n
+    }
+
+    /// Moves the free list of every index to the global list, without a
+    /// fence, for a pool no thread uses any more (every user joined):
+    /// an accounting or teardown step that must reach every index, which
+    /// allocating from each CPU cannot do in `mm_cid` mode (a lone thread
+    /// gets the same concurrency id on any CPU). Returns how many objects
+    /// moved.
+    ///
+    /// # Safety
+    /// No other thread uses the pool during the call, and every thread that
+    /// used it before is synchronized with the caller (joined).
+    pub unsafe fn drain_all_quiescent(&self) -> usize {
+        let mut moved = 0;
+        for i in 0..N {
+            let word = &self.heads.slot(crate::Where::Slot(i as u32)).word;
+            let head = word.swap(0, Ordering::Acquire);
+            // SAFETY: taken off its head with no concurrent user (the
+            // caller's contract): the list is ours.
+            moved += unsafe { self.splice_to_global(head) };
+        }
+        moved
     }
 
     /// [`Pool::reclaim`] of every index `< limit` (at most `N`): the
@@ -715,6 +749,29 @@ mod tests {
     #[test]
     fn reclaim_races_in_the_fallback() {
         reclaim_races(true);
+    }
+
+    #[test]
+    fn quiescent_drain_reaches_every_index() {
+        let pool = Pool::<64>::new(IndexMode::CpuId, 64, 32);
+        assert_eq!(pool.add_storage(storage(64 * 64)), Ok(64));
+        // Objects freed on every allowed CPU: on that CPU's list.
+        let mut cpus = [0u32; 1024];
+        let n = crate::allowed_cpus(&mut cpus);
+        let mut held = Vec::new();
+        while let Some(o) = pool.alloc() {
+            held.push(o);
+        }
+        for (k, o) in held.into_iter().enumerate() {
+            assert_eq!(crate::pin_to_cpu(cpus[k % n] as usize), 0);
+            // SAFETY: from this pool, not used after.
+            unsafe { pool.free(o) };
+        }
+        let on_lists = 64 - pool.global_len();
+        // SAFETY: this thread is the pool's only user.
+        let moved = unsafe { pool.drain_all_quiescent() };
+        assert_eq!(moved, on_lists);
+        assert_eq!(pool.global_len(), 64);
     }
 
     #[test]
