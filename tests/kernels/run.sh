@@ -3,7 +3,8 @@
 # tests/*/run.sh): matrix.sh (the project's suites and the kernel's rseq
 # selftests inside Debian's 6.1, 6.12, 7.0, 7.1 and 7.3 kernels under qemu,
 # and the selftests on this machine's kernel), then the kernel scripts that
-# need a guest of their own.
+# need a guest of their own: hotplug.sh (4-CPU guests, CPUs taken offline
+# and back under the per-CPU stress).
 #
 # Sized for the test command's budget on a busy 2-core machine: every
 # project suite runs in every kernel; of run_param_test.sh's matrices
@@ -51,6 +52,7 @@ run() { # script
 }
 start=$SECONDS
 run tests/kernels/matrix.sh
+run tests/kernels/hotplug.sh
 echo "kernels: all scripts $((SECONDS - start)) s"
 echo "kernels: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
