@@ -9,8 +9,9 @@
 //! covering the slice control: feature size 33) and says so in the area's
 //! read-only `flags` (AVAILABLE, ENABLED). Registration enables it: the
 //! component's own registration passes `RSEQ_FLAG_SLICE_EXT_DEFAULT_ON`
-//! (retried without on kernels that refuse the flag), and an adopted libc
-//! registration that is AVAILABLE but not ENABLED gets the `prctl`. Where it
+//! (retried without on kernels that refuse the flag), and an area left
+//! AVAILABLE but not ENABLED (a libc registration that did not ask, or a
+//! refused flag) gets `prctl(PR_RSEQ_SLICE_EXTENSION, SET, ENABLE)`. Where it
 //! is not offered (kernels before 7.0, Debian's 7.x kernels, which leave the
 //! option off, legacy 32-byte registrations such as glibc 2.35-2.40's, no
 //! area), [`request`] and [`release`] do nothing and return false.
@@ -177,11 +178,13 @@ impl Drop for SliceGuard {
     }
 }
 
-/// Enables the extension on an area the host libc registered, when the
-/// kernel offers it there but the libc did not ask (one `prctl` per
-/// thread, at adoption). The kernel kills the thread if the area's flags
+/// Enables the extension on a freshly registered or adopted area where the
+/// kernel offers it (AVAILABLE) but nobody asked (not ENABLED): an area
+/// the host libc registered without the flag, or the component's own when
+/// the flag was refused (a seccomp filter, say). One `prctl` for such a
+/// thread, none otherwise. The kernel kills the thread if the area's flags
 /// lack AVAILABLE at that point, so it is called only when they have it.
-pub(crate) fn enable_adopted(a: *mut Rseq) {
+pub(crate) fn enable_if_offered(a: *mut Rseq) {
     // SAFETY: `a` is the libc's registered area of the calling thread.
     if unsafe { flags(a) } & ON != RSEQ_CS_FLAG_SLICE_EXT_AVAILABLE {
         return;

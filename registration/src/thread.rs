@@ -236,7 +236,7 @@ fn register_blocked(st: *mut ThreadState, mode: Mode) -> Result<Owner, i32> {
     match host {
         HostRseq::Registered { offset, size } => {
             let area = thread_pointer().wrapping_offset(offset).cast::<Rseq>();
-            crate::slice::enable_adopted(area);
+            crate::slice::enable_if_offered(area);
             record(
                 st,
                 LIBC,
@@ -384,6 +384,9 @@ fn register_own(st: *mut ThreadState) -> Result<Owner, i32> {
     }
     // EBUSY: this exact area, length and signature are registered already.
     if r == 0 || r == -EBUSY {
+        if len >= FEATURE_SIZE_SLICE {
+            crate::slice::enable_if_offered(area);
+        }
         record(st, COMPONENT, Reason::Registered, 0, area, len, fs);
         if PROMISED.load(Ordering::Acquire) && !PUBLISHED.swap(true, Ordering::AcqRel) {
             host::publish_own((area as isize).wrapping_sub(thread_pointer() as isize), fs);

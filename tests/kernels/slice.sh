@@ -8,13 +8,15 @@
 #   grants under a competing thread on the same CPU (counted by the kernel's
 #   debugfs rseq/stats), an oversubscribed stress with a signal handler that
 #   uses the API too, and the fallback where it is not offered (glibc 2.36's
-#   own 32-byte registration, rseq blocked by seccomp); a negative control
+#   own 32-byte registration, rseq blocked by seccomp); with the
+#   registration flag refused (refuse_slice_flag.c, seccomp EINVAL, as
+#   kernels before 7.0 answer): still registered, enabled by prctl; a negative control
 #   (a release that never yields) that must fail; and the kernel's own
 #   selftest slice_test (linux-source-7.3, self-registered), which must run
 #   its three variants rather than skip;
 # - on Debian's stock kernels (fetch.sh: 6.1, 6.12, 7.0, 7.1, 7.3) and on
 #   this machine's kernel: the no-op fallback (-EOPNOTSUPP) with
-#   registration unchanged, whoever owns it.
+#   registration unchanged, whoever owns it, also with the flag refused.
 #
 # Needs target/release/librseq_libc.a (cargo build --release). Sizes:
 # FORCED_GRANTS (20), STRESS_MS (3000), SLICE_KERNELS (stock kernels to
@@ -78,6 +80,7 @@ build() { # name compiler args...
 }
 build init gcc -O2 -Wall -Wextra -static "$here/init.c" -o "$stage/init" || finish
 build no_rseq gcc -O2 -I"$root/tests/c" -static tests/c/no_rseq_launcher.c -o "$bin/no_rseq"
+build refuse_flag gcc -O2 -Wall -Wextra -Werror -I"$root/tests/c" -static "$here/refuse_slice_flag.c" -o "$bin/refuse_flag"
 build slice-glibc gcc "${cflags[@]}" -static "$here/slice.c" "$lib" -lpthread -o "$bin/slice-glibc"
 [ $have_musl = 1 ] && build slice-musl musl-gcc "${cflags[@]}" -static "$here/slice.c" "$lib" -o "$bin/slice-musl"
 # The kernel's selftest, with the Makefile's flags (build-selftests.sh),
@@ -102,6 +105,9 @@ plan_fallback() { # the no-op fallback, whoever owns the registration
   add slice.gsx ok 60 EXPECT_SLICE=0 EXPECT_OWNER=0 -- /bin/no_rseq /bin/slice-glibc
   [ $have_musl = 1 ] && add slice.ms ok 60 EXPECT_SLICE=0 EXPECT_OWNER=2 -- /bin/slice-musl
   [ $have_musl = 1 ] && add slice.msx ok 60 EXPECT_SLICE=0 EXPECT_OWNER=0 -- /bin/no_rseq /bin/slice-musl
+  # A kernel that refuses the registration flag: registration unchanged.
+  add slice.gs0r ok 60 $off EXPECT_SLICE=0 EXPECT_OWNER=2 -- /bin/refuse_flag /bin/slice-glibc
+  [ $have_musl = 1 ] && add slice.msr ok 60 EXPECT_SLICE=0 EXPECT_OWNER=2 -- /bin/refuse_flag /bin/slice-musl
 }
 plan_custom() {
   local sizes=(FORCED_GRANTS=$forced STRESS_MS=$stress_ms)
@@ -110,6 +116,8 @@ plan_custom() {
   add slice.gsx ok 60 EXPECT_SLICE=0 EXPECT_OWNER=0 -- /bin/no_rseq /bin/slice-glibc
   add slice.gs0 ok 180 $off EXPECT_SLICE=1 EXPECT_OWNER=2 "${sizes[@]}" -- /bin/slice-glibc
   [ $have_musl = 1 ] && add slice.ms ok 180 EXPECT_SLICE=1 EXPECT_OWNER=2 "${sizes[@]}" -- /bin/slice-musl
+  # The flag refused (seccomp): still registered, and enabled through prctl.
+  add slice.gs0r ok 180 $off EXPECT_SLICE=1 EXPECT_OWNER=2 FORCED_GRANTS=5 STRESS_MS=500 -- /bin/refuse_flag /bin/slice-glibc
   add slice.noyield mustfail 180 $off EXPECT_SLICE=1 EXPECT_OWNER=2 SLICE_FAKE=noyield "${sizes[@]}" STRESS_MS=200 -- /bin/slice-glibc
   [ -x "$bin/slice_test" ] && add selftest.slice_test st 180 $off -- /bin/slice_test
 }
