@@ -39,7 +39,7 @@ finish() { echo "slice: total $((SECONDS - t_start)) s"; echo "$passed passed, $
 
 forced=${FORCED_GRANTS:-20}
 stress_ms=${STRESS_MS:-3000}
-stock=${SLICE_KERNELS:-6.1 6.12 7.0 7.1 7.3}
+stock=${SLICE_KERNELS-6.1 6.12 7.0 7.1 7.3}
 
 [ -f "$lib" ] || { fail "$lib missing: run 'cargo build --release' first"; finish; }
 if ! bash "$root/scripts/install-deps.sh" qemu-system-x86 cpio flex bison bc libelf-dev > "$out/deps.log" 2>&1; then
