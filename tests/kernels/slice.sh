@@ -67,6 +67,40 @@ if ! bash "$here/fetch.sh" > "$out/fetch.txt" 2> "$out/fetch.log"; then
 fi
 src73=$(awk '$1 == "source" && $2 == "7.3" {print $3}' "$out/fetch.txt")
 
+# ---- the ABI numbers against the 7.3 source -----------------------------------
+# The Rust constants (abi/src) against the tree the custom kernel is built
+# from: uapi rseq.h (compiled), prctl.h and the x86-64 syscall table.
+ktree=${RSEQ_LIBC_KERNEL_CACHE:-$HOME/.cache/rseq-libc/kernels}/custom/7.3-slice/src
+if [ -f "$ktree/include/uapi/linux/rseq.h" ] && [ -f "$ktree/include/uapi/linux/prctl.h" ]; then
+  mkdir -p "$out/abi/linux"
+  cp "$ktree/include/uapi/linux/rseq.h" "$out/abi/linux/rseq.h"
+  pr() { awk -v n="$1" '$1 == "#" && $2 == "define" && $3 == n {print $4} $1 == "#define" && $2 == n {print $3}' "$ktree/include/uapi/linux/prctl.h" | head -n 1; }
+  nr() { awk -v n="$1" '$3 == n {print $1}' "$ktree/arch/x86/entry/syscalls/syscall_64.tbl"; }
+  defs=()
+  for n in PR_RSEQ_SLICE_EXTENSION PR_RSEQ_SLICE_EXTENSION_GET PR_RSEQ_SLICE_EXTENSION_SET PR_RSEQ_SLICE_EXT_ENABLE; do
+    defs+=("-D$n=$(pr $n)")
+  done
+  defs+=("-DNR_RSEQ_SLICE_YIELD=$(nr rseq_slice_yield)" "-DNR_PRCTL=$(nr prctl)")
+  if gcc -O0 -I"$out/abi" "${defs[@]}" "$here/slice_abi.c" -o "$out/abi/slice_abi" > "$out/abi/build.log" 2>&1; then
+    # Rust: "pub const NAME: T = EXPR;" with EXPR a literal, "1 << N", or "OTHER + N".
+    rust_val() {
+      local e; e=$(sed -n "s/^ *pub const $1: [a-z0-9]* = \(.*\);/\1/p" "$root/abi/src/lib.rs" "$root/abi/src/arch/x86_64.rs" | head -n 1)
+      [[ $e =~ ^[A-Z_]+ ]] && e=${e/${BASH_REMATCH[0]}/$(rust_val "${BASH_REMATCH[0]}")}
+      echo $((e))
+    }
+    bad=""
+    while read -r name val; do
+      [ "$(rust_val "$name")" = "$val" ] || bad="$bad $name=$val (Rust $(rust_val "$name"))"
+    done < <("$out/abi/slice_abi")
+    if [ -z "$bad" ]; then pass "abi: $("$out/abi/slice_abi" | wc -l) slice extension values match linux-source $(cut -d' ' -f4 "$ktree/package")"
+    else fail "abi: differ from linux-source-7.3:$bad"; fi
+  else
+    fail "abi: slice_abi.c: $(head -c 400 "$out/abi/build.log")"
+  fi
+else
+  skip "abi: no linux-source-7.3 tree (build-kernel.sh unpacks it)"
+fi
+
 # ---- guest programs (static) -------------------------------------------------
 stage=$out/root
 rm -rf "$stage"; mkdir -p "$stage/bin"
