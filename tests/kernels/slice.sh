@@ -18,7 +18,9 @@
 #   this machine's kernel: the no-op fallback (-EOPNOTSUPP) with
 #   registration unchanged, whoever owns it, also with the flag refused.
 #
-# Needs target/release/librseq_libc.a (cargo build --release). Sizes:
+# About 50 s warm here (the custom guest about 30 s, each stock guest 5 s);
+# the first run builds the kernel (about 19 min at -j2 on this loaded
+# machine). Needs target/release/librseq_libc.a (cargo build --release). Sizes:
 # FORCED_GRANTS (20), STRESS_MS (3000), SLICE_KERNELS (stock kernels to
 # boot: "6.1 6.12 7.0 7.1 7.3"), SLICE_CUSTOM_KERNEL (a bzImage to use
 # instead of building one; "none": skip that guest). Ends with "N passed,
