@@ -4,7 +4,9 @@
 # selftests inside Debian's 6.1, 6.12, 7.0, 7.1 and 7.3 kernels under qemu,
 # and the selftests on this machine's kernel), then the kernel scripts that
 # need a guest of their own: hotplug.sh (4-CPU guests, CPUs taken offline
-# and back under the per-CPU stress).
+# and back under the per-CPU stress) and slice.sh (the time-slice
+# extension on a 7.3 kernel built with it, which build-kernel.sh builds and
+# caches on the first run, and its no-op fallback on Debian's kernels).
 #
 # Sized for the test command's budget on a busy 2-core machine: every
 # project suite runs in every kernel; of run_param_test.sh's matrices
@@ -58,6 +60,7 @@ run() { # script
 start=$SECONDS
 run tests/kernels/matrix.sh
 run tests/kernels/hotplug.sh
+run tests/kernels/slice.sh
 echo "kernels: all scripts $((SECONDS - start)) s"
 echo "kernels: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
