@@ -37,6 +37,8 @@ pub mod pool;
 pub mod ring;
 #[allow(unsafe_code)]
 mod slots;
+#[allow(unsafe_code)]
+pub mod spinlock;
 
 pub use slots::{Slot, Slots, Where};
 
