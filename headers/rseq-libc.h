@@ -90,6 +90,40 @@ unsigned int rseq_libc_feature_size (void);
    kernel does not report one).  */
 unsigned int rseq_libc_kernel_feature_size (void);
 
+/* The rseq time-slice extension (Linux 7.0 with CONFIG_RSEQ_SLICE_EXTENSION):
+   a thread asks the kernel not to preempt it during a short critical
+   section; an interrupt that would reschedule it returns to it instead, for
+   at most debugfs:rseq/slice_ext_nsec (5 us by default).  rseq-libc enables
+   it when it registers (or adopts) a thread's area where the kernel offers
+   it: a V2 registration (length above 32 bytes), the kernel option on, not
+   disabled with rseq_slice_ext=0.  Debian's kernels, kernels before 7.0 and
+   32-byte registrations (glibc 2.35-2.40) do not offer it; the calls below
+   then do nothing and return -EOPNOTSUPP, so a caller needs no other check.
+
+     rseq_libc_slice_request ();
+     ... critical section, no system call ...
+     rseq_libc_slice_release ();
+
+   Requests do not nest (release ends the request whoever armed it).  A
+   system call inside the section other than rseq_slice_yield ends a
+   granted extension.  All three are async-signal-safe; only a release after
+   a grant makes a system call (and the first call of a thread that never
+   registered, which registers it).  */
+
+/* 1 when the time-slice extension is available and enabled for the calling
+   thread's area, else 0.  */
+int rseq_libc_slice_available (void);
+
+/* Arms a time-slice extension request: 0, or -EOPNOTSUPP (nothing done)
+   where the extension is not available.  */
+int rseq_libc_slice_request (void);
+
+/* Clears the request; if the kernel granted an extension meanwhile, yields
+   the CPU with rseq_slice_yield (2).  Returns 1 when an extension had been
+   granted (and the CPU was yielded), 0 when none was, -EOPNOTSUPP (nothing
+   done) where the extension is not available.  */
+int rseq_libc_slice_release (void);
+
 /* rseq-libc also defines sched_getcpu (3) and getcpu (3), served from the
    area.  glibc declares both in <sched.h> (with _GNU_SOURCE); musl has no
    getcpu, so it is declared here for other libcs.  */

@@ -106,6 +106,35 @@ pub extern "C" fn rseq_libc_kernel_feature_size() -> c_uint {
     rseq_registration::kernel().feature_size
 }
 
+/// `rseq_libc_slice_available`: 1 when the time-slice extension is
+/// available and enabled for the calling thread's area, else 0.
+#[no_mangle]
+pub extern "C" fn rseq_libc_slice_available() -> c_int {
+    rseq_registration::slice::available() as c_int
+}
+
+/// `rseq_libc_slice_request`: 0 when the request is armed, `-EOPNOTSUPP`
+/// (nothing done) where the extension is not available.
+#[no_mangle]
+pub extern "C" fn rseq_libc_slice_request() -> c_int {
+    if rseq_registration::slice::request() {
+        0
+    } else {
+        -rseq_abi::errno::EOPNOTSUPP
+    }
+}
+
+/// `rseq_libc_slice_release`: 1 when an extension had been granted and the
+/// CPU was yielded, 0 when the request was cleared without a grant,
+/// `-EOPNOTSUPP` (nothing done) where the extension is not available.
+#[no_mangle]
+pub extern "C" fn rseq_libc_slice_release() -> c_int {
+    match rseq_registration::slice::try_release() {
+        Ok(granted) => granted as c_int,
+        Err(e) => -e,
+    }
+}
+
 extern "C" {
     /// Every libc this links with (glibc, musl, the test libc) has it.
     fn __errno_location() -> *mut c_int;

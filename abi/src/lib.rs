@@ -40,6 +40,11 @@ pub struct Rseq {
     /// Concurrency id: dense, below the number of threads and of CPUs
     /// (Linux 6.3; feature size >= 28).
     pub mm_cid: u32,
+    /// `struct rseq_slice_ctrl` (Linux 7.0; feature size >= 33, V2
+    /// registrations only): byte 0 `request` (set by the thread, cleared by
+    /// the thread or the kernel), byte 1 `granted` (kernel-written, read-only
+    /// for the thread), bytes 2-3 reserved. Padding in older layouts.
+    pub slice_ctrl: u32,
 }
 
 /// `struct rseq_cs`: a critical-section descriptor, usually link-time
@@ -67,6 +72,7 @@ const _: () = {
     assert!(offset_of!(Rseq, flags) == 16);
     assert!(offset_of!(Rseq, node_id) == 20);
     assert!(offset_of!(Rseq, mm_cid) == 24);
+    assert!(offset_of!(Rseq, slice_ctrl) == SLICE_CTRL_OFFSET);
     assert!(size_of::<RseqCs>() == 32 && align_of::<RseqCs>() == 32);
     assert!(offset_of!(RseqCs, version) == 0);
     assert!(offset_of!(RseqCs, flags) == 4);
@@ -81,6 +87,34 @@ pub const RSEQ_CPU_ID_UNINITIALIZED: i32 = -1;
 pub const RSEQ_CPU_ID_REGISTRATION_FAILED: i32 = -2;
 /// `flags` argument of `rseq()` that unregisters.
 pub const RSEQ_FLAG_UNREGISTER: i32 = 1;
+/// `flags` argument of `rseq()` (Linux 7.0): enable the time-slice
+/// extension for the registered thread at once, where the kernel offers it
+/// (V2 registration, `CONFIG_RSEQ_SLICE_EXTENSION`, not disabled with
+/// `rseq_slice_ext=0`). Earlier kernels answer `EINVAL` to it.
+pub const RSEQ_FLAG_SLICE_EXT_DEFAULT_ON: i32 = 1 << 1;
+/// `Rseq::flags` bit the kernel sets (read-only for the thread): the
+/// time-slice extension is available for this registration.
+pub const RSEQ_CS_FLAG_SLICE_EXT_AVAILABLE: u32 = 1 << 4;
+/// `Rseq::flags` bit the kernel sets (read-only for the thread): the
+/// time-slice extension is enabled for this thread.
+pub const RSEQ_CS_FLAG_SLICE_EXT_ENABLED: u32 = 1 << 5;
+/// Offset of `struct rseq_slice_ctrl` in the area.
+pub const SLICE_CTRL_OFFSET: usize = 28;
+/// Offset of `rseq_slice_ctrl::request` (a byte) in the area.
+pub const SLICE_REQUEST_OFFSET: usize = SLICE_CTRL_OFFSET;
+/// Offset of `rseq_slice_ctrl::granted` (a byte) in the area.
+pub const SLICE_GRANTED_OFFSET: usize = SLICE_CTRL_OFFSET + 1;
+/// Feature size that includes the time-slice control (Linux 7.0: the 4
+/// bytes of `slice_ctrl` and one reserved byte).
+pub const FEATURE_SIZE_SLICE: u32 = 33;
+/// `prctl` option of the time-slice extension (Linux 7.0).
+pub const PR_RSEQ_SLICE_EXTENSION: usize = 79;
+/// Its sub-command that reads the thread's state.
+pub const PR_RSEQ_SLICE_EXTENSION_GET: usize = 1;
+/// Its sub-command that sets the thread's state.
+pub const PR_RSEQ_SLICE_EXTENSION_SET: usize = 2;
+/// The state bit of `PR_RSEQ_SLICE_EXTENSION_GET` / `_SET`: enabled.
+pub const PR_RSEQ_SLICE_EXT_ENABLE: usize = 1;
 /// Critical-section flag: do not restart on preemption (deprecated).
 pub const RSEQ_CS_FLAG_NO_RESTART_ON_PREEMPT: u32 = 1 << 0;
 /// Critical-section flag: do not restart on signal delivery (deprecated).

@@ -18,6 +18,8 @@ pub mod reserved_area;
 #[allow(unsafe_code)]
 mod signals;
 #[allow(unsafe_code)]
+pub mod slice;
+#[allow(unsafe_code)]
 mod thread;
 
 pub use host::{HostRseq, SymbolSource};

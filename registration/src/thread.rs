@@ -5,8 +5,12 @@ use crate::signals::SignalsBlocked;
 use core::ptr::{addr_of_mut, read_volatile, write_volatile, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use rseq_abi::arch::{self, nr, syscall0, syscall4, thread_pointer, RSEQ_SIG};
+use rseq_abi::errno::EINVAL;
 use rseq_abi::errno::{EBUSY, ENOSYS, EOPNOTSUPP, EPERM, ESRCH};
-use rseq_abi::{Rseq, ORIG_AREA_SIZE, RSEQ_CPU_ID_REGISTRATION_FAILED, RSEQ_FLAG_UNREGISTER};
+use rseq_abi::{
+    Rseq, FEATURE_SIZE_SLICE, ORIG_AREA_SIZE, RSEQ_CPU_ID_REGISTRATION_FAILED,
+    RSEQ_FLAG_SLICE_EXT_DEFAULT_ON, RSEQ_FLAG_UNREGISTER,
+};
 
 /// Who registered the calling thread's rseq area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,6 +236,7 @@ fn register_blocked(st: *mut ThreadState, mode: Mode) -> Result<Owner, i32> {
     match host {
         HostRseq::Registered { offset, size } => {
             let area = thread_pointer().wrapping_offset(offset).cast::<Rseq>();
+            crate::slice::enable_adopted(area);
             record(
                 st,
                 LIBC,
@@ -350,9 +355,33 @@ fn register_own(st: *mut ThreadState) -> Result<Owner, i32> {
     // The host-reserved area (see reserved_area) or the component's own.
     let (area, capacity, align) = crate::reserved_area::area_to_register();
     let (len, fs) = registration_len(capacity, align);
-    // SAFETY: `area` is this thread's area, `capacity` bytes aligned
-    // `align`, alive as long as the thread; `len` fits in it.
-    let r = unsafe { syscall4(nr::RSEQ, area as usize, len as usize, 0, RSEQ_SIG as usize) } as i32;
+    let rseq = |flags: i32| {
+        // SAFETY: `area` is this thread's area, `capacity` bytes aligned
+        // `align`, alive as long as the thread; `len` fits in it.
+        unsafe {
+            syscall4(
+                nr::RSEQ,
+                area as usize,
+                len as usize,
+                flags as usize,
+                RSEQ_SIG as usize,
+            ) as i32
+        }
+    };
+    // A V2 registration that covers the slice control asks for the
+    // time-slice extension too: harmless until a thread sets a request, and
+    // it saves each thread a prctl. The kernel sets the flags' AVAILABLE and
+    // ENABLED bits only where it offers the extension; one that predates the
+    // flag refuses it with EINVAL, and so does one where another area is
+    // registered, so EINVAL is retried without it and that answer stands.
+    let mut r = if len >= FEATURE_SIZE_SLICE {
+        rseq(RSEQ_FLAG_SLICE_EXT_DEFAULT_ON)
+    } else {
+        rseq(0)
+    };
+    if r == -EINVAL && len >= FEATURE_SIZE_SLICE {
+        r = rseq(0);
+    }
     // EBUSY: this exact area, length and signature are registered already.
     if r == 0 || r == -EBUSY {
         record(st, COMPONENT, Reason::Registered, 0, area, len, fs);

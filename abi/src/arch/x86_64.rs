@@ -40,8 +40,12 @@ pub mod nr {
     pub const GETCPU: usize = 309;
     /// membarrier(2)
     pub const MEMBARRIER: usize = 324;
+    /// prctl(2)
+    pub const PRCTL: usize = 157;
     /// rseq(2)
     pub const RSEQ: usize = 334;
+    /// rseq_slice_yield(2) (Linux 7.0)
+    pub const RSEQ_SLICE_YIELD: usize = 471;
 }
 
 /// Raw syscall with no argument; returns the result or a negated errno.
@@ -118,6 +122,22 @@ pub unsafe fn syscall4(nr: usize, a1: usize, a2: usize, a3: usize, a4: usize) ->
     unsafe {
         asm!("syscall", inlateout("rax") nr as isize => ret,
              in("rdi") a1, in("rsi") a2, in("rdx") a3, in("r10") a4,
+             lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+/// Raw syscall with five arguments. See [`syscall0`].
+///
+/// # Safety
+/// As [`syscall1`].
+#[inline(always)]
+pub unsafe fn syscall5(nr: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
+    let ret: isize;
+    // SAFETY: as in syscall0.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr as isize => ret,
+             in("rdi") a1, in("rsi") a2, in("rdx") a3, in("r10") a4, in("r8") a5,
              lateout("rcx") _, lateout("r11") _, options(nostack));
     }
     ret
