@@ -184,20 +184,18 @@ impl Stats {
 mod slice {
     use super::{Stats, SLICE_GRANTED, SLICE_REQUESTED};
 
-    /// The rseq time-slice extension: request (true when armed) and release
-    /// (true when the kernel had granted an extension, and the thread has
-    /// yielded). SHIM: `rseq_registration::slice::{request, release}` are
-    /// being added on another branch; until they are merged, no kernel
-    /// extension is requested (what those calls do on every kernel without
-    /// `CONFIG_RSEQ_SLICE_EXTENSION`).
+    /// The rseq time-slice extension (`rseq_registration::slice`): request
+    /// (true when armed) and release (true when the kernel had granted an
+    /// extension, and the thread has yielded). Both do nothing and return
+    /// false where the kernel offers no extension.
     #[inline(always)]
     fn request() -> bool {
-        false
+        rseq_registration::slice::request()
     }
 
     #[inline(always)]
     fn release() -> bool {
-        false
+        rseq_registration::slice::release()
     }
 
     // The calling thread's lock nesting depth: initial-exec TLS, changed
@@ -515,11 +513,15 @@ impl SpinLock {
     #[inline]
     pub unsafe fn unlock_raw(&self) {
         self.owner_cpu.store(NO_CPU, Ordering::Relaxed);
-        if self.state.swap(0, Ordering::Release) == 2 {
+        let was = self.state.swap(0, Ordering::Release);
+        // The extension ends before the wake: a granted thread owes the
+        // CPU back now, and the futex call would end the grant anyway
+        // (uncounted).
+        slice::end(&self.stats);
+        if was == 2 {
             self.stats.inc(WAKES);
             futex::wake_one(&self.state, u32::MAX);
         }
-        slice::end(&self.stats);
     }
 
     /// Whether someone holds the lock (a snapshot).
@@ -792,21 +794,23 @@ impl NumaSpinLock {
     /// and not released since).
     pub unsafe fn unlock_raw(&self) {
         self.owner_cpu.store(NO_CPU, Ordering::Relaxed);
-        if self.total_waiting.load(Ordering::SeqCst) == 0 {
+        let target = if self.total_waiting.load(Ordering::SeqCst) == 0 {
             self.streak.store(0, Ordering::Relaxed);
             self.state.store(0, Ordering::SeqCst);
             // A waiter may have counted itself after the load above: it
             // sees the state just stored, or it is asleep and counted.
-            self.wake_after_release(None);
+            None
         } else {
-            self.unlock_handoff();
-        }
+            self.unlock_handoff()
+        };
+        // Before the wake, as in SpinLock::unlock_raw.
         slice::end(&self.stats);
+        self.wake_after_release(target);
     }
 
     #[cold]
     #[inline(never)]
-    fn unlock_handoff(&self) {
+    fn unlock_handoff(&self) -> Option<usize> {
         let h = self.holder_node.load(Ordering::Relaxed) as usize;
         let streak = self.streak.load(Ordering::Relaxed);
         let waits = |k: usize| self.waiting.of(k).load(Ordering::SeqCst) != 0;
@@ -851,7 +855,7 @@ impl NumaSpinLock {
             None => 0,
         };
         self.state.store(new, Ordering::SeqCst);
-        self.wake_after_release(target);
+        target
     }
 
     /// After the state is stored: wakes one sleeper of the node the lock
