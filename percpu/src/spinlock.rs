@@ -1013,17 +1013,22 @@ mod tests {
     fn holder_and_waiter(hcpu: usize, wcpu: usize) -> LockStats {
         let lock = Arc::new(SpinLock::new());
         let held = Arc::new(AtomicBool::new(false));
+        let waiter_in = Arc::new(AtomicBool::new(false));
         let holder = {
-            let (lock, held) = (lock.clone(), held.clone());
+            let (lock, held, waiter_in) = (lock.clone(), held.clone(), waiter_in.clone());
             std::thread::spawn(move || {
                 assert_eq!(crate::pin_to_cpu(hcpu), 0);
                 let g = lock.lock();
                 assert_eq!(lock.owner_cpu(), Some(hcpu as u32));
                 held.store(true, Ordering::SeqCst);
-                while lock.stats().sleeps == 0 {
+                // Until the waiter sleeps; a waiter that got in meanwhile
+                // (a broken lock) ends the wait too, and fails below.
+                while lock.stats().sleeps == 0 && !waiter_in.load(Ordering::SeqCst) {
                     yield_now();
                 }
+                let broken = waiter_in.load(Ordering::SeqCst);
                 drop(g);
+                assert!(!broken, "the waiter got the lock while it was held");
             })
         };
         let waiter = {
@@ -1033,7 +1038,9 @@ mod tests {
                 while !held.load(Ordering::SeqCst) {
                     yield_now();
                 }
-                drop(lock.lock());
+                let g = lock.lock();
+                waiter_in.store(true, Ordering::SeqCst);
+                drop(g);
             })
         };
         holder.join().unwrap();

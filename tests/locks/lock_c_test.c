@@ -158,7 +158,7 @@ pin (int cpu)
 }
 
 static int first_cpu, second_cpu = -1;
-static volatile int held;
+static volatile int held, waiter_in, broken;
 
 static struct rseq_percpu_lock_stats
 stats_of (void *l)
@@ -179,8 +179,11 @@ pinned_holder (void *arg)
   __atomic_store_n (&held, 1, __ATOMIC_SEQ_CST);
   /* Runnable but off the CPU while the waiter runs there: yield until the
      waiter has gone to sleep (whatever made it).  */
-  while (stats_of (lock).sleeps == 0)
+  while (stats_of (lock).sleeps == 0
+         && !__atomic_load_n (&waiter_in, __ATOMIC_SEQ_CST))
     sched_yield ();
+  /* A waiter inside while this thread holds the lock: a broken lock.  */
+  broken = __atomic_load_n (&waiter_in, __ATOMIC_SEQ_CST);
   rseq_percpu_spinlock_unlock (lock);
   return NULL;
 }
@@ -193,6 +196,7 @@ pinned_waiter (void *arg)
   while (!__atomic_load_n (&held, __ATOMIC_SEQ_CST))
     sched_yield ();
   rseq_percpu_spinlock_lock (lock);
+  __atomic_store_n (&waiter_in, 1, __ATOMIC_SEQ_CST);
   rseq_percpu_spinlock_unlock (lock);
   return NULL;
 }
@@ -202,13 +206,14 @@ holder_and_waiter (int wcpu)
 {
   lock = alloc_lock (rseq_percpu_spinlock_size ());
   rseq_percpu_spinlock_init (lock, rseq_percpu_spinlock_size (), -1);
-  held = 0;
+  held = waiter_in = broken = 0;
   pthread_t h, w;
   pthread_create (&h, NULL, pinned_holder, NULL);
   pthread_create (&w, NULL, pinned_waiter, (void *) (long) wcpu);
   pthread_join (h, NULL);
   pthread_join (w, NULL);
   struct rseq_percpu_lock_stats s = stats_of (lock);
+  CHECK (!broken, "the waiter got the lock while it was held");
   free (lock);
   return s;
 }
@@ -332,6 +337,8 @@ bad_input (void)
 int
 main (void)
 {
+  /* Unbuffered: an abort on a broken lock keeps what was printed.  */
+  setvbuf (stdout, NULL, _IONBF, 0);
   struct sigaction sa;
   memset (&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
