@@ -1,6 +1,8 @@
 //! Per-CPU operations as restartable sequences, and the use cases they exist
-//! for: a statistics [`counter`], a [`ring`] buffer, a memory [`pool`] and a
-//! per-CPU reader [`lock`].
+//! for: a statistics [`counter`], a [`ring`] buffer, a memory [`pool`], a
+//! per-CPU reader [`lock`], and [`spinlock`]s that track their holder's
+//! preemption (time-slice extension, holder CPU checked by the waiters in a
+//! restartable sequence, futex sleep) with a NUMA hand-off variant.
 //!
 //! # Model
 //!
