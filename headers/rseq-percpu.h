@@ -253,6 +253,62 @@ int rseq_percpu_read_unlock (void *lock);
 int rseq_percpu_write_lock (void *lock);
 int rseq_percpu_write_unlock (void *lock);
 
+/* Spin locks that track their holder's preemption (adaptive mutexes: spin,
+   then sleep on a futex).  While held, the holder has an rseq time-slice
+   extension requested (Linux 7.0+ with CONFIG_RSEQ_SLICE_EXTENSION; a
+   no-op elsewhere) and publishes its CPU in the lock; a waiter that finds,
+   in one restartable sequence, that this CPU is its own knows the holder is
+   not running and sleeps instead of spinning.  A holder not running on
+   another CPU is not detectable: waiters also sleep after SPIN_LIMIT spin
+   iterations (< 0: default 1000; 0: no spinning).  Process-private, not
+   recursive; correct without rseq (plain adaptive lock).
+   lock/unlock return 0 or -EINVAL (bad handle); trylock 0 or -EBUSY;
+   unlock -EPERM when nobody holds the lock.  stats copies at most SIZE
+   bytes of the counters.  */
+struct rseq_percpu_lock_stats
+{
+  uint64_t contended;          /* lock calls that found it held */
+  uint64_t spin_acquired;      /* ... and got it without sleeping */
+  uint64_t holder_not_running; /* waiter saw the holder's CPU was its own */
+  uint64_t spin_exhausted;     /* waiter's spin budget ran out */
+  uint64_t sleeps;             /* futex waits (waiter sleeps) */
+  uint64_t wakes;              /* futex wakes */
+  uint64_t slice_requested;    /* holds with a slice extension requested */
+  uint64_t slice_granted;      /* ... granted: holder preemptions avoided */
+  uint64_t handoff_local;      /* NUMA: to a waiter of the holder's node */
+  uint64_t handoff_remote;     /* NUMA: to another node's waiter */
+  uint64_t handoff_bounded;    /* NUMA: remote because of the bound */
+};
+size_t rseq_percpu_spinlock_size (void);
+int rseq_percpu_spinlock_init (void *mem, size_t size, int spin_limit);
+int rseq_percpu_spinlock_lock (void *lock);
+int rseq_percpu_spinlock_trylock (void *lock);
+int rseq_percpu_spinlock_unlock (void *lock);
+int rseq_percpu_spinlock_stats (void *lock,
+                                struct rseq_percpu_lock_stats *out,
+                                size_t size);
+
+/* NUMA-aware variant: unlock hands the lock to a waiter of the holder's
+   node (rseq node_id; vDSO getcpu without rseq) first, at most BOUND
+   (<= 0: default 16) times in a row while another node has waiters, then
+   to the next node with waiters.  Nodes count modulo 32.  lock returns how
+   the lock came (RSEQ_PERCPU_HANDOFF_*) or -EINVAL; lock_as takes it as
+   node NODE (>= 0); waiters returns the waiters of NODE now.  */
+#define RSEQ_PERCPU_HANDOFF_NONE 0              /* taken free */
+#define RSEQ_PERCPU_HANDOFF_LOCAL 1             /* same node, counted */
+#define RSEQ_PERCPU_HANDOFF_LOCAL_UNCONTESTED 2 /* same node, none else */
+#define RSEQ_PERCPU_HANDOFF_REMOTE 3            /* from another node */
+size_t rseq_percpu_numa_lock_size (void);
+int rseq_percpu_numa_lock_init (void *mem, size_t size, int spin_limit,
+                                int bound);
+int rseq_percpu_numa_lock (void *lock);
+int rseq_percpu_numa_lock_as (void *lock, int node);
+int rseq_percpu_numa_trylock (void *lock);
+int rseq_percpu_numa_unlock (void *lock);
+int rseq_percpu_numa_waiters (void *lock, int node);
+int rseq_percpu_numa_stats (void *lock, struct rseq_percpu_lock_stats *out,
+                            size_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -914,3 +914,217 @@ pub unsafe extern "C" fn rseq_percpu_write_unlock(lock: *mut c_void) -> c_int {
         0
     }))
 }
+
+// ---- preemption-tracking spin locks ------------------------------------
+
+use rseq_percpu::spinlock::{Handoff, LockStats, NumaSpinLock, SpinLock};
+
+/// `EBUSY`: trylock found the lock held.
+const EBUSY: i32 = 16;
+/// `EPERM`: unlock of a lock nobody holds.
+const EPERM: i32 = 1;
+
+const _: () = {
+    assert!(align_of::<SpinLock>() <= OBJECT_ALIGN);
+    assert!(align_of::<NumaSpinLock>() <= OBJECT_ALIGN);
+    // struct rseq_percpu_lock_stats: eleven uint64_t, in this order.
+    assert!(size_of::<LockStats>() == 88);
+};
+
+/// A C spin limit: negative means the default.
+fn spin_limit_of(n: c_int) -> u32 {
+    u32::try_from(n).unwrap_or(rseq_percpu::spinlock::DEFAULT_SPIN_LIMIT)
+}
+
+/// Copies `s` into the caller's `struct rseq_percpu_lock_stats` (at most
+/// `size` bytes: a caller built against an older, shorter struct gets its
+/// prefix).
+fn copy_stats(s: LockStats, out: *mut c_void, size: usize) -> c_int {
+    if out.is_null() || !(out as usize).is_multiple_of(align_of::<u64>()) {
+        return -EINVAL;
+    }
+    let n = size.min(size_of::<LockStats>());
+    // SAFETY: `out` is non-null, aligned and (the caller's contract)
+    // writable for `size` bytes; at most that many are copied.
+    unsafe {
+        core::ptr::copy_nonoverlapping((&s as *const LockStats).cast::<u8>(), out.cast::<u8>(), n)
+    };
+    0
+}
+
+/// `rseq_percpu_spinlock_size`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_spinlock_size() -> usize {
+    size_of::<SpinLock>()
+}
+
+/// `rseq_percpu_spinlock_init`: `spin_limit` < 0 for the default.
+///
+/// # Safety
+/// `mem` is writable for `size` bytes and not in use as a lock.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_spinlock_init(
+    mem: *mut c_void,
+    size: usize,
+    spin_limit: c_int,
+) -> c_int {
+    if !object_ok::<SpinLock>(mem, size) {
+        return -EINVAL;
+    }
+    // SAFETY: checked size and alignment; the caller's contract.
+    unsafe {
+        mem.cast::<SpinLock>()
+            .write(SpinLock::with_spin_limit(spin_limit_of(spin_limit)))
+    };
+    0
+}
+
+/// `rseq_percpu_spinlock_lock`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_spinlock_lock(lock: *mut c_void) -> c_int {
+    status(handle::<SpinLock>(lock).map(|l| {
+        l.lock_raw();
+        0
+    }))
+}
+
+/// `rseq_percpu_spinlock_trylock`: 0 (taken) or `-EBUSY`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_spinlock_trylock(lock: *mut c_void) -> c_int {
+    status(handle::<SpinLock>(lock).map(|l| if l.try_lock_raw() { 0 } else { -EBUSY }))
+}
+
+/// `rseq_percpu_spinlock_unlock`: `-EPERM` if nobody holds the lock.
+///
+/// # Safety
+/// The calling thread holds `lock` (when someone does).
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_spinlock_unlock(lock: *mut c_void) -> c_int {
+    status(handle::<SpinLock>(lock).map(|l| {
+        if !l.is_locked() {
+            return -EPERM;
+        }
+        // SAFETY: the caller's contract.
+        unsafe { l.unlock_raw() };
+        0
+    }))
+}
+
+/// `rseq_percpu_spinlock_stats`.
+///
+/// # Safety
+/// `out` is writable for `size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_spinlock_stats(
+    lock: *mut c_void,
+    out: *mut c_void,
+    size: usize,
+) -> c_int {
+    status(handle::<SpinLock>(lock).map(|l| copy_stats(l.stats(), out, size)))
+}
+
+/// `rseq_percpu_numa_lock_size`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_numa_lock_size() -> usize {
+    size_of::<NumaSpinLock>()
+}
+
+/// `rseq_percpu_numa_lock_init`: `spin_limit` < 0 for the default, `bound`
+/// <= 0 for the default.
+///
+/// # Safety
+/// `mem` is writable for `size` bytes and not in use as a lock.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_numa_lock_init(
+    mem: *mut c_void,
+    size: usize,
+    spin_limit: c_int,
+    bound: c_int,
+) -> c_int {
+    if !object_ok::<NumaSpinLock>(mem, size) {
+        return -EINVAL;
+    }
+    let bound = match u32::try_from(bound) {
+        Ok(b) if b > 0 => b,
+        _ => rseq_percpu::spinlock::DEFAULT_HANDOFF_BOUND,
+    };
+    // SAFETY: checked size and alignment; the caller's contract.
+    unsafe {
+        mem.cast::<NumaSpinLock>()
+            .write(NumaSpinLock::with_params(spin_limit_of(spin_limit), bound))
+    };
+    0
+}
+
+fn handoff_code(h: Handoff) -> c_int {
+    h as u32 as c_int
+}
+
+/// `rseq_percpu_numa_lock`: how the lock came (`RSEQ_PERCPU_HANDOFF_*`).
+#[no_mangle]
+pub extern "C" fn rseq_percpu_numa_lock(lock: *mut c_void) -> c_int {
+    status(
+        handle::<NumaSpinLock>(lock)
+            .map(|l| handoff_code(l.lock_as_raw(rseq_percpu::spinlock::current_node()))),
+    )
+}
+
+/// `rseq_percpu_numa_lock_as`: as node `node` (>= 0).
+#[no_mangle]
+pub extern "C" fn rseq_percpu_numa_lock_as(lock: *mut c_void, node: c_int) -> c_int {
+    let Ok(node) = u32::try_from(node) else {
+        return -EINVAL;
+    };
+    status(handle::<NumaSpinLock>(lock).map(|l| handoff_code(l.lock_as_raw(node))))
+}
+
+/// `rseq_percpu_numa_trylock`: 0 (taken) or `-EBUSY` (held, or handed to
+/// a waiter).
+#[no_mangle]
+pub extern "C" fn rseq_percpu_numa_trylock(lock: *mut c_void) -> c_int {
+    status(handle::<NumaSpinLock>(lock).map(|l| {
+        if l.try_lock_as_raw(rseq_percpu::spinlock::current_node()) {
+            0
+        } else {
+            -EBUSY
+        }
+    }))
+}
+
+/// `rseq_percpu_numa_unlock`: `-EPERM` if nobody holds the lock.
+///
+/// # Safety
+/// The calling thread holds `lock` (when someone does).
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_numa_unlock(lock: *mut c_void) -> c_int {
+    status(handle::<NumaSpinLock>(lock).map(|l| {
+        if !l.is_locked() {
+            return -EPERM;
+        }
+        // SAFETY: the caller's contract.
+        unsafe { l.unlock_raw() };
+        0
+    }))
+}
+
+/// `rseq_percpu_numa_waiters`: waiters of node `node` now.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_numa_waiters(lock: *mut c_void, node: c_int) -> c_int {
+    let Ok(node) = u32::try_from(node) else {
+        return -EINVAL;
+    };
+    status(handle::<NumaSpinLock>(lock).map(|l| l.waiters(node) as c_int))
+}
+
+/// `rseq_percpu_numa_stats`.
+///
+/// # Safety
+/// `out` is writable for `size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_numa_stats(
+    lock: *mut c_void,
+    out: *mut c_void,
+    size: usize,
+) -> c_int {
+    status(handle::<NumaSpinLock>(lock).map(|l| copy_stats(l.stats(), out, size)))
+}

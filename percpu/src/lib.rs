@@ -1,8 +1,10 @@
 //! Per-CPU operations as restartable sequences, and the use cases they exist
 //! for: a statistics [`counter`], a [`ring`] buffer, a memory [`pool`], a
-//! per-CPU reader [`lock`], and the [`remote`] access that lets one thread
-//! take over another CPU's data (the pool's [`pool::Pool::reclaim`], the
-//! [`flush`] ring's consumer).
+//! per-CPU reader [`lock`], [`spinlock`]s that track their holder's
+//! preemption (time-slice extension, holder CPU checked by the waiters in a
+//! restartable sequence, futex sleep) with a NUMA hand-off variant, and the
+//! [`remote`] access that lets one thread take over another CPU's data (the
+//! pool's [`pool::Pool::reclaim`], the [`flush`] ring's consumer).
 //!
 //! # Model
 //!
@@ -43,6 +45,8 @@ pub mod remote;
 pub mod ring;
 #[allow(unsafe_code)]
 mod slots;
+#[allow(unsafe_code)]
+pub mod spinlock;
 
 pub use slots::{Slot, Slots, Where};
 

@@ -10,6 +10,7 @@ compile_error!(
     "rseq-percpu: no arch module for this target. Add src/arch/<arch>.rs with the \
      same functions as src/arch/x86_64.rs (load_cbne_store[_raw], add, add_slot, add_indexed, \
      cmpeq_add_indexed, load_cbeq_pop[_raw], load_cbne_store_store, load_cbne_memcpy_store, \
-     load_cbne_store_memcpy_store[_raw], pool_push_raw, pool_pop_raw, packet_write_raw, enc_outcome, cpu_field, rdpid_cpu), \
+     load_cbne_store_memcpy_store[_raw], pool_push_raw, pool_pop_raw, packet_write_raw, load_cbeq_cpu, \
+     enc_outcome, cpu_field, rdpid_cpu), \
      emitting the same sections."
 );

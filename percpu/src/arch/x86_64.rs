@@ -1052,6 +1052,46 @@ pub unsafe fn load_cbne_store_memcpy_store_raw<const INJECT: bool>(
     r
 }
 
+/// Whether the `u32` at `v` equals the CPU the calling thread runs on,
+/// observed inside one critical section: `cpu_id` and `*v` are read with no
+/// preemption, migration or signal delivery between the two loads (the
+/// kernel would abort the section), so `Done` proves that at the moment of
+/// the load of `*v` this thread was running on CPU `*v`. The spin lock
+/// (`crate::spinlock`) uses it to learn that the lock holder, which
+/// published its CPU there, is not running. `CompareFailed`: different, or
+/// the area is not registered (`cpu_id` < 0); `Aborted`: the kernel aborted
+/// the section. Nothing is stored but the area's `rseq_cs`: the section has
+/// no commit store, its end (`3:`) follows the comparison's branch.
+///
+/// # Safety
+/// `area` is the calling thread's registered area (or the per-thread
+/// cache's stand-in, whose `cpu_id` reads -1); `v` is valid for reads (it
+/// may be written concurrently by other threads: a single aligned load).
+#[inline(always)]
+pub unsafe fn load_cbeq_cpu(area: *mut rseq_abi::Rseq, v: *const u32) -> Outcome {
+    let r: usize;
+    // SAFETY: the caller's contract; the section reads `*v` and the area,
+    // writes only `rseq_cs`, and emits its descriptor and tables as
+    // documented above.
+    unsafe {
+        asm!(
+            concat!(
+                cs_begin!(),
+                cs_check_area!(),
+                "movl ({cpu}), {tmp:e}\n",
+                "cmpl {tmp:e}, ({v})\n",
+                "jnz 5f\n",
+                cs_end_enc!("{v}", exit_compare_failed!()),
+            ),
+            tmp = out(reg) _,
+            cpu = in(reg) cpu_field(area),
+            v = inout(reg) v => r,
+            options(att_syntax, nostack),
+        );
+    }
+    enc_outcome(r)
+}
+
 /// Whether the CPU has `rdpid` (CPUID.7.0:ECX bit 22).
 pub fn has_rdpid() -> bool {
     // cpuid leaf 7 exists on every x86-64 CPU that runs Linux 4.18+; an
