@@ -41,8 +41,11 @@
 //! # Why a reader lock rather than a per-CPU spinlock
 //!
 //! The seed's "spinlock improvements" are about lock holders being
-//! preempted. rseq cannot keep a holder from being preempted (no critical
-//! section may block or last beyond its few instructions); it can only make
+//! preempted; [`crate::spinlock`] has those (a time-slice extension held
+//! while locked where the kernel grants one, waiters that detect a holder
+//! not running). A restartable sequence itself cannot keep a holder from
+//! being preempted (no critical section may block or last beyond its few
+//! instructions); it can only make
 //! *short* operations on per-CPU data preemption-safe without atomics. A
 //! per-CPU spinlock would still need an atomic to acquire when other CPUs
 //! may take it, and gains nothing over a plain spinlock for shared data.

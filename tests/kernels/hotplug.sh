@@ -74,7 +74,7 @@ for k in $kernels; do
   fi
   log=$out/console-$k.log
   t0=$SECONDS
-  timeout -s KILL "$guest_timeout" qemu-system-x86_64 -accel tcg -cpu max,la57=off -smp 4 -m 1024 \
+  timeout -s KILL "$guest_timeout" qemu-system-x86_64 -accel tcg,thread=single -cpu max,la57=off -smp 4 -m 1024 \
     -nographic -no-reboot -kernel "$vmlinuz" -initrd "$out/initramfs.cpio" \
     -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init" < /dev/null 2>&1 | tr -d '\r' > "$log"
   logs=$out/logs-$k; rm -rf "$logs"; mkdir -p "$logs"

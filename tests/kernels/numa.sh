@@ -64,7 +64,7 @@ for k in $kernels; do
   [ -f "$vmlinuz" ] || { skip "numa: kernel $k not in the cache"; continue; }
   log=$out/console-$k.log
   t0=$SECONDS
-  timeout -s KILL "${NUMA_GUEST_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg -cpu max,la57=off \
+  timeout -s KILL "${NUMA_GUEST_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg,thread=single -cpu max,la57=off \
     -smp 4 -m 1024 -object memory-backend-ram,id=m0,size=512M -object memory-backend-ram,id=m1,size=512M \
     -numa node,cpus=0-1,nodeid=0,memdev=m0 -numa node,cpus=2-3,nodeid=1,memdev=m1 \
     -nographic -no-reboot -kernel "$vmlinuz" -initrd "$out/initramfs.cpio" \

@@ -6,7 +6,8 @@
 # need a guest of their own: hotplug.sh (4-CPU guests, CPUs taken offline
 # and back under the per-CPU stress) and slice.sh (the time-slice
 # extension on a 7.3 kernel built with it, which build-kernel.sh builds and
-# caches on the first run, and its no-op fallback on Debian's kernels).
+# caches on the first run, and its no-op fallback on Debian's kernels) and
+# numa.sh (the NUMA lock in two-node guests).
 #
 # Sized for the test command's budget on a busy 2-core machine: every
 # project suite runs in every kernel; of run_param_test.sh's matrices
@@ -61,6 +62,7 @@ start=$SECONDS
 run tests/kernels/matrix.sh
 run tests/kernels/hotplug.sh
 run tests/kernels/slice.sh
+run tests/kernels/numa.sh
 echo "kernels: all scripts $((SECONDS - start)) s"
 echo "kernels: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -198,7 +198,7 @@ run_guest() { # label kernel-image
   rm -rf "$logs"; mkdir -p "$logs"
   (cd "$stage" && find . | cpio -o -H newc --quiet) > "$out/initramfs-$k.cpio"
   local t=$SECONDS
-  timeout -s KILL "$guest_timeout" qemu-system-x86_64 -accel tcg -cpu max,la57=off -smp 2 -m 1024 \
+  timeout -s KILL "$guest_timeout" qemu-system-x86_64 -accel tcg,thread=single -cpu max,la57=off -smp 2 -m 1024 \
     -nographic -no-reboot -kernel "$img" -initrd "$out/initramfs-$k.cpio" \
     -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init" < /dev/null 2>&1 | tr -d '\r' > "$out/console-$k.log"
   awk -v dir="$logs" '
