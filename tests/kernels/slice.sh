@@ -16,11 +16,20 @@
 #   its three variants rather than skip;
 # - on Debian's stock kernels (fetch.sh: 6.1, 6.12, 7.0, 7.1, 7.3) and on
 #   this machine's kernel: the no-op fallback (-EOPNOTSUPP) with
-#   registration unchanged, whoever owns it, also with the flag refused.
+#   registration unchanged, whoever owns it, also with the flag refused;
+# - everywhere: the spin lock's held-while-locked extension (lock_slice.c):
+#   8 threads hammer one rseq_percpu_spinlock (plain counter exact,
+#   slice_ctrl 0 after every unlock, requested == holds where offered, 0
+#   elsewhere); on the custom kernel also forced grants of a held lock (a
+#   busy thread on the holder's CPU), counted by the lock's own "granted"
+#   (holder preemptions avoided), and a negative control (extension off by
+#   prctl) that must fail. One "lock-slice KERNEL:" line per kernel gives
+#   the figures.
 #
 # About 50 s warm here (the custom guest about 30 s, each stock guest 5 s);
 # the first run builds the kernel (about 19 min at -j2 on this loaded
-# machine). Needs target/release/librseq_libc.a (cargo build --release). Sizes:
+# machine; the lock programs add about 10 s to the custom guest, 3 s to
+# each stock one). Needs target/release/librseq_libc.a (cargo build --release). Sizes:
 # FORCED_GRANTS (20), STRESS_MS (3000), SLICE_KERNELS (stock kernels to
 # boot: "6.1 6.12 7.0 7.1 7.3"), SLICE_CUSTOM_KERNEL (a bzImage to use
 # instead of building one; "none": skip that guest). Ends with "N passed,
@@ -119,6 +128,8 @@ build no_rseq gcc -O2 -I"$root/tests/c" -static tests/c/no_rseq_launcher.c -o "$
 build refuse_flag gcc -O2 -Wall -Wextra -Werror -I"$root/tests/c" -static "$here/refuse_slice_flag.c" -o "$bin/refuse_flag"
 build slice-glibc gcc "${cflags[@]}" -static "$here/slice.c" "$lib" -lpthread -o "$bin/slice-glibc"
 [ $have_musl = 1 ] && build slice-musl musl-gcc "${cflags[@]}" -static "$here/slice.c" "$lib" -o "$bin/slice-musl"
+build lock-glibc gcc "${cflags[@]}" -static "$here/lock_slice.c" "$lib" -lpthread -o "$bin/lock-glibc"
+[ $have_musl = 1 ] && build lock-musl musl-gcc "${cflags[@]}" -static "$here/lock_slice.c" "$lib" -o "$bin/lock-musl"
 # The kernel's selftest, with the Makefile's flags (build-selftests.sh),
 # linked statically so that the guest needs no shared libraries.
 if [ -n "$src73" ]; then
@@ -144,6 +155,9 @@ plan_fallback() { # the no-op fallback, whoever owns the registration
   # A kernel that refuses the registration flag: registration unchanged.
   add slice.gs0r ok 60 $off EXPECT_SLICE=0 EXPECT_OWNER=2 -- /bin/refuse_flag /bin/slice-glibc
   [ $have_musl = 1 ] && add slice.msr ok 60 EXPECT_SLICE=0 EXPECT_OWNER=2 -- /bin/refuse_flag /bin/slice-musl
+  # The spin lock where no extension is offered: nothing requested.
+  [ -x "$bin/lock-glibc" ] && add lock.gs0 ok 60 $off EXPECT_SLICE=0 EXPECT_OWNER=2 -- /bin/lock-glibc
+  [ -x "$bin/lock-musl" ] && add lock.ms ok 60 EXPECT_SLICE=0 EXPECT_OWNER=2 -- /bin/lock-musl
 }
 plan_custom() {
   local sizes=(FORCED_GRANTS=$forced STRESS_MS=$stress_ms)
@@ -156,6 +170,15 @@ plan_custom() {
   add slice.gs0r ok 180 $off EXPECT_SLICE=1 EXPECT_OWNER=2 FORCED_GRANTS=5 STRESS_MS=500 -- /bin/refuse_flag /bin/slice-glibc
   add slice.noyield mustfail 180 $off EXPECT_SLICE=1 EXPECT_OWNER=2 SLICE_FAKE=noyield "${sizes[@]}" STRESS_MS=200 -- /bin/slice-glibc
   [ -x "$bin/slice_test" ] && add selftest.slice_test st 180 $off -- /bin/slice_test
+  # The spin lock's extension: granted under oversubscription (counts) and
+  # forced (hard); glibc's own 32-byte registration: nothing requested; the
+  # extension switched off: the forced grants must fail.
+  if [ -x "$bin/lock-glibc" ]; then
+    add lock.gs0 ok 180 $off EXPECT_SLICE=1 EXPECT_OWNER=2 -- /bin/lock-glibc
+    add lock.gs ok 60 EXPECT_SLICE=0 EXPECT_OWNER=1 -- /bin/lock-glibc
+    add lock.off mustfail 60 $off EXPECT_SLICE=1 EXPECT_OWNER=2 LOCK_FAKE=off LOCK_MS=300 LOCK_SECONDS=5 -- /bin/lock-glibc
+  fi
+  [ -x "$bin/lock-musl" ] && add lock.ms ok 180 EXPECT_SLICE=1 EXPECT_OWNER=2 -- /bin/lock-musl
 }
 plan=$stage/plan
 add() { # name judge seconds args...
@@ -179,6 +202,17 @@ judge() { # kernel name rc log
   fi
 }
 
+# One line per kernel: the lock programs' figures (LOCKSLICE lines), the
+# negative control left out.
+lock_line() { # kernel logs-dir
+  local f line=""
+  for f in "$2"/lock.*.log; do
+    [ -f "$f" ] && [ "$(basename "$f")" != lock.off.log ] || continue
+    line="$line; $(basename "$f" .log): $(sed -n 's/^LOCKSLICE //p' "$f" | head -n 1)"
+  done
+  [ -n "$line" ] && echo "lock-slice $1: ${line#; }"
+}
+
 # ---- this machine ------------------------------------------------------------
 hostlogs=$out/logs/host; rm -rf "$hostlogs"; mkdir -p "$hostlogs"
 : > "$plan"; plan_fallback
@@ -190,6 +224,7 @@ while read -r name secs rest; do
   rc=$?; [ $rc = 137 ] && rc=timeout
   judge "host $(uname -r | cut -d- -f1)" "$name" "$rc" "$hostlogs/$name.log"
 done < "$plan"
+lock_line "host $(uname -r | cut -d- -f1)" "$hostlogs"
 
 # ---- guests ------------------------------------------------------------------
 guest_timeout=${KERNEL_GUEST_TIMEOUT:-600}
@@ -217,6 +252,7 @@ run_guest() { # label kernel-image
       judge "$k" "$name" not-run /dev/null
     fi
   done < "$plan"
+  lock_line "$k" "$logs"
 }
 if [ -n "$custom" ]; then
   : > "$plan"; plan_custom
