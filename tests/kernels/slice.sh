@@ -26,9 +26,9 @@
 #   prctl) that must fail. One "lock-slice KERNEL:" line per kernel gives
 #   the figures.
 #
-# About 50 s warm here (the custom guest about 30 s, each stock guest 5 s);
+# About 75-100 s warm here (the custom guest about 40 s, each stock guest 6 s);
 # the first run builds the kernel (about 19 min at -j2 on this loaded
-# machine; the lock programs add about 10 s to the custom guest, 3 s to
+# machine; of the guest times, the lock programs take about 8 s in the custom guest, 3 s in
 # each stock one). Needs target/release/librseq_libc.a (cargo build --release). Sizes:
 # FORCED_GRANTS (20), STRESS_MS (3000), SLICE_KERNELS (stock kernels to
 # boot: "6.1 6.12 7.0 7.1 7.3"), SLICE_CUSTOM_KERNEL (a bzImage to use
