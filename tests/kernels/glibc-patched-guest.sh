@@ -6,10 +6,11 @@
 # aligned 64 (the kernel's V2 mode), and that nothing writes a kernel-owned
 # field while registered.
 #
-#   bash tests/kernels/glibc-patched-guest.sh OUTDIR
+#   bash tests/kernels/glibc-patched-guest.sh OUTDIR [LOGDIR]
 #
-# Writes into OUTDIR (static executables, no interpreter, nothing else
-# needed in the guest):
+# Writes into OUTDIR only the programs (static executables, no interpreter,
+# nothing else needed in the guest; build logs go to LOGDIR, default a new
+# temporary directory):
 #   host-glibc243p-static   tests/c/host_test.c + librseq_libc.a
 #   v2check-glibc243p-static tests/kernels/v2check.c + librseq_libc.a
 #   tst-rseq-libc-glibc243p-static  the series' own glibc test
@@ -26,15 +27,17 @@ set -u -o pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:?usage: $0 OUTDIR}
 mkdir -p "$out" && out=$(cd "$out" && pwd)
+logs=${2:-$(mktemp -d "${TMPDIR:-/tmp}/glibc-patched-guest.XXXXXX")}
+mkdir -p "$logs"
 C=${RSEQ_LIBC_GLIBC_CACHE:-$HOME/.cache/rseq-libc/glibc-2.43}
 B=$C/build
 if [ ! -f "$C/link/libc.a" ] || [ ! -f "$C/sysroot/usr/include/stdio.h" ] ||
   [ ! -x "$B/nptl/tst-rseq-libc-static" ]; then
-  echo "building patched glibc 2.43 (patches/build-and-test.sh 2.43; log: $out/glibc-2.43.log)"
-  RSEQ_LIBC_GLIBC_CACHE=$C bash "$root/patches/build-and-test.sh" 2.43 >"$out/glibc-2.43.log" 2>&1
-  tail -n 1 "$out/glibc-2.43.log"
-  if grep -q '^SKIP: cannot fetch' "$out/glibc-2.43.log"; then
-    grep -m1 '^SKIP' "$out/glibc-2.43.log"
+  echo "building patched glibc 2.43 (patches/build-and-test.sh 2.43; log: $logs/glibc-2.43.log)"
+  RSEQ_LIBC_GLIBC_CACHE=$C bash "$root/patches/build-and-test.sh" 2.43 >"$logs/glibc-2.43.log" 2>&1
+  tail -n 1 "$logs/glibc-2.43.log"
+  if grep -q '^SKIP: cannot fetch' "$logs/glibc-2.43.log"; then
+    grep -m1 '^SKIP' "$logs/glibc-2.43.log"
     exit 0
   fi
   [ -f "$C/link/libc.a" ] && [ -x "$B/nptl/tst-rseq-libc-static" ] ||
@@ -50,10 +53,10 @@ st=0
 build() { # name args...
   local name=$1
   shift
-  if gcc "${cflags[@]}" "$@" -o "$out/$name" >"$out/$name.build.log" 2>&1; then
+  if gcc "${cflags[@]}" "$@" -o "$out/$name" >"$logs/$name.build.log" 2>&1; then
     echo "built $out/$name"
   else
-    echo "FAIL: build $name: $(head -c 600 "$out/$name.build.log")"
+    echo "FAIL: build $name: $(head -c 600 "$logs/$name.build.log")"
     st=1
   fi
 }
