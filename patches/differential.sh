@@ -27,8 +27,9 @@
 # the first time, then the subdirectories' tests: tens of minutes on 2
 # cores); not part of scripts/test.sh. Logs and the report:
 # $CACHE/differential/. RSEQ_LIBC_GLIBC_JOBS sets make's -j (default: the
-# number of CPUs); RSEQ_LIBC_DIFF_REUSE=1 reuses existing results (only the
-# report is redone).
+# number of CPUs); RSEQ_LIBC_DIFF_PARALLEL=1 runs the two sides at once;
+# RSEQ_LIBC_DIFF_REUSE=1 reuses existing results (only the report is
+# redone).
 set -u -o pipefail
 export LC_ALL=C
 
@@ -82,9 +83,9 @@ if [ "${RSEQ_LIBC_DIFF_REUSE:-0}" != 1 ]; then
   # 3. glibc's tests of the subdirectories, in each build.
   targets=()
   for d in "${SUBDIRS[@]}"; do targets+=("$d/tests"); done
-  for side in pristine patched; do
-    b=$PRISTINE s=$PRISTINE_SRC
-    [ $side = patched ] && b=$PATCHED s=$CACHE/src/glibc-$VERSION
+  run_side() { # pristine|patched
+    local side=$1 b=$PRISTINE s=$PRISTINE_SRC start d
+    [ "$side" = patched ] && b=$PATCHED s=$CACHE/src/glibc-$VERSION
     # Every test runs again: outputs of earlier runs (build-and-test.sh's
     # own `make test t=...`) go.
     for d in "${SUBDIRS[@]}"; do rm -f "$b/$d/subdir-tests.sum" "$b/$d"/*.out "$b/$d"/*.test-result; done
@@ -93,7 +94,18 @@ if [ "${RSEQ_LIBC_DIFF_REUSE:-0}" != 1 ]; then
     # -k: a failing test fails its subdirectory's target; the sums count.
     make -r -k -C "$s" objdir="$b" -j"$JOBS" "${targets[@]}" >"$OUT/check-$side.log" 2>&1
     echo "$side: make exited $? after $(($(date +%s) - start)) s" | tee "$OUT/check-$side.time"
-  done
+  }
+  # RSEQ_LIBC_DIFF_PARALLEL=1 runs both sides at once (twice the load,
+  # about half the wall time; timing-sensitive tests see the same load on
+  # both sides).
+  if [ "${RSEQ_LIBC_DIFF_PARALLEL:-0}" = 1 ]; then
+    run_side pristine &
+    run_side patched &
+    wait
+  else
+    run_side pristine
+    run_side patched
+  fi
 fi
 
 # 4. The report.
