@@ -9,24 +9,28 @@ use rseq_abi::{
     RSEQ_FLAG_UNREGISTER,
 };
 
+const SIG_BLOCK: usize = 0;
 const SIG_SETMASK: usize = 2;
 const KERNEL_SIGSET_BYTES: usize = 8;
 
-/// Registers `area` (`capacity` bytes, the calling thread's own, alive as
-/// long as the thread) for the calling thread. Returns 0, or a negated
-/// errno after writing `RSEQ_CPU_ID_REGISTRATION_FAILED` into `cpu_id`, as
-/// glibc does. `EBUSY` (this exact area already registered) counts as
-/// success.
+/// Registers `len` bytes at `area` (the calling thread's own, alive as long
+/// as the thread) for the calling thread: 32, or the kernel's feature size
+/// when glibc sized and aligned its area for more (see
+/// [`crate::registration_len`]). Returns 0, or a negated errno after
+/// writing `RSEQ_CPU_ID_REGISTRATION_FAILED` into `cpu_id`, as glibc does.
+/// `EBUSY` (this exact area and length already registered) counts as
+/// success. Writes nothing into the area before or after a successful
+/// registration: the kernel owns the ids while registered.
 ///
 /// # Safety
-/// `area` must be the calling thread's rseq area, valid for `capacity`
-/// bytes, and stay allocated until it is unregistered or the thread exits.
+/// `area` must be the calling thread's rseq area, valid for `len` bytes,
+/// and stay allocated until it is unregistered or the thread exits.
 #[no_mangle]
-pub unsafe extern "C" fn __rseq_libc_glibc_register(area: *mut Rseq, capacity: u32) -> i32 {
+pub unsafe extern "C" fn __rseq_libc_glibc_register(area: *mut Rseq, len: u32) -> i32 {
     if area.is_null() {
         return -EINVAL;
     }
-    let Some(len) = crate::registration_len(capacity, area as usize) else {
+    let Some(len) = crate::registration_len(len, area as usize) else {
         return fail(area, -EINVAL);
     };
     // SAFETY: the caller guarantees the area is this thread's, alive while
@@ -53,33 +57,39 @@ fn fail(area: *mut Rseq, err: i32) -> i32 {
 }
 
 /// Unregisters `area` if the calling thread registered it (its `cpu_id` is
-/// a CPU number), with every signal blocked around the syscall, and marks it
-/// `RSEQ_CPU_ID_UNINITIALIZED` so that nothing reads a stale CPU from it.
-/// Returns 0 (also when it was not registered) or a negated errno.
+/// a CPU number), with every application signal blocked around the
+/// syscall, and then marks it `RSEQ_CPU_ID_UNINITIALIZED` so that nothing
+/// reads a stale CPU from it. glibc's internal signals (`SIGCANCEL`,
+/// `SIGSETXID`) are left as the caller had them: a concurrent `setuid()`
+/// waits for every thread to handle `SIGSETXID`. Returns 0 (also when it
+/// was not registered) or a negated errno.
 ///
 /// # Safety
-/// As [`__rseq_libc_glibc_register`], with the same `capacity`.
+/// As [`__rseq_libc_glibc_register`], with the same `len`.
 #[no_mangle]
-pub unsafe extern "C" fn __rseq_libc_glibc_unregister(area: *mut Rseq, capacity: u32) -> i32 {
+pub unsafe extern "C" fn __rseq_libc_glibc_unregister(area: *mut Rseq, len: u32) -> i32 {
     if area.is_null() {
         return -EINVAL;
     }
-    let Some(len) = crate::registration_len(capacity, area as usize) else {
+    let Some(len) = crate::registration_len(len, area as usize) else {
         return -EINVAL;
     };
-    let all: u64 = !0;
+    let block: u64 = crate::UNREGISTER_BLOCKED_SIGNALS;
     let mut old: u64 = 0;
-    // SAFETY: rt_sigprocmask reads `all` and writes `old`, both 8 bytes.
+    // SAFETY: rt_sigprocmask reads `block` and writes `old`, both 8 bytes.
+    // SIG_BLOCK only adds to the mask: a signal the caller blocked (glibc's
+    // start_thread blocks SIGCANCEL) stays blocked.
     let blocked = unsafe {
         syscall4(
             nr::RT_SIGPROCMASK,
-            SIG_SETMASK,
-            addr_of!(all) as usize,
+            SIG_BLOCK,
+            addr_of!(block) as usize,
             addr_of_mut!(old) as usize,
             KERNEL_SIGSET_BYTES,
         )
     } == 0;
-    // SAFETY: the caller's area; a signal handler cannot change it now.
+    // SAFETY: the caller's area; no application handler can run now, and
+    // glibc's internal ones never touch it.
     let cpu = unsafe { read_volatile(addr_of!((*area).cpu_id)) } as i32;
     let r = if cpu < 0 {
         0

@@ -142,10 +142,13 @@ check_owner_and_sizes (void)
     }
   else
     {
-      /* The libc's area is registered with 32 bytes (glibc 2.36), the
-         component's with max (32, feature size): on Linux 7.0+ (feature
-         size 33) the kernel fills all 33 in the component's only.  */
-      unsigned want = owner == RSEQ_LIBC_OWNER_COMPONENT || kfs < 32 ? kfs : 32;
+      /* The component registers max (32, feature size).  glibc up to 2.40
+         registers 32 bytes (and publishes 20 or 32): on Linux 7.0+
+         (feature size 33) the kernel fills only 32 of them.  glibc 2.41+
+         registers max (32, feature size) and publishes the feature size,
+         so a published size above 32 means all of it is filled.  */
+      unsigned want = owner == RSEQ_LIBC_OWNER_COMPONENT || kfs < 32 || __rseq_size > 32
+                      ? kfs : 32;
       CHECK (fs == want, "feature size %u, expected %u", fs, want);
       CHECK (rseq_libc_none_reason () == RSEQ_LIBC_REASON_REGISTERED, "reason");
       struct rseq *area = rseq_libc_area ();
