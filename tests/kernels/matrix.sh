@@ -152,6 +152,17 @@ if [ -x "$pg/build/elf/ld.so" ] && [ -f "$pg/link/libc.a" ] && [ -d "$pg/sysroot
 else
   skip "the patched glibc 2.36 rows: no build in $pg (bash tests/glibc-patched/run.sh builds it)"
 fi
+# glibc 2.43 with its series (tests/glibc-patched/run.sh builds and caches
+# it before this step): static programs for the V2 kernels, where it must
+# publish feature size 33 and register 33 bytes aligned 64.
+g243=${RSEQ_LIBC_GLIBC243_CACHE:-$HOME/.cache/rseq-libc/glibc-2.43}
+have_g243=0
+if [ -f "$g243/link/libc.a" ]; then
+  build glibc243-guest env RSEQ_LIBC_GLIBC_CACHE="$g243" bash "$here/glibc-patched-guest.sh" "$bin" "$out/glibc243-logs" &&
+    have_g243=1
+else
+  skip "the patched glibc 2.43 rows: no build in $g243 (bash tests/glibc-patched/run.sh builds it)"
+fi
 # glibc's shared libraries for the dynamic programs.
 for so in $(ldd "$stage/st/7.3/param_test" "$bin/host-glibc-dynamic" 2>/dev/null | awk '$3 ~ /^\// {print $3} $1 ~ /^\// && $1 !~ /:$/ {print $1}' | sort -u); do
   case $so in */libhostlib.so|*/librseq.so) continue ;; esac
@@ -204,6 +215,16 @@ done
 if [ $have_pg = 1 ]; then
   add host.pgs host_test "patched glibc 2.36 static" ok 60 EXPECT_OWNER=1 EXPECT_RSEQ_SIZE=@FS2032@ EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-pglibc-static
   add host.pgs0 host_test "patched glibc 2.36 static, rseq=0" ok 60 $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-pglibc-static
+fi
+# The patched glibc 2.43 on the V2 kernels: libc owns and publishes the
+# feature size (33), registers that length (v2check reads it back; its
+# negative control is killed), and the series' own test passes.
+if [ $have_g243 = 1 ] && [ "${cur_v2:-0}" = 1 ]; then
+  add host.g243 host_test "patched glibc 2.43 static" ok 60 EXPECT_OWNER=1 EXPECT_RSEQ_SIZE=@FS@ EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc243p-static
+  add host.g2430 host_test "patched glibc 2.43 static, rseq=0" ok 60 $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc243p-static
+  add v2.g243 v2 "patched glibc 2.43 static" ok 120 EXPECT_OWNER=1 V2_ITERS=1000 -- /bin/v2check-glibc243p-static
+  add v2w.g243 v2 "patched glibc 2.43 static" v2write 60 EXPECT_OWNER=1 -- /bin/v2check-glibc243p-static write
+  add tst.g243 glibc-series "patched glibc 2.43 static" rc0 60 -- /bin/tst-rseq-libc-glibc243p-static
 fi
 # The pthread hooks.
 sizes=(STORM_THREADS=$storm_threads STORM_SECONDS=30 REUSE_THREADS=$reuse_threads SAFETY_THREADS=$safety_threads)
@@ -413,6 +434,7 @@ for k in $kernels; do
   idx=$((idx + 1))
   kl="$k"; KCOLS+=("$kl")
   v2=0; case " $v2_kernels " in *" $k "*) v2=1 ;; esac
+  cur_v2=$v2
   J_SUITE=(); J_HOST=(); J_JUDGE=()
   : > "$plan"
   cur_kernel=$k
