@@ -253,7 +253,8 @@ mod slice {
 
 /// Raw futex calls (private futexes: the locks are process-local).
 mod futex {
-    const SYS_FUTEX: usize = 202;
+    use rseq_abi::arch::{nr::FUTEX as SYS_FUTEX, syscall6};
+
     const FUTEX_WAIT_PRIVATE: usize = 128;
     const FUTEX_WAKE_PRIVATE: usize = 1 | 128;
     const FUTEX_WAIT_BITSET_PRIVATE: usize = 9 | 128;
@@ -294,38 +295,6 @@ mod futex {
         // SAFETY: futex(word, op, 1 waiter, NULL, NULL, bitset) reads only
         // the futex's address.
         unsafe { syscall6(SYS_FUTEX, word.as_ptr() as usize, op, 1, 0, 0, set) };
-    }
-
-    /// # Safety
-    /// A system call with these arguments must be memory-safe.
-    #[inline]
-    unsafe fn syscall6(
-        nr: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-        a5: usize,
-        a6: usize,
-    ) -> isize {
-        let ret: isize;
-        // SAFETY: the caller's contract; `syscall` clobbers rcx and r11.
-        unsafe {
-            core::arch::asm!(
-                "syscall",
-                inlateout("rax") nr as isize => ret,
-                in("rdi") a1,
-                in("rsi") a2,
-                in("rdx") a3,
-                in("r10") a4,
-                in("r8") a5,
-                in("r9") a6,
-                lateout("rcx") _,
-                lateout("r11") _,
-                options(nostack),
-            );
-        }
-        ret
     }
 }
 

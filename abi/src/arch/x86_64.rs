@@ -26,6 +26,8 @@ pub mod nr {
     pub const EXIT: usize = 60;
     /// gettid(2)
     pub const GETTID: usize = 186;
+    /// futex(2)
+    pub const FUTEX: usize = 202;
     /// sched_setaffinity(2)
     pub const SCHED_SETAFFINITY: usize = 203;
     /// sched_getaffinity(2)
@@ -138,6 +140,30 @@ pub unsafe fn syscall5(nr: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5
     unsafe {
         asm!("syscall", inlateout("rax") nr as isize => ret,
              in("rdi") a1, in("rsi") a2, in("rdx") a3, in("r10") a4, in("r8") a5,
+             lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+/// Raw syscall with six arguments. See [`syscall0`].
+///
+/// # Safety
+/// As [`syscall1`].
+#[inline(always)]
+pub unsafe fn syscall6(
+    nr: usize,
+    a1: usize,
+    a2: usize,
+    a3: usize,
+    a4: usize,
+    a5: usize,
+    a6: usize,
+) -> isize {
+    let ret: isize;
+    // SAFETY: as in syscall0.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr as isize => ret,
+             in("rdi") a1, in("rsi") a2, in("rdx") a3, in("r10") a4, in("r8") a5, in("r9") a6,
              lateout("rcx") _, lateout("r11") _, options(nostack));
     }
     ret
