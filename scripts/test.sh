@@ -9,12 +9,15 @@ start=$SECONDS
 RSEQ_LIBC_INSTALL_FUZZ=1 bash scripts/install-deps.sh || { echo "install-deps failed"; exit 1; }
 
 passed=0 failed=0 skipped=0
+times=() # "seconds<TAB>result<TAB>name" per step and suite, printed at the end
+times+=("$((SECONDS - start))	done	scripts/install-deps.sh")
 step() { # name command...
   local name=$1; shift
   echo "== $name"
-  local t=$SECONDS
-  if "$@"; then echo "PASS $name ($((SECONDS - t)) s)"; passed=$((passed + 1))
-  else echo "FAIL $name ($((SECONDS - t)) s)"; failed=$((failed + 1)); fi
+  local t=$SECONDS r
+  if "$@"; then r=PASS; passed=$((passed + 1)); else r=FAIL; failed=$((failed + 1)); fi
+  echo "$r $name ($((SECONDS - t)) s)"
+  times+=("$((SECONDS - t))	$r	$name")
 }
 
 step "cargo fmt --check" cargo fmt --all -- --check
@@ -30,6 +33,7 @@ step "cargo build --release" cargo build --release
 
 for suite in tests/*/run.sh; do
   echo "== $suite"
+  t=$SECONDS
   log=$(mktemp)
   bash "$suite" 2>&1 | tee "$log"
   status=${PIPESTATUS[0]}
@@ -46,6 +50,15 @@ for suite in tests/*/run.sh; do
     fi
   fi
   rm -f "$log"
+  times+=("$((SECONDS - t))	${line:-no summary line}	$suite")
+done
+
+# Where the time went: one row per step and suite, in the order run.
+echo "== time per step"
+printf '%6s  %-40s  %s\n' seconds step result
+for row in "${times[@]}"; do
+  IFS=$'\t' read -r secs res name <<< "$row"
+  printf '%6s  %-40s  %s\n' "$secs" "$name" "$res"
 done
 
 echo "== total ($((SECONDS - start)) s)"
