@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # cargo's rustc-workspace-wrapper (.cargo/config.toml): runs rustc, then
 # removes the LLVM bitcode sections (.llvmbc, .llvmcmd) and the
 # address-significance tables (.llvm_addrsig) from every member of a static
@@ -25,6 +25,19 @@ set -u
 rustc=$1
 shift
 "$rustc" "$@" || exit $?
+
+# rustc's arguments, with those of an @file (one per line, which cargo
+# uses when a command line gets too long) in its place.
+args=()
+for arg in "$@"; do
+  if [[ $arg == @* && -r ${arg#@} ]]; then
+    mapfile -t lines < "${arg#@}"
+    args+=("${lines[@]}")
+  else
+    args+=("$arg")
+  fi
+done
+set -- "${args[@]}"
 
 staticlib=0 link=1 crate_name= out_dir= extra= out_file=
 while [ $# -gt 0 ]; do
