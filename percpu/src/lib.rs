@@ -36,6 +36,8 @@ pub mod counter;
 #[allow(unsafe_code)]
 pub mod flush;
 #[allow(unsafe_code)]
+pub mod fork;
+#[allow(unsafe_code)]
 pub mod lock;
 #[allow(unsafe_code)]
 pub mod pool;
