@@ -506,10 +506,14 @@ fn rseq_unregister(area: *mut Rseq, len: u32) -> i32 {
     }
 }
 
-/// A new thread whose creator has no area inherits that, like glibc's
-/// per-thread "do rseq" flag: it stays unregistered (lazy registration
-/// included) until [`register_current_thread`]. `Reason::Registered` is
-/// taken as `Disabled`. No effect on a thread that tried already.
+/// A new thread whose creator has no area for a reason beyond the
+/// creator itself (`Unavailable`, `Application`, `Disabled` like glibc's
+/// per-thread "do rseq" flag, `Failed`) inherits that: it stays
+/// unregistered (lazy registration included) until
+/// [`register_current_thread`]. The creator's own state (`Exiting`,
+/// `Unhooked`) is not for a new thread: the thread hooks register such a
+/// thread at start instead. `Reason::Registered` is taken as `Disabled`.
+/// No effect on a thread that tried already.
 pub fn inherit_unregistered(reason: Reason, error: i32) {
     let st = state();
     let _blocked = SignalsBlocked::new();
