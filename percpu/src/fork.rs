@@ -146,7 +146,13 @@ pub(crate) mod tests {
         let mut status: i32 = 0;
         // SAFETY: wait4 writes the status into a valid local.
         let r = unsafe {
-            rseq_abi::arch::syscall4(nr::WAIT4, pid as usize, &mut status as *mut i32 as usize, 0, 0)
+            rseq_abi::arch::syscall4(
+                nr::WAIT4,
+                pid as usize,
+                &mut status as *mut i32 as usize,
+                0,
+                0,
+            )
         };
         if r == pid && status & 0x7f == 0 {
             (status >> 8) & 0xff
@@ -171,7 +177,13 @@ pub(crate) mod tests {
             if c == e || c == 0 || current() != c {
                 return 1;
             }
-            let grand = in_fork_child(|| if current() != c && current() != e { 0 } else { 1 });
+            let grand = in_fork_child(|| {
+                if current() != c && current() != e {
+                    0
+                } else {
+                    1
+                }
+            });
             if grand != 0 {
                 return 2;
             }

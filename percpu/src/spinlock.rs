@@ -875,7 +875,12 @@ impl NumaSpinLock {
             let _blocked = rseq_registration::SignalsBlocked::new();
             if self
                 .epoch
-                .compare_exchange(e, crate::fork::RESETTING, Ordering::SeqCst, Ordering::Acquire)
+                .compare_exchange(
+                    e,
+                    crate::fork::RESETTING,
+                    Ordering::SeqCst,
+                    Ordering::Acquire,
+                )
                 .is_err()
             {
                 continue;
@@ -1279,7 +1284,10 @@ mod tests {
             // SAFETY: taken above by this thread.
             unsafe { lock.unlock_raw() };
             waiter.join().unwrap();
-            assert_eq!(child, 0, "spin limit {limit}: the child could not take the lock");
+            assert_eq!(
+                child, 0,
+                "spin limit {limit}: the child could not take the lock"
+            );
             assert_eq!((lock.waiters(0), lock.waiters(1)), (0, 0));
             assert!(lock.try_lock_as_raw(1), "the parent's lock works on");
             // SAFETY: taken just above.

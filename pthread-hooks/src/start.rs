@@ -47,6 +47,14 @@ impl Inherit {
     /// (`Unhooked`), it makes a new thread that registers at start like
     /// any other (a failure then leaves it without an area, not fatal).
     fn of_creator() -> Self {
+        // Where the libc registers, every new thread is the libc's, even
+        // when its creator's area was unregistered behind everyone's back.
+        if matches!(
+            rseq_registration::host::host().0,
+            rseq_registration::HostRseq::Registered { .. }
+        ) {
+            return Inherit::Libc;
+        }
         let creator = rseq_registration::status();
         match creator.owner {
             Owner::Libc => Inherit::Libc,

@@ -148,10 +148,46 @@ fn registered_owner(st: *mut ThreadState) -> Option<Owner> {
     }
 }
 
+/// Whether the kernel still has `area` registered: a registered area's
+/// `cpu_id` is >= 0 whenever its thread runs user code; the kernel writes
+/// -1 when it is unregistered (a raw `rseq(RSEQ_FLAG_UNREGISTER)` behind
+/// the component's back: an application, a sandbox), and -2 stays in an
+/// area whose registration failed. Such an area counts as no area on every
+/// path: its `mm_cid` reads 0 (a live id another thread may hold), its
+/// `node_id` and `flags` are stale.
+#[inline(always)]
+pub fn area_is_live(area: *mut Rseq) -> bool {
+    // SAFETY: a non-null area recorded for this thread stays mapped as long
+    // as the thread (its TLS, or the libc's); the kernel writes cpu_id
+    // between any two instructions of this thread, hence volatile.
+    !area.is_null() && unsafe { read_volatile(addr_of_mut!((*area).cpu_id)) } as i32 >= 0
+}
+
+/// The owner of the calling thread's registration if the kernel still has
+/// its area registered.
+fn live_owner(st: *mut ThreadState) -> Option<Owner> {
+    registered_owner(st).filter(|_| area_is_live(get!(st, area)))
+}
+
 /// Registers the calling thread (or adopts the libc's registration).
 /// Idempotent: a registered thread returns at once, with no syscall.
-/// Returns the owner, or the errno the kernel gave.
+/// Returns the owner, or the errno the kernel gave. An area that was
+/// unregistered behind the component's back (`cpu_id` < 0) is registered
+/// again if it is the component's; a libc's is not the component's to
+/// register: `EPERM`, and the thread stays without an area.
 pub fn register_current_thread() -> Result<Owner, i32> {
+    let st = state();
+    if registered_owner(st).is_some() && live_owner(st).is_none() {
+        let _blocked = SignalsBlocked::new();
+        match get!(st, status) {
+            COMPONENT if !area_is_live(get!(st, area)) => {
+                record(st, NONE, Reason::Disabled, 0, core::ptr::null_mut(), 0, 0);
+                return register_blocked(st, Mode::Explicit);
+            }
+            LIBC if !area_is_live(get!(st, area)) => return Err(EPERM),
+            _ => {}
+        }
+    }
     register(Mode::Explicit)
 }
 
@@ -437,6 +473,12 @@ pub fn unregister_current_thread() -> Result<(), i32> {
     let st = state();
     match get!(st, status) {
         LIBC => Err(EPERM),
+        // Unregistered behind the component's back already: the kernel
+        // would answer EINVAL; the state catches up.
+        COMPONENT if !area_is_live(get!(st, area)) => {
+            record(st, NONE, Reason::Disabled, 0, core::ptr::null_mut(), 0, 0);
+            Ok(())
+        }
         COMPONENT => {
             let r = rseq_unregister(get!(st, area), get!(st, len));
             if r != 0 {
@@ -534,13 +576,15 @@ pub fn area() -> *mut Rseq {
 }
 
 /// The calling thread's registered area, registering it first if it never
-/// tried (lazy registration, signals blocked).
+/// tried (lazy registration, signals blocked); None without one, and for
+/// an area the kernel no longer has registered ([`area_is_live`]).
 pub fn current_area() -> Option<NonNull<Rseq>> {
-    if let Some(a) = NonNull::new(area()) {
-        return Some(a);
+    let mut a = area();
+    if a.is_null() {
+        ensure_registered();
+        a = area();
     }
-    ensure_registered();
-    NonNull::new(area())
+    NonNull::new(a).filter(|a| area_is_live(a.as_ptr()))
 }
 
 /// Who registered the calling thread (registering it first if it never tried).
@@ -563,22 +607,32 @@ pub fn feature_size() -> u32 {
     status().feature_size
 }
 
-/// The calling thread's registration (registering it first if it never tried).
+/// The calling thread's registration (registering it first if it never
+/// tried). An area the kernel no longer has registered ([`area_is_live`])
+/// shows as none: owner `None`, reason `Disabled` (unregistered, here
+/// behind the component's back), no area, feature size 0.
 pub fn status() -> Status {
     ensure_registered();
     let st = state();
+    let live = area_is_live(get!(st, area));
     let (owner, reason) = match get!(st, status) {
-        LIBC => (Owner::Libc, Reason::Registered),
-        COMPONENT => (Owner::Component, Reason::Registered),
+        LIBC if live => (Owner::Libc, Reason::Registered),
+        COMPONENT if live => (Owner::Component, Reason::Registered),
+        LIBC | COMPONENT => (Owner::None, Reason::Disabled),
         _ => (Owner::None, Reason::from_u32(get!(st, reason))),
     };
+    let registered = owner != Owner::None;
     Status {
         owner,
         reason,
         error: get!(st, error),
-        area: NonNull::new(get!(st, area)),
-        len: get!(st, len),
-        feature_size: get!(st, feature_size),
+        area: NonNull::new(get!(st, area)).filter(|_| registered),
+        len: if registered { get!(st, len) } else { 0 },
+        feature_size: if registered {
+            get!(st, feature_size)
+        } else {
+            0
+        },
     }
 }
 

@@ -85,13 +85,24 @@ pub fn getcpu() -> Result<(u32, u32, Source), i32> {
 }
 
 /// The calling thread's concurrency id (`mm_cid`): needs a registered area
-/// and a kernel feature size of at least 28; `Err(ENOSYS)` otherwise.
+/// and a kernel feature size of at least 28; `Err(ENOSYS)` otherwise. An
+/// area the kernel no longer has registered (`cpu_id` < 0) is none: its
+/// `mm_cid` reads 0, an id another thread may hold.
 pub fn current_mm_cid() -> Result<u32, i32> {
     match rseq_registration::current_area() {
         Some(a) if rseq_registration::feature_size() >= FEATURE_SIZE_MM_CID => {
+            let a = a.as_ptr();
+            compiler_fence(Ordering::SeqCst);
             #[allow(unsafe_code)]
             // SAFETY: this thread's registered area, which holds mm_cid.
-            Ok(unsafe { read_volatile(addr_of!((*a.as_ptr()).mm_cid)) })
+            let cid = unsafe { read_volatile(addr_of!((*a).mm_cid)) };
+            compiler_fence(Ordering::SeqCst);
+            // Checked after the load too: a signal handler of this thread
+            // may unregister the area between the lookup and the load.
+            if cpu_id_of(a) < 0 {
+                return Err(rseq_abi::errno::ENOSYS);
+            }
+            Ok(cid)
         }
         _ => Err(rseq_abi::errno::ENOSYS),
     }
