@@ -679,6 +679,74 @@ mod tests {
         .unwrap();
     }
 
+    /// Unregisters the calling thread's area with a raw system call, behind
+    /// the component's back (as an application or a sandbox may), with the
+    /// length it was registered with.
+    fn raw_unregister(a: NonNull<Rseq>) -> bool {
+        let fs = crate::kernel().feature_size as usize;
+        [32usize, fs, 64, 128].iter().any(|&len| {
+            // SAFETY: unregisters this thread's own area; nothing else
+            // changes, and the area stays mapped (TLS).
+            len >= 32
+                && unsafe {
+                    syscall4(
+                        nr::RSEQ,
+                        a.as_ptr() as usize,
+                        len,
+                        RSEQ_FLAG_UNREGISTER as usize,
+                        RSEQ_SIG as usize,
+                    )
+                } == 0
+        })
+    }
+
+    /// An area the kernel no longer has registered counts as no area on
+    /// every path of this crate; the component registers its own area
+    /// again on request and refuses to register the libc's.
+    #[test]
+    fn an_area_unregistered_behind_the_components_back_is_no_area() {
+        for then_register in [true, false] {
+            std::thread::spawn(move || {
+                let s = status();
+                let a = s.area.expect("area");
+                let owner = s.owner;
+                assert!(raw_unregister(a), "raw unregistration");
+                assert_eq!(cpu_of(a), -1);
+                assert!(current_area().is_none());
+                let s = status();
+                assert_eq!(
+                    (s.owner, s.reason, s.area, s.len, s.feature_size),
+                    (Owner::None, Reason::Disabled, None, 0, 0)
+                );
+                assert_eq!((feature_size(), self::owner()), (0, Owner::None));
+                assert!(!crate::slice::available());
+                assert!(!crate::slice::request());
+                assert_eq!(crate::slice::try_release(), Err(EOPNOTSUPP));
+                if then_register {
+                    if owner == Owner::Component {
+                        assert_eq!(register_current_thread(), Ok(Owner::Component));
+                        assert!(cpu_of(a) >= 0);
+                        assert_eq!(current_area(), Some(a));
+                    } else {
+                        assert_eq!(register_current_thread(), Err(EPERM));
+                        assert!(current_area().is_none());
+                    }
+                } else {
+                    let want = if owner == Owner::Libc {
+                        Err(EPERM)
+                    } else {
+                        Ok(())
+                    };
+                    assert_eq!(unregister_current_thread(), want);
+                    assert!(current_area().is_none());
+                    assert_eq!(self::owner(), Owner::None);
+                }
+            })
+            .join()
+            .unwrap();
+        }
+    }
+
     fn glibc_rseq_size() -> u32 {
         extern "C" {
             fn dlsym(

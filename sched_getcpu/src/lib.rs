@@ -164,6 +164,41 @@ mod tests {
         assert!(current_mm_cid().unwrap() < n.max(8));
     }
 
+    /// After a raw unregistration behind the component's back (`cpu_id`
+    /// -1, `mm_cid` 0): the CPU and node from the fallback, no `mm_cid`.
+    #[test]
+    fn an_unregistered_area_is_not_read() {
+        std::thread::spawn(|| {
+            let a = rseq_registration::current_area().expect("area").as_ptr();
+            let fs = rseq_registration::kernel().feature_size as usize;
+            let ok = [32usize, fs, 64, 128].iter().any(|&len| {
+                #[allow(unsafe_code)]
+                // SAFETY: unregisters this thread's own area (TLS, mapped).
+                let r = unsafe {
+                    rseq_abi::arch::syscall4(
+                        nr::RSEQ,
+                        a as usize,
+                        len,
+                        rseq_abi::RSEQ_FLAG_UNREGISTER as usize,
+                        rseq_abi::arch::RSEQ_SIG as usize,
+                    )
+                };
+                len >= 32 && r == 0
+            });
+            assert!(ok, "raw unregistration");
+            assert!(cpu_id_of(a) < 0);
+            assert_eq!(current_mm_cid(), Err(rseq_abi::errno::ENOSYS));
+            let cpu = allowed_cpus()[0];
+            pin(cpu);
+            assert_eq!(current_cpu(), Ok(cpu as u32));
+            let (c, node, src) = getcpu().unwrap();
+            assert_ne!(src, Source::Rseq);
+            assert_eq!((c as usize, node), (cpu, getcpu_syscall().unwrap().1));
+        })
+        .join()
+        .unwrap();
+    }
+
     fn allowed_cpus() -> Vec<usize> {
         let mut mask = [0u64; 16];
         #[allow(unsafe_code)]
