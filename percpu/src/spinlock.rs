@@ -67,6 +67,29 @@
 //! chosen only while it has a waiter, and a waiter leaves only by taking
 //! the lock, so a reservation is always taken.
 //!
+//! # Around `fork`
+//!
+//! What pthread mutexes allow, these locks allow: the child of a `fork` has
+//! one thread, the one that forked, and it may unlock a lock that it held
+//! at the fork (the `pthread_atfork` idiom: prepare locks, parent and child
+//! unlock), then use every lock normally, also from threads it creates. A
+//! lock that another thread of the parent held stays held in the child for
+//! good (nothing tells the child whether that thread had half-updated what
+//! the lock protects).
+//!
+//! The parent's waiters do not exist in the child. [`SpinLock`] only
+//! inherits the state "a waiter may sleep": the child's unlock makes one
+//! futex wake that finds nobody. [`NumaSpinLock`] counts its waiters per
+//! node, and a child's unlock that saw the parent's counts would reserve
+//! the lock for a node whose waiter does not exist, for good. So the lock
+//! stores the process epoch its counts belong to ([`crate::fork`]: a value
+//! that changes in every fork child, kept in a page the kernel zeroes in
+//! the child) and its slow paths (a contended lock, an unlock that sees
+//! counts, a failed trylock of a free reserved lock) clear counts of
+//! another epoch, and a reservation made for their waiters, once, before
+//! any thread of the child counts itself: a count of the child is never
+//! cleared. No fast path reads the epoch.
+//!
 //! # Without rseq
 //!
 //! A thread without a registered area publishes no CPU (the waiters'

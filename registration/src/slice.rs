@@ -65,7 +65,7 @@ fn enabled_area() -> Option<*mut Rseq> {
     }
     // An area unregistered behind the component's back keeps its stale
     // flags: the kernel would grant nothing.
-    if !crate::area_is_live(a) {
+    if !crate::thread::area_is_live(a) {
         return None;
     }
     // SAFETY: the calling thread's registered area.
@@ -112,7 +112,7 @@ pub fn release() -> bool {
 pub fn try_release() -> Result<bool, i32> {
     let a = area();
     // SAFETY: a live area() is this thread's registered area.
-    if !crate::area_is_live(a) || unsafe { flags(a) } & ON != ON {
+    if !crate::thread::area_is_live(a) || unsafe { flags(a) } & ON != ON {
         return Err(EOPNOTSUPP);
     }
     // The critical section's own accesses stay before the release.

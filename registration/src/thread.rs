@@ -154,9 +154,10 @@ fn registered_owner(st: *mut ThreadState) -> Option<Owner> {
 /// the component's back: an application, a sandbox), and -2 stays in an
 /// area whose registration failed. Such an area counts as no area on every
 /// path: its `mm_cid` reads 0 (a live id another thread may hold), its
-/// `node_id` and `flags` are stale.
+/// `node_id` and `flags` are stale. `area`: null, or an area recorded for
+/// the calling thread (this thread's state, or `area()`).
 #[inline(always)]
-pub fn area_is_live(area: *mut Rseq) -> bool {
+pub(crate) fn area_is_live(area: *mut Rseq) -> bool {
     // SAFETY: a non-null area recorded for this thread stays mapped as long
     // as the thread (its TLS, or the libc's); the kernel writes cpu_id
     // between any two instructions of this thread, hence volatile.
