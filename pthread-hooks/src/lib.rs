@@ -12,8 +12,9 @@
 //!   mask, arms its exit step, registers, restores its creator's mask and
 //!   runs the start routine. A thread whose creator has no area because
 //!   rseq is unavailable, the program registers rseq itself, the
-//!   application unregistered the creator, or the creator's registration
-//!   failed, inherits that ([`rseq_registration::inherit_unregistered`]);
+//!   application unregistered the creator (except where the component
+//!   published `__rseq_size`: that promises every thread registered from
+//!   its start), or the creator's registration failed, inherits that ([`rseq_registration::inherit_unregistered`]);
 //!   a creator past its exit step (a key destructor of the last round) or
 //!   started without the hooks passes nothing on: its new thread registers
 //!   at start like any other (not fatally: a failure leaves it without an

@@ -39,7 +39,9 @@ impl Inherit {
     /// Only what holds beyond the creator itself passes to the new thread:
     /// rseq unavailable (kernel, or a seccomp filter, which threads
     /// inherit), the program registering rseq itself, the application's
-    /// explicit unregistration (as glibc's per-thread "do rseq" flag), and
+    /// explicit unregistration (as glibc's per-thread "do rseq" flag; not
+    /// where the component published `__rseq_size`, which promises every
+    /// thread registered from its start), and
     /// a failed registration (whatever made it fail, a filter or another
     /// area, is likely to hold for the new thread too). The creator's own
     /// life does not: past its exit step (`Exiting`: a key destructor of
@@ -61,6 +63,12 @@ impl Inherit {
             Owner::Component => Inherit::Register { fatal: true },
             Owner::None => match creator.reason {
                 Reason::Exiting | Reason::Unhooked | Reason::Registered => {
+                    Inherit::Register { fatal: false }
+                }
+                // A published __rseq_size promises every thread registered
+                // from its start: the application's unregistration of one
+                // thread is not its new threads'.
+                Reason::Disabled if rseq_registration::registration_published() => {
                     Inherit::Register { fatal: false }
                 }
                 Reason::Unavailable | Reason::Disabled | Reason::Failed | Reason::Application => {

@@ -388,6 +388,13 @@ pub fn promise_every_thread_registered_at_start() {
     PROMISED.store(true, Ordering::Release);
 }
 
+/// Whether the component published its registration in `__rseq_size`
+/// (see [`promise_every_thread_registered_at_start`]): every new thread
+/// must then start registered, whatever its creator's state.
+pub fn registration_published() -> bool {
+    PUBLISHED.load(Ordering::Acquire)
+}
+
 fn register_own(st: *mut ThreadState) -> Result<Owner, i32> {
     // The host-reserved area (see reserved_area) or the component's own.
     let (area, capacity, align) = crate::reserved_area::area_to_register();
