@@ -577,7 +577,10 @@ pub fn inherit_unregistered(reason: Reason, error: i32) {
 }
 
 /// The calling thread's registered area, without registering it: the fast
-/// path for readers that fall back on their own.
+/// path for readers that fall back on their own. The pointer is the one
+/// recorded: a caller reads `cpu_id` first and treats a negative one as no
+/// area (unregistered behind the component's back), as every reader of
+/// this workspace does.
 #[inline(always)]
 pub fn area() -> *mut Rseq {
     get!(state(), area)
