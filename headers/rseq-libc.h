@@ -10,6 +10,12 @@
    that the pthread hooks did not start is registered lazily only where
    that is safe (the main thread; any thread under glibc); elsewhere it
    has no area (RSEQ_LIBC_REASON_UNHOOKED) and everything falls back.
+   An area that was unregistered behind rseq-libc's back (a raw
+   rseq (RSEQ_FLAG_UNREGISTER): its cpu_id reads -1 and its mm_cid 0)
+   counts as no area in every function here and in <rseq-percpu.h>: owner
+   NONE, reason DISABLED, rseq_libc_area () NULL, feature size 0, the CPU
+   and node from the fallbacks, mm_cid -ENOSYS, per-CPU operations on
+   their fallback paths.
    Errors are negative errno values.  */
 
 #ifndef RSEQ_LIBC_H
@@ -29,7 +35,8 @@ extern "C" {
 /* rseq_libc_none_reason () */
 #define RSEQ_LIBC_REASON_REGISTERED 0  /* the thread has an area */
 #define RSEQ_LIBC_REASON_UNAVAILABLE 1 /* ENOSYS: no kernel rseq, or seccomp */
-#define RSEQ_LIBC_REASON_DISABLED 2    /* unregistered by the application */
+#define RSEQ_LIBC_REASON_DISABLED 2    /* unregistered by the application (through
+                                          rseq-libc, or a raw rseq system call) */
 #define RSEQ_LIBC_REASON_FAILED 3      /* see rseq_libc_registration_error () */
 #define RSEQ_LIBC_REASON_UNHOOKED 4    /* EOPNOTSUPP: a thread the pthread hooks did not
                                           start, on a host (musl, the standalone libc) that
@@ -45,13 +52,17 @@ extern "C" {
    -EINVAL: other code registered another area for this thread), or
    -EOPNOTSUPP for a thread the pthread hooks did not start on a host that
    may free its memory before its exit (RSEQ_LIBC_REASON_UNHOOKED), or
-   -ESRCH for a thread past its exit step.  */
+   -ESRCH for a thread past its exit step.  An area unregistered behind
+   rseq-libc's back is registered again if rseq-libc owns it; a libc's is
+   not rseq-libc's to register: -EPERM, and the thread stays without an
+   area.  */
 int rseq_libc_register_current_thread (void);
 
 /* Unregisters the calling thread's area if rseq-libc registered it, with
    the application's signals blocked.  Returns 0 (also when there is nothing to
-   unregister), -EPERM when the libc owns the registration (it stays
-   registered), or the kernel's negative errno.  Afterwards the thread is
+   unregister, or the area was unregistered behind rseq-libc's back already),
+   -EPERM when the libc owns the registration (it stays as it is), or the
+   kernel's negative errno.  Afterwards the thread is
    not registered again lazily; rseq_libc_register_current_thread () does.  */
 int rseq_libc_unregister_current_thread (void);
 
@@ -65,7 +76,8 @@ int rseq_libc_none_reason (void);
    or 0.  */
 int rseq_libc_registration_error (void);
 
-/* The calling thread's registered area, or NULL.  */
+/* The calling thread's registered area, or NULL (also for an area the
+   kernel no longer has registered: cpu_id < 0).  */
 struct rseq *rseq_libc_area (void);
 
 /* The current CPU number, always correct: from the area when registered,
@@ -78,8 +90,8 @@ int rseq_libc_current_cpu (void);
 int rseq_libc_current_node (void);
 
 /* The calling thread's concurrency id (mm_cid: dense, below the number of
-   threads and of CPUs), or -ENOSYS without an area or with a feature size
-   below 28.  */
+   threads and of CPUs), or -ENOSYS without an area (an unregistered one,
+   whose mm_cid reads 0, included) or with a feature size below 28.  */
 int rseq_libc_current_mm_cid (void);
 
 /* How much of the calling thread's area the kernel fills (28 on Linux 6.3+

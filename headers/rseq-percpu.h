@@ -260,11 +260,20 @@ int rseq_percpu_write_unlock (void *lock);
    in one restartable sequence, that this CPU is its own knows the holder is
    not running and sleeps instead of spinning.  A holder not running on
    another CPU is not detectable: waiters also sleep after SPIN_LIMIT spin
-   iterations (< 0: default 1000; 0: no spinning).  Process-private, not
+   iterations (< 0: default 1000; 0: no spinning).  Process-private
+   (private futexes: not for memory shared between processes), not
    recursive; correct without rseq (plain adaptive lock).
    lock/unlock return 0 or -EINVAL (bad handle); trylock 0 or -EBUSY;
    unlock -EPERM when nobody holds the lock.  stats copies at most SIZE
-   bytes of the counters.  */
+   bytes of the counters.
+   fork: as with pthread mutexes, the child of a fork has one thread, and
+   may unlock a lock that the forking thread held at the fork (the
+   pthread_atfork idiom: prepare locks, parent and child unlock), then use
+   every lock normally, also from threads it creates; waiters of the
+   parent's other threads are not inherited (the NUMA lock's waiter
+   counts are cleared at the child's first slow path, Linux 4.14+).  A
+   lock held by another thread of the parent at the fork stays held for
+   good in the child.  */
 struct rseq_percpu_lock_stats
 {
   uint64_t contended;          /* lock calls that found it held */

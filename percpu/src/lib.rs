@@ -36,6 +36,8 @@ pub mod counter;
 #[allow(unsafe_code)]
 pub mod flush;
 #[allow(unsafe_code)]
+pub mod fork;
+#[allow(unsafe_code)]
 pub mod lock;
 #[allow(unsafe_code)]
 pub mod pool;
@@ -159,8 +161,10 @@ pub(crate) fn cached_index(mode: IndexMode) -> (*mut Rseq, *const u32, u32) {
 
 /// The cache holds the stand-in or an area whose `cpu_id` reads < 0: look
 /// the area up (registering the thread lazily) and cache it when usable, or
-/// `None` (fallback). An area the kernel no longer has registered is
-/// returned (its sections and index reads refuse it) but not cached.
+/// `None` (fallback). An area the kernel no longer has registered is no
+/// area (`current_area` says None); one that loses its registration right
+/// after the lookup (a signal handler's raw unregistration) is returned
+/// but not cached, and its sections and index reads refuse it.
 #[cold]
 #[inline(never)]
 fn area_slow() -> Option<*mut Rseq> {

@@ -67,6 +67,29 @@
 //! chosen only while it has a waiter, and a waiter leaves only by taking
 //! the lock, so a reservation is always taken.
 //!
+//! # Around `fork`
+//!
+//! What pthread mutexes allow, these locks allow: the child of a `fork` has
+//! one thread, the one that forked, and it may unlock a lock that it held
+//! at the fork (the `pthread_atfork` idiom: prepare locks, parent and child
+//! unlock), then use every lock normally, also from threads it creates. A
+//! lock that another thread of the parent held stays held in the child for
+//! good (nothing tells the child whether that thread had half-updated what
+//! the lock protects).
+//!
+//! The parent's waiters do not exist in the child. [`SpinLock`] only
+//! inherits the state "a waiter may sleep": the child's unlock makes one
+//! futex wake that finds nobody. [`NumaSpinLock`] counts its waiters per
+//! node, and a child's unlock that saw the parent's counts would reserve
+//! the lock for a node whose waiter does not exist, for good. So the lock
+//! stores the process epoch its counts belong to ([`crate::fork`]: a value
+//! that changes in every fork child, kept in a page the kernel zeroes in
+//! the child) and its slow paths (a contended lock, an unlock that sees
+//! counts, a failed trylock of a free reserved lock) clear counts of
+//! another epoch, and a reservation made for their waiters, once, before
+//! any thread of the child counts itself: a count of the child is never
+//! cleared. No fast path reads the epoch.
+//!
 //! # Without rseq
 //!
 //! A thread without a registered area publishes no CPU (the waiters'
@@ -548,6 +571,11 @@ pub struct NumaSpinLock {
     total_waiting: AtomicU32,
     /// Waiters around a futex sleep, all nodes.
     total_sleeping: AtomicU32,
+    /// The process epoch ([`crate::fork::current`]) the waiter counts
+    /// belong to, 0 before the first slow path, or [`crate::fork::RESETTING`].
+    /// Another process's epoch means the counts were inherited across
+    /// `fork` and count threads that do not exist here.
+    epoch: AtomicU32,
     spin_limit: u32,
     bound: u32,
     waiting: Counts,
@@ -621,6 +649,7 @@ impl NumaSpinLock {
             handoff: AtomicU32::new(0),
             total_waiting: AtomicU32::new(0),
             total_sleeping: AtomicU32::new(0),
+            epoch: AtomicU32::new(0),
             spin_limit,
             bound: if bound == 0 { 1 } else { bound },
             waiting: Counts::new(),
@@ -672,10 +701,18 @@ impl NumaSpinLock {
 
     /// Takes the lock if it is free and open (no reservation).
     pub fn try_lock_as_raw(&self, node: u32) -> bool {
-        let ok = self
+        let mut ok = self
             .state
             .compare_exchange(0, HELD, Ordering::Acquire, Ordering::Relaxed)
             .is_ok();
+        // Free but reserved: perhaps for a waiter of the parent process,
+        // a reservation that clearing inherited counts opens.
+        if !ok && self.state.load(Ordering::Relaxed) & HELD == 0 && self.own_counts() {
+            ok = self
+                .state
+                .compare_exchange(0, HELD, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok();
+        }
         if ok {
             self.holder_node
                 .store(node % NUMA_NODES as u32, Ordering::Relaxed);
@@ -698,6 +735,8 @@ impl NumaSpinLock {
         self.stats.inc(CONTENDED);
         let area = area_and_cpu().0;
         let nu = n as usize;
+        // Before counting: counts inherited across fork are cleared first.
+        self.own_counts();
         self.waiting.of(nu).fetch_add(1, Ordering::SeqCst);
         self.total_waiting.fetch_add(1, Ordering::SeqCst);
         let state = &self.state;
@@ -780,6 +819,10 @@ impl NumaSpinLock {
     #[cold]
     #[inline(never)]
     fn unlock_handoff(&self) -> Option<usize> {
+        // Counts inherited across fork (the child of a fork whose parent
+        // had waiters) are cleared here: a hand-off to a waiter that does
+        // not exist would keep the lock reserved for good.
+        self.own_counts();
         let h = self.holder_node.load(Ordering::Relaxed) as usize;
         let streak = self.streak.load(Ordering::Relaxed);
         let waits = |k: usize| self.waiting.of(k).load(Ordering::SeqCst) != 0;
@@ -827,6 +870,67 @@ impl NumaSpinLock {
         target
     }
 
+    /// Makes the waiter counts this process's: where they belong to another
+    /// process's epoch (inherited across `fork`, or a lock never contended
+    /// yet), the first caller clears them, and opens a reservation made for
+    /// a waiter of that other process, before storing this process's epoch;
+    /// concurrent callers wait until it has. Every thread counts itself only
+    /// after this, so no count of this process is ever cleared. Returns
+    /// whether this call cleared anything. Slow paths only: two loads when
+    /// the epoch is already this process's.
+    #[cold]
+    #[inline(never)]
+    fn own_counts(&self) -> bool {
+        let now = crate::fork::current();
+        loop {
+            let e = self.epoch.load(Ordering::Acquire);
+            if e == now {
+                return false;
+            }
+            if e == crate::fork::RESETTING {
+                // Another thread of this process clears the counts (with
+                // its signals blocked: nothing of this process can stop it).
+                // SAFETY: sched_yield takes no arguments.
+                unsafe { rseq_abi::arch::syscall0(rseq_abi::arch::nr::SCHED_YIELD) };
+                continue;
+            }
+            // No handler of this thread may wait on RESETTING for itself.
+            let _blocked = rseq_registration::SignalsBlocked::new();
+            if self
+                .epoch
+                .compare_exchange(
+                    e,
+                    crate::fork::RESETTING,
+                    Ordering::SeqCst,
+                    Ordering::Acquire,
+                )
+                .is_err()
+            {
+                continue;
+            }
+            let counts = [&self.waiting, &self.sleeping];
+            for c in counts {
+                for n in 0..NUMA_NODES {
+                    c.of(n).store(0, Ordering::SeqCst);
+                }
+            }
+            self.total_waiting.store(0, Ordering::SeqCst);
+            self.total_sleeping.store(0, Ordering::SeqCst);
+            // A free lock reserved for a node: only an unlock that saw
+            // counts reserves, and none of this process did (they all
+            // wait for the epoch), so the reservation is for a waiter of
+            // the other process. A held state stays held.
+            let s = self.state.load(Ordering::SeqCst);
+            if s & HELD == 0 && s != 0 {
+                let _ = self
+                    .state
+                    .compare_exchange(s, 0, Ordering::SeqCst, Ordering::Relaxed);
+            }
+            self.epoch.store(now, Ordering::SeqCst);
+            return true;
+        }
+    }
+
     /// After the state is stored: wakes one sleeper of the node the lock
     /// was handed to, or any one sleeper if it is open.
     fn wake_after_release(&self, target: Option<usize>) {
@@ -840,8 +944,13 @@ impl NumaSpinLock {
         futex::wake_one(&self.state, bits);
     }
 
-    /// Waiters of node `node` in the slow path now (a snapshot).
+    /// Waiters of node `node` in the slow path now (a snapshot; 0 for
+    /// counts inherited across `fork`, which count no thread of this
+    /// process).
     pub fn waiters(&self, node: u32) -> u32 {
+        if self.epoch.load(Ordering::Acquire) != crate::fork::current() {
+            return 0;
+        }
         self.waiting
             .of((node % NUMA_NODES as u32) as usize)
             .load(Ordering::SeqCst)
@@ -1155,6 +1264,134 @@ mod tests {
             s.handoff_local + s.handoff_remote,
             log.iter().filter(|e| e.1 != Handoff::None).count() as u64
         );
+    }
+
+    use crate::fork::tests::in_fork_child;
+
+    /// The `pthread_atfork` idiom on a [`NumaSpinLock`]: the forking thread
+    /// holds the lock across `fork` while a thread of another node waits in
+    /// the parent. The child (one thread) unlocks it, then must be able to
+    /// take it again as any node: the parent's waiter counts belong to a
+    /// thread that does not exist in the child, and a hand-off to its node
+    /// would keep the lock reserved for good.
+    #[test]
+    fn numa_lock_after_fork_with_a_waiter_of_another_node() {
+        for limit in [DEFAULT_SPIN_LIMIT, 0] {
+            let lock = Arc::new(NumaSpinLock::with_params(limit, DEFAULT_HANDOFF_BOUND));
+            lock.lock_as_raw(0);
+            let waiter = {
+                let lock = lock.clone();
+                std::thread::spawn(move || drop(lock.lock_as(1)))
+            };
+            while lock.waiters(1) != 1 {
+                yield_now();
+            }
+            let child = in_fork_child(|| {
+                // SAFETY: the forking thread held the lock at fork.
+                unsafe { lock.unlock_raw() };
+                if !lock.try_lock_as_raw(0) {
+                    return 1;
+                }
+                // SAFETY: taken just above.
+                unsafe { lock.unlock_raw() };
+                for node in [0, 1, 2] {
+                    lock.lock_as_raw(node);
+                    // SAFETY: taken just above.
+                    unsafe { lock.unlock_raw() };
+                }
+                if lock.is_locked() || lock.waiters(1) != 0 {
+                    return 2;
+                }
+                0
+            });
+            // SAFETY: taken above by this thread.
+            unsafe { lock.unlock_raw() };
+            waiter.join().unwrap();
+            assert_eq!(
+                child, 0,
+                "spin limit {limit}: the child could not take the lock"
+            );
+            assert_eq!((lock.waiters(0), lock.waiters(1)), (0, 0));
+            assert!(lock.try_lock_as_raw(1), "the parent's lock works on");
+            // SAFETY: taken just above.
+            unsafe { lock.unlock_raw() };
+        }
+    }
+
+    /// The same idiom on a [`SpinLock`] whose parent waiter sleeps (the
+    /// state says "a waiter may sleep"): the child's unlock frees it (its
+    /// one wake finds nobody) and the child takes it again.
+    #[test]
+    fn spinlock_after_fork_with_a_sleeping_waiter() {
+        let lock = Arc::new(SpinLock::with_spin_limit(0));
+        lock.lock_raw();
+        let waiter = {
+            let lock = lock.clone();
+            std::thread::spawn(move || drop(lock.lock()))
+        };
+        while lock.stats().sleeps == 0 {
+            yield_now();
+        }
+        let child = in_fork_child(|| {
+            // SAFETY: the forking thread held the lock at fork.
+            unsafe { lock.unlock_raw() };
+            if !lock.try_lock_raw() {
+                return 1;
+            }
+            // SAFETY: taken just above.
+            unsafe { lock.unlock_raw() };
+            lock.lock_raw();
+            // SAFETY: taken just above.
+            unsafe { lock.unlock_raw() };
+            if lock.is_locked() {
+                return 2;
+            }
+            0
+        });
+        // SAFETY: taken above by this thread.
+        unsafe { lock.unlock_raw() };
+        waiter.join().unwrap();
+        assert_eq!(child, 0);
+    }
+
+    /// In the child, before the forking thread unlocks: the lock stays
+    /// held (a trylock fails, whatever the inherited counts), and the
+    /// parent's waiters are not reported as the child's. (Threads of the
+    /// child that wait before the unlock: `tests/locks/`, where the child
+    /// comes from the libc's `fork` and may create threads.)
+    #[test]
+    fn numa_lock_held_across_fork_stays_held_in_the_child() {
+        let lock = Arc::new(NumaSpinLock::with_params(0, DEFAULT_HANDOFF_BOUND));
+        lock.lock_as_raw(0);
+        let waiter = {
+            let lock = lock.clone();
+            std::thread::spawn(move || drop(lock.lock_as(3)))
+        };
+        while lock.waiters(3) != 1 {
+            yield_now();
+        }
+        let child = in_fork_child(|| {
+            // The held lock stays held (the forking thread holds it), and a
+            // failed trylock clears nothing it should not.
+            if lock.try_lock_as_raw(0) || !lock.is_locked() {
+                return 1;
+            }
+            if (0..4).map(|n| lock.waiters(n)).sum::<u32>() != 0 {
+                return 2;
+            }
+            // SAFETY: the forking thread held the lock at fork.
+            unsafe { lock.unlock_raw() };
+            if !lock.try_lock_as_raw(0) {
+                return 3;
+            }
+            // SAFETY: taken just above.
+            unsafe { lock.unlock_raw() };
+            0
+        });
+        // SAFETY: taken above by this thread.
+        unsafe { lock.unlock_raw() };
+        waiter.join().unwrap();
+        assert_eq!(child, 0);
     }
 
     /// The log invariants (shared with the NUMA guest test's C checks).

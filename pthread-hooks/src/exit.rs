@@ -4,7 +4,8 @@
 use crate::libc::{KeyCreateFn, SetSpecificFn};
 use core::ffi::{c_int, c_uint, c_void};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use rseq_abi::arch::{nr, syscall0};
+use rseq_abi::arch::{nr, syscall0, syscall3};
+use rseq_abi::errno::ESRCH;
 use rseq_abi::weak_function_address;
 use rseq_registration::host::{host, HostRseq};
 
@@ -12,44 +13,80 @@ use rseq_registration::host::{host, HostRseq};
 const DESTRUCTOR_ITERATIONS: usize = 4;
 
 const KEY_NONE: u32 = 0;
-const KEY_CREATING: u32 = 1;
-const KEY_READY: u32 = 2;
+const KEY_READY: u32 = 1;
+/// Any other state: the key is being created by the thread whose tid is
+/// the state minus this.
+const KEY_CREATING_BY: u32 = 2;
 static KEY_STATE: AtomicU32 = AtomicU32::new(KEY_NONE);
 static KEY: AtomicU32 = AtomicU32::new(0);
 static SETSPECIFIC: AtomicUsize = AtomicUsize::new(0);
 
 /// The exit key, created by the first hooked `pthread_create` that needs
 /// it; `None` if the libc has no key left right now. A failure is not
-/// remembered: keys freed later make the next call succeed.
+/// remembered: keys freed later make the next call succeed. The state
+/// names the creating thread, so that the child of a `fork` made while
+/// another thread was creating the key (that thread does not exist in the
+/// child) creates it anew instead of waiting for good.
 pub(crate) fn exit_key(key_create: KeyCreateFn, setspecific: SetSpecificFn) -> Option<c_uint> {
     loop {
-        match KEY_STATE.compare_exchange(
-            KEY_NONE,
-            KEY_CREATING,
-            Ordering::Acquire,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => {
-                SETSPECIFIC.store(setspecific as usize, Ordering::Relaxed);
-                let mut key: c_uint = 0;
-                // SAFETY: the libc's pthread_key_create with a valid out
-                // pointer and a destructor that lives as long as the process.
-                let r = unsafe { key_create(&mut key, Some(exit_destructor)) };
-                KEY.store(key, Ordering::Relaxed);
-                let state = if r == 0 { KEY_READY } else { KEY_NONE };
-                KEY_STATE.store(state, Ordering::Release);
-                if r == 0 {
-                    rseq_registration::set_exit_step_armed_query(exit_step_armed);
-                }
-                return (r == 0).then_some(key);
-            }
-            Err(KEY_READY) => return Some(KEY.load(Ordering::Relaxed)),
-            // SAFETY: sched_yield has no arguments and no effect on memory.
-            Err(_) => unsafe {
-                syscall0(nr::SCHED_YIELD);
-            },
+        let state = KEY_STATE.load(Ordering::Acquire);
+        if state == KEY_READY {
+            return Some(KEY.load(Ordering::Relaxed));
         }
+        if state != KEY_NONE {
+            if thread_in_this_process(state - KEY_CREATING_BY) {
+                // SAFETY: sched_yield has no arguments and no effect on memory.
+                unsafe { syscall0(nr::SCHED_YIELD) };
+            } else {
+                let _ = KEY_STATE.compare_exchange(
+                    state,
+                    KEY_NONE,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
+            }
+            continue;
+        }
+        // SAFETY: gettid takes no arguments.
+        let me = (unsafe { syscall0(nr::GETTID) } as u32).wrapping_add(KEY_CREATING_BY);
+        if KEY_STATE
+            .compare_exchange(KEY_NONE, me, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            continue;
+        }
+        SETSPECIFIC.store(setspecific as usize, Ordering::Relaxed);
+        let mut key: c_uint = 0;
+        // SAFETY: the libc's pthread_key_create with a valid out pointer and
+        // a destructor that lives as long as the process.
+        let r = unsafe { key_create(&mut key, Some(exit_destructor)) };
+        KEY.store(key, Ordering::Relaxed);
+        let state = if r == 0 { KEY_READY } else { KEY_NONE };
+        KEY_STATE.store(state, Ordering::Release);
+        if r == 0 {
+            rseq_registration::set_exit_step_armed_query(exit_step_armed);
+        }
+        return (r == 0).then_some(key);
     }
+}
+
+/// Whether thread `tid` is a thread of the calling process (`tgkill` with
+/// signal 0 checks without sending anything): a thread of the parent that
+/// forked this process is not.
+fn thread_in_this_process(tid: u32) -> bool {
+    // SAFETY: getpid takes no arguments; tgkill with signal 0 only checks
+    // that the thread exists in the thread group.
+    let r = unsafe {
+        let pid = syscall0(nr::GETPID);
+        syscall3(nr::TGKILL, pid as usize, tid as usize, 0)
+    };
+    r != -(ESRCH as isize)
+}
+
+/// Forgets the exit key (tests: a later call creates one again).
+#[cfg(test)]
+pub(crate) fn forget_key_for_test() {
+    KEY_STATE.store(KEY_NONE, Ordering::Release);
 }
 
 type GetSpecificFn = unsafe extern "C" fn(c_uint) -> *mut c_void;

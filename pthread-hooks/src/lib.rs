@@ -10,8 +10,15 @@
 //!   around the libc's `pthread_create` and hands the new thread its start
 //!   data in a `malloc`ed block. The new thread, which starts with that
 //!   mask, arms its exit step, registers, restores its creator's mask and
-//!   runs the start routine. A thread whose creator has no area inherits
-//!   that ([`rseq_registration::inherit_unregistered`]). Where the libc
+//!   runs the start routine. A thread whose creator has no area because
+//!   rseq is unavailable, the program registers rseq itself, the
+//!   application unregistered the creator (except where the component
+//!   published `__rseq_size`: that promises every thread registered from
+//!   its start), or the creator's registration failed, inherits that ([`rseq_registration::inherit_unregistered`]);
+//!   a creator past its exit step (a key destructor of the last round) or
+//!   started without the hooks passes nothing on: its new thread registers
+//!   at start like any other (not fatally: a failure leaves it without an
+//!   area). Where the libc
 //!   owns registration the libc's `pthread_create` is called directly.
 //! - **Attribute signal masks** (glibc >= 2.32, `pthread_attr_setsigmask_np`):
 //!   glibc starts such a thread with the attribute's mask, not with its

@@ -1,7 +1,8 @@
 //! Thread start: the creator blocks the application's signals around the
-//! libc's `pthread_create`; the new thread registers (or inherits
-//! "unregistered"), arms its exit step, restores its mask, then runs the
-//! start routine.
+//! libc's `pthread_create`; the new thread registers (or, for a
+//! process-wide reason or the application's choice, inherits
+//! "unregistered": see [`Inherit::of_creator`]), arms its exit step,
+//! restores its mask, then runs the start routine.
 
 use crate::exit::exit_key;
 use crate::libc::{
@@ -26,17 +27,54 @@ pub(crate) enum Routine {
 enum Inherit {
     /// The libc registers its threads: nothing.
     Libc,
-    Register,
+    /// Registers at start; `fatal`: a failure ends the process (the
+    /// creator is registered, so registration works in this process).
+    Register { fatal: bool },
+    /// Stays without an area, for a reason that holds for the whole
+    /// process or that the application chose.
     Unregistered(Reason, i32),
 }
 
 impl Inherit {
+    /// Only what holds beyond the creator itself passes to the new thread:
+    /// rseq unavailable (kernel, or a seccomp filter, which threads
+    /// inherit), the program registering rseq itself, the application's
+    /// explicit unregistration (as glibc's per-thread "do rseq" flag; not
+    /// where the component published `__rseq_size`, which promises every
+    /// thread registered from its start), and
+    /// a failed registration (whatever made it fail, a filter or another
+    /// area, is likely to hold for the new thread too). The creator's own
+    /// life does not: past its exit step (`Exiting`: a key destructor of
+    /// the last round creating a thread), or started without the hooks
+    /// (`Unhooked`), it makes a new thread that registers at start like
+    /// any other (a failure then leaves it without an area, not fatal).
     fn of_creator() -> Self {
+        // Where the libc registers, every new thread is the libc's, even
+        // when its creator's area was unregistered behind everyone's back.
+        if matches!(
+            rseq_registration::host::host().0,
+            rseq_registration::HostRseq::Registered { .. }
+        ) {
+            return Inherit::Libc;
+        }
         let creator = rseq_registration::status();
         match creator.owner {
             Owner::Libc => Inherit::Libc,
-            Owner::Component => Inherit::Register,
-            Owner::None => Inherit::Unregistered(creator.reason, creator.error),
+            Owner::Component => Inherit::Register { fatal: true },
+            Owner::None => match creator.reason {
+                Reason::Exiting | Reason::Unhooked | Reason::Registered => {
+                    Inherit::Register { fatal: false }
+                }
+                // A published __rseq_size promises every thread registered
+                // from its start: the application's unregistration of one
+                // thread is not its new threads'.
+                Reason::Disabled if rseq_registration::registration_published() => {
+                    Inherit::Register { fatal: false }
+                }
+                Reason::Unavailable | Reason::Disabled | Reason::Failed | Reason::Application => {
+                    Inherit::Unregistered(creator.reason, creator.error)
+                }
+            },
         }
     }
 }
@@ -137,11 +175,11 @@ unsafe extern "C" fn thread_start(data: *mut c_void) -> *mut c_void {
     }
     match d.inherit {
         Inherit::Libc => {}
-        Inherit::Register => {
+        Inherit::Register { fatal } => {
             // SAFETY: the exit step is armed; the application's signals
             // are blocked exactly when the creator's mask is to be restored.
             let r = unsafe { rseq_registration::register_new_thread(d.restore_mask.is_some()) };
-            if let Err(e) = r {
+            if let (Err(e), true) = (r, fatal) {
                 fatal_start(e);
             }
         }
@@ -203,11 +241,13 @@ impl NewThreadRegistration {
     /// be freed.
     pub unsafe fn apply_in_new_thread(self) {
         match self.0 {
-            // SAFETY: per the caller.
-            Inherit::Register => match unsafe { rseq_registration::register_new_thread(true) } {
-                Ok(_) => {}
-                Err(e) => fatal_start(e),
-            },
+            Inherit::Register { fatal } => {
+                // SAFETY: per the caller.
+                let r = unsafe { rseq_registration::register_new_thread(true) };
+                if let (Err(e), true) = (r, fatal) {
+                    fatal_start(e);
+                }
+            }
             Inherit::Unregistered(reason, error) => {
                 rseq_registration::inherit_unregistered(reason, error)
             }

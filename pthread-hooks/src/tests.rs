@@ -150,3 +150,88 @@ fn a_c11_thread_is_registered_and_returns_its_int() {
         rseq_registration::owner() as i32
     );
 }
+
+extern "C" {
+    fn pthread_key_create(
+        key: *mut core::ffi::c_uint,
+        destructor: Option<unsafe extern "C" fn(*mut c_void)>,
+    ) -> c_int;
+    fn pthread_setspecific(key: core::ffi::c_uint, value: *const c_void) -> c_int;
+}
+
+static INSIDE_KEY_CREATE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static RELEASE_KEY_CREATE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// A `pthread_key_create` that holds the exit key's creation open until
+/// the test releases it.
+unsafe extern "C" fn held_key_create(
+    key: *mut core::ffi::c_uint,
+    destructor: Option<unsafe extern "C" fn(*mut c_void)>,
+) -> c_int {
+    INSIDE_KEY_CREATE.store(true, Ordering::SeqCst);
+    while !RELEASE_KEY_CREATE.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
+    // SAFETY: the caller's arguments.
+    unsafe { pthread_key_create(key, destructor) }
+}
+
+// The child of a fork made while another thread was creating the exit key
+// (the creator does not exist in the child): the child's first hooked
+// pthread_create must create the key anew, not wait for that thread for
+// good. The child (raw fork: no libc fork handlers) only asks for the key.
+#[test]
+fn exit_key_creation_cut_by_fork_starts_over_in_the_child() {
+    let _one = ONE_AT_A_TIME.lock().unwrap();
+    crate::exit::forget_key_for_test();
+    INSIDE_KEY_CREATE.store(false, Ordering::SeqCst);
+    RELEASE_KEY_CREATE.store(false, Ordering::SeqCst);
+    let creator = std::thread::spawn(|| {
+        crate::exit::exit_key(held_key_create, pthread_setspecific).is_some()
+    });
+    while !INSIDE_KEY_CREATE.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
+    // SAFETY: fork(2); the child calls exit_key (raw syscalls and glibc's
+    // lock-free pthread_key_create) and exit_group.
+    let pid = unsafe { rseq_abi::arch::syscall0(nr::FORK) };
+    if pid == 0 {
+        let ok = crate::exit::exit_key(pthread_key_create, pthread_setspecific).is_some();
+        loop {
+            // SAFETY: exit_group ends the child.
+            unsafe { rseq_abi::arch::syscall1(nr::EXIT_GROUP, usize::from(!ok)) };
+        }
+    }
+    assert!(pid > 0);
+    // A child that waits for the creator for good is killed after 20 s.
+    let mut status: i32 = -1;
+    let mut waited = 0;
+    loop {
+        // SAFETY: wait4(pid, &status, WNOHANG) writes a valid local.
+        let r = unsafe {
+            syscall4(
+                nr::WAIT4,
+                pid as usize,
+                &mut status as *mut i32 as usize,
+                1,
+                0,
+            )
+        };
+        if r == pid {
+            break;
+        }
+        if waited == 200 {
+            // SAFETY: kills the child this test forked.
+            unsafe { rseq_abi::arch::syscall2(nr::KILL, pid as usize, 9) };
+        }
+        waited += 1;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    RELEASE_KEY_CREATE.store(true, Ordering::SeqCst);
+    assert!(creator.join().unwrap(), "the parent's creation");
+    assert_eq!(
+        status, 0,
+        "the child's exit key (status {status:#x}; 9: waited for good)"
+    );
+}

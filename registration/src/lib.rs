@@ -28,8 +28,8 @@ pub use signals::{application_signals, SignalsBlocked};
 pub use thread::{
     area, current_area, feature_size, inherit_unregistered, owner, program_registers_rseq,
     promise_every_thread_registered_at_start, reason, register_current_thread, register_new_thread,
-    registration_error, set_exit_step_armed_query, status, unregister_current_thread,
-    unregister_current_thread_at_exit, Owner, Reason, Status,
+    registration_error, registration_published, set_exit_step_armed_query, status,
+    unregister_current_thread, unregister_current_thread_at_exit, Owner, Reason, Status,
 };
 
 /// Kernel facts this process registers with.

@@ -63,6 +63,11 @@ fn enabled_area() -> Option<*mut Rseq> {
     if a.is_null() {
         a = current_area()?.as_ptr();
     }
+    // An area unregistered behind the component's back keeps its stale
+    // flags: the kernel would grant nothing.
+    if !crate::thread::area_is_live(a) {
+        return None;
+    }
     // SAFETY: the calling thread's registered area.
     (unsafe { flags(a) } & ON == ON).then_some(a)
 }
@@ -106,8 +111,8 @@ pub fn release() -> bool {
 #[inline]
 pub fn try_release() -> Result<bool, i32> {
     let a = area();
-    // SAFETY: a non-null area() is this thread's registered area.
-    if a.is_null() || unsafe { flags(a) } & ON != ON {
+    // SAFETY: a live area() is this thread's registered area.
+    if !crate::thread::area_is_live(a) || unsafe { flags(a) } & ON != ON {
         return Err(EOPNOTSUPP);
     }
     // The critical section's own accesses stay before the release.

@@ -148,10 +148,47 @@ fn registered_owner(st: *mut ThreadState) -> Option<Owner> {
     }
 }
 
+/// Whether the kernel still has `area` registered: a registered area's
+/// `cpu_id` is >= 0 whenever its thread runs user code; the kernel writes
+/// -1 when it is unregistered (a raw `rseq(RSEQ_FLAG_UNREGISTER)` behind
+/// the component's back: an application, a sandbox), and -2 stays in an
+/// area whose registration failed. Such an area counts as no area on every
+/// path: its `mm_cid` reads 0 (a live id another thread may hold), its
+/// `node_id` and `flags` are stale. `area`: null, or an area recorded for
+/// the calling thread (this thread's state, or `area()`).
+#[inline(always)]
+pub(crate) fn area_is_live(area: *mut Rseq) -> bool {
+    // SAFETY: a non-null area recorded for this thread stays mapped as long
+    // as the thread (its TLS, or the libc's); the kernel writes cpu_id
+    // between any two instructions of this thread, hence volatile.
+    !area.is_null() && unsafe { read_volatile(addr_of_mut!((*area).cpu_id)) } as i32 >= 0
+}
+
+/// The owner of the calling thread's registration if the kernel still has
+/// its area registered.
+fn live_owner(st: *mut ThreadState) -> Option<Owner> {
+    registered_owner(st).filter(|_| area_is_live(get!(st, area)))
+}
+
 /// Registers the calling thread (or adopts the libc's registration).
 /// Idempotent: a registered thread returns at once, with no syscall.
-/// Returns the owner, or the errno the kernel gave.
+/// Returns the owner, or the errno the kernel gave. An area that was
+/// unregistered behind the component's back (`cpu_id` < 0) is registered
+/// again if it is the component's; a libc's is not the component's to
+/// register: `EPERM`, and the thread stays without an area.
 pub fn register_current_thread() -> Result<Owner, i32> {
+    let st = state();
+    if registered_owner(st).is_some() && live_owner(st).is_none() {
+        let _blocked = SignalsBlocked::new();
+        match get!(st, status) {
+            COMPONENT if !area_is_live(get!(st, area)) => {
+                record(st, NONE, Reason::Disabled, 0, core::ptr::null_mut(), 0, 0);
+                return register_blocked(st, Mode::Explicit);
+            }
+            LIBC if !area_is_live(get!(st, area)) => return Err(EPERM),
+            _ => {}
+        }
+    }
     register(Mode::Explicit)
 }
 
@@ -351,6 +388,13 @@ pub fn promise_every_thread_registered_at_start() {
     PROMISED.store(true, Ordering::Release);
 }
 
+/// Whether the component published its registration in `__rseq_size`
+/// (see [`promise_every_thread_registered_at_start`]): every new thread
+/// must then start registered, whatever its creator's state.
+pub fn registration_published() -> bool {
+    PUBLISHED.load(Ordering::Acquire)
+}
+
 fn register_own(st: *mut ThreadState) -> Result<Owner, i32> {
     // The host-reserved area (see reserved_area) or the component's own.
     let (area, capacity, align) = crate::reserved_area::area_to_register();
@@ -437,6 +481,12 @@ pub fn unregister_current_thread() -> Result<(), i32> {
     let st = state();
     match get!(st, status) {
         LIBC => Err(EPERM),
+        // Unregistered behind the component's back already: the kernel
+        // would answer EINVAL; the state catches up.
+        COMPONENT if !area_is_live(get!(st, area)) => {
+            record(st, NONE, Reason::Disabled, 0, core::ptr::null_mut(), 0, 0);
+            Ok(())
+        }
         COMPONENT => {
             let r = rseq_unregister(get!(st, area), get!(st, len));
             if r != 0 {
@@ -506,10 +556,14 @@ fn rseq_unregister(area: *mut Rseq, len: u32) -> i32 {
     }
 }
 
-/// A new thread whose creator has no area inherits that, like glibc's
-/// per-thread "do rseq" flag: it stays unregistered (lazy registration
-/// included) until [`register_current_thread`]. `Reason::Registered` is
-/// taken as `Disabled`. No effect on a thread that tried already.
+/// A new thread whose creator has no area for a reason beyond the
+/// creator itself (`Unavailable`, `Application`, `Disabled` like glibc's
+/// per-thread "do rseq" flag, `Failed`) inherits that: it stays
+/// unregistered (lazy registration included) until
+/// [`register_current_thread`]. The creator's own state (`Exiting`,
+/// `Unhooked`) is not for a new thread: the thread hooks register such a
+/// thread at start instead. `Reason::Registered` is taken as `Disabled`.
+/// No effect on a thread that tried already.
 pub fn inherit_unregistered(reason: Reason, error: i32) {
     let st = state();
     let _blocked = SignalsBlocked::new();
@@ -523,20 +577,25 @@ pub fn inherit_unregistered(reason: Reason, error: i32) {
 }
 
 /// The calling thread's registered area, without registering it: the fast
-/// path for readers that fall back on their own.
+/// path for readers that fall back on their own. The pointer is the one
+/// recorded: a caller reads `cpu_id` first and treats a negative one as no
+/// area (unregistered behind the component's back), as every reader of
+/// this workspace does.
 #[inline(always)]
 pub fn area() -> *mut Rseq {
     get!(state(), area)
 }
 
 /// The calling thread's registered area, registering it first if it never
-/// tried (lazy registration, signals blocked).
+/// tried (lazy registration, signals blocked); None without one, and for
+/// an area the kernel no longer has registered ([`area_is_live`]).
 pub fn current_area() -> Option<NonNull<Rseq>> {
-    if let Some(a) = NonNull::new(area()) {
-        return Some(a);
+    let mut a = area();
+    if a.is_null() {
+        ensure_registered();
+        a = area();
     }
-    ensure_registered();
-    NonNull::new(area())
+    NonNull::new(a).filter(|a| area_is_live(a.as_ptr()))
 }
 
 /// Who registered the calling thread (registering it first if it never tried).
@@ -559,22 +618,32 @@ pub fn feature_size() -> u32 {
     status().feature_size
 }
 
-/// The calling thread's registration (registering it first if it never tried).
+/// The calling thread's registration (registering it first if it never
+/// tried). An area the kernel no longer has registered ([`area_is_live`])
+/// shows as none: owner `None`, reason `Disabled` (unregistered, here
+/// behind the component's back), no area, feature size 0.
 pub fn status() -> Status {
     ensure_registered();
     let st = state();
+    let live = area_is_live(get!(st, area));
     let (owner, reason) = match get!(st, status) {
-        LIBC => (Owner::Libc, Reason::Registered),
-        COMPONENT => (Owner::Component, Reason::Registered),
+        LIBC if live => (Owner::Libc, Reason::Registered),
+        COMPONENT if live => (Owner::Component, Reason::Registered),
+        LIBC | COMPONENT => (Owner::None, Reason::Disabled),
         _ => (Owner::None, Reason::from_u32(get!(st, reason))),
     };
+    let registered = owner != Owner::None;
     Status {
         owner,
         reason,
         error: get!(st, error),
-        area: NonNull::new(get!(st, area)),
-        len: get!(st, len),
-        feature_size: get!(st, feature_size),
+        area: NonNull::new(get!(st, area)).filter(|_| registered),
+        len: if registered { get!(st, len) } else { 0 },
+        feature_size: if registered {
+            get!(st, feature_size)
+        } else {
+            0
+        },
     }
 }
 
@@ -619,6 +688,74 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    /// Unregisters the calling thread's area with a raw system call, behind
+    /// the component's back (as an application or a sandbox may), with the
+    /// length it was registered with.
+    fn raw_unregister(a: NonNull<Rseq>) -> bool {
+        let fs = crate::kernel().feature_size as usize;
+        [32usize, fs, 64, 128].iter().any(|&len| {
+            // SAFETY: unregisters this thread's own area; nothing else
+            // changes, and the area stays mapped (TLS).
+            len >= 32
+                && unsafe {
+                    syscall4(
+                        nr::RSEQ,
+                        a.as_ptr() as usize,
+                        len,
+                        RSEQ_FLAG_UNREGISTER as usize,
+                        RSEQ_SIG as usize,
+                    )
+                } == 0
+        })
+    }
+
+    /// An area the kernel no longer has registered counts as no area on
+    /// every path of this crate; the component registers its own area
+    /// again on request and refuses to register the libc's.
+    #[test]
+    fn an_area_unregistered_behind_the_components_back_is_no_area() {
+        for then_register in [true, false] {
+            std::thread::spawn(move || {
+                let s = status();
+                let a = s.area.expect("area");
+                let owner = s.owner;
+                assert!(raw_unregister(a), "raw unregistration");
+                assert_eq!(cpu_of(a), -1);
+                assert!(current_area().is_none());
+                let s = status();
+                assert_eq!(
+                    (s.owner, s.reason, s.area, s.len, s.feature_size),
+                    (Owner::None, Reason::Disabled, None, 0, 0)
+                );
+                assert_eq!((feature_size(), self::owner()), (0, Owner::None));
+                assert!(!crate::slice::available());
+                assert!(!crate::slice::request());
+                assert_eq!(crate::slice::try_release(), Err(EOPNOTSUPP));
+                if then_register {
+                    if owner == Owner::Component {
+                        assert_eq!(register_current_thread(), Ok(Owner::Component));
+                        assert!(cpu_of(a) >= 0);
+                        assert_eq!(current_area(), Some(a));
+                    } else {
+                        assert_eq!(register_current_thread(), Err(EPERM));
+                        assert!(current_area().is_none());
+                    }
+                } else {
+                    let want = if owner == Owner::Libc {
+                        Err(EPERM)
+                    } else {
+                        Ok(())
+                    };
+                    assert_eq!(unregister_current_thread(), want);
+                    assert!(current_area().is_none());
+                    assert_eq!(self::owner(), Owner::None);
+                }
+            })
+            .join()
+            .unwrap();
+        }
     }
 
     fn glibc_rseq_size() -> u32 {

@@ -85,13 +85,24 @@ pub fn getcpu() -> Result<(u32, u32, Source), i32> {
 }
 
 /// The calling thread's concurrency id (`mm_cid`): needs a registered area
-/// and a kernel feature size of at least 28; `Err(ENOSYS)` otherwise.
+/// and a kernel feature size of at least 28; `Err(ENOSYS)` otherwise. An
+/// area the kernel no longer has registered (`cpu_id` < 0) is none: its
+/// `mm_cid` reads 0, an id another thread may hold.
 pub fn current_mm_cid() -> Result<u32, i32> {
     match rseq_registration::current_area() {
         Some(a) if rseq_registration::feature_size() >= FEATURE_SIZE_MM_CID => {
+            let a = a.as_ptr();
+            compiler_fence(Ordering::SeqCst);
             #[allow(unsafe_code)]
             // SAFETY: this thread's registered area, which holds mm_cid.
-            Ok(unsafe { read_volatile(addr_of!((*a.as_ptr()).mm_cid)) })
+            let cid = unsafe { read_volatile(addr_of!((*a).mm_cid)) };
+            compiler_fence(Ordering::SeqCst);
+            // Checked after the load too: a signal handler of this thread
+            // may unregister the area between the lookup and the load.
+            if cpu_id_of(a) < 0 {
+                return Err(rseq_abi::errno::ENOSYS);
+            }
+            Ok(cid)
         }
         _ => Err(rseq_abi::errno::ENOSYS),
     }
@@ -151,6 +162,41 @@ mod tests {
     fn mm_cid_is_below_the_cpu_count() {
         let n = std::thread::available_parallelism().unwrap().get() as u32;
         assert!(current_mm_cid().unwrap() < n.max(8));
+    }
+
+    /// After a raw unregistration behind the component's back (`cpu_id`
+    /// -1, `mm_cid` 0): the CPU and node from the fallback, no `mm_cid`.
+    #[test]
+    fn an_unregistered_area_is_not_read() {
+        std::thread::spawn(|| {
+            let a = rseq_registration::current_area().expect("area").as_ptr();
+            let fs = rseq_registration::kernel().feature_size as usize;
+            let ok = [32usize, fs, 64, 128].iter().any(|&len| {
+                #[allow(unsafe_code)]
+                // SAFETY: unregisters this thread's own area (TLS, mapped).
+                let r = unsafe {
+                    rseq_abi::arch::syscall4(
+                        nr::RSEQ,
+                        a as usize,
+                        len,
+                        rseq_abi::RSEQ_FLAG_UNREGISTER as usize,
+                        rseq_abi::arch::RSEQ_SIG as usize,
+                    )
+                };
+                len >= 32 && r == 0
+            });
+            assert!(ok, "raw unregistration");
+            assert!(cpu_id_of(a) < 0);
+            assert_eq!(current_mm_cid(), Err(rseq_abi::errno::ENOSYS));
+            let cpu = allowed_cpus()[0];
+            pin(cpu);
+            assert_eq!(current_cpu(), Ok(cpu as u32));
+            let (c, node, src) = getcpu().unwrap();
+            assert_ne!(src, Source::Rseq);
+            assert_eq!((c as usize, node), (cpu, getcpu_syscall().unwrap().1));
+        })
+        .join()
+        .unwrap();
     }
 
     fn allowed_cpus() -> Vec<usize> {

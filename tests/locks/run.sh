@@ -7,7 +7,10 @@
 # exclusion over a plain counter (4 threads per CPU, SIGUSR1 storm), the
 # same-CPU preemption check judged by the lock's counters, the NUMA hand-off
 # order with given nodes, bad input. Then `rseq-libc inspect` on a binary
-# (the waiter's critical section is listed and valid). Needs
+# (the waiter's critical section is listed and valid). fork_test.c, in the
+# same hosts: the pthread_atfork idiom with waiters in the parent (a NUMA
+# waiter of another node, a sleeping spinlock waiter) that the child must
+# not inherit. Needs
 # target/release/librseq_libc.a (cargo build --release). Ends with
 # "N passed, N failed, N skipped".
 set -u
@@ -28,6 +31,7 @@ if [ ! -f "$lib" ]; then
   finish
 fi
 src=tests/locks/lock_c_test.c
+fork_src=tests/locks/fork_test.c
 flags=(-O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$root/headers" -I"$root/tests/c")
 
 run() { # name launcher binary
@@ -37,6 +41,20 @@ run() { # name launcher binary
     pass "$name: $(grep -m 1 '^pinned' "$log" | sed 's/ (area.*): / /'); $(tail -n 1 "$log")"
   else
     fail "$name: $(grep -m 5 -E 'FAIL|passed' "$log" | tr '\n' ' ') (log: $log)"
+  fi
+}
+
+# fork_test.c in one host: name compiler launcher-env [compiler flags...]
+fork_run() {
+  local name=$1 cc=$2 launcher=$3; shift 3
+  local b=$out/fork-$(echo "$name" | tr ' ,()=/.' '_______')
+  if ! $cc "${flags[@]}" "$@" "$fork_src" "$lib" -lpthread -o "$b" 2> "$b.build.log"; then
+    fail "fork: $name: build: $(head -c 400 "$b.build.log")"; return
+  fi
+  if timeout 60 env $launcher "$b" > "$b.log" 2>&1 && grep -q '^[0-9]* passed, 0 failed' "$b.log"; then
+    pass "fork: $name: $(grep '^child:' "$b.log"); parent $(tail -n 1 "$b.log")"
+  else
+    fail "fork: $name: $(grep -m 5 -E 'FAIL|passed' "$b.log" | tr '\n' ' ') (log: $b.log)"
   fi
 }
 
@@ -72,5 +90,17 @@ if command -v musl-gcc > /dev/null; then
   fi
 else
   skip "musl static: musl-gcc not installed (bash scripts/install-deps.sh musl-tools)"
+fi
+
+fork_run "glibc dynamic (libc owns)" gcc ""
+fork_run "glibc dynamic, rseq=0 (component owns)" gcc "GLIBC_TUNABLES=glibc.pthread.rseq=0"
+[ -x "$out/no_rseq" ] &&
+  fork_run "glibc, rseq unavailable (fallback)" gcc "GLIBC_TUNABLES=glibc.pthread.rseq=0 $out/no_rseq"
+fork_run "glibc static (libc owns)" gcc "" -static
+fork_run "glibc static, rseq=0 (component owns)" gcc "GLIBC_TUNABLES=glibc.pthread.rseq=0" -static
+if command -v musl-gcc > /dev/null; then
+  fork_run "musl static (component owns)" musl-gcc "" -static
+else
+  skip "fork: musl static: musl-gcc not installed (bash scripts/install-deps.sh musl-tools)"
 fi
 finish

@@ -211,14 +211,85 @@ child_thread (void *arg)
   return (void *) (long) (registered_on_right_cpu () && rseq_libc_owner () == expect_owner);
 }
 
-/* A thread whose creator unregistered inherits that (component-owned).  */
+/* A thread whose creator unregistered inherits that (component-owned),
+   except where rseq-libc published __rseq_size (musl): that promises every
+   thread registered from its start, so the new thread registers.  */
 static void *
 inherit_thread (void *arg)
 {
   (void) arg;
+  if (__rseq_size > 0)
+    return (void *) (long) (registered_on_right_cpu ()
+                            && rseq_libc_owner () == RSEQ_LIBC_OWNER_COMPONENT);
   return (void *) (long) (rseq_libc_owner () == RSEQ_LIBC_OWNER_NONE
                           && rseq_libc_none_reason () == RSEQ_LIBC_REASON_DISABLED
                           && direct_cpu_id () < 0);
+}
+
+/* A key destructor of the libc's last destructor round runs after the
+   hooks' exit step (glibc rseq=0, musl: the hooks' key is older, so its
+   destructor runs first in each round): a thread it creates is a new
+   thread all the same, registered at start (through the published
+   symbols: on musl the area at tp + __rseq_offset that __rseq_size
+   promises), and rseq_libc_register_current_thread answers 0.  */
+#ifndef PTHREAD_DESTRUCTOR_ITERATIONS
+#define PTHREAD_DESTRUCTOR_ITERATIONS 4
+#endif
+static pthread_key_t last_round_key;
+static _Atomic int last_round_ok = -1, last_round_creator_reason = -1;
+
+static void *
+last_round_thread (void *arg)
+{
+  (void) arg;
+  int registered = registered_on_right_cpu ();
+  int reg = rseq_libc_register_current_thread ();
+  int owner = rseq_libc_owner ();
+  if (!registered || reg != 0 || owner != expect_owner)
+    printf ("FAIL last round's thread: registered %d, register %d, owner %d, reason %d\n",
+            registered, reg, owner, rseq_libc_none_reason ());
+  return (void *) (long) (registered && reg == 0 && owner == expect_owner);
+}
+
+static void
+last_round_destructor (void *value)
+{
+  long round = (long) value;
+  if (round < PTHREAD_DESTRUCTOR_ITERATIONS)
+    {
+      pthread_setspecific (last_round_key, (void *) (round + 1));
+      return;
+    }
+  atomic_store (&last_round_creator_reason, rseq_libc_none_reason ());
+  pthread_t t;
+  void *r = NULL;
+  int ok = pthread_create (&t, NULL, last_round_thread, NULL) == 0
+           && pthread_join (t, &r) == 0 && r == (void *) 1;
+  atomic_store (&last_round_ok, ok);
+}
+
+static void *
+last_round_creator (void *arg)
+{
+  (void) arg;
+  pthread_setspecific (last_round_key, (void *) 1);
+  return NULL;
+}
+
+static void
+check_thread_from_last_destructor_round (void)
+{
+  /* Created after the hooks' key (the first hooked pthread_create).  */
+  CHECK (pthread_key_create (&last_round_key, last_round_destructor) == 0, "key");
+  pthread_t t;
+  CHECK (pthread_create (&t, NULL, last_round_creator, NULL) == 0 && pthread_join (t, NULL) == 0,
+         "last round creator");
+  printf ("note: the last round's creator had reason %d (%d: past its exit step)\n",
+          atomic_load (&last_round_creator_reason), RSEQ_LIBC_REASON_EXITING);
+  CHECK (atomic_load (&last_round_ok) == 1,
+         "a thread created by a key destructor of the last round (creator reason %d) "
+         "is registered at start",
+         atomic_load (&last_round_creator_reason));
 }
 
 static void
@@ -316,6 +387,7 @@ main (void)
 
   run_batches ("batches");
   check_mask_inherited ();
+  check_thread_from_last_destructor_round ();
   check_user_stack_exit (RETURN, "user stack, return");
   check_user_stack_exit (EXIT, "user stack, pthread_exit");
   check_user_stack_exit (CANCEL, "user stack, cancellation");
@@ -342,7 +414,8 @@ main (void)
       void *r = NULL;
       CHECK (pthread_create (&t, NULL, inherit_thread, NULL) == 0 && pthread_join (t, &r) == 0
                && r == (void *) 1,
-             "a thread inherits its creator's disabled registration");
+             "a thread inherits its creator's disabled registration (registers where "
+             "__rseq_size %u is published)", __rseq_size);
       CHECK (rseq_libc_register_current_thread () == 0, "register main again");
       check_here ("main registered again");
     }

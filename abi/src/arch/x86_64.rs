@@ -16,14 +16,26 @@ pub mod nr {
     pub const WRITE: usize = 1;
     /// close(2)
     pub const CLOSE: usize = 3;
+    /// mmap(2)
+    pub const MMAP: usize = 9;
+    /// munmap(2)
+    pub const MUNMAP: usize = 11;
+    /// madvise(2)
+    pub const MADVISE: usize = 28;
     /// rt_sigprocmask(2)
     pub const RT_SIGPROCMASK: usize = 14;
     /// sched_yield(2)
     pub const SCHED_YIELD: usize = 24;
     /// getpid(2)
     pub const GETPID: usize = 39;
+    /// fork(2) (tests: a child without the libc's fork handlers)
+    pub const FORK: usize = 57;
     /// exit(2) of one thread
     pub const EXIT: usize = 60;
+    /// wait4(2)
+    pub const WAIT4: usize = 61;
+    /// kill(2)
+    pub const KILL: usize = 62;
     /// gettid(2)
     pub const GETTID: usize = 186;
     /// futex(2)

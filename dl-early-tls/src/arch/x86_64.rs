@@ -19,10 +19,8 @@ pub const TCB_ALIGN: usize = 64;
 
 /// Syscall numbers dl-early-tls and its hosts use beyond rseq-abi's.
 pub mod nr {
-    /// mmap(2)
-    pub const MMAP: usize = 9;
-    /// munmap(2)
-    pub const MUNMAP: usize = 11;
+    /// mmap(2) and munmap(2), rseq-abi's (the same items under both names).
+    pub use rseq_abi::arch::nr::{MMAP, MUNMAP};
     /// arch_prctl(2)
     pub const ARCH_PRCTL: usize = 158;
 }

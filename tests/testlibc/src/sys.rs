@@ -8,16 +8,8 @@ pub mod nr {
     pub const RT_SIGACTION: usize = 13;
     /// nanosleep(2)
     pub const NANOSLEEP: usize = 35;
-    /// kill(2)
-    pub const KILL: usize = 62;
-    /// futex(2)
-    pub const FUTEX: usize = 202;
-    /// fork(2)
-    pub const FORK: usize = 57;
     /// execve(2)
     pub const EXECVE: usize = 59;
-    /// wait4(2)
-    pub const WAIT4: usize = 61;
     /// clock_gettime(2)
     pub const CLOCK_GETTIME: usize = 228;
     /// set_tid_address(2)
