@@ -1,0 +1,900 @@
+/* Our per-CPU operations beside the kernel rseq selftests' sequences
+   (tools/testing/selftests/rseq/rseq-x86.h and rseq-x86-bits.h, by the
+   author of librseq), in one program, operation by operation, in both
+   index modes; then the use-case fast paths beside a floor, the baselines
+   (glibc's sched_getcpu + an atomic on that CPU's slot, one shared atomic)
+   and the slow paths (a thread with no area).  Built by
+   tests/percpu/bench_vs_selftests.sh against the selftests of the Debian
+   kernel source (never copied into the repository).
+
+   Registration: both use the one area of the thread, whoever registered
+   it: the selftests' sequences address it as %fs:rseq_offset, and this
+   program sets rseq_offset to rseq-libc's area (rseq_libc_area () minus
+   the thread pointer): glibc's own area when glibc owns registration (the
+   offset the selftests' rseq.c would read from __rseq_offset), rseq-libc's
+   when it owns it (GLIBC_TUNABLES=glibc.pthread.rseq=0).  The selftests'
+   rseq.c is not linked: it exports __rseq_register_current_thread, by
+   which rseq-libc recognizes a program that registers rseq itself and
+   steps aside (no area for rseq-libc: everything of ours would take its
+   fallback); rseq_offset, rseq_size and rseq_flags, all the sequences
+   need from it, are defined here.
+
+   Each operation is a loop of ITERS iterations with its index read and its
+   retry on abort, written as the selftests' own tests write it
+   (param_test.c, basic_percpu_ops_test.c) for theirs and as
+   percpu_inline_test.c does for ours.  Rounds interleave every variant;
+   each figure is the median over ROUNDS.  Pinned to the CPU it starts on.
+
+   Usage: bench_vs_selftests [ROUNDS [ITERS]] (default 11 2000000).
+   Prints one line per row, "row NAME NS", then "check ..." lines (every
+   counter exact), for bench_vs_selftests.sh to lay out.  */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <rseq.h> /* the selftests' */
+#include <rseq-percpu-inline.h>
+
+#define NOINLINE __attribute__ ((noinline))
+#define ALWAYS __attribute__ ((always_inline)) inline
+#define MAXIDX 1024 /* the selftests' arrays: CPU_SETSIZE entries */
+#define W 8         /* words per 64-byte slot */
+
+static long rounds = 11, iters = 2000000;
+
+/* What the selftests' rseq.h reads from rseq.c (see above).  */
+ptrdiff_t rseq_offset;
+unsigned int rseq_size;
+unsigned int rseq_flags;
+
+static double
+now_ns (void)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return (double) t.tv_sec * 1e9 + (double) t.tv_nsec;
+}
+
+/* ---- data ---- */
+
+static uintptr_t st_slots[MAXIDX * W] __attribute__ ((aligned (64)));
+static uintptr_t our_slots[MAXIDX * W] __attribute__ ((aligned (64)));
+static uintptr_t *st_ptrs[MAXIDX] __attribute__ ((aligned (64)));
+static uintptr_t *st_ptr_base = (uintptr_t *) st_ptrs;
+static uintptr_t st_heads[MAXIDX * W] __attribute__ ((aligned (64)));
+static uintptr_t our_heads[MAXIDX * W] __attribute__ ((aligned (64)));
+static uintptr_t nodes[2][16 * W] __attribute__ ((aligned (64)));
+static unsigned char rec_src[32] __attribute__ ((aligned (16)));
+static unsigned char rec_dst[2][MAXIDX][64] __attribute__ ((aligned (64)));
+static unsigned char counter[2][RSEQ_PERCPU_INLINE_COUNTER_SIZE]
+  __attribute__ ((aligned (64)));
+static unsigned char pool[RSEQ_PERCPU_INLINE_POOL_SIZE] __attribute__ ((aligned (64)));
+static unsigned char ring[RSEQ_PERCPU_INLINE_RING_SIZE] __attribute__ ((aligned (64)));
+static uint64_t pool_storage[4096 * 8];
+static uint64_t floor_slots[256 * W] __attribute__ ((aligned (64)));
+static uintptr_t floor_heads[256 * W] __attribute__ ((aligned (64)));
+static uint64_t floor_objects[16 * W] __attribute__ ((aligned (64)));
+static uint64_t shared_word __attribute__ ((aligned (64)));
+static const volatile uint32_t *cpu_id_field;
+static long retries;
+
+/* The selftests' index, as their tests read it: cpu_id_start
+   (rseq_cpu_start) in cpu_id mode, mm_cid in mm_cid mode.  */
+static ALWAYS int
+st_index (int mode)
+{
+  return mode == RSEQ_PERCPU_CPU_ID ? (int) rseq_cpu_start ()
+                                    : (int) rseq_current_mm_cid ();
+}
+
+/* Ours: the inline header's index read (it checks the area).  */
+static ALWAYS int
+our_index (int mode)
+{
+  return rseq_percpu_inline_current_index (mode);
+}
+
+/* ---- counter add ---- */
+
+static ALWAYS void
+st_add (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    for (;;)
+      {
+        int c = st_index (mode);
+        if (rseq_likely (!rseq_addv (RSEQ_MO_RELAXED, (enum rseq_percpu_mode) mode,
+                                     (intptr_t *) &st_slots[c * W], 1, c)))
+          break;
+        retries++;
+      }
+}
+
+static ALWAYS void
+our_add_inline (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    for (;;)
+      {
+        int c = our_index (mode);
+        if (rseq_percpu_inline_add (mode, (unsigned) c, &our_slots[c * W], 1)
+            == RSEQ_PERCPU_DONE)
+          break;
+        retries++;
+      }
+}
+
+static ALWAYS void
+our_add_call (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    for (;;)
+      {
+        int c = rseq_percpu_current_index (mode);
+        if (rseq_percpu_add (mode, (unsigned) c, &our_slots[c * W], 1)
+            == RSEQ_PERCPU_DONE)
+          break;
+        retries++;
+      }
+}
+
+static ALWAYS void
+our_counter_inline (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    rseq_percpu_inline_counter_inc (counter[mode]);
+}
+
+static ALWAYS void
+our_counter_call (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    rseq_percpu_counter_inc (counter[mode]);
+}
+
+/* ---- compare-and-store: increment a slot by load + compare-and-store ---- */
+
+static ALWAYS void
+st_cbne (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    for (;;)
+      {
+        int c = st_index (mode);
+        uintptr_t *v = &st_slots[c * W + 1];
+        uintptr_t old = RSEQ_READ_ONCE (*v);
+        if (rseq_likely (!rseq_cmpeqv_storev (RSEQ_MO_RELAXED, (enum rseq_percpu_mode) mode,
+                                              (intptr_t *) v, old, old + 1, c)))
+          break;
+        retries++;
+      }
+}
+
+static ALWAYS void
+our_cbne_inline (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    for (;;)
+      {
+        int c = our_index (mode);
+        uintptr_t *v = &our_slots[c * W + 1];
+        uintptr_t old = *(volatile uintptr_t *) v;
+        if (rseq_percpu_inline_load_cbne_store (mode, (unsigned) c, v, old, old + 1)
+            == RSEQ_PERCPU_DONE)
+          break;
+        retries++;
+      }
+}
+
+static ALWAYS void
+our_cbne_call (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    for (;;)
+      {
+        int c = rseq_percpu_current_index (mode);
+        uintptr_t *v = &our_slots[c * W + 1];
+        uintptr_t old = *(volatile uintptr_t *) v;
+        if (rseq_percpu_load_cbne_store (mode, (unsigned) c, v, old, old + 1)
+            == RSEQ_PERCPU_DONE)
+          break;
+        retries++;
+      }
+}
+
+/* ---- indexed add: the selftests' offset_deref_addv (the slot's address
+   loaded from a per-CPU pointer array at base + 8 * index) beside our
+   add_indexed (the index read inside the section, base + stride * index) */
+
+static ALWAYS void
+st_indexed (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    for (;;)
+      {
+        int c = st_index (mode);
+        if (rseq_likely (!rseq_offset_deref_addv (RSEQ_MO_RELAXED, (enum rseq_percpu_mode) mode,
+                                                  (intptr_t *) &st_ptr_base,
+                                                  (long) sizeof (uintptr_t *) * c, 1, c)))
+          break;
+        retries++;
+      }
+}
+
+static ALWAYS void
+our_indexed_inline (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    {
+      unsigned at;
+      while (rseq_percpu_inline_add_indexed (mode, &our_slots[2], 64, MAXIDX, 1, &at)
+             != RSEQ_PERCPU_DONE)
+        retries++;
+    }
+}
+
+static ALWAYS void
+our_indexed_call (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    {
+      unsigned at;
+      while (rseq_percpu_add_indexed (mode, &our_slots[2], 64, MAXIDX, 1, &at)
+             != RSEQ_PERCPU_DONE)
+        retries++;
+    }
+}
+
+/* ---- list pop + push (basic_percpu_ops_test's this_cpu_list_pop/push) ---- */
+
+static ALWAYS uintptr_t *
+st_pop (int mode)
+{
+  for (;;)
+    {
+      int c = st_index (mode);
+      intptr_t node;
+      int r = rseq_cmpnev_storeoffp_load (RSEQ_MO_RELAXED, (enum rseq_percpu_mode) mode,
+                                          (intptr_t *) &st_heads[c * W], 0, 0,
+                                          &node, c);
+      if (rseq_likely (!r))
+        return (uintptr_t *) node;
+      if (r > 0)
+        return NULL;
+      retries++;
+    }
+}
+
+static ALWAYS void
+st_push (int mode, uintptr_t *node)
+{
+  for (;;)
+    {
+      int c = st_index (mode);
+      uintptr_t *h = &st_heads[c * W];
+      uintptr_t expect = RSEQ_READ_ONCE (*h);
+      node[0] = expect;
+      if (rseq_likely (!rseq_cmpeqv_storev (RSEQ_MO_RELAXED, (enum rseq_percpu_mode) mode,
+                                            (intptr_t *) h, expect, (intptr_t) node, c)))
+        return;
+      retries++;
+    }
+}
+
+static ALWAYS void
+st_list (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    {
+      uintptr_t *o = st_pop (mode);
+      __asm__ volatile ("" : : "r" (o) : "memory");
+      if (o)
+        st_push (mode, o);
+    }
+}
+
+static ALWAYS uintptr_t *
+our_pop_inline (int mode)
+{
+  for (;;)
+    {
+      int c = our_index (mode);
+      void *node = NULL;
+      int r = rseq_percpu_inline_load_cbeq_pop (mode, (unsigned) c, &our_heads[c * W],
+                                                0, &node);
+      if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
+        return (uintptr_t *) node;
+      if (r != RSEQ_PERCPU_ABORTED)
+        return NULL;
+      retries++;
+    }
+}
+
+static ALWAYS void
+our_push_inline (int mode, uintptr_t *node)
+{
+  for (;;)
+    {
+      int c = our_index (mode);
+      uintptr_t *h = &our_heads[c * W];
+      uintptr_t expect = *(volatile uintptr_t *) h;
+      node[0] = expect;
+      if (RSEQ_PERCPU_INLINE_LIKELY (rseq_percpu_inline_load_cbne_store
+                                       (mode, (unsigned) c, h, expect, (uintptr_t) node)
+                                     == RSEQ_PERCPU_DONE))
+        return;
+      retries++;
+    }
+}
+
+static ALWAYS void
+our_list_inline (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    {
+      uintptr_t *o = our_pop_inline (mode);
+      __asm__ volatile ("" : : "r" (o) : "memory");
+      if (o)
+        our_push_inline (mode, o);
+    }
+}
+
+static ALWAYS void
+our_list_call (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    {
+      void *o = NULL;
+      for (;;)
+        {
+          int c = rseq_percpu_current_index (mode);
+          int r = rseq_percpu_load_cbeq_pop (mode, (unsigned) c, &our_heads[c * W], 0, &o);
+          if (r != RSEQ_PERCPU_ABORTED)
+            break;
+          retries++;
+        }
+      __asm__ volatile ("" : : "r" (o) : "memory");
+      if (!o)
+        continue;
+      for (;;)
+        {
+          int c = rseq_percpu_current_index (mode);
+          uintptr_t *h = &our_heads[c * W];
+          uintptr_t expect = *(volatile uintptr_t *) h;
+          *(uintptr_t *) o = expect;
+          if (rseq_percpu_load_cbne_store (mode, (unsigned) c, h, expect, (uintptr_t) o)
+              == RSEQ_PERCPU_DONE)
+            break;
+          retries++;
+        }
+    }
+}
+
+/* ---- compare, store, store: a word beside the slot, then the slot ---- */
+
+static ALWAYS void
+st_ss (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    for (;;)
+      {
+        int c = st_index (mode);
+        uintptr_t *v = &st_slots[c * W + 3];
+        uintptr_t old = RSEQ_READ_ONCE (*v);
+        if (rseq_likely (!rseq_cmpeqv_trystorev_storev
+                           (RSEQ_MO_RELAXED, (enum rseq_percpu_mode) mode, (intptr_t *) v, old,
+                            (intptr_t *) &st_slots[c * W + 4], old, old + 1, c)))
+          break;
+        retries++;
+      }
+}
+
+static ALWAYS void
+our_ss_inline (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    for (;;)
+      {
+        int c = our_index (mode);
+        uintptr_t *v = &our_slots[c * W + 3];
+        uintptr_t old = *(volatile uintptr_t *) v;
+        if (rseq_percpu_inline_load_cbne_store_store (mode, (unsigned) c, v, old,
+                                                      &our_slots[c * W + 4], old, old + 1)
+            == RSEQ_PERCPU_DONE)
+          break;
+        retries++;
+      }
+}
+
+static ALWAYS void
+our_ss_call (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    for (;;)
+      {
+        int c = rseq_percpu_current_index (mode);
+        uintptr_t *v = &our_slots[c * W + 3];
+        uintptr_t old = *(volatile uintptr_t *) v;
+        if (rseq_percpu_load_cbne_store_store (mode, (unsigned) c, v, old,
+                                               &our_slots[c * W + 4], old, old + 1)
+            == RSEQ_PERCPU_DONE)
+          break;
+        retries++;
+      }
+}
+
+/* ---- compare, copy 32 bytes, store ---- */
+
+static ALWAYS void
+st_mc (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    for (;;)
+      {
+        int c = st_index (mode);
+        uintptr_t *v = &st_slots[c * W + 5];
+        uintptr_t old = RSEQ_READ_ONCE (*v);
+        if (rseq_likely (!rseq_cmpeqv_trymemcpy_storev
+                           (RSEQ_MO_RELAXED, (enum rseq_percpu_mode) mode, (intptr_t *) v, old,
+                            rec_dst[0][c], rec_src, sizeof rec_src, old + 1, c)))
+          break;
+        retries++;
+      }
+}
+
+static ALWAYS void
+our_mc_inline (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    for (;;)
+      {
+        int c = our_index (mode);
+        uintptr_t *v = &our_slots[c * W + 5];
+        uintptr_t old = *(volatile uintptr_t *) v;
+        if (rseq_percpu_inline_load_cbne_memcpy_store (mode, (unsigned) c, v, old,
+                                                       rec_dst[1][c], rec_src,
+                                                       sizeof rec_src, old + 1)
+            == RSEQ_PERCPU_DONE)
+          break;
+        retries++;
+      }
+}
+
+static ALWAYS void
+our_mc_call (int mode, long n)
+{
+  for (long i = 0; i < n; i++)
+    for (;;)
+      {
+        int c = rseq_percpu_current_index (mode);
+        uintptr_t *v = &our_slots[c * W + 5];
+        uintptr_t old = *(volatile uintptr_t *) v;
+        if (rseq_percpu_load_cbne_memcpy_store (mode, (unsigned) c, v, old, rec_dst[1][c],
+                                                rec_src, sizeof rec_src, old + 1)
+            == RSEQ_PERCPU_DONE)
+          break;
+        retries++;
+      }
+}
+
+/* One noinline function per (loop, mode): objdump finds each by name.  */
+#define BOTH(f)                                                         \
+  static NOINLINE void f##_cpu (long n) { f (RSEQ_PERCPU_CPU_ID, n); }  \
+  static NOINLINE void f##_mm (long n) { f (RSEQ_PERCPU_MM_CID, n); }
+BOTH (st_add)
+BOTH (our_add_inline)
+BOTH (our_add_call)
+BOTH (our_counter_inline)
+BOTH (our_counter_call)
+BOTH (st_cbne)
+BOTH (our_cbne_inline)
+BOTH (our_cbne_call)
+BOTH (st_indexed)
+BOTH (our_indexed_inline)
+BOTH (our_indexed_call)
+BOTH (st_list)
+BOTH (our_list_inline)
+BOTH (our_list_call)
+BOTH (st_ss)
+BOTH (our_ss_inline)
+BOTH (our_ss_call)
+BOTH (st_mc)
+BOTH (our_mc_inline)
+BOTH (our_mc_call)
+
+/* ---- use cases beside their floors (cpu_id mode: the objects' default
+   on a kernel without mm_cid, and the floor's index) ---- */
+
+/* Floors: no rseq, so not safe against preemption or migration: the
+   thread's cpu_id loaded from its area, then the same data operation with
+   plain loads and stores.  */
+static NOINLINE void
+counter_floor (long n)
+{
+  for (long i = 0; i < n; i++)
+    {
+      volatile uint64_t *p = &floor_slots[(*cpu_id_field & 255) * W];
+      *p = *p + 1;
+    }
+}
+
+static NOINLINE void
+pool_inline (long n)
+{
+  for (long i = 0; i < n; i++)
+    {
+      void *o;
+      if (rseq_percpu_inline_pool_alloc (pool, &o) == 0)
+        {
+          __asm__ volatile ("" : : "r" (o) : "memory");
+          rseq_percpu_inline_pool_free (pool, o);
+        }
+    }
+}
+
+static NOINLINE void
+pool_call (long n)
+{
+  for (long i = 0; i < n; i++)
+    {
+      void *o;
+      if (rseq_percpu_pool_alloc (pool, &o) == 0)
+        {
+          __asm__ volatile ("" : : "r" (o) : "memory");
+          rseq_percpu_pool_free (pool, o);
+        }
+    }
+}
+
+static NOINLINE void
+pool_floor (long n)
+{
+  for (long i = 0; i < n; i++)
+    {
+      volatile uintptr_t *h = &floor_heads[(*cpu_id_field & 255) * W];
+      uintptr_t *o = (uintptr_t *) *h;
+      if (o)
+        {
+          *h = *(volatile uintptr_t *) o;
+          __asm__ volatile ("" : : "r" (o) : "memory");
+          h = &floor_heads[(*cpu_id_field & 255) * W];
+          *(volatile uintptr_t *) o = *h;
+          *h = (uintptr_t) o;
+        }
+    }
+}
+
+/* Ring: 32-byte records (8-byte header + 24-byte payload), written in
+   batches of 128, the buffers emptied untimed between batches.  */
+static unsigned char payload[24];
+static void
+drop_record (void *arg, int where, const void *p, size_t len)
+{
+  (void) arg;
+  (void) where;
+  (void) p;
+  (void) len;
+}
+#define BATCH 128
+
+static NOINLINE double
+ring_inline (long n)
+{
+  double t = 0;
+  for (long done = 0; done < n; done += BATCH)
+    {
+      double t0 = now_ns ();
+      for (int k = 0; k < BATCH; k++)
+        rseq_percpu_inline_ring_write (ring, payload, sizeof payload);
+      t += now_ns () - t0;
+      rseq_percpu_ring_consume (ring, drop_record, NULL);
+    }
+  return t;
+}
+
+static NOINLINE double
+ring_call (long n)
+{
+  double t = 0;
+  for (long done = 0; done < n; done += BATCH)
+    {
+      double t0 = now_ns ();
+      for (int k = 0; k < BATCH; k++)
+        rseq_percpu_ring_write (ring, payload, sizeof payload);
+      t += now_ns () - t0;
+      rseq_percpu_ring_consume (ring, drop_record, NULL);
+    }
+  return t;
+}
+
+struct floor_buf
+{
+  uintptr_t head, pad0[7], tail, pad1[7];
+  uint64_t rec[256][8];
+};
+static struct floor_buf floor_ring[64] __attribute__ ((aligned (64)));
+
+static NOINLINE double
+ring_floor (long n)
+{
+  double t = 0;
+  for (long done = 0; done < n; done += BATCH)
+    {
+      double t0 = now_ns ();
+      for (int k = 0; k < BATCH; k++)
+        {
+          struct floor_buf *b = &floor_ring[*cpu_id_field & 63];
+          uintptr_t head = *(volatile uintptr_t *) &b->head;
+          if (head - __atomic_load_n (&b->tail, __ATOMIC_ACQUIRE) < 256)
+            {
+              uint64_t *r = b->rec[head % 256];
+              r[0] = ((uint64_t) (head + 1) << 32) | sizeof payload;
+              memcpy (&r[1], payload, sizeof payload);
+              __asm__ volatile ("" : : : "memory");
+              *(volatile uintptr_t *) &b->head = head + 1;
+            }
+        }
+      t += now_ns () - t0;
+      for (int c = 0; c < 64; c++)
+        floor_ring[c].tail = floor_ring[c].head;
+    }
+  return t;
+}
+
+/* ---- baselines ---- */
+
+static NOINLINE void
+getcpu_atomic (long n)
+{
+  for (long i = 0; i < n; i++)
+    __atomic_fetch_add (&floor_slots[(sched_getcpu () & 255) * W + 1], 1,
+                        __ATOMIC_RELAXED);
+}
+
+static NOINLINE void
+shared_atomic (long n)
+{
+  for (long i = 0; i < n; i++)
+    __atomic_fetch_add (&shared_word, 1, __ATOMIC_RELAXED);
+}
+
+static NOINLINE void
+empty_loop (long n)
+{
+  for (long i = 0; i < n; i++)
+    __asm__ volatile ("");
+}
+
+/* ---- the driver ---- */
+
+struct row
+{
+  const char *name;
+  void (*fn) (long);      /* timed by the driver, or */
+  double (*timed) (long); /* times itself (returns ns for n) */
+  int slow;               /* run in the thread without an area */
+  double t[64];
+};
+
+#define ROW(f) { #f, f, NULL, 0, { 0 } }
+#define ROWT(f) { #f, NULL, f, 0, { 0 } }
+#define ROWS(f) { "noarea_" #f, f, NULL, 1, { 0 } }
+static struct row rows[] = {
+  ROW (st_add_cpu), ROW (our_add_inline_cpu), ROW (our_add_call_cpu),
+  ROW (our_counter_inline_cpu), ROW (our_counter_call_cpu),
+  ROW (st_add_mm), ROW (our_add_inline_mm), ROW (our_add_call_mm),
+  ROW (our_counter_inline_mm), ROW (our_counter_call_mm),
+  ROW (st_cbne_cpu), ROW (our_cbne_inline_cpu), ROW (our_cbne_call_cpu),
+  ROW (st_cbne_mm), ROW (our_cbne_inline_mm), ROW (our_cbne_call_mm),
+  ROW (st_indexed_cpu), ROW (our_indexed_inline_cpu), ROW (our_indexed_call_cpu),
+  ROW (st_indexed_mm), ROW (our_indexed_inline_mm), ROW (our_indexed_call_mm),
+  ROW (st_list_cpu), ROW (our_list_inline_cpu), ROW (our_list_call_cpu),
+  ROW (st_list_mm), ROW (our_list_inline_mm), ROW (our_list_call_mm),
+  ROW (st_ss_cpu), ROW (our_ss_inline_cpu), ROW (our_ss_call_cpu),
+  ROW (st_ss_mm), ROW (our_ss_inline_mm), ROW (our_ss_call_mm),
+  ROW (st_mc_cpu), ROW (our_mc_inline_cpu), ROW (our_mc_call_cpu),
+  ROW (st_mc_mm), ROW (our_mc_inline_mm), ROW (our_mc_call_mm),
+  ROW (counter_floor), ROW (pool_inline), ROW (pool_call), ROW (pool_floor),
+  ROWT (ring_inline), ROWT (ring_call), ROWT (ring_floor),
+  ROW (getcpu_atomic), ROW (shared_atomic), ROW (empty_loop),
+  ROWS (our_counter_inline_cpu), ROWS (our_counter_call_cpu),
+  ROWS (our_counter_inline_mm), ROWS (our_counter_call_mm),
+  ROWS (getcpu_atomic),
+};
+#define NROWS (sizeof rows / sizeof rows[0])
+
+/* The thread without an area: its registration undone with a raw rseq
+   system call (the area stays where it was with cpu_id = -1, as after an
+   unregistration behind the component's back or a thread past its exit
+   step); it runs the slow rows when told, one round at a time.  */
+static pthread_barrier_t go, done;
+static long slow_round = -1;
+static int slow_state; /* 1: unregistered; -1: could not */
+
+static int
+raw_unregister (void)
+{
+  struct rseq *area = rseq_libc_area ();
+  if (area == NULL)
+    return 0; /* already none */
+  for (unsigned len = 32; len <= 256; len *= 2)
+    if (syscall (SYS_rseq, area, len, 1 /* RSEQ_FLAG_UNREGISTER */, 0x53053053) == 0)
+      return 0;
+  return -errno;
+}
+
+static void *
+slow_thread (void *arg)
+{
+  cpu_set_t *one = (cpu_set_t *) arg;
+  sched_setaffinity (0, sizeof *one, one);
+  slow_state = raw_unregister () == 0
+                   && rseq_percpu_current_index (RSEQ_PERCPU_CPU_ID) == -ENOSYS
+                 ? 1 : -1;
+  for (;;)
+    {
+      pthread_barrier_wait (&go);
+      if (slow_round < 0)
+        return NULL;
+      for (size_t v = 0; v < NROWS; v++)
+        if (rows[v].slow && slow_state == 1)
+          {
+            double t0 = now_ns ();
+            rows[v].fn (iters / 4);
+            rows[v].t[slow_round] = (now_ns () - t0) / (double) (iters / 4);
+          }
+      pthread_barrier_wait (&done);
+    }
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc > 1)
+    rounds = atol (argv[1]);
+  if (argc > 2)
+    iters = atol (argv[2]);
+  if (rounds < 1 || rounds > 64 || iters < 1024)
+    {
+      fprintf (stderr, "usage: bench_vs_selftests [ROUNDS (1-64) [ITERS (>= 1024)]]\n");
+      return 2;
+    }
+  const uint32_t *area = (const uint32_t *) rseq_libc_area ();
+  if (!area || rseq_percpu_current_index (RSEQ_PERCPU_CPU_ID) < 0)
+    {
+      printf ("skip no rseq area: nothing to measure\n");
+      return 77;
+    }
+  /* One area for both: the selftests' rseq_offset is rseq-libc's area
+     (with glibc owning it, rseq.c's constructor found the same one).  */
+  ptrdiff_t ours = (const char *) area - (const char *) rseq_thread_pointer ();
+  const char *owner = rseq_libc_owner () == RSEQ_LIBC_OWNER_LIBC ? "glibc" : "rseq-libc";
+  rseq_offset = ours;
+  rseq_size = 32; /* mm_cid: checked below */
+  int mm = rseq_percpu_current_index (RSEQ_PERCPU_MM_CID) >= 0;
+  if (!mm)
+    {
+      printf ("skip the kernel does not fill mm_cid: both modes needed\n");
+      return 77;
+    }
+  cpu_id_field = area + 1;
+  cpu_set_t one;
+  CPU_ZERO (&one);
+  CPU_SET (*cpu_id_field, &one);
+  sched_setaffinity (0, sizeof one, &one);
+  for (int c = 0; c < MAXIDX; c++)
+    st_ptrs[c] = &st_slots[c * W + 2];
+  for (int m = 0; m < 2; m++)
+    {
+      uintptr_t *heads = m ? our_heads : st_heads;
+      for (int c = 0; c < MAXIDX; c++)
+        {
+          uintptr_t *o = &nodes[m][(c & 15) * W];
+          if (c == (int) *cpu_id_field || c == 0) /* cpu_id, and mm_cid 0 */
+            {
+              heads[c * W] = (uintptr_t) o;
+              o[0] = 0;
+            }
+        }
+    }
+  rseq_percpu_counter_init (counter[0], sizeof counter[0], RSEQ_PERCPU_CPU_ID);
+  rseq_percpu_counter_init (counter[1], sizeof counter[1], RSEQ_PERCPU_MM_CID);
+  rseq_percpu_pool_init (pool, sizeof pool, RSEQ_PERCPU_CPU_ID, 64, 256);
+  rseq_percpu_pool_add_storage (pool, pool_storage, sizeof pool_storage);
+  rseq_percpu_ring_init (ring, sizeof ring, RSEQ_PERCPU_CPU_ID);
+  for (int k = 0; k < 16; k++)
+    {
+      uintptr_t *o = (uintptr_t *) &floor_objects[k * W];
+      uintptr_t *h = &floor_heads[(*cpu_id_field & 255) * W];
+      o[0] = *h;
+      *h = (uintptr_t) o;
+    }
+  {
+    void *o;
+    rseq_percpu_pool_alloc (pool, &o);
+    rseq_percpu_pool_free (pool, o);
+  }
+
+  pthread_t slow;
+  pthread_barrier_init (&go, NULL, 2);
+  pthread_barrier_init (&done, NULL, 2);
+  pthread_create (&slow, NULL, slow_thread, &one);
+
+  for (long r = 0; r < rounds; r++)
+    {
+      for (size_t v = 0; v < NROWS; v++)
+        {
+          if (rows[v].slow)
+            continue;
+          if (rows[v].timed)
+            rows[v].t[r] = rows[v].timed (iters / 4) / (double) (iters / 4);
+          else
+            {
+              double t0 = now_ns ();
+              rows[v].fn (iters);
+              rows[v].t[r] = (now_ns () - t0) / (double) iters;
+            }
+        }
+      slow_round = r;
+      pthread_barrier_wait (&go);
+      pthread_barrier_wait (&done);
+    }
+  slow_round = -1;
+  pthread_barrier_wait (&go);
+  pthread_join (slow, NULL);
+
+  printf ("config owner %s cpu %u rounds %ld iters %ld\n", owner, *cpu_id_field,
+          rounds, iters);
+  for (size_t v = 0; v < NROWS; v++)
+    {
+      if (rows[v].slow && slow_state != 1)
+        continue;
+      qsort (rows[v].t, (size_t) rounds, sizeof (double), cmp_double);
+      printf ("row %s %.4f %.4f %.4f\n", rows[v].name, rows[v].t[rounds / 2],
+              rows[v].t[0], rows[v].t[rounds - 1]);
+    }
+  if (slow_state != 1)
+    printf ("skip noarea: could not unregister a thread's area\n");
+
+  /* Every increment landed: the selftests' and our raw slots hold exactly
+     the loops' counts (retries do not count).  */
+  uintptr_t st_sum = 0, our_sum = 0, st_cb = 0, our_cb = 0, st_ix = 0, our_ix = 0;
+  for (int c = 0; c < MAXIDX; c++)
+    {
+      st_sum += st_slots[c * W];
+      our_sum += our_slots[c * W];
+      st_cb += st_slots[c * W + 1] + st_slots[c * W + 3] + st_slots[c * W + 5];
+      our_cb += our_slots[c * W + 1] + our_slots[c * W + 3] + our_slots[c * W + 5];
+      st_ix += st_slots[c * W + 2];
+      our_ix += our_slots[c * W + 2];
+    }
+  uintptr_t want = (uintptr_t) (2 * rounds * iters);
+  uint64_t c0 = 0, c1 = 0;
+  rseq_percpu_counter_read (counter[0], &c0);
+  rseq_percpu_counter_read (counter[1], &c1);
+  uint64_t want_c = 2 * (uint64_t) rounds * (uint64_t) iters
+                    + (slow_state == 1 ? 2 * (uint64_t) rounds * (uint64_t) (iters / 4) : 0);
+  int ok = st_sum == want && our_sum == 2 * want && st_cb == 3 * want
+           && our_cb == 6 * want && st_ix == want && our_ix == 2 * want
+           && c0 == want_c && c1 == want_c;
+  printf ("check totals %s (add %lu/%lu, cbne %lu/%lu, indexed %lu/%lu, counters %lu %lu, want %lu)\n",
+          ok ? "exact" : "WRONG", (unsigned long) st_sum, (unsigned long) our_sum,
+          (unsigned long) st_cb, (unsigned long) our_cb, (unsigned long) st_ix,
+          (unsigned long) our_ix, (unsigned long) c0, (unsigned long) c1,
+          (unsigned long) want);
+  printf ("check retries %ld\n", retries);
+  return ok ? 0 : 1;
+}
