@@ -44,7 +44,7 @@ if [ ! -f "$sel/rseq-x86-bits.h" ]; then
   exit 77
 fi
 bin=$out/bench_vs_selftests
-gcc -O2 -g -Wall -Wextra -Werror -Wno-sign-compare -I"$sel" -I"$root/headers" \
+gcc -O2 -g ${BENCH_CFLAGS:-} -Wall -Wextra -Werror -Wno-sign-compare -I"$sel" -I"$root/headers" \
   tests/percpu/bench_vs_selftests.c "$lib" -lpthread -ldl -o "$bin"
 
 if [ "${BENCH_SMOKE:-0}" = 1 ]; then
