@@ -261,7 +261,7 @@ rseq_percpu_inline_load_cbne_store (int mode, unsigned int index,
                                  && RSEQ_PERCPU_INLINE_RAW_OK (mode, a, index)))
     {
       r = rseq_percpu_arch_load_cbne_store
-        ((void *) a, RSEQ_PERCPU_INLINE_FIELD (a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode)),
+        ((void *) a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode),
          index, v, expect, newv);
       if (RSEQ_PERCPU_INLINE_LIKELY (r != RSEQ_PERCPU_ABORTED))
         return r;
@@ -281,7 +281,7 @@ rseq_percpu_inline_add (int mode, unsigned int index, uintptr_t *v,
                                  && RSEQ_PERCPU_INLINE_RAW_OK (mode, a, index)))
     {
       r = rseq_percpu_arch_add
-        ((void *) a, RSEQ_PERCPU_INLINE_FIELD (a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode)),
+        ((void *) a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode),
          index, v, inc);
       if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
         return r;
@@ -310,7 +310,7 @@ rseq_percpu_inline_add_indexed (int mode, void *base, size_t stride,
                                  && RSEQ_PERCPU_INLINE_RAW_OK (mode, a, 0)))
     {
       r = rseq_percpu_arch_add_indexed
-        ((void *) a, RSEQ_PERCPU_INLINE_FIELD (a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode)),
+        ((void *) a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode),
          (char *) base, stride, slots, inc, &i);
       if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
         {
@@ -338,7 +338,7 @@ rseq_percpu_inline_load_cbeq_pop (int mode, unsigned int index,
                                  && RSEQ_PERCPU_INLINE_RAW_OK (mode, a, index)))
     {
       r = rseq_percpu_arch_load_cbeq_pop
-        ((void *) a, RSEQ_PERCPU_INLINE_FIELD (a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode)),
+        ((void *) a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode),
          index, head, next_offset, &node);
       if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
         {
@@ -365,7 +365,7 @@ rseq_percpu_inline_load_cbne_store_store (int mode, unsigned int index,
                                  && RSEQ_PERCPU_INLINE_RAW_OK (mode, a, index)))
     {
       r = rseq_percpu_arch_load_cbne_store_store
-        ((void *) a, RSEQ_PERCPU_INLINE_FIELD (a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode)),
+        ((void *) a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode),
          index, v, expect, v2, newv2, newv);
       if (RSEQ_PERCPU_INLINE_LIKELY (r != RSEQ_PERCPU_ABORTED))
         return r;
@@ -388,7 +388,7 @@ rseq_percpu_inline_load_cbne_memcpy_store (int mode, unsigned int index,
                                  && RSEQ_PERCPU_INLINE_RAW_OK (mode, a, index)))
     {
       r = rseq_percpu_arch_load_cbne_memcpy_store
-        ((void *) a, RSEQ_PERCPU_INLINE_FIELD (a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode)),
+        ((void *) a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode),
          index, v, expect, dst, src, len, newv);
       if (RSEQ_PERCPU_INLINE_LIKELY (r != RSEQ_PERCPU_ABORTED))
         return r;
@@ -488,7 +488,7 @@ rseq_percpu_inline_pool_alloc (void *pool, void **out)
         {
           uintptr_t node;
           int r = rseq_percpu_arch_pool_pop
-            ((void *) a, field, i,
+            ((void *) a, off, i,
              (uintptr_t *) (p + (size_t) i * RSEQ_PERCPU_INLINE_STRIDE),
              &node);
           if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
@@ -532,7 +532,7 @@ rseq_percpu_inline_pool_free (void *pool, void *obj)
               int r;
               ((volatile uintptr_t *) obj)[0] = head;
               ((volatile uintptr_t *) obj)[1] = depth + 1;
-              r = rseq_percpu_arch_pool_push ((void *) a, field, i, word,
+              r = rseq_percpu_arch_pool_push ((void *) a, off, i, word,
                                               head, (uintptr_t) obj);
               if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
                 return 0;
@@ -574,7 +574,7 @@ rseq_percpu_inline_ring_write (void *ring, const void *payload, size_t len)
             {
               /* Header: (position + 1) << 32 | length.  */
               int r = rseq_percpu_arch_load_cbne_store_memcpy_store
-                ((void *) a, field, i, (uintptr_t *) buf, head,
+                ((void *) a, off, i, (uintptr_t *) buf, head,
                  buf + RSEQ_PERCPU_INLINE_RING_SLOT0
                    + (head % RSEQ_PERCPU_INLINE_RING_RECORDS) * 64,
                  (((uintptr_t) head + 1) << 32) | len, payload, len, head + 1);

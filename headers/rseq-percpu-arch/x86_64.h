@@ -66,7 +66,7 @@
 
 /* Abort unless the area's index field still holds INDEX.  */
 #define RSEQ_PERCPU_ASM_CHECK_INDEX                                     \
-  "cmpl %k[index], (%[field])\n\t"                                      \
+  "cmpl %k[index], (%[area],%[off])\n\t"                               \
   "jnz 4f\n\t"
 
 /* The end, the out-of-line handlers and the tables; EXITS adds exit-point
@@ -99,6 +99,48 @@
   ".popsection\n\t"
 
 #define RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED ".quad 2b, 5b\n\t"
+
+/* As RSEQ_PERCPU_ASM_BEGIN and RSEQ_PERCPU_ASM_END for the pops, whose
+   outcome is encoded in the node register they return (the library's
+   form, percpu/src/arch/x86_64.rs): a node (> 1) committed, 0 compare
+   failed (an empty list: the register already holds the 0 it tested), 1
+   aborted (no node is at address 1).  No result register to zero first
+   and test after: one compare of the node.  */
+#define RSEQ_PERCPU_ASM_ENC_BEGIN                                       \
+  "leaq 6f(%%rip), %[tmp]\n\t"                                          \
+  "movq %[tmp], 8(%[area])\n\t"                                         \
+  "2:\n\t"                                                              \
+  RSEQ_PERCPU_INLINE_INJECT_ASM (1)
+
+#define RSEQ_PERCPU_ASM_ENC_END                                         \
+  "3:\n\t"                                                              \
+  "9:\n\t"                                                              \
+  ".pushsection __rseq_failure, \"ax\"\n\t"                             \
+  ".byte 0x0f, 0xb9, 0x3d\n\t"                                          \
+  ".long 0x53053053\n\t"                                                \
+  "4:\n\t"                                                              \
+  "movl $1, %k[node]\n\t"                                               \
+  "jmp 9b\n\t"                                                          \
+  "5:\n\t"                                                              \
+  "jmp 9b\n\t"                                                          \
+  ".popsection\n\t"                                                     \
+  ".pushsection __rseq_cs, \"aw\"\n\t"                                  \
+  ".balign 32\n\t"                                                      \
+  "6:\n\t"                                                              \
+  ".long 0, 0\n\t"                                                      \
+  ".quad 2b, 3b - 2b, 4b\n\t"                                           \
+  ".popsection\n\t"                                                     \
+  ".pushsection __rseq_cs_ptr_array, \"awR\"\n\t"                       \
+  ".quad 6b\n\t"                                                        \
+  ".popsection\n\t"                                                     \
+  ".pushsection __rseq_exit_point_array, \"awR\"\n\t"                   \
+  ".quad 2b, 3b\n\t"                                                    \
+  ".quad 2b, 5b\n\t"                                                    \
+  ".popsection\n\t"
+
+#define RSEQ_PERCPU_ASM_ENC_RESULT(node)                                \
+  return (node) > 1 ? RSEQ_PERCPU_DONE                                  \
+    : (node) == 0 ? RSEQ_PERCPU_COMPARE_FAILED : RSEQ_PERCPU_ABORTED
 
 /* As RSEQ_PERCPU_ASM_BEGIN and RSEQ_PERCPU_ASM_END for the asm goto
    sequences (no result register: the abort handler and the compare-failed
@@ -186,7 +228,7 @@ rseq_compare_failed:                                                    \
 /* *V += INC on INDEX (the add commits).  The compare-failed exit is
    listed but never taken (an add has no comparison).  */
 static inline int
-rseq_percpu_arch_add (void *area, const uint32_t *field, uint32_t index,
+rseq_percpu_arch_add (void *area, uintptr_t field_offset, uint32_t index,
                       uintptr_t *v, uintptr_t inc)
 {
   __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
@@ -195,7 +237,7 @@ rseq_percpu_arch_add (void *area, const uint32_t *field, uint32_t index,
                 "addq %[inc], (%[v])\n\t"
                 RSEQ_PERCPU_ASM_GOTO_END
                 : /* asm goto: no outputs */
-                : [area] "r" (area), [field] "r" (field),
+                : [area] "r" (area), [off] "r" (field_offset),
                   [index] "r" (index), [v] "r" (v), [inc] "er" (inc)
                   RSEQ_PERCPU_INLINE_INJECT_INPUT
                 : "memory", "cc", "r11" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
@@ -205,7 +247,7 @@ rseq_percpu_arch_add (void *area, const uint32_t *field, uint32_t index,
 
 /* If *V == EXPECT on INDEX, store NEWV (the commit).  */
 static inline int
-rseq_percpu_arch_load_cbne_store (void *area, const uint32_t *field,
+rseq_percpu_arch_load_cbne_store (void *area, uintptr_t field_offset,
                                   uint32_t index, uintptr_t *v,
                                   uintptr_t expect, uintptr_t newv)
 {
@@ -217,7 +259,7 @@ rseq_percpu_arch_load_cbne_store (void *area, const uint32_t *field,
                 "movq %[newv], (%[v])\n\t"
                 RSEQ_PERCPU_ASM_GOTO_END
                 : /* asm goto: no outputs */
-                : [area] "r" (area), [field] "r" (field),
+                : [area] "r" (area), [off] "r" (field_offset),
                   [index] "r" (index), [v] "r" (v),
                   [expect] "r" (expect), [newv] "r" (newv)
                   RSEQ_PERCPU_INLINE_INJECT_INPUT
@@ -270,13 +312,13 @@ rseq_percpu_arch_counter_add (void *area, uintptr_t field_offset, char *base,
    one, this loop measured 2.0 ns an operation against 0.6 ns).  Scratch:
    %r11.  */
 static inline int
-rseq_percpu_arch_add_indexed (void *area, const uint32_t *field,
+rseq_percpu_arch_add_indexed (void *area, uintptr_t field_offset,
                               char *base, uintptr_t stride, uint32_t slots,
                               uintptr_t inc, uint32_t *index_out)
 {
   uint32_t i;
   __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
-                "movl (%[field]), %%r11d\n\t"
+                "movl (%[area],%[off]), %%r11d\n\t"
                 "cmpl %k[slots], %%r11d\n\t"
                 "jae 5f\n\t"
                 "movl %%r11d, (%[ip])\n\t"
@@ -286,7 +328,7 @@ rseq_percpu_arch_add_indexed (void *area, const uint32_t *field,
                 "addq %[inc], (%%r11)\n\t"
                 RSEQ_PERCPU_ASM_GOTO_END
                 : /* asm goto: no outputs */
-                : [area] "r" (area), [field] "r" (field),
+                : [area] "r" (area), [off] "r" (field_offset),
                   [slots] "r" (slots), [stride] "r" (stride),
                   [base] "r" (base), [inc] "er" (inc), [ip] "r" (&i)
                   RSEQ_PERCPU_INLINE_INJECT_INPUT
@@ -299,15 +341,14 @@ rseq_percpu_arch_add_indexed (void *area, const uint32_t *field,
 /* Compare-and-pop on INDEX: if *HEAD is not null, *HEAD = the word at
    NEXT_OFFSET in that node (the commit), *NODE_OUT = the node; an empty
    list: compare failed.  ABA-free (head, next and the commit in one
-   section).  */
+   section).  The outcome is encoded in the node (RSEQ_PERCPU_ASM_ENC_END).  */
 static inline int
-rseq_percpu_arch_load_cbeq_pop (void *area, const uint32_t *field,
+rseq_percpu_arch_load_cbeq_pop (void *area, uintptr_t field_offset,
                                 uint32_t index, uintptr_t *head,
                                 uintptr_t next_offset, uintptr_t *node_out)
 {
-  int ret;
   uintptr_t tmp, node;
-  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
+  __asm__ __volatile__ (RSEQ_PERCPU_ASM_ENC_BEGIN
                         RSEQ_PERCPU_ASM_CHECK_INDEX
                         "movq (%[head]), %[node]\n\t"
                         "testq %[node], %[node]\n\t"
@@ -315,17 +356,16 @@ rseq_percpu_arch_load_cbeq_pop (void *area, const uint32_t *field,
                         "movq (%[node],%[next_offset]), %[tmp]\n\t"
                         RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                         "movq %[tmp], (%[head])\n\t"
-                        RSEQ_PERCPU_ASM_END
-                          (RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED)
-                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp),
-                          [node] "=&r" (node)
-                        : [area] "r" (area), [field] "r" (field),
+                        RSEQ_PERCPU_ASM_ENC_END
+                        : [tmp] "=&r" (tmp), [node] "=&r" (node)
+                        : [area] "r" (area), [off] "r" (field_offset),
                           [index] "r" (index), [head] "r" (head),
                           [next_offset] "r" (next_offset)
                           RSEQ_PERCPU_INLINE_INJECT_INPUT
                         : RSEQ_PERCPU_ASM_CLOBBERS);
+  (void) tmp;
   *node_out = node;
-  return ret;
+  RSEQ_PERCPU_ASM_ENC_RESULT (node);
 }
 
 /* The pool's push: rseq_percpu_arch_load_cbne_store that first leaves by
@@ -336,7 +376,7 @@ rseq_percpu_arch_load_cbeq_pop (void *area, const uint32_t *field,
    section, so a section that read it clear either committed before that
    restart or does not commit.  */
 static inline int
-rseq_percpu_arch_pool_push (void *area, const uint32_t *field,
+rseq_percpu_arch_pool_push (void *area, uintptr_t field_offset,
                             uint32_t index, uintptr_t *v,
                             uintptr_t expect, uintptr_t newv)
 {
@@ -350,7 +390,7 @@ rseq_percpu_arch_pool_push (void *area, const uint32_t *field,
                 "movq %[newv], (%[v])\n\t"
                 RSEQ_PERCPU_ASM_GOTO_END
                 : /* asm goto: no outputs */
-                : [area] "r" (area), [field] "r" (field),
+                : [area] "r" (area), [off] "r" (field_offset),
                   [index] "r" (index), [v] "r" (v),
                   [expect] "r" (expect), [newv] "r" (newv)
                   RSEQ_PERCPU_INLINE_INJECT_INPUT
@@ -361,16 +401,17 @@ rseq_percpu_arch_pool_push (void *area, const uint32_t *field,
 
 /* The pool's pop: rseq_percpu_arch_load_cbeq_pop (next pointer at offset
    0) that first leaves by the compare-failed exit when the guard word after
-   *HEAD is not zero (see rseq_percpu_arch_pool_push).  */
+   *HEAD is not zero (see rseq_percpu_arch_pool_push); the node register
+   is zeroed before that exit, so the encoding holds.  */
 static inline int
-rseq_percpu_arch_pool_pop (void *area, const uint32_t *field,
+rseq_percpu_arch_pool_pop (void *area, uintptr_t field_offset,
                            uint32_t index, uintptr_t *head,
                            uintptr_t *node_out)
 {
-  int ret;
   uintptr_t tmp, node;
-  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
+  __asm__ __volatile__ (RSEQ_PERCPU_ASM_ENC_BEGIN
                         RSEQ_PERCPU_ASM_CHECK_INDEX
+                        "xorl %k[node], %k[node]\n\t"
                         "cmpq $0, 8(%[head])\n\t"
                         "jnz 5f\n\t"
                         "movq (%[head]), %[node]\n\t"
@@ -379,52 +420,49 @@ rseq_percpu_arch_pool_pop (void *area, const uint32_t *field,
                         "movq (%[node]), %[tmp]\n\t"
                         RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                         "movq %[tmp], (%[head])\n\t"
-                        RSEQ_PERCPU_ASM_END
-                          (RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED)
-                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp),
-                          [node] "=&r" (node)
-                        : [area] "r" (area), [field] "r" (field),
+                        RSEQ_PERCPU_ASM_ENC_END
+                        : [tmp] "=&r" (tmp), [node] "=&r" (node)
+                        : [area] "r" (area), [off] "r" (field_offset),
                           [index] "r" (index), [head] "r" (head)
                           RSEQ_PERCPU_INLINE_INJECT_INPUT
                         : RSEQ_PERCPU_ASM_CLOBBERS);
+  (void) tmp;
   *node_out = node;
-  return ret;
+  RSEQ_PERCPU_ASM_ENC_RESULT (node);
 }
 
 /* On INDEX, if *V == EXPECT: *V2 = NEWV2 (may be redone after an abort),
-   then *V = NEWV (the commit).  x86-64 keeps the stores in order.  */
+   then *V = NEWV (the commit).  x86-64 keeps the stores in order.  asm
+   goto (the counter's form).  */
 static inline int
-rseq_percpu_arch_load_cbne_store_store (void *area, const uint32_t *field,
+rseq_percpu_arch_load_cbne_store_store (void *area, uintptr_t field_offset,
                                         uint32_t index, uintptr_t *v,
                                         uintptr_t expect, uintptr_t *v2,
                                         uintptr_t newv2, uintptr_t newv)
 {
-  int ret;
-  uintptr_t tmp;
-  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
-                        RSEQ_PERCPU_ASM_CHECK_INDEX
-                        "cmpq %[expect], (%[v])\n\t"
-                        "jnz 5f\n\t"
-                        "movq %[newv2], (%[v2])\n\t"
-                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
-                        "movq %[newv], (%[v])\n\t"
-                        RSEQ_PERCPU_ASM_END
-                          (RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED)
-                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp)
-                        : [area] "r" (area), [field] "r" (field),
-                          [index] "r" (index), [v] "r" (v),
-                          [expect] "r" (expect), [v2] "r" (v2),
-                          [newv2] "r" (newv2), [newv] "r" (newv)
-                          RSEQ_PERCPU_INLINE_INJECT_INPUT
-                        : RSEQ_PERCPU_ASM_CLOBBERS);
-  (void) tmp;
-  return ret;
+  __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
+                RSEQ_PERCPU_ASM_CHECK_INDEX
+                "cmpq %[expect], (%[v])\n\t"
+                "jnz 5f\n\t"
+                "movq %[newv2], (%[v2])\n\t"
+                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                "movq %[newv], (%[v])\n\t"
+                RSEQ_PERCPU_ASM_GOTO_END
+                : /* asm goto: no outputs */
+                : [area] "r" (area), [off] "r" (field_offset),
+                  [index] "r" (index), [v] "r" (v),
+                  [expect] "r" (expect), [v2] "r" (v2),
+                  [newv2] "r" (newv2), [newv] "r" (newv)
+                  RSEQ_PERCPU_INLINE_INJECT_INPUT
+                : "memory", "cc", "r11" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+                : rseq_aborted, rseq_compare_failed);
+  RSEQ_PERCPU_ASM_GOTO_RESULT;
 }
 
 /* On INDEX, if *V == EXPECT: copy LEN bytes from SRC to DST, then
    *V = NEWV (the commit publishes the copy).  */
 static inline int
-rseq_percpu_arch_load_cbne_memcpy_store (void *area, const uint32_t *field,
+rseq_percpu_arch_load_cbne_memcpy_store (void *area, uintptr_t field_offset,
                                          uint32_t index, uintptr_t *v,
                                          uintptr_t expect, void *dst,
                                          const void *src, uintptr_t len,
@@ -445,7 +483,7 @@ rseq_percpu_arch_load_cbne_memcpy_store (void *area, const uint32_t *field,
                         : [ret] "=&r" (ret), [tmp] "=&r" (tmp),
                           [xmm] "=&x" (xmm), [dst] "+&r" (dst),
                           [src] "+&r" (src), [len] "+&r" (len)
-                        : [area] "r" (area), [field] "r" (field),
+                        : [area] "r" (area), [off] "r" (field_offset),
                           [index] "r" (index), [v] "r" (v),
                           [expect] "r" (expect), [newv] "r" (newv)
                           RSEQ_PERCPU_INLINE_INJECT_INPUT
@@ -460,7 +498,7 @@ rseq_percpu_arch_load_cbne_memcpy_store (void *area, const uint32_t *field,
    ring buffer's write, header and payload in one copy.  */
 static inline int
 rseq_percpu_arch_load_cbne_store_memcpy_store (void *area,
-                                               const uint32_t *field,
+                                               uintptr_t field_offset,
                                                uint32_t index, uintptr_t *v,
                                                uintptr_t expect, void *dst,
                                                uintptr_t first,
@@ -484,7 +522,7 @@ rseq_percpu_arch_load_cbne_store_memcpy_store (void *area,
                         : [ret] "=&r" (ret), [tmp] "=&r" (tmp),
                           [xmm] "=&x" (xmm), [dst] "+&r" (dst),
                           [src] "+&r" (src), [len] "+&r" (len)
-                        : [area] "r" (area), [field] "r" (field),
+                        : [area] "r" (area), [off] "r" (field_offset),
                           [index] "r" (index), [v] "r" (v),
                           [expect] "r" (expect), [first] "r" (first),
                           [newv] "r" (newv)

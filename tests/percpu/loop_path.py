@@ -12,8 +12,9 @@ e.g.   objdump -d --no-show-raw-insn -C target/release/rseq-libc > d.txt
        tests/percpu/loop_path.py d.txt 2e460 2e49b
 or:    loop_path.py --functions DISASSEMBLY NAME...: for each function NAME
        (a benchmark loop: one `for' around the operation, the operation's
-       retry and error paths out of line or forward), the path from the head
-       of its last backward conditional branch (the loop's latch), falling
+       retry and error paths out of line or forward), the path from the
+       lowest target of its backward conditional branches (the loop's head),
+       falling
        through every forward conditional branch, back to that head; prints
        "NAME instructions macro-ops" per function (add -v for the paths).
 """
@@ -93,7 +94,7 @@ def main():
             for a in addrs:
                 op, a_args = ins[a]
                 t = target(a_args) if op.startswith('j') and op != 'jmp' else None
-                if t is not None and lo <= t < a:
+                if t is not None and lo <= t < a and (head is None or t < head):
                     head = t
             path = walk(ins, nxt, head, set(), True) if head is not None else None
             if path is None:
