@@ -573,11 +573,20 @@ rseq_percpu_inline_ring_write (void *ring, const void *payload, size_t len)
           if (RSEQ_PERCPU_INLINE_LIKELY (head - tail < RSEQ_PERCPU_INLINE_RING_RECORDS))
             {
               /* Header: (position + 1) << 32 | length.  */
-              int r = rseq_percpu_arch_load_cbne_store_memcpy_store
-                ((void *) a, off, i, (uintptr_t *) buf, head,
-                 buf + RSEQ_PERCPU_INLINE_RING_SLOT0
-                   + (head % RSEQ_PERCPU_INLINE_RING_RECORDS) * 64,
-                 (((uintptr_t) head + 1) << 32) | len, payload, len, head + 1);
+              char *rec = buf + RSEQ_PERCPU_INLINE_RING_SLOT0
+                          + (head % RSEQ_PERCPU_INLINE_RING_RECORDS) * 64;
+              uintptr_t first = (((uintptr_t) head + 1) << 32) | len;
+              int r;
+              /* A fixed payload size of 16 to 32 bytes: the branch-free
+                 copy (folded away when LEN is not a constant).  */
+              if (__builtin_constant_p (len) && len >= 16 && len <= 32)
+                r = rseq_percpu_arch_load_cbne_store_copy16_32_store
+                  ((void *) a, off, i, (uintptr_t *) buf, head, rec, first,
+                   payload, len, head + 1);
+              else
+                r = rseq_percpu_arch_load_cbne_store_memcpy_store
+                  ((void *) a, off, i, (uintptr_t *) buf, head, rec, first,
+                   payload, len, head + 1);
               if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
                 return (int) i;
               if (r == RSEQ_PERCPU_ABORTED)

@@ -183,23 +183,28 @@ rseq_aborted:                                                           \
 rseq_compare_failed:                                                    \
   return RSEQ_PERCPU_COMPARE_FAILED
 
-/* Copies LEN bytes from SRC to DST inside the section (the library's
-   cs_copy_bytes): 16 bytes or more: the last 16 (unaligned), then 16-byte
-   blocks from the start while more than 16 remain; 8 to 15: the first and
-   the last 8; below 8: bytes.  Reads only [SRC, SRC + LEN), writes only
-   [DST, DST + LEN).  */
+/* Copies LEN bytes from SRC to DST inside the section: 16 to 32 bytes
+   (a ring record's payload, most small copies): the first and the last 16
+   (unaligned, overlapping), no loop; above 32: the last 16, then 16-byte
+   blocks from the start while more than 16 remain (the library's
+   cs_copy_bytes); 8 to 15: the first and the last 8; below 8: bytes.
+   Reads only [SRC, SRC + LEN), writes only [DST, DST + LEN).  */
 #define RSEQ_PERCPU_ASM_COPY                                            \
   "cmpq $16, %[len]\n\t"                                                \
   "jb 25f\n\t"                                                          \
-  "movdqu -16(%[src],%[len]), %[xmm]\n\t"                               \
-  "movdqu %[xmm], -16(%[dst],%[len])\n\t"                               \
-  "22:\n\t"                                                             \
   "movdqu (%[src]), %[xmm]\n\t"                                         \
   "movdqu %[xmm], (%[dst])\n\t"                                         \
+  "movdqu -16(%[src],%[len]), %[xmm]\n\t"                               \
+  "movdqu %[xmm], -16(%[dst],%[len])\n\t"                               \
+  "cmpq $32, %[len]\n\t"                                                \
+  "jbe 24f\n\t"                                                         \
+  "22:\n\t"                                                             \
   "addq $16, %[src]\n\t"                                                \
   "addq $16, %[dst]\n\t"                                                \
   "subq $16, %[len]\n\t"                                                \
-  "cmpq $16, %[len]\n\t"                                                \
+  "movdqu (%[src]), %[xmm]\n\t"                                         \
+  "movdqu %[xmm], (%[dst])\n\t"                                         \
+  "cmpq $32, %[len]\n\t"                                                \
   "ja 22b\n\t"                                                          \
   "jmp 24f\n\t"                                                         \
   "25:\n\t"                                                             \
@@ -531,6 +536,47 @@ rseq_percpu_arch_load_cbne_store_memcpy_store (void *area,
   (void) tmp;
   (void) xmm;
   return ret;
+}
+
+/* rseq_percpu_arch_load_cbne_store_memcpy_store for a LEN of 16 to 32
+   bytes known at compile time (the ring's write of a fixed-size record):
+   the payload is the first and the last 16 bytes of SRC (overlapping), no
+   branch on LEN and nothing modified but memory, so asm goto (the
+   counter's form: no result register, no copies of the pointers to
+   advance).  Scratch: %r11, %xmm15.  */
+static inline int
+rseq_percpu_arch_load_cbne_store_copy16_32_store (void *area,
+                                                  uintptr_t field_offset,
+                                                  uint32_t index,
+                                                  uintptr_t *v,
+                                                  uintptr_t expect,
+                                                  void *dst, uintptr_t first,
+                                                  const void *src,
+                                                  uintptr_t len,
+                                                  uintptr_t newv)
+{
+  __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
+                RSEQ_PERCPU_ASM_CHECK_INDEX
+                "cmpq %[expect], (%[v])\n\t"
+                "jnz 5f\n\t"
+                "movq %[first], (%[dst])\n\t"
+                "movdqu (%[src]), %%xmm15\n\t"
+                "movdqu %%xmm15, 8(%[dst])\n\t"
+                "movdqu -16(%[src],%[len]), %%xmm15\n\t"
+                "movdqu %%xmm15, -8(%[dst],%[len])\n\t"
+                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                "movq %[newv], (%[v])\n\t"
+                RSEQ_PERCPU_ASM_GOTO_END
+                : /* asm goto: no outputs */
+                : [area] "r" (area), [off] "r" (field_offset),
+                  [index] "r" (index), [v] "r" (v),
+                  [expect] "r" (expect), [dst] "r" (dst),
+                  [first] "r" (first), [src] "r" (src), [len] "r" (len),
+                  [newv] "r" (newv)
+                  RSEQ_PERCPU_INLINE_INJECT_INPUT
+                : "memory", "cc", "r11", "xmm15" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+                : rseq_aborted, rseq_compare_failed);
+  RSEQ_PERCPU_ASM_GOTO_RESULT;
 }
 
 #endif /* rseq-percpu-arch/x86_64.h */
