@@ -671,6 +671,64 @@ empty_loop (long n)
     __asm__ volatile ("");
 }
 
+/* ---- the Rust API (BENCH_RUST: linked with the library built with the
+   bench-hooks feature, whose rseq_libc_bench_rust_* exports are loops of
+   the Rust operations compiled in Rust: src/bench_hooks.rs) ---- */
+
+#ifdef BENCH_RUST
+void rseq_libc_bench_rust_counter (const void *counter, uint64_t n);
+void rseq_libc_bench_rust_add (void *slots, int mm, uint64_t n);
+void rseq_libc_bench_rust_cbne (void *slots, int mm, uint64_t n);
+void rseq_libc_bench_rust_store_store (void *slots, int mm, uint64_t n);
+size_t rseq_libc_bench_rust_slots_size (void);
+void rseq_libc_bench_rust_slots_init (void *p, int mm);
+void rseq_libc_bench_rust_indexed (void *base, uint32_t slots, int mm, uint64_t n);
+void rseq_libc_bench_rust_list (uintptr_t *heads, int mm, uint64_t n);
+void rseq_libc_bench_rust_memcpy (uintptr_t *words, void *dst, const void *src,
+                                  size_t len, int mm, uint64_t n);
+void rseq_libc_bench_rust_pool (const void *pool, uint64_t n);
+uint64_t rseq_libc_bench_rust_ring (const void *ring, const void *payload, size_t len,
+                                    uint64_t n);
+
+static void *rust_slots[2];
+static uintptr_t rust_words[MAXIDX * W] __attribute__ ((aligned (64)));
+static uintptr_t rust_heads[2][MAXIDX * W] __attribute__ ((aligned (64)));
+static uintptr_t rust_nodes[2][16 * W] __attribute__ ((aligned (64)));
+static unsigned char rust_dst[MAXIDX][64] __attribute__ ((aligned (64)));
+
+#define RUST_BOTH(name, call)                                           \
+  static NOINLINE void name##_cpu (long n) { int mm = 0; call; }         \
+  static NOINLINE void name##_mm (long n) { int mm = 1; call; }
+RUST_BOTH (rust_counter, rseq_libc_bench_rust_counter (counter[mm], (uint64_t) n))
+RUST_BOTH (rust_add, rseq_libc_bench_rust_add (rust_slots[mm], mm, (uint64_t) n))
+RUST_BOTH (rust_cbne, rseq_libc_bench_rust_cbne (rust_slots[mm], mm, (uint64_t) n))
+RUST_BOTH (rust_ss, rseq_libc_bench_rust_store_store (rust_slots[mm], mm, (uint64_t) n))
+RUST_BOTH (rust_indexed, rseq_libc_bench_rust_indexed (&rust_words[2], MAXIDX, mm, (uint64_t) n))
+RUST_BOTH (rust_list, rseq_libc_bench_rust_list (rust_heads[mm], mm, (uint64_t) n))
+RUST_BOTH (rust_mc, rseq_libc_bench_rust_memcpy (&rust_words[5], rust_dst, rec_src,
+                                                 sizeof rec_src, mm, (uint64_t) n))
+
+static NOINLINE void
+rust_pool (long n)
+{
+  rseq_libc_bench_rust_pool (pool, (uint64_t) n);
+}
+
+static NOINLINE double
+rust_ring (long n)
+{
+  double t = 0;
+  for (long done = 0; done < n; done += BATCH)
+    {
+      double t0 = now_ns ();
+      rseq_libc_bench_rust_ring (ring, payload, sizeof payload, BATCH);
+      t += now_ns () - t0;
+      rseq_percpu_ring_consume (ring, drop_record, NULL);
+    }
+  return t;
+}
+#endif
+
 /* ---- the driver ---- */
 
 struct row
@@ -703,6 +761,13 @@ static struct row rows[] = {
   ROW (counter_floor), ROW (pool_inline), ROW (pool_call), ROW (pool_floor),
   ROWT (ring_inline), ROWT (ring_call), ROWT (ring_floor),
   ROW (getcpu_atomic), ROW (shared_atomic), ROW (empty_loop),
+#ifdef BENCH_RUST
+  ROW (rust_counter_cpu), ROW (rust_counter_mm), ROW (rust_add_cpu), ROW (rust_add_mm),
+  ROW (rust_cbne_cpu), ROW (rust_cbne_mm), ROW (rust_ss_cpu), ROW (rust_ss_mm),
+  ROW (rust_indexed_cpu), ROW (rust_indexed_mm), ROW (rust_list_cpu), ROW (rust_list_mm),
+  ROW (rust_mc_cpu), ROW (rust_mc_mm), ROW (rust_pool), ROWT (rust_ring),
+  ROWS (rust_counter_cpu), ROWS (rust_counter_mm),
+#endif
   ROWS (our_counter_inline_cpu), ROWS (our_counter_call_cpu),
   ROWS (our_counter_inline_mm), ROWS (our_counter_call_mm),
   ROWS (getcpu_atomic),
@@ -810,6 +875,19 @@ main (int argc, char **argv)
             }
         }
     }
+#ifdef BENCH_RUST
+  for (int m = 0; m < 2; m++)
+    {
+      rust_slots[m] = aligned_alloc (64, (rseq_libc_bench_rust_slots_size () + 63) / 64 * 64);
+      rseq_libc_bench_rust_slots_init (rust_slots[m], m);
+      for (int c = 0; c < MAXIDX; c++)
+        if (c == (int) *cpu_id_field || c == 0)
+          {
+            rust_heads[m][c * W] = (uintptr_t) &rust_nodes[m][(c & 15) * W];
+            rust_nodes[m][(c & 15) * W] = 0;
+          }
+    }
+#endif
   rseq_percpu_counter_init (counter[0], sizeof counter[0], RSEQ_PERCPU_CPU_ID);
   rseq_percpu_counter_init (counter[1], sizeof counter[1], RSEQ_PERCPU_MM_CID);
   rseq_percpu_pool_init (pool, sizeof pool, RSEQ_PERCPU_CPU_ID, 64, 256);
@@ -885,8 +963,16 @@ main (int argc, char **argv)
   uint64_t c0 = 0, c1 = 0;
   rseq_percpu_counter_read (counter[0], &c0);
   rseq_percpu_counter_read (counter[1], &c1);
-  uint64_t want_c = 2 * (uint64_t) rounds * (uint64_t) iters
-                    + (slow_state == 1 ? 2 * (uint64_t) rounds * (uint64_t) (iters / 4) : 0);
+  /* Each counter: inline and call loops (and the Rust one), and as many in
+     the thread without an area.  */
+  uint64_t loops = 2, slow_loops = 2;
+#ifdef BENCH_RUST
+  loops++;
+  slow_loops++;
+#endif
+  uint64_t want_c = loops * (uint64_t) rounds * (uint64_t) iters
+                    + (slow_state == 1
+                         ? slow_loops * (uint64_t) rounds * (uint64_t) (iters / 4) : 0);
   int ok = st_sum == want && our_sum == 2 * want && st_cb == 3 * want
            && our_cb == 6 * want && st_ix == want && our_ix == 2 * want
            && c0 == want_c && c1 == want_c;

@@ -44,8 +44,21 @@ if [ ! -f "$sel/rseq-x86-bits.h" ]; then
   exit 77
 fi
 bin=$out/bench_vs_selftests
-gcc -O2 -g ${BENCH_CFLAGS:-} -Wall -Wextra -Werror -Wno-sign-compare -I"$sel" -I"$root/headers" \
-  tests/percpu/bench_vs_selftests.c "$lib" -lpthread -ldl -o "$bin"
+# The Rust rows: the library built with the bench-hooks feature (loops of
+# the Rust API, src/bench_hooks.rs) into a target directory of its own, so
+# the normal build stays as it is. Without it (BENCH_RUST=0, or the build
+# fails), the table has no Rust column.
+rust_def=() rust_lib=$lib
+if [ "${BENCH_RUST:-1}" = 1 ] && [ "${BENCH_SMOKE:-0}" != 1 ]; then
+  if cargo build --release -q -p rseq-libc --features bench-hooks --target-dir "$root/target/bench-hooks" \
+       > "$out/bench-hooks.build.log" 2>&1; then
+    rust_def=(-DBENCH_RUST) rust_lib=$root/target/bench-hooks/release/librseq_libc.a
+  else
+    echo "note: no Rust rows: cargo build --features bench-hooks failed: $(tail -n 2 "$out/bench-hooks.build.log" | tr '\n' ' ')"
+  fi
+fi
+gcc -O2 -g ${BENCH_CFLAGS:-} "${rust_def[@]}" -Wall -Wextra -Werror -Wno-sign-compare -I"$sel" \
+  -I"$root/headers" tests/percpu/bench_vs_selftests.c "$rust_lib" -lpthread -ldl -o "$bin"
 
 if [ "${BENCH_SMOKE:-0}" = 1 ]; then
   rc=0
@@ -59,6 +72,8 @@ ops="add cbne indexed list ss mc"
 fns=""
 for op in $ops; do for m in cpu mm; do fns="$fns st_${op}_$m our_${op}_inline_$m our_${op}_call_$m"; done; done
 fns="$fns our_counter_inline_cpu our_counter_inline_mm counter_floor pool_inline pool_floor getcpu_atomic"
+fns="$fns rseq_libc_bench_rust_counter rseq_libc_bench_rust_add rseq_libc_bench_rust_cbne rseq_libc_bench_rust_store_store"
+fns="$fns rseq_libc_bench_rust_indexed rseq_libc_bench_rust_list rseq_libc_bench_rust_memcpy"
 python3 tests/percpu/loop_path.py --functions "$out/bvs.dis" $fns > "$out/bvs.insns"
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, $(uname -r), $(ldd --version | head -n 1 | sed 's/.* //') glibc; selftests: $(cat "$src/package" 2>/dev/null)"
@@ -101,8 +116,9 @@ def insn(k):
     return ins.get(k, "-")
 print("\nPer operation, one iteration with its index read: median (min) ns; "
       "instructions/macro-ops of the committing path")
-print("| operation | mode | selftests inline | ours inline C | ours call (Rust) | inline / selftests | call / selftests | insns: selftests, inline, call |")
-print("|---|---|---|---|---|---|---|---|")
+print("| operation | mode | selftests inline | ours inline C | ours Rust | ours C call | inline C / selftests | Rust / selftests | call / selftests | insns/macro-ops: selftests, inline C, Rust |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+rust_fn = {'add': 'add', 'cbne': 'cbne', 'indexed': 'indexed', 'list': 'list', 'ss': 'store_store', 'mc': 'memcpy', 'counter': 'counter'}
 names = {
     'add': 'add to the index\'s slot (rseq_addv)',
     'cbne': 'compare-and-store (cmpeqv_storev / load_cbne_store)',
@@ -113,32 +129,33 @@ names = {
 }
 for op in ['add', 'cbne', 'indexed', 'list', 'ss', 'mc']:
     for m, mn in (('cpu', 'cpu_id'), ('mm', 'mm_cid')):
-        s, i, c = f"st_{op}_{m}", f"our_{op}_inline_{m}", f"our_{op}_call_{m}"
-        print(f"| {names[op]} | {mn} | {ns(s)} | {ns(i)} | {ns(c)} | {ratio(i, s)} | {ratio(c, s)} | {insn(s)}, {insn(i)}, {insn(c)} |")
+        s, i, c, r = f"st_{op}_{m}", f"our_{op}_inline_{m}", f"our_{op}_call_{m}", f"rust_{op}_{m}"
+        print(f"| {names[op]} | {mn} | {ns(s)} | {ns(i)} | {ns(r)} | {ns(c)} | {ratio(i, s)} | {ratio(r, s)} | {ratio(c, s)} | {insn(s)}, {insn(i)}, {insn('rseq_libc_bench_rust_' + rust_fn[op])} |")
 for m, mn in (('cpu', 'cpu_id'), ('mm', 'mm_cid')):
-    s, i, c = f"st_add_{m}", f"our_counter_inline_{m}", f"our_counter_call_{m}"
-    print(f"| counter object increment (ours: index read inside the section) | {mn} | {ns(s)} | {ns(i)} | {ns(c)} | {ratio(i, s)} | {ratio(c, s)} | {insn(s)}, {insn(i)}, - |")
+    s, i, c, r = f"st_add_{m}", f"our_counter_inline_{m}", f"our_counter_call_{m}", f"rust_counter_{m}"
+    print(f"| counter object increment (ours: index read inside the section) | {mn} | {ns(s)} | {ns(i)} | {ns(r)} | {ns(c)} | {ratio(i, s)} | {ratio(r, s)} | {ratio(c, s)} | {insn(s)}, {insn(i)}, {insn('rseq_libc_bench_rust_counter')} |")
 print("\nUse-case fast paths (cpu_id objects) beside the floor (no rseq: plain loads and stores on the CPU's slot); target <= 1.3x")
-print("| use case | inline C | call | floor | inline / floor | call / floor |")
-print("|---|---|---|---|---|---|")
-for name, i, c, f in (("counter increment", "our_counter_inline_cpu", "our_counter_call_cpu", "counter_floor"),
-                      ("pool alloc + free, 64 B", "pool_inline", "pool_call", "pool_floor"),
-                      ("ring write, 32-byte record", "ring_inline", "ring_call", "ring_floor")):
-    print(f"| {name} | {ns(i)} | {ns(c)} | {ns(f)} | {ratio(i, f)} | {ratio(c, f)} |")
+print("| use case | inline C | Rust | C call | floor | inline C / floor | Rust / floor | call / floor |")
+print("|---|---|---|---|---|---|---|---|")
+for name, i, r, c, f in (("counter increment", "our_counter_inline_cpu", "rust_counter_cpu", "our_counter_call_cpu", "counter_floor"),
+                         ("pool alloc + free, 64 B", "pool_inline", "rust_pool", "pool_call", "pool_floor"),
+                         ("ring write, 32-byte record", "ring_inline", "rust_ring", "ring_call", "ring_floor")):
+    print(f"| {name} | {ns(i)} | {ns(r)} | {ns(c)} | {ns(f)} | {ratio(i, f)} | {ratio(r, f)} | {ratio(c, f)} |")
 print("\nBaselines (same run)")
 print("| operation | ns | our inline counter is faster by |")
 print("|---|---|---|")
 for name, k in (("glibc sched_getcpu + atomic on that CPU's slot", "getcpu_atomic"),
                 ("one shared atomic", "shared_atomic"), ("empty loop", "empty_loop")):
     print(f"| {name} | {ns(k)} | {ratio(k, 'our_counter_inline_cpu')} |")
-print(f"\nHeadline: per-CPU counter vs sched_getcpu + atomic: {ratio('getcpu_atomic', 'our_counter_inline_cpu')} "
-      f"(inline C), {ratio('getcpu_atomic', 'our_counter_call_cpu')} (call); the seed's slide: 7.7x")
+print(f"\nHeadline: per-CPU counter vs sched_getcpu + atomic: {ratio('getcpu_atomic', 'rust_counter_cpu')} (Rust), "
+      f"{ratio('getcpu_atomic', 'our_counter_inline_cpu')} (inline C), {ratio('getcpu_atomic', 'our_counter_call_cpu')} (C call); "
+      f"the seed's slide: 7.7x")
 if 'noarea_our_counter_call_cpu' in rows:
     print("\nNo area (a thread whose registration was undone by a raw rseq unregistration): targets inline <= call <= 2x sched_getcpu + atomic")
-    print("| operation | mode | inline C | call | sched_getcpu + atomic (same thread) | inline / call | call / (getcpu + atomic) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| operation | mode | inline C | Rust | call | sched_getcpu + atomic (same thread) | inline / call | Rust / call | call / (getcpu + atomic) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for m, mn in (('cpu', 'cpu_id'), ('mm', 'mm_cid')):
-        i, c, g = f"noarea_our_counter_inline_{m}", f"noarea_our_counter_call_{m}", "noarea_getcpu_atomic"
-        print(f"| counter increment | {mn} | {ns(i)} | {ns(c)} | {ns(g)} | {ratio(i, c)} | {ratio(c, g)} |")
+        i, r, c, g = f"noarea_our_counter_inline_{m}", f"noarea_rust_counter_{m}", f"noarea_our_counter_call_{m}", "noarea_getcpu_atomic"
+        print(f"| counter increment | {mn} | {ns(i)} | {ns(r)} | {ns(c)} | {ns(g)} | {ratio(i, c)} | {ratio(r, c)} | {ratio(c, g)} |")
 EOF
 done

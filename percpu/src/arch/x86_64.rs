@@ -494,19 +494,12 @@ pub unsafe fn add_slot<const INJECT: bool>(
                 "cmpl {limit:e}, {off:e}\n",
                 "jae 5f\n",
             ],
-            // The slot's address in a register of its own, one more
-            // instruction: back-to-back increments of one slot through
-            // `add $1, (base,index)` measured 4.9 ns each on the Xeon of
-            // BENCHMARKS.md, through `add $1, (reg)` 0.9 ns (the next
-            // load gets the previous store's value sooner with the
-            // simple address form).
-            ["lea ({base},{off}), {slot}\n"],
+            [],
             [
-                "add {inc}, ({slot})\n",
+                "add {inc}, ({base},{off})\n",
                 cs_end!("mov $-1, {off}\n", "mov $-2, {off}\n", exit_compare_failed!())
             ],
             off = out(reg) off,
-            slot = out(reg) _,
             cpu = in(reg) cpu,
             mode = in(reg) mode_offset,
             limit = in(reg) limit,
@@ -551,9 +544,8 @@ pub unsafe fn add_indexed<const INJECT: bool>(
                 "cmpl {slots:e}, {index:e}\n",
                 "jae 5f\n",
             ],
-            // The slot's address in one register: see add_slot.
-            ["mov {index}, {tmp}\n", "imul {stride}, {tmp}\n", "add {base}, {tmp}\n"],
-            ["add {inc}, ({tmp})\n", cs_end_ret!(exit_compare_failed!())],
+            ["mov {index}, {tmp}\n", "imul {stride}, {tmp}\n"],
+            ["add {inc}, ({base}, {tmp})\n", cs_end_ret!(exit_compare_failed!())],
             ret = out(reg) ret,
             tmp = out(reg) _,
             index = out(reg) index,
