@@ -21,21 +21,36 @@
 
    Outcomes: RSEQ_PERCPU_DONE 0, RSEQ_PERCPU_COMPARE_FAILED 1,
    RSEQ_PERCPU_ABORTED 2 (the kernel restarted the section, or the thread
-   no longer runs on INDEX).  The sequences without outputs (add,
-   load_cbne_store, the counter's) are asm goto, as librseq's: their abort
-   handler and compare-failed exit jump to C labels, so the committing path
-   sets and tests no result register (gcc >= 4.5, clang >= 9); the others
-   set a result register as above, since asm goto with outputs needs gcc 11
-   or clang 11.  The descriptor store is the last instruction before
-   start_ip: preempted or signalled before it, the thread has not published
-   the descriptor yet; after it, it is inside the section.
+   no longer runs on INDEX).  Three forms, fastest first:
+   - asm goto, as librseq's (add, load_cbne_store, load_cbne_store_store,
+     add_indexed, the counter's add, the pool's push, the ring's
+     branch-free copy16_32 write): the abort handler and the
+     compare-failed exit jump to C labels, so the committing path sets and
+     tests no result register (gcc >= 4.5, clang >= 9); a value a sequence
+     hands back (add_indexed's index) goes through a local it stores
+     inside the section, since asm goto with outputs needs gcc 11 or
+     clang 11.  Measured in tests/percpu/bench_vs_selftests.sh: the
+     result-register form of add_indexed took 2.0 ns an operation, this
+     one 0.8 ns (the selftests' equivalent: 0.8 ns);
+   - the outcome encoded in the value returned (the pops: a node > 1
+     committed, 0 compare failed, 1 aborted): one compare of the node;
+   - a result register, as in the layout above (the memcpy sequences,
+     whose pointers advance in output registers).
+   The index field is addressed as (area, offset): the offset (4 or 24)
+   is loop-invariant, the area reloaded per operation.  The descriptor
+   store is the last instruction before start_ip: preempted or signalled
+   before it, the thread has not published the descriptor yet; after it,
+   it is inside the section.  A sequence may run on the writable stand-in
+   area of a thread without one (see <rseq-percpu-inline.h>): its index
+   compare or bound check then fails.
 
    Stress hooks (defined by a test before including the header, as the
    kernel's rseq param_test does; empty otherwise):
      RSEQ_PERCPU_INLINE_INJECT_ASM(n)  asm text inside every section:
        n = 1 right after start_ip, n = 2 just before the commit;
        numeric labels from 100 up are the hook's; it must leave every
-       operand and %r11 (the asm goto sequences' scratch) alone;
+       operand, %r11 (the asm goto sequences' scratch) and %xmm15 (the
+       copy16_32 write's) alone;
      RSEQ_PERCPU_INLINE_INJECT_INPUT   more input operands, each ", [x] ..."
      RSEQ_PERCPU_INLINE_INJECT_CLOBBER more clobbers, each ", \"reg\"".  */
 
