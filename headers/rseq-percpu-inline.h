@@ -398,9 +398,18 @@ rseq_percpu_inline_load_cbne_memcpy_store (int mode, unsigned int index,
 
 /* ---- Counter: inc/add as the calls (0 or -EINVAL).  */
 
+/* Counters of a thread whose last look-up found no area look again every
+   RSEQ_PERCPU_INLINE_RECHECK-th increment: an area the thread registers
+   later is used from then on (until then its increments go to the exact
+   fallback slot).  */
+#define RSEQ_PERCPU_INLINE_RECHECK 64u
+static __thread unsigned int rseq_percpu_inline_recheck_
+  __attribute__ ((__tls_model__ (RSEQ_PERCPU_INLINE_TLS_MODEL), __unused__));
+
 /* The counter's slow path: bad handle (the call's -EINVAL), an abort (the
-   sequence again), no area (one look-up, then the fallback slot
-   atomically, as the call), an index beyond the slots (the fallback).  */
+   sequence again), no area (the fallback slot atomically, after a look-up
+   unless the last one found none: see RSEQ_PERCPU_INLINE_RECHECK), an
+   index beyond the slots (the fallback).  */
 static RSEQ_PERCPU_INLINE_SLOW int
 rseq_percpu_inline_counter_add_slow_ (void *counter, uint64_t n)
 {
@@ -413,6 +422,13 @@ rseq_percpu_inline_counter_add_slow_ (void *counter, uint64_t n)
       const uint32_t *a = rseq_percpu_inline_area_;
       if (!RSEQ_PERCPU_INLINE_HAS_AREA (a))
         {
+          /* The last look-up found none: look again only every
+             RSEQ_PERCPU_INLINE_RECHECK-th time (the fallback is exact
+             either way), so that an increment without an area costs the
+             atomic, not a look-up and the atomic as the call does.  */
+          if (a == rseq_percpu_inline_none_
+              && ++rseq_percpu_inline_recheck_ % RSEQ_PERCPU_INLINE_RECHECK != 0)
+            break;
           a = rseq_percpu_inline_refresh_ (RSEQ_PERCPU_CPU_ID, &err);
           if (!a)
             break;

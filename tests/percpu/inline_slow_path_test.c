@@ -83,7 +83,14 @@ run_ops (const char *who, int mode, int noarea, long limit)
   int want = noarea ? rseq_percpu_current_index (mode) : 0;
   if (noarea && want != -ENOSYS && want != -EOPNOTSUPP)
     check (0, "the call reports an area in a thread without one", want, 0);
-  MEASURE ("counter_inc", bad |= rseq_percpu_inline_counter_inc (counter) != 0);
+  /* Without an area, counters look again only every 64th increment.  */
+  {
+    long all = limit;
+    if (noarea)
+      limit = N / 64 + 2;
+    MEASURE ("counter_inc", bad |= rseq_percpu_inline_counter_inc (counter) != 0);
+    limit = all;
+  }
   MEASURE ("current_index",
            { int c = rseq_percpu_inline_current_index (mode);
              bad |= noarea ? c != want : c < 0; });
@@ -114,6 +121,10 @@ run_ops (const char *who, int mode, int noarea, long limit)
       }
 }
 
+static struct rseq *unreg_area;
+static unsigned unreg_len;
+static int reregistered;
+
 static int
 raw_unregister (void)
 {
@@ -122,7 +133,11 @@ raw_unregister (void)
     return 0;
   for (unsigned len = 32; len <= 256; len *= 2)
     if (syscall (SYS_rseq, area, len, 1 /* RSEQ_FLAG_UNREGISTER */, 0x53053053) == 0)
-      return 0;
+      {
+        unreg_area = area;
+        unreg_len = len;
+        return 0;
+      }
   return -errno;
 }
 
@@ -140,6 +155,21 @@ noarea_thread (void *arg)
     }
   run_ops ("no area", RSEQ_PERCPU_CPU_ID, 1, N);
   run_ops ("no area", RSEQ_PERCPU_MM_CID, 1, N);
+  /* Registered again (the same area, as it was): the counter's fast path
+     takes it within RSEQ_PERCPU_INLINE_RECHECK increments; the later ones
+     leave the fallback slot alone.  */
+  if (syscall (SYS_rseq, unreg_area, unreg_len, 0, 0x53053053) == 0)
+    {
+      volatile uintptr_t *fb = (volatile uintptr_t *) (counter + RSEQ_PERCPU_INLINE_FALLBACK);
+      for (unsigned k = 0; k < RSEQ_PERCPU_INLINE_RECHECK; k++)
+        rseq_percpu_inline_counter_inc (counter);
+      uintptr_t before_fb = *fb;
+      for (int k = 0; k < N; k++)
+        rseq_percpu_inline_counter_inc (counter);
+      check (*fb == before_fb, "registered again: the counter's fast path is back",
+             (long) (*fb - before_fb), 0);
+      reregistered = 1;
+    }
   return NULL;
 }
 
@@ -171,6 +201,8 @@ main (void)
   uint64_t total = 0;
   rseq_percpu_counter_read (counter, &total);
   long want = has_area ? (mm ? 2 * N : N) + 2 * N + 1 : 2 * N;
+  if (reregistered)
+    want += RSEQ_PERCPU_INLINE_RECHECK + N;
   check (total == (uint64_t) want, "counter total exact", (long) total, want);
   printf ("%d passed, %d failed\n", passed, failed);
   return failed != 0;
