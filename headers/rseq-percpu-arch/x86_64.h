@@ -373,14 +373,16 @@ rseq_percpu_arch_load_cbeq_pop (void *area, uintptr_t field_offset,
                         "movq (%[head]), %[node]\n\t"
                         "testq %[node], %[node]\n\t"
                         "jz 5f\n\t"
-                        "movq (%[node],%[next_offset]), %[tmp]\n\t"
+                        "movq %[node], %[tmp]\n\t"
+                        "addq %[next_offset], %[tmp]\n\t"
+                        "movq (%[tmp]), %[tmp]\n\t"
                         RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                         "movq %[tmp], (%[head])\n\t"
                         RSEQ_PERCPU_ASM_ENC_END
                         : [tmp] "=&r" (tmp), [node] "=&r" (node)
                         : [area] "r" (area), [off] "r" (field_offset),
                           [index] "r" (index), [head] "r" (head),
-                          [next_offset] "r" (next_offset)
+                          [next_offset] "er" (next_offset)
                           RSEQ_PERCPU_INLINE_INJECT_INPUT
                         : RSEQ_PERCPU_ASM_CLOBBERS);
   (void) tmp;
