@@ -398,12 +398,17 @@ rseq_percpu_inline_load_cbne_memcpy_store (int mode, unsigned int index,
 
 /* ---- Counter: inc/add as the calls (0 or -EINVAL).  */
 
-/* Counters of a thread whose last look-up found no area look again every
-   RSEQ_PERCPU_INLINE_RECHECK-th increment: an area the thread registers
-   later is used from then on (until then its increments go to the exact
-   fallback slot).  */
+/* Counters of a thread whose last look-up found no area look again when
+   the library's count of registrations (rseq_percpu_inline_registrations:
+   a thread got an area through rseq-libc) moved since that look-up, and
+   every RSEQ_PERCPU_INLINE_RECHECK-th increment otherwise (an area
+   registered behind rseq-libc's back, by a raw system call); until then
+   the increments go to the exact fallback slot.  */
 #define RSEQ_PERCPU_INLINE_RECHECK 64u
+extern unsigned int rseq_percpu_inline_registrations;
 static __thread unsigned int rseq_percpu_inline_recheck_
+  __attribute__ ((__tls_model__ (RSEQ_PERCPU_INLINE_TLS_MODEL), __unused__));
+static __thread unsigned int rseq_percpu_inline_seen_
   __attribute__ ((__tls_model__ (RSEQ_PERCPU_INLINE_TLS_MODEL), __unused__));
 
 /* The counter's slow path: bad handle (the call's -EINVAL), an abort (the
@@ -426,9 +431,14 @@ rseq_percpu_inline_counter_add_slow_ (void *counter, uint64_t n)
              RSEQ_PERCPU_INLINE_RECHECK-th time (the fallback is exact
              either way), so that an increment without an area costs the
              atomic, not a look-up and the atomic as the call does.  */
-          if (a == rseq_percpu_inline_none_
+          unsigned int seen = __atomic_load_n (&rseq_percpu_inline_registrations,
+                                               __ATOMIC_RELAXED);
+          if (a == rseq_percpu_inline_none_ && seen == rseq_percpu_inline_seen_
               && ++rseq_percpu_inline_recheck_ % RSEQ_PERCPU_INLINE_RECHECK != 0)
             break;
+          /* Read before the look-up: a registration racing it moves the
+             count again.  */
+          rseq_percpu_inline_seen_ = seen;
           a = rseq_percpu_inline_refresh_ (RSEQ_PERCPU_CPU_ID, &err);
           if (!a)
             break;
