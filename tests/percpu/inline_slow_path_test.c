@@ -21,6 +21,12 @@
 #include <unistd.h>
 #include <rseq-percpu-inline.h>
 
+/* A header without it (before issue 18's fix) looked up on every
+   increment: the test still builds against it, and fails.  */
+#ifndef RSEQ_PERCPU_INLINE_RECHECK
+# define RSEQ_PERCPU_INLINE_RECHECK 64u
+#endif
+
 struct rseq *__real_rseq_percpu_inline_area_v2 (int mode, int *err);
 
 static __thread long lookups;
