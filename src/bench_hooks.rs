@@ -149,8 +149,7 @@ pub unsafe extern "C" fn rseq_libc_bench_rust_indexed(
 
 /// The index the calling thread's operations use in mode `mm`, or `None`.
 fn index(mm: c_int) -> Option<(*mut rseq_abi::Rseq, *const u32, u32)> {
-    let (area, field) = thread_area(mode_of(mm))?;
-    rseq_percpu::current_index(mode_of(mm)).map(|i| (area, field, i))
+    rseq_percpu::thread_index(mode_of(mm))
 }
 
 /// Pop then push one node on the per-index list whose heads are at

@@ -215,6 +215,16 @@ pub fn current_index(mode: IndexMode) -> Option<u32> {
     thread_area(mode).and_then(|(area, f)| read_index(area, f))
 }
 
+/// The calling thread's area, its index field for `mode` and the index read
+/// from it, or `None` (no area, or one no longer registered): what a caller
+/// of the raw sequences in [`arch`] passes them, with one look-up (a
+/// [`thread_area`] then a [`current_index`] would look the area up twice).
+#[inline(always)]
+pub fn thread_index(mode: IndexMode) -> Option<(*mut Rseq, *const u32, u32)> {
+    let (area, field) = thread_area(mode)?;
+    read_index(area, field).map(|i| (area, field, i))
+}
+
 /// The current value of an area's index field (`area` and `index_field`
 /// from [`thread_area`]), or `None` when the area is not registered: the
 /// kernel writes `cpu_id` = -1 on unregistration (-2 stays in an area whose
