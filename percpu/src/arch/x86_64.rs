@@ -124,28 +124,33 @@ macro_rules! cs_check_area {
 }
 
 /// Copies `{len}` bytes from `{src}` to `{dst}` inside the section, with
-/// no byte loop for the common lengths: 16 bytes or more: the last 16 bytes
-/// (unaligned `movdqu` through `{xmm}`), then 16-byte blocks from the start
-/// while more than 16 bytes remain (the blocks overlap the tail; a 17-32
-/// byte copy is two loads and two stores and no taken branch); 8 to 15
-/// bytes: the first and the last 8 (overlapping); below 8: a byte loop.
+/// no byte loop for the common lengths: 16 bytes or more: the first and
+/// the last 16 bytes (unaligned `movdqu` through `{xmm}`, overlapping), and
+/// above 32 the 16-byte blocks in between (a 16-32 byte copy is two loads,
+/// two stores and no loop); 8 to 15 bytes: the first and the last 8
+/// (overlapping); below 8: a byte loop.
 /// Only `[src, src + len)` is read and `[dst, dst + len)` written. An abort
 /// part-way leaves only the destination's unpublished bytes written, which
 /// the commit that follows publishes or not.
 macro_rules! cs_copy_bytes {
     () => {
         concat!(
+            // As the inline C header's RSEQ_PERCPU_ASM_COPY.
             "cmp $16, {len}\n",
             "jb 25f\n",
-            "movdqu -16({src},{len}), {xmm}\n",
-            "movdqu {xmm}, -16({dst},{len})\n",
-            "22:\n",
             "movdqu ({src}), {xmm}\n",
             "movdqu {xmm}, ({dst})\n",
+            "movdqu -16({src},{len}), {xmm}\n",
+            "movdqu {xmm}, -16({dst},{len})\n",
+            "cmp $32, {len}\n",
+            "jbe 24f\n",
+            "22:\n",
             "add $16, {src}\n",
             "add $16, {dst}\n",
             "sub $16, {len}\n",
-            "cmp $16, {len}\n",
+            "movdqu ({src}), {xmm}\n",
+            "movdqu {xmm}, ({dst})\n",
+            "cmp $32, {len}\n",
             "ja 22b\n",
             "jmp 24f\n",
             "25:\n",
