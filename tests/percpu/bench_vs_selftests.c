@@ -48,10 +48,12 @@
 
 static long rounds = 11, iters = 2000000;
 
+#ifndef BENCH_STEPPED_ASIDE
 /* What the selftests' rseq.h reads from rseq.c (see above).  */
 ptrdiff_t rseq_offset;
 unsigned int rseq_size;
 unsigned int rseq_flags;
+#endif
 
 static double
 now_ns (void)
@@ -825,6 +827,81 @@ cmp_double (const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
+#ifdef BENCH_STEPPED_ASIDE
+/* The component stepped aside (BENCH_STEPPED_ASIDE: linked with the
+   selftests' rseq.c, whose __rseq_register_current_thread tells rseq-libc
+   that the program registers rseq itself; run with glibc's registration
+   off): the selftests register the thread's area, rseq-libc has none
+   (RSEQ_LIBC_REASON_APPLICATION), and our counters take their no-area
+   paths, timed beside the selftests' add on the registered area and
+   beside sched_getcpu + an atomic.  */
+static int
+stepped_aside_main (void)
+{
+  if (rseq_register_current_thread () != 0)
+    {
+      printf ("skip the selftests' registration failed (errno %d)\n", errno);
+      return 77;
+    }
+  if (rseq_libc_area () != NULL
+      || rseq_libc_none_reason () != RSEQ_LIBC_REASON_APPLICATION)
+    {
+      printf ("skip rseq-libc did not step aside (reason %d)\n", rseq_libc_none_reason ());
+      return 77;
+    }
+  cpu_set_t one;
+  CPU_ZERO (&one);
+  CPU_SET (sched_getcpu (), &one);
+  sched_setaffinity (0, sizeof one, &one);
+  rseq_percpu_counter_init (counter[0], sizeof counter[0], RSEQ_PERCPU_CPU_ID);
+  rseq_percpu_counter_init (counter[1], sizeof counter[1], RSEQ_PERCPU_MM_CID);
+  int mm = rseq_mm_cid_available ();
+  struct row aside[] = {
+    { "aside_st_add_cpu", st_add_cpu, NULL, 0, { 0 } },
+    { "aside_st_add_mm", mm ? st_add_mm : NULL, NULL, 0, { 0 } },
+    { "aside_our_counter_inline_cpu", our_counter_inline_cpu, NULL, 0, { 0 } },
+    { "aside_our_counter_call_cpu", our_counter_call_cpu, NULL, 0, { 0 } },
+    { "aside_our_counter_inline_mm", our_counter_inline_mm, NULL, 0, { 0 } },
+    { "aside_our_counter_call_mm", our_counter_call_mm, NULL, 0, { 0 } },
+#ifdef BENCH_RUST
+    { "aside_rust_counter_cpu", rust_counter_cpu, NULL, 0, { 0 } },
+    { "aside_rust_counter_mm", rust_counter_mm, NULL, 0, { 0 } },
+#endif
+    { "aside_getcpu_atomic", getcpu_atomic, NULL, 0, { 0 } },
+  };
+  size_t n = sizeof aside / sizeof aside[0];
+  for (long r = 0; r < rounds; r++)
+    for (size_t v = 0; v < n; v++)
+      if (aside[v].fn)
+        {
+          double t0 = now_ns ();
+          aside[v].fn (iters / 4);
+          aside[v].t[r] = (now_ns () - t0) / (double) (iters / 4);
+        }
+  printf ("config owner selftests (rseq-libc stepped aside) rounds %ld iters %ld\n", rounds,
+          iters / 4);
+  for (size_t v = 0; v < n; v++)
+    if (aside[v].fn)
+      {
+        qsort (aside[v].t, (size_t) rounds, sizeof (double), cmp_double);
+        printf ("row %s %.4f %.4f %.4f\n", aside[v].name, aside[v].t[rounds / 2],
+                aside[v].t[0], aside[v].t[rounds - 1]);
+      }
+  uint64_t c0 = 0, c1 = 0, want = 0;
+  rseq_percpu_counter_read (counter[0], &c0);
+  rseq_percpu_counter_read (counter[1], &c1);
+#ifdef BENCH_RUST
+  want = 3 * (uint64_t) rounds * (uint64_t) (iters / 4);
+#else
+  want = 2 * (uint64_t) rounds * (uint64_t) (iters / 4);
+#endif
+  printf ("check totals %s (counters %lu %lu, want %lu)\n",
+          c0 == want && c1 == want ? "exact" : "WRONG", (unsigned long) c0,
+          (unsigned long) c1, (unsigned long) want);
+  return c0 == want && c1 == want ? 0 : 1;
+}
+#endif
+
 int
 main (int argc, char **argv)
 {
@@ -837,6 +914,9 @@ main (int argc, char **argv)
       fprintf (stderr, "usage: bench_vs_selftests [ROUNDS (1-64) [ITERS (>= 1024)]]\n");
       return 2;
     }
+#ifdef BENCH_STEPPED_ASIDE
+  return stepped_aside_main ();
+#endif
   const uint32_t *area = (const uint32_t *) rseq_libc_area ();
   if (!area || rseq_percpu_current_index (RSEQ_PERCPU_CPU_ID) < 0)
     {

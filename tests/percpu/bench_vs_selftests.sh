@@ -59,6 +59,17 @@ if [ "${BENCH_RUST:-1}" = 1 ] && [ "${BENCH_SMOKE:-0}" != 1 ]; then
 fi
 gcc -O2 -g ${BENCH_CFLAGS:-} "${rust_def[@]}" -Wall -Wextra -Werror -Wno-sign-compare -I"$sel" \
   -I"$root/headers" tests/percpu/bench_vs_selftests.c "$rust_lib" -lpthread -ldl -o "$bin"
+# The "aside" configuration: the same program linked with the selftests'
+# rseq.c (its __rseq_register_current_thread makes rseq-libc step aside
+# where glibc does not own registration), which registers the area itself.
+aside_bin=
+if [ "${BENCH_SMOKE:-0}" != 1 ] && gcc -O2 -g -w -I"$sel" -I"$src/tools/testing/selftests" \
+     -I"$src/tools/include" -c "$sel/rseq.c" -o "$out/st_rseq.o" > "$out/st_rseq.build.log" 2>&1 \
+   && gcc -O2 -g ${BENCH_CFLAGS:-} "${rust_def[@]}" -DBENCH_STEPPED_ASIDE -Wall -Wextra -Werror \
+     -Wno-sign-compare -I"$sel" -I"$root/headers" tests/percpu/bench_vs_selftests.c \
+     "$out/st_rseq.o" "$rust_lib" -lpthread -ldl -o "$bin-aside" >> "$out/st_rseq.build.log" 2>&1; then
+  aside_bin=$bin-aside
+fi
 
 if [ "${BENCH_SMOKE:-0}" = 1 ]; then
   rc=0
@@ -78,12 +89,18 @@ python3 tests/percpu/loop_path.py --functions "$out/bvs.dis" $fns > "$out/bvs.in
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, $(uname -r), $(ldd --version | head -n 1 | sed 's/.* //') glibc; selftests: $(cat "$src/package" 2>/dev/null)"
 echo "command: bash tests/percpu/bench_vs_selftests.sh $rounds $iters (medians of $rounds interleaved rounds of $iters operations)"
-for config in ${BENCH_CONFIGS:-glibc rseq-libc}; do
+for config in ${BENCH_CONFIGS:-glibc rseq-libc aside}; do
   log=$out/bvs-$config.log
   echo
   echo "load average before:$(cut -d' ' -f1-3 /proc/loadavg | sed 's/^/ /')"
   case $config in
     glibc) "$bin" "$rounds" "$iters" > "$log" 2>&1 || true ;;
+    aside)
+      if [ -z "$aside_bin" ]; then
+        echo "SKIP (aside): cannot build with the selftests' rseq.c: $(head -c 300 "$out/st_rseq.build.log")"
+        continue
+      fi
+      GLIBC_TUNABLES=glibc.pthread.rseq=0 "$aside_bin" "$rounds" "$iters" > "$log" 2>&1 || true ;;
     *) GLIBC_TUNABLES=glibc.pthread.rseq=0 "$bin" "$rounds" "$iters" > "$log" 2>&1 || true ;;
   esac
   echo "load average after:$(cut -d' ' -f1-3 /proc/loadavg | sed 's/^/ /')"
@@ -114,6 +131,16 @@ def ratio(a, b):
     return f"{rows[a][0] / rows[b][0]:.2f}x" if a in rows and b in rows else "-"
 def insn(k):
     return ins.get(k, "-")
+if 'aside_our_counter_call_cpu' in rows:
+    print("\nrseq-libc stepped aside (the program links the selftests' rseq.c and registers its own area; glibc's registration off): "
+          "our counters have no area. Targets: inline <= call <= 2x sched_getcpu + atomic")
+    print("| counter increment | mode | inline C | Rust | call | sched_getcpu + atomic | selftests' add on their area | inline / call | call / (getcpu + atomic) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for m, mn in (('cpu', 'cpu_id'), ('mm', 'mm_cid')):
+        i, r, c, g, st = (f"aside_our_counter_inline_{m}", f"aside_rust_counter_{m}", f"aside_our_counter_call_{m}",
+                          "aside_getcpu_atomic", f"aside_st_add_{m}")
+        print(f"| stepped aside | {mn} | {ns(i)} | {ns(r)} | {ns(c)} | {ns(g)} | {ns(st)} | {ratio(i, c)} | {ratio(c, g)} |")
+    sys.exit(0)
 print("\nPer operation, one iteration with its index read: median (min) ns; "
       "instructions/macro-ops of the committing path")
 print("| operation | mode | selftests inline | ours inline C | ours Rust | ours C call | inline C / selftests | Rust / selftests | call / selftests | insns/macro-ops: selftests, inline C, Rust |")
