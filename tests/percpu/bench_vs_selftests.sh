@@ -16,9 +16,11 @@
 # had, or on a machine that is not x86-64.
 #
 # Usage: bench_vs_selftests.sh [ROUNDS [ITERS]] (default 11 2000000).
-# BENCH_CONFIGS: "glibc rseq-libc" (default): glibc owning registration
-# (the reference configuration) then rseq-libc owning it
-# (GLIBC_TUNABLES=glibc.pthread.rseq=0); "glibc" for the first only.
+# BENCH_CONFIGS: "glibc rseq-libc aside" (default): glibc owning
+# registration (the reference configuration), rseq-libc owning it
+# (GLIBC_TUNABLES=glibc.pthread.rseq=0), and rseq-libc stepped aside (the
+# program linked with the selftests' rseq.c, which registers the area:
+# only our no-area paths are timed); "glibc" for the first only.
 # BENCH_SMOKE=1: a correctness-only run (2 rounds of 20000: every total
 # exact, nothing timed is judged), as tests/percpu/run.sh does.
 set -eu
