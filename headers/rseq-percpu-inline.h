@@ -20,8 +20,13 @@
    whoever owns the thread) and cached in an initial-exec TLS pointer per
    index mode; an area whose cpu_id reads < 0 (unregistered, or
    registration failed) is "no area" and sends the operation to the slow
-   path, which looks the area up again (once: one library call per
-   operation of a thread without an area, as the call API's own lookup).
+   path, which looks the area up again: once (one library call, as the
+   call API's own lookup) for a raw operation or an index read; a
+   counter's only when rseq-libc registered a thread since its last look
+   found none (rseq_percpu_inline_registrations), or every 64th increment
+   (RSEQ_PERCPU_INLINE_RECHECK), its increments going to the exact atomic
+   fallback meanwhile; the pool's and ring's at a thread's first use (they
+   end in the call, which looks up itself).
    A thread without an area starts with a stand-in whose cpu_id and mm_cid
    read -1, so the fast paths need no test of their own for it: in cpu_id
    mode, the sequence's compare of a non-negative index with cpu_id (or
