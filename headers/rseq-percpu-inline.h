@@ -17,13 +17,24 @@
 
    The thread's area: found once per thread through the library
    (rseq_percpu_inline_area_v2: the area the libc or rseq-libc registered,
-   whoever owns the thread) and cached in an initial-exec TLS pointer; an
-   area whose cpu_id reads < 0 (unregistered, or registration failed) is
-   "no area" and sends the operation to the slow path, which looks the area
-   up again.  A thread without an area starts with a constant stand-in whose
-   cpu_id is -1, so the fast path has one test for both.  mm_cid indexing is
-   used only when the kernel fills mm_cid (feature size >= 28: objects are
-   initialized in cpu_id mode otherwise, raw operations return
+   whoever owns the thread) and cached in an initial-exec TLS pointer per
+   index mode; an area whose cpu_id reads < 0 (unregistered, or
+   registration failed) is "no area" and sends the operation to the slow
+   path, which looks the area up again: once (one library call, as the
+   call API's own lookup) for a raw operation or an index read; a
+   counter's only when rseq-libc registered a thread since its last look
+   found none (rseq_percpu_inline_registrations), or every 64th increment
+   (RSEQ_PERCPU_INLINE_RECHECK), its increments going to the exact atomic
+   fallback meanwhile; the pool's and ring's at a thread's first use (they
+   end in the call, which looks up itself).
+   A thread without an area starts with a stand-in whose cpu_id and mm_cid
+   read -1, so the fast paths need no test of their own for it: in cpu_id
+   mode, the sequence's compare of a non-negative index with cpu_id (or
+   its bound check of the cpu_id it reads) fails on the stand-in and on
+   an unregistered area alike; in mm_cid mode an unregistered area reads
+   mm_cid 0, so there the fast path tests cpu_id >= 0 first.  mm_cid
+   indexing is used only when the kernel fills mm_cid (feature size >= 28:
+   objects are initialized in cpu_id mode otherwise, raw operations return
    -EOPNOTSUPP).
 
    Sequences: one file per architecture, <rseq-percpu-arch/ARCH.h>, with the
@@ -94,12 +105,23 @@ struct rseq *rseq_percpu_inline_area_v2 (int mode, int *err);
 #define RSEQ_PERCPU_INLINE_UNLIKELY(x) __builtin_expect (!!(x), 0)
 #define RSEQ_PERCPU_INLINE_SLOW __attribute__ ((__noinline__, __cold__, __unused__))
 
-/* The stand-in area of a thread without one: cpu_id (word 1) is -1, so the
-   fast paths' one test sends the thread to the slow path.  Never written:
-   no sequence runs on it.  */
-static const uint32_t rseq_percpu_inline_no_area_[8]
+/* The stand-in area of a thread without one: cpu_id (word 1) and mm_cid
+   (word 6) read -1, so no index a fast path accepts matches them and the
+   objects' bound checks fail.  Writable: a sequence publishes its
+   descriptor (words 2-3) before it compares the index, and on the
+   stand-in then leaves by its abort or compare-failed exit; nothing reads
+   what it wrote (the kernel never sees the stand-in).  */
+static uint32_t rseq_percpu_inline_no_area_[8]
   __attribute__ ((__aligned__ (32), __unused__))
-  = { 0, 0xffffffffu, 0, 0, 0, 0, 0, 0 };
+  = { 0, 0xffffffffu, 0, 0, 0, 0, 0xffffffffu, 0 };
+/* The same, once a lookup found no area: the pool's and the ring's slow
+   paths (which end in a call, not in a lookup) look the area up only while
+   the cache still holds the first stand-in, so a thread that gets its area
+   at its first call (lazy registration) takes the fast paths afterwards,
+   and one that has none pays no lookup per operation.  */
+static uint32_t rseq_percpu_inline_none_[8]
+  __attribute__ ((__aligned__ (32), __unused__))
+  = { 0, 0xffffffffu, 0, 0, 0, 0, 0xffffffffu, 0 };
 
 /* This thread's area for cpu_id indexing (and for the objects, whose mode
    byte picks the field), and for raw mm_cid operations.  Written only by
@@ -118,57 +140,94 @@ static __thread const uint32_t *rseq_percpu_inline_mm_area_
 #define RSEQ_PERCPU_INLINE_FIELD(a, off) \
   ((const uint32_t *) ((const char *) (a) + (off)))
 
-/* Looks the area up again (first use, or a cached area that lost its
-   registration); returns the area for MODE or NULL with *ERR set.  */
+/* Looks the area for MODE up again (first use, or a cached area that lost
+   its registration) and caches it; returns it, or NULL with *ERR set.  One
+   library call.  */
 static RSEQ_PERCPU_INLINE_SLOW const uint32_t *
 rseq_percpu_inline_refresh_ (int mode, int *err)
 {
-  int e = 0, em = 0;
-  const uint32_t *a
-    = (const uint32_t *) rseq_percpu_inline_area_v2 (RSEQ_PERCPU_CPU_ID, &e);
-  const uint32_t *m
-    = (const uint32_t *) rseq_percpu_inline_area_v2 (RSEQ_PERCPU_MM_CID, &em);
-  rseq_percpu_inline_area_ = a ? a : rseq_percpu_inline_no_area_;
-  rseq_percpu_inline_mm_area_ = m ? m : rseq_percpu_inline_no_area_;
-  if (mode == RSEQ_PERCPU_MM_CID)
+  int e = -EINVAL;
+  const uint32_t *a = NULL;
+  if (mode == RSEQ_PERCPU_CPU_ID)
     {
-      *err = em;
-      return m;
+      a = (const uint32_t *) rseq_percpu_inline_area_v2 (mode, &e);
+      rseq_percpu_inline_area_ = a ? a : rseq_percpu_inline_none_;
     }
-  if (mode != RSEQ_PERCPU_CPU_ID)
+  else if (mode == RSEQ_PERCPU_MM_CID)
     {
-      *err = -EINVAL;
-      return NULL;
+      a = (const uint32_t *) rseq_percpu_inline_area_v2 (mode, &e);
+      rseq_percpu_inline_mm_area_ = a ? a : rseq_percpu_inline_none_;
     }
-  *err = e;
+  if (!a)
+    *err = e;
   return a;
 }
 
-/* The calling thread's area for MODE, or NULL with *ERR set.  */
-static inline const uint32_t *
-rseq_percpu_inline_area_for_ (int mode, int *err)
-{
-  const uint32_t *a;
-  if (mode == RSEQ_PERCPU_CPU_ID)
-    a = rseq_percpu_inline_area_;
-  else if (mode == RSEQ_PERCPU_MM_CID)
-    a = rseq_percpu_inline_mm_area_;
-  else
-    {
-      *err = -EINVAL;
-      return NULL;
-    }
-  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_HAS_AREA (a)))
-    return a;
-  return rseq_percpu_inline_refresh_ (mode, err);
-}
-
+#define RSEQ_PERCPU_INLINE_MODE_OK(mode) \
+  ((mode) == RSEQ_PERCPU_CPU_ID || (mode) == RSEQ_PERCPU_MM_CID)
+/* The cached area for MODE (0 or 1), or the stand-in.  */
+#define RSEQ_PERCPU_INLINE_CACHED(mode) \
+  ((mode) == RSEQ_PERCPU_MM_CID ? rseq_percpu_inline_mm_area_ \
+                                : rseq_percpu_inline_area_)
 #define RSEQ_PERCPU_INLINE_MODE_OFFSET(mode) \
   ((mode) == RSEQ_PERCPU_MM_CID ? 24 : 4)
+/* Whether a raw operation may run its sequence on the cached area A for
+   MODE and an INDEX it will compare with the index field: in cpu_id mode
+   when INDEX is not negative (a register test: the sequence's compare of
+   INDEX with cpu_id then also proves cpu_id >= 0, a registered area, and
+   fails on the stand-in); in mm_cid mode when A's cpu_id is not negative
+   (an unregistered area reads mm_cid 0: the compare alone would pass).  */
+#define RSEQ_PERCPU_INLINE_RAW_OK(mode, a, index) \
+  ((mode) == RSEQ_PERCPU_CPU_ID ? (int32_t) (index) >= 0 \
+                                : RSEQ_PERCPU_INLINE_HAS_AREA (a))
 #define RSEQ_PERCPU_INLINE_WORD_OK(p) \
   ((p) != NULL && ((uintptr_t) (p) & 7) == 0)
+/* Whether an object whose index field is at offset OFF (its mode byte: 4
+   cpu_id, 24 mm_cid) may take its fast path on the cached area A: a cpu_id
+   object always (the bound check of the cpu_id it reads fails on the
+   stand-in and on an unregistered area), an mm_cid object when A's cpu_id
+   is not negative.  */
+#define RSEQ_PERCPU_INLINE_OBJECT_OK(off, a) \
+  ((off) == 4 || RSEQ_PERCPU_INLINE_HAS_AREA (a))
 #define RSEQ_PERCPU_INLINE_HANDLE_OK(p) \
   ((p) != NULL && ((uintptr_t) (p) & (RSEQ_PERCPU_ALIGN - 1)) == 0)
+
+/* The end of a raw operation that did not commit on the cached area A for
+   MODE (R: its outcome, RSEQ_PERCPU_ABORTED when it did not start): R when
+   A is registered; else the area is looked up again: RSEQ_PERCPU_ABORTED
+   when the thread has one now (the caller retries, as after any abort),
+   else the lookup's error (-ENOSYS, -EOPNOTSUPP), as the call returns.  */
+static RSEQ_PERCPU_INLINE_SLOW int
+rseq_percpu_inline_raw_slow_ (int mode, const uint32_t *a, int r)
+{
+  int err = 0;
+  if (!RSEQ_PERCPU_INLINE_MODE_OK (mode))
+    return -EINVAL;
+  if (RSEQ_PERCPU_INLINE_HAS_AREA (a))
+    return r;
+  return rseq_percpu_inline_refresh_ (mode, &err) ? RSEQ_PERCPU_ABORTED : err;
+}
+
+/* The pool's and the ring's slow paths: a thread's first look-up of its
+   area (see rseq_percpu_inline_none_).  */
+static RSEQ_PERCPU_INLINE_SLOW void
+rseq_percpu_inline_first_lookup_ (void)
+{
+  int err = 0;
+  if (rseq_percpu_inline_area_ == rseq_percpu_inline_no_area_)
+    rseq_percpu_inline_refresh_ (RSEQ_PERCPU_CPU_ID, &err);
+}
+
+static RSEQ_PERCPU_INLINE_SLOW int
+rseq_percpu_inline_current_index_slow_ (int mode)
+{
+  int err = 0;
+  const uint32_t *a = rseq_percpu_inline_refresh_ (mode, &err);
+  if (!a)
+    return err;
+  return (int) *(const volatile uint32_t *)
+    RSEQ_PERCPU_INLINE_FIELD (a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode));
+}
 
 /* ---- Raw operations: as the calls of the same name in <rseq-percpu.h>
    (same arguments, results and errors), inlined.  */
@@ -176,12 +235,22 @@ rseq_percpu_inline_area_for_ (int mode, int *err)
 static inline int
 rseq_percpu_inline_current_index (int mode)
 {
-  int err = 0;
-  const uint32_t *a = rseq_percpu_inline_area_for_ (mode, &err);
-  if (!a)
-    return err;
-  return (int) *(const volatile uint32_t *)
-    RSEQ_PERCPU_INLINE_FIELD (a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode));
+  if (mode == RSEQ_PERCPU_CPU_ID)
+    {
+      /* cpu_id itself: the one load is the index and the area's check.  */
+      int32_t c = *(const volatile int32_t *) (rseq_percpu_inline_area_ + 1);
+      if (RSEQ_PERCPU_INLINE_LIKELY (c >= 0))
+        return c;
+    }
+  else if (mode == RSEQ_PERCPU_MM_CID)
+    {
+      const uint32_t *a = rseq_percpu_inline_mm_area_;
+      if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_HAS_AREA (a)))
+        return (int) *(const volatile uint32_t *) RSEQ_PERCPU_INLINE_FIELD (a, 24);
+    }
+  else
+    return -EINVAL;
+  return rseq_percpu_inline_current_index_slow_ (mode);
 }
 
 static inline int
@@ -189,32 +258,40 @@ rseq_percpu_inline_load_cbne_store (int mode, unsigned int index,
                                     uintptr_t *v, uintptr_t expect,
                                     uintptr_t newv)
 {
-  int err = 0;
-  const uint32_t *a;
+  const uint32_t *a = RSEQ_PERCPU_INLINE_CACHED (mode);
+  int r = RSEQ_PERCPU_ABORTED;
   if (!RSEQ_PERCPU_INLINE_WORD_OK (v))
     return -EINVAL;
-  a = rseq_percpu_inline_area_for_ (mode, &err);
-  if (!a)
-    return err;
-  return rseq_percpu_arch_load_cbne_store
-    ((void *) a, RSEQ_PERCPU_INLINE_FIELD (a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode)),
-     index, v, expect, newv);
+  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_MODE_OK (mode)
+                                 && RSEQ_PERCPU_INLINE_RAW_OK (mode, a, index)))
+    {
+      r = rseq_percpu_arch_load_cbne_store
+        ((void *) a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode),
+         index, v, expect, newv);
+      if (RSEQ_PERCPU_INLINE_LIKELY (r != RSEQ_PERCPU_ABORTED))
+        return r;
+    }
+  return rseq_percpu_inline_raw_slow_ (mode, a, r);
 }
 
 static inline int
 rseq_percpu_inline_add (int mode, unsigned int index, uintptr_t *v,
                         uintptr_t inc)
 {
-  int err = 0;
-  const uint32_t *a;
+  const uint32_t *a = RSEQ_PERCPU_INLINE_CACHED (mode);
+  int r = RSEQ_PERCPU_ABORTED;
   if (!RSEQ_PERCPU_INLINE_WORD_OK (v))
     return -EINVAL;
-  a = rseq_percpu_inline_area_for_ (mode, &err);
-  if (!a)
-    return err;
-  return rseq_percpu_arch_add
-    ((void *) a, RSEQ_PERCPU_INLINE_FIELD (a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode)),
-     index, v, inc);
+  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_MODE_OK (mode)
+                                 && RSEQ_PERCPU_INLINE_RAW_OK (mode, a, index)))
+    {
+      r = rseq_percpu_arch_add
+        ((void *) a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode),
+         index, v, inc);
+      if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
+        return r;
+    }
+  return rseq_percpu_inline_raw_slow_ (mode, a, r);
 }
 
 static inline int
@@ -222,22 +299,32 @@ rseq_percpu_inline_add_indexed (int mode, void *base, size_t stride,
                                 unsigned int slots, uintptr_t inc,
                                 unsigned int *index_out)
 {
-  int err = 0, r;
+  const uint32_t *a = RSEQ_PERCPU_INLINE_CACHED (mode);
+  int r = RSEQ_PERCPU_ABORTED;
   uint32_t i = 0;
-  const uint32_t *a;
   if (!RSEQ_PERCPU_INLINE_WORD_OK (base) || stride == 0 || (stride & 7) != 0
       || slots == 0 || (size_t) (slots - 1) > SIZE_MAX / stride
       || ((uintptr_t) index_out & (sizeof (unsigned int) - 1)) != 0)
     return -EINVAL;
-  a = rseq_percpu_inline_area_for_ (mode, &err);
-  if (!a)
-    return err;
-  r = rseq_percpu_arch_add_indexed
-    ((void *) a, RSEQ_PERCPU_INLINE_FIELD (a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode)),
-     (char *) base, stride, slots, inc, &i);
-  if (r == RSEQ_PERCPU_DONE && index_out)
-    *index_out = i;
-  return r;
+  /* cpu_id mode: the in-section bound check (index < SLOTS) fails for a
+     negative cpu_id once SLOTS is at most 2^31 (no registered cpu_id is
+     above).  */
+  if (mode == RSEQ_PERCPU_CPU_ID && slots > 0x80000000u)
+    slots = 0x80000000u;
+  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_MODE_OK (mode)
+                                 && RSEQ_PERCPU_INLINE_RAW_OK (mode, a, 0)))
+    {
+      r = rseq_percpu_arch_add_indexed
+        ((void *) a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode),
+         (char *) base, stride, slots, inc, &i);
+      if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
+        {
+          if (index_out)
+            *index_out = i;
+          return r;
+        }
+    }
+  return rseq_percpu_inline_raw_slow_ (mode, a, r);
 }
 
 static inline int
@@ -245,20 +332,28 @@ rseq_percpu_inline_load_cbeq_pop (int mode, unsigned int index,
                                   uintptr_t *head, size_t next_offset,
                                   void **node_out)
 {
-  int err = 0, r;
+  const uint32_t *a = RSEQ_PERCPU_INLINE_CACHED (mode);
+  int r = RSEQ_PERCPU_ABORTED;
   uintptr_t node = 0;
-  const uint32_t *a;
   if (!RSEQ_PERCPU_INLINE_WORD_OK (head)
       || !RSEQ_PERCPU_INLINE_WORD_OK (node_out) || (next_offset & 7) != 0)
     return -EINVAL;
-  a = rseq_percpu_inline_area_for_ (mode, &err);
-  if (!a)
-    return err;
-  r = rseq_percpu_arch_load_cbeq_pop
-    ((void *) a, RSEQ_PERCPU_INLINE_FIELD (a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode)),
-     index, head, next_offset, &node);
-  *node_out = r == RSEQ_PERCPU_DONE ? (void *) node : NULL;
-  return r;
+  *node_out = NULL;
+  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_MODE_OK (mode)
+                                 && RSEQ_PERCPU_INLINE_RAW_OK (mode, a, index)))
+    {
+      r = rseq_percpu_arch_load_cbeq_pop
+        ((void *) a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode),
+         index, head, next_offset, &node);
+      if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
+        {
+          *node_out = (void *) node;
+          return r;
+        }
+      if (r == RSEQ_PERCPU_COMPARE_FAILED)
+        return r;
+    }
+  return rseq_percpu_inline_raw_slow_ (mode, a, r);
 }
 
 static inline int
@@ -267,16 +362,20 @@ rseq_percpu_inline_load_cbne_store_store (int mode, unsigned int index,
                                           uintptr_t *v2, uintptr_t newv2,
                                           uintptr_t newv)
 {
-  int err = 0;
-  const uint32_t *a;
+  const uint32_t *a = RSEQ_PERCPU_INLINE_CACHED (mode);
+  int r = RSEQ_PERCPU_ABORTED;
   if (!RSEQ_PERCPU_INLINE_WORD_OK (v) || !RSEQ_PERCPU_INLINE_WORD_OK (v2))
     return -EINVAL;
-  a = rseq_percpu_inline_area_for_ (mode, &err);
-  if (!a)
-    return err;
-  return rseq_percpu_arch_load_cbne_store_store
-    ((void *) a, RSEQ_PERCPU_INLINE_FIELD (a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode)),
-     index, v, expect, v2, newv2, newv);
+  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_MODE_OK (mode)
+                                 && RSEQ_PERCPU_INLINE_RAW_OK (mode, a, index)))
+    {
+      r = rseq_percpu_arch_load_cbne_store_store
+        ((void *) a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode),
+         index, v, expect, v2, newv2, newv);
+      if (RSEQ_PERCPU_INLINE_LIKELY (r != RSEQ_PERCPU_ABORTED))
+        return r;
+    }
+  return rseq_percpu_inline_raw_slow_ (mode, a, r);
 }
 
 static inline int
@@ -285,21 +384,42 @@ rseq_percpu_inline_load_cbne_memcpy_store (int mode, unsigned int index,
                                            void *dst, const void *src,
                                            size_t len, uintptr_t newv)
 {
-  int err = 0;
-  const uint32_t *a;
+  const uint32_t *a = RSEQ_PERCPU_INLINE_CACHED (mode);
+  int r = RSEQ_PERCPU_ABORTED;
   if (!RSEQ_PERCPU_INLINE_WORD_OK (v) || len > RSEQ_PERCPU_MEMCPY_MAX
       || (len != 0 && (dst == NULL || src == NULL)))
     return -EINVAL;
-  a = rseq_percpu_inline_area_for_ (mode, &err);
-  if (!a)
-    return err;
-  return rseq_percpu_arch_load_cbne_memcpy_store
-    ((void *) a, RSEQ_PERCPU_INLINE_FIELD (a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode)),
-     index, v, expect, dst, src, len, newv);
+  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_MODE_OK (mode)
+                                 && RSEQ_PERCPU_INLINE_RAW_OK (mode, a, index)))
+    {
+      r = rseq_percpu_arch_load_cbne_memcpy_store
+        ((void *) a, RSEQ_PERCPU_INLINE_MODE_OFFSET (mode),
+         index, v, expect, dst, src, len, newv);
+      if (RSEQ_PERCPU_INLINE_LIKELY (r != RSEQ_PERCPU_ABORTED))
+        return r;
+    }
+  return rseq_percpu_inline_raw_slow_ (mode, a, r);
 }
 
 /* ---- Counter: inc/add as the calls (0 or -EINVAL).  */
 
+/* Counters of a thread whose last look-up found no area look again when
+   the library's count of registrations (rseq_percpu_inline_registrations:
+   a thread got an area through rseq-libc) moved since that look-up, and
+   every RSEQ_PERCPU_INLINE_RECHECK-th increment otherwise (an area
+   registered behind rseq-libc's back, by a raw system call); until then
+   the increments go to the exact fallback slot.  */
+#define RSEQ_PERCPU_INLINE_RECHECK 64u
+extern unsigned int rseq_percpu_inline_registrations;
+static __thread unsigned int rseq_percpu_inline_recheck_
+  __attribute__ ((__tls_model__ (RSEQ_PERCPU_INLINE_TLS_MODEL), __unused__));
+static __thread unsigned int rseq_percpu_inline_seen_
+  __attribute__ ((__tls_model__ (RSEQ_PERCPU_INLINE_TLS_MODEL), __unused__));
+
+/* The counter's slow path: bad handle (the call's -EINVAL), an abort (the
+   sequence again), no area (the fallback slot atomically, after a look-up
+   unless the last one found none: see RSEQ_PERCPU_INLINE_RECHECK), an
+   index beyond the slots (the fallback).  */
 static RSEQ_PERCPU_INLINE_SLOW int
 rseq_percpu_inline_counter_add_slow_ (void *counter, uint64_t n)
 {
@@ -312,16 +432,29 @@ rseq_percpu_inline_counter_add_slow_ (void *counter, uint64_t n)
       const uint32_t *a = rseq_percpu_inline_area_;
       if (!RSEQ_PERCPU_INLINE_HAS_AREA (a))
         {
+          /* The last look-up found none: look again only every
+             RSEQ_PERCPU_INLINE_RECHECK-th time (the fallback is exact
+             either way), so that an increment without an area costs the
+             atomic, not a look-up and the atomic as the call does.  */
+          unsigned int seen = __atomic_load_n (&rseq_percpu_inline_registrations,
+                                               __ATOMIC_RELAXED);
+          if (a == rseq_percpu_inline_none_ && seen == rseq_percpu_inline_seen_
+              && ++rseq_percpu_inline_recheck_ % RSEQ_PERCPU_INLINE_RECHECK != 0)
+            break;
+          /* Read before the look-up: a registration racing it moves the
+             count again.  */
+          rseq_percpu_inline_seen_ = seen;
           a = rseq_percpu_inline_refresh_ (RSEQ_PERCPU_CPU_ID, &err);
           if (!a)
             break;
         }
       r = rseq_percpu_arch_counter_add
-        ((void *) a, RSEQ_PERCPU_INLINE_FIELD (a, (unsigned char) c[RSEQ_PERCPU_INLINE_MODE]),
-         c, (uintptr_t) n);
+        ((void *) a, (unsigned char) c[RSEQ_PERCPU_INLINE_MODE], c, (uintptr_t) n);
       if (r == RSEQ_PERCPU_DONE)
         return 0;
-      if (r == RSEQ_PERCPU_COMPARE_FAILED) /* an index beyond the slots */
+      /* An index beyond the slots, or cpu_id < 0 (unregistered since the
+         test above: the fallback too).  */
+      if (r == RSEQ_PERCPU_COMPARE_FAILED)
         break;
       RSEQ_PERCPU_INLINE_ON_ABORT ();
     }
@@ -331,23 +464,26 @@ rseq_percpu_inline_counter_add_slow_ (void *counter, uint64_t n)
   return 0;
 }
 
-/* One load-add-store at the current index, read inside the section.  */
+/* One load-add-store at the current index, read inside the section.  On
+   the stand-in (no area) a cpu_id counter's sequence leaves by its bound
+   check, and the slow path looks the area up once and adds to the
+   fallback slot.  */
 static inline int
 rseq_percpu_inline_counter_add (void *counter, uint64_t n)
 {
   char *c = (char *) counter;
   const uint32_t *a = rseq_percpu_inline_area_;
-  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_HANDLE_OK (c)
-                                 && RSEQ_PERCPU_INLINE_HAS_AREA (a)))
+  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_HANDLE_OK (c)))
     {
-      int r = rseq_percpu_arch_counter_add
-        ((void *) a,
-         RSEQ_PERCPU_INLINE_FIELD (a, (unsigned char) c[RSEQ_PERCPU_INLINE_MODE]),
-         c, (uintptr_t) n);
-      if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
-        return 0;
-      if (r == RSEQ_PERCPU_ABORTED)
-        RSEQ_PERCPU_INLINE_ON_ABORT ();
+      uintptr_t off = (unsigned char) c[RSEQ_PERCPU_INLINE_MODE];
+      if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_OBJECT_OK (off, a)))
+        {
+          int r = rseq_percpu_arch_counter_add ((void *) a, off, c, (uintptr_t) n);
+          if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
+            return 0;
+          if (r == RSEQ_PERCPU_ABORTED)
+            RSEQ_PERCPU_INLINE_ON_ABORT ();
+        }
     }
   return rseq_percpu_inline_counter_add_slow_ (counter, n);
 }
@@ -371,18 +507,19 @@ rseq_percpu_inline_pool_alloc (void *pool, void **out)
 {
   char *p = (char *) pool;
   const uint32_t *a = rseq_percpu_inline_area_;
+  unsigned off;
   if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_HANDLE_OK (p)
                                  && RSEQ_PERCPU_INLINE_WORD_OK (out)
-                                 && RSEQ_PERCPU_INLINE_HAS_AREA (a)))
+                                 && (off = (unsigned char) p[RSEQ_PERCPU_INLINE_MODE],
+                                     RSEQ_PERCPU_INLINE_OBJECT_OK (off, a))))
     {
-      const uint32_t *field
-        = RSEQ_PERCPU_INLINE_FIELD (a, (unsigned char) p[RSEQ_PERCPU_INLINE_MODE]);
+      const uint32_t *field = RSEQ_PERCPU_INLINE_FIELD (a, off);
       uint32_t i = *(const volatile uint32_t *) field;
       if (RSEQ_PERCPU_INLINE_LIKELY (i < RSEQ_PERCPU_INLINE_SLOTS))
         {
           uintptr_t node;
           int r = rseq_percpu_arch_pool_pop
-            ((void *) a, field, i,
+            ((void *) a, off, i,
              (uintptr_t *) (p + (size_t) i * RSEQ_PERCPU_INLINE_STRIDE),
              &node);
           if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
@@ -394,6 +531,8 @@ rseq_percpu_inline_pool_alloc (void *pool, void **out)
             RSEQ_PERCPU_INLINE_ON_ABORT ();
         }
     }
+  if (RSEQ_PERCPU_INLINE_UNLIKELY (a == rseq_percpu_inline_no_area_))
+    rseq_percpu_inline_first_lookup_ ();
   return rseq_percpu_pool_alloc (pool, out);
 }
 
@@ -402,12 +541,13 @@ rseq_percpu_inline_pool_free (void *pool, void *obj)
 {
   char *p = (char *) pool;
   const uint32_t *a = rseq_percpu_inline_area_;
+  unsigned off;
   if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_HANDLE_OK (p)
                                  && RSEQ_PERCPU_INLINE_WORD_OK (obj)
-                                 && RSEQ_PERCPU_INLINE_HAS_AREA (a)))
+                                 && (off = (unsigned char) p[RSEQ_PERCPU_INLINE_MODE],
+                                     RSEQ_PERCPU_INLINE_OBJECT_OK (off, a))))
     {
-      const uint32_t *field
-        = RSEQ_PERCPU_INLINE_FIELD (a, (unsigned char) p[RSEQ_PERCPU_INLINE_MODE]);
+      const uint32_t *field = RSEQ_PERCPU_INLINE_FIELD (a, off);
       uint32_t i = *(const volatile uint32_t *) field;
       if (RSEQ_PERCPU_INLINE_LIKELY (i < RSEQ_PERCPU_INLINE_SLOTS))
         {
@@ -423,7 +563,7 @@ rseq_percpu_inline_pool_free (void *pool, void *obj)
               int r;
               ((volatile uintptr_t *) obj)[0] = head;
               ((volatile uintptr_t *) obj)[1] = depth + 1;
-              r = rseq_percpu_arch_pool_push ((void *) a, field, i, word,
+              r = rseq_percpu_arch_pool_push ((void *) a, off, i, word,
                                               head, (uintptr_t) obj);
               if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
                 return 0;
@@ -432,6 +572,8 @@ rseq_percpu_inline_pool_free (void *pool, void *obj)
             }
         }
     }
+  if (RSEQ_PERCPU_INLINE_UNLIKELY (a == rseq_percpu_inline_no_area_))
+    rseq_percpu_inline_first_lookup_ ();
   return rseq_percpu_pool_free (pool, obj);
 }
 
@@ -444,13 +586,14 @@ rseq_percpu_inline_ring_write (void *ring, const void *payload, size_t len)
 {
   char *g = (char *) ring;
   const uint32_t *a = rseq_percpu_inline_area_;
+  unsigned off;
   if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_HANDLE_OK (g)
                                  && len <= RSEQ_PERCPU_RECORD_MAX
                                  && (payload != NULL || len == 0)
-                                 && RSEQ_PERCPU_INLINE_HAS_AREA (a)))
+                                 && (off = (unsigned char) g[RSEQ_PERCPU_INLINE_RING_MODE],
+                                     RSEQ_PERCPU_INLINE_OBJECT_OK (off, a))))
     {
-      const uint32_t *field = RSEQ_PERCPU_INLINE_FIELD
-        (a, (unsigned char) g[RSEQ_PERCPU_INLINE_RING_MODE]);
+      const uint32_t *field = RSEQ_PERCPU_INLINE_FIELD (a, off);
       uint32_t i = *(const volatile uint32_t *) field;
       if (RSEQ_PERCPU_INLINE_LIKELY (i < RSEQ_PERCPU_INLINE_RING_CPUS))
         {
@@ -461,11 +604,20 @@ rseq_percpu_inline_ring_write (void *ring, const void *payload, size_t len)
           if (RSEQ_PERCPU_INLINE_LIKELY (head - tail < RSEQ_PERCPU_INLINE_RING_RECORDS))
             {
               /* Header: (position + 1) << 32 | length.  */
-              int r = rseq_percpu_arch_load_cbne_store_memcpy_store
-                ((void *) a, field, i, (uintptr_t *) buf, head,
-                 buf + RSEQ_PERCPU_INLINE_RING_SLOT0
-                   + (head % RSEQ_PERCPU_INLINE_RING_RECORDS) * 64,
-                 (((uintptr_t) head + 1) << 32) | len, payload, len, head + 1);
+              char *rec = buf + RSEQ_PERCPU_INLINE_RING_SLOT0
+                          + (head % RSEQ_PERCPU_INLINE_RING_RECORDS) * 64;
+              uintptr_t first = (((uintptr_t) head + 1) << 32) | len;
+              int r;
+              /* A fixed payload size of 16 to 32 bytes: the branch-free
+                 copy (folded away when LEN is not a constant).  */
+              if (__builtin_constant_p (len) && len >= 16 && len <= 32)
+                r = rseq_percpu_arch_load_cbne_store_copy16_32_store
+                  ((void *) a, off, i, (uintptr_t *) buf, head, rec, first,
+                   payload, len, head + 1);
+              else
+                r = rseq_percpu_arch_load_cbne_store_memcpy_store
+                  ((void *) a, off, i, (uintptr_t *) buf, head, rec, first,
+                   payload, len, head + 1);
               if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
                 return (int) i;
               if (r == RSEQ_PERCPU_ABORTED)
@@ -473,6 +625,8 @@ rseq_percpu_inline_ring_write (void *ring, const void *payload, size_t len)
             }
         }
     }
+  if (RSEQ_PERCPU_INLINE_UNLIKELY (a == rseq_percpu_inline_no_area_))
+    rseq_percpu_inline_first_lookup_ ();
   return rseq_percpu_ring_write (ring, payload, len);
 }
 

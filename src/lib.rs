@@ -14,6 +14,9 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
+#[cfg(feature = "bench-hooks")]
+#[allow(unsafe_code)]
+pub mod bench_hooks;
 #[allow(unsafe_code)]
 pub mod capi;
 #[allow(unsafe_code)]

@@ -68,7 +68,9 @@ const _: () = {
 // with these calls. Changing any of these numbers means changing the header
 // and renaming `rseq_percpu_inline_area_v2` (the layout version), so that a
 // program built against the old header fails to link instead of corrupting
-// objects.
+// objects. The header also reads `rseq_percpu_inline_registrations`
+// (rseq-registration: bumped whenever a thread gets an area), so a program
+// built with it fails to link against a library without it.
 const _: () = {
     use rseq_percpu::Slots;
     type S = Slots<C_SLOTS>;

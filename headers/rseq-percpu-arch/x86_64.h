@@ -21,21 +21,36 @@
 
    Outcomes: RSEQ_PERCPU_DONE 0, RSEQ_PERCPU_COMPARE_FAILED 1,
    RSEQ_PERCPU_ABORTED 2 (the kernel restarted the section, or the thread
-   no longer runs on INDEX).  The sequences without outputs (add,
-   load_cbne_store, the counter's) are asm goto, as librseq's: their abort
-   handler and compare-failed exit jump to C labels, so the committing path
-   sets and tests no result register (gcc >= 4.5, clang >= 9); the others
-   set a result register as above, since asm goto with outputs needs gcc 11
-   or clang 11.  The descriptor store is the last instruction before
-   start_ip: preempted or signalled before it, the thread has not published
-   the descriptor yet; after it, it is inside the section.
+   no longer runs on INDEX).  Three forms, fastest first:
+   - asm goto, as librseq's (add, load_cbne_store, load_cbne_store_store,
+     add_indexed, the counter's add, the pool's push, the ring's
+     branch-free copy16_32 write): the abort handler and the
+     compare-failed exit jump to C labels, so the committing path sets and
+     tests no result register (gcc >= 4.5, clang >= 9); a value a sequence
+     hands back (add_indexed's index) goes through a local it stores
+     inside the section, since asm goto with outputs needs gcc 11 or
+     clang 11.  Measured in tests/percpu/bench_vs_selftests.sh: the
+     result-register form of add_indexed took 2.0 ns an operation, this
+     one 0.8 ns (the selftests' equivalent: 0.8 ns);
+   - the outcome encoded in the value returned (the pops: a node > 1
+     committed, 0 compare failed, 1 aborted): one compare of the node;
+   - a result register, as in the layout above (the memcpy sequences,
+     whose pointers advance in output registers).
+   The index field is addressed as (area, offset): the offset (4 or 24)
+   is loop-invariant, the area reloaded per operation.  The descriptor
+   store is the last instruction before start_ip: preempted or signalled
+   before it, the thread has not published the descriptor yet; after it,
+   it is inside the section.  A sequence may run on the writable stand-in
+   area of a thread without one (see <rseq-percpu-inline.h>): its index
+   compare or bound check then fails.
 
    Stress hooks (defined by a test before including the header, as the
    kernel's rseq param_test does; empty otherwise):
      RSEQ_PERCPU_INLINE_INJECT_ASM(n)  asm text inside every section:
        n = 1 right after start_ip, n = 2 just before the commit;
        numeric labels from 100 up are the hook's; it must leave every
-       operand and %r11 (the asm goto sequences' scratch) alone;
+       operand, %r11 (the asm goto sequences' scratch) and %xmm15 (the
+       copy16_32 write's) alone;
      RSEQ_PERCPU_INLINE_INJECT_INPUT   more input operands, each ", [x] ..."
      RSEQ_PERCPU_INLINE_INJECT_CLOBBER more clobbers, each ", \"reg\"".  */
 
@@ -66,7 +81,7 @@
 
 /* Abort unless the area's index field still holds INDEX.  */
 #define RSEQ_PERCPU_ASM_CHECK_INDEX                                     \
-  "cmpl %k[index], (%[field])\n\t"                                      \
+  "cmpl %k[index], (%[area],%[off])\n\t"                               \
   "jnz 4f\n\t"
 
 /* The end, the out-of-line handlers and the tables; EXITS adds exit-point
@@ -99,6 +114,48 @@
   ".popsection\n\t"
 
 #define RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED ".quad 2b, 5b\n\t"
+
+/* As RSEQ_PERCPU_ASM_BEGIN and RSEQ_PERCPU_ASM_END for the pops, whose
+   outcome is encoded in the node register they return (the library's
+   form, percpu/src/arch/x86_64.rs): a node (> 1) committed, 0 compare
+   failed (an empty list: the register already holds the 0 it tested), 1
+   aborted (no node is at address 1).  No result register to zero first
+   and test after: one compare of the node.  */
+#define RSEQ_PERCPU_ASM_ENC_BEGIN                                       \
+  "leaq 6f(%%rip), %[tmp]\n\t"                                          \
+  "movq %[tmp], 8(%[area])\n\t"                                         \
+  "2:\n\t"                                                              \
+  RSEQ_PERCPU_INLINE_INJECT_ASM (1)
+
+#define RSEQ_PERCPU_ASM_ENC_END                                         \
+  "3:\n\t"                                                              \
+  "9:\n\t"                                                              \
+  ".pushsection __rseq_failure, \"ax\"\n\t"                             \
+  ".byte 0x0f, 0xb9, 0x3d\n\t"                                          \
+  ".long 0x53053053\n\t"                                                \
+  "4:\n\t"                                                              \
+  "movl $1, %k[node]\n\t"                                               \
+  "jmp 9b\n\t"                                                          \
+  "5:\n\t"                                                              \
+  "jmp 9b\n\t"                                                          \
+  ".popsection\n\t"                                                     \
+  ".pushsection __rseq_cs, \"aw\"\n\t"                                  \
+  ".balign 32\n\t"                                                      \
+  "6:\n\t"                                                              \
+  ".long 0, 0\n\t"                                                      \
+  ".quad 2b, 3b - 2b, 4b\n\t"                                           \
+  ".popsection\n\t"                                                     \
+  ".pushsection __rseq_cs_ptr_array, \"awR\"\n\t"                       \
+  ".quad 6b\n\t"                                                        \
+  ".popsection\n\t"                                                     \
+  ".pushsection __rseq_exit_point_array, \"awR\"\n\t"                   \
+  ".quad 2b, 3b\n\t"                                                    \
+  ".quad 2b, 5b\n\t"                                                    \
+  ".popsection\n\t"
+
+#define RSEQ_PERCPU_ASM_ENC_RESULT(node)                                \
+  return (node) > 1 ? RSEQ_PERCPU_DONE                                  \
+    : (node) == 0 ? RSEQ_PERCPU_COMPARE_FAILED : RSEQ_PERCPU_ABORTED
 
 /* As RSEQ_PERCPU_ASM_BEGIN and RSEQ_PERCPU_ASM_END for the asm goto
    sequences (no result register: the abort handler and the compare-failed
@@ -141,23 +198,28 @@ rseq_aborted:                                                           \
 rseq_compare_failed:                                                    \
   return RSEQ_PERCPU_COMPARE_FAILED
 
-/* Copies LEN bytes from SRC to DST inside the section (the library's
-   cs_copy_bytes): 16 bytes or more: the last 16 (unaligned), then 16-byte
-   blocks from the start while more than 16 remain; 8 to 15: the first and
-   the last 8; below 8: bytes.  Reads only [SRC, SRC + LEN), writes only
-   [DST, DST + LEN).  */
+/* Copies LEN bytes from SRC to DST inside the section: 16 to 32 bytes
+   (a ring record's payload, most small copies): the first and the last 16
+   (unaligned, overlapping), no loop; above 32: the last 16, then 16-byte
+   blocks from the start while more than 16 remain (the library's
+   cs_copy_bytes); 8 to 15: the first and the last 8; below 8: bytes.
+   Reads only [SRC, SRC + LEN), writes only [DST, DST + LEN).  */
 #define RSEQ_PERCPU_ASM_COPY                                            \
   "cmpq $16, %[len]\n\t"                                                \
   "jb 25f\n\t"                                                          \
-  "movdqu -16(%[src],%[len]), %[xmm]\n\t"                               \
-  "movdqu %[xmm], -16(%[dst],%[len])\n\t"                               \
-  "22:\n\t"                                                             \
   "movdqu (%[src]), %[xmm]\n\t"                                         \
   "movdqu %[xmm], (%[dst])\n\t"                                         \
+  "movdqu -16(%[src],%[len]), %[xmm]\n\t"                               \
+  "movdqu %[xmm], -16(%[dst],%[len])\n\t"                               \
+  "cmpq $32, %[len]\n\t"                                                \
+  "jbe 24f\n\t"                                                         \
+  "22:\n\t"                                                             \
   "addq $16, %[src]\n\t"                                                \
   "addq $16, %[dst]\n\t"                                                \
   "subq $16, %[len]\n\t"                                                \
-  "cmpq $16, %[len]\n\t"                                                \
+  "movdqu (%[src]), %[xmm]\n\t"                                         \
+  "movdqu %[xmm], (%[dst])\n\t"                                         \
+  "cmpq $32, %[len]\n\t"                                                \
   "ja 22b\n\t"                                                          \
   "jmp 24f\n\t"                                                         \
   "25:\n\t"                                                             \
@@ -186,7 +248,7 @@ rseq_compare_failed:                                                    \
 /* *V += INC on INDEX (the add commits).  The compare-failed exit is
    listed but never taken (an add has no comparison).  */
 static inline int
-rseq_percpu_arch_add (void *area, const uint32_t *field, uint32_t index,
+rseq_percpu_arch_add (void *area, uintptr_t field_offset, uint32_t index,
                       uintptr_t *v, uintptr_t inc)
 {
   __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
@@ -195,7 +257,7 @@ rseq_percpu_arch_add (void *area, const uint32_t *field, uint32_t index,
                 "addq %[inc], (%[v])\n\t"
                 RSEQ_PERCPU_ASM_GOTO_END
                 : /* asm goto: no outputs */
-                : [area] "r" (area), [field] "r" (field),
+                : [area] "r" (area), [off] "r" (field_offset),
                   [index] "r" (index), [v] "r" (v), [inc] "er" (inc)
                   RSEQ_PERCPU_INLINE_INJECT_INPUT
                 : "memory", "cc", "r11" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
@@ -205,7 +267,7 @@ rseq_percpu_arch_add (void *area, const uint32_t *field, uint32_t index,
 
 /* If *V == EXPECT on INDEX, store NEWV (the commit).  */
 static inline int
-rseq_percpu_arch_load_cbne_store (void *area, const uint32_t *field,
+rseq_percpu_arch_load_cbne_store (void *area, uintptr_t field_offset,
                                   uint32_t index, uintptr_t *v,
                                   uintptr_t expect, uintptr_t newv)
 {
@@ -217,7 +279,7 @@ rseq_percpu_arch_load_cbne_store (void *area, const uint32_t *field,
                 "movq %[newv], (%[v])\n\t"
                 RSEQ_PERCPU_ASM_GOTO_END
                 : /* asm goto: no outputs */
-                : [area] "r" (area), [field] "r" (field),
+                : [area] "r" (area), [off] "r" (field_offset),
                   [index] "r" (index), [v] "r" (v),
                   [expect] "r" (expect), [newv] "r" (newv)
                   RSEQ_PERCPU_INLINE_INJECT_INPUT
@@ -226,27 +288,34 @@ rseq_percpu_arch_load_cbne_store (void *area, const uint32_t *field,
   RSEQ_PERCPU_ASM_GOTO_RESULT;
 }
 
-/* The counter's increment: reads the index I inside the section; I >= 256
-   (RSEQ_PERCPU_INLINE_SLOTS): compare failed; else adds INC to the word at
-   BASE + 64 * I (the commit).  As asm goto (librseq's form): the abort
-   handler and the compare-failed exit jump straight to the C code that
-   handles them, so the committing path has no result register to set and
-   test.  Scratch: %r11 (a stress hook must leave it alone).  Same layout:
-   exits (2b, 3b) and (2b, 5b), abort_ip 4 in __rseq_failure.  */
+/* The counter's increment: reads the index I inside the section from the
+   field at offset FIELD_OFFSET (4 cpu_id, 24 mm_cid) of AREA; I >= 256
+   (RSEQ_PERCPU_INLINE_SLOTS): compare failed (also a negative cpu_id:
+   the stand-in, an unregistered area); else adds INC to the word at
+   BASE + 64 * I (the commit), through a register holding that address:
+   back-to-back increments of one slot through "addq $1, (base,index)"
+   measured 4.9 ns each on the Xeon of BENCHMARKS.md, through
+   "addq $1, (reg)" 0.9 ns (the next load gets the previous store's value
+   sooner with the simple address form).  As asm goto (librseq's form): the
+   abort handler and the compare-failed exit jump straight to the C code
+   that handles them, so the committing path has no result register to set
+   and test.  Scratch: %r11 (a stress hook must leave it alone).  Same
+   layout: exits (2b, 3b) and (2b, 5b), abort_ip 4 in __rseq_failure.  */
 static inline int
-rseq_percpu_arch_counter_add (void *area, const uint32_t *field, char *base,
+rseq_percpu_arch_counter_add (void *area, uintptr_t field_offset, char *base,
                               uintptr_t inc)
 {
   __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
-                "movl (%[field]), %%r11d\n\t"
+                "movl (%[area],%[off]), %%r11d\n\t"
                 "cmpl $256, %%r11d\n\t"
                 "jae 5f\n\t"
                 "shlq $6, %%r11\n\t"
+                "addq %[base], %%r11\n\t"
                 RSEQ_PERCPU_INLINE_INJECT_ASM (2)
-                "addq %[inc], (%[base],%%r11)\n\t"
+                "addq %[inc], (%%r11)\n\t"
                 RSEQ_PERCPU_ASM_GOTO_END
                 : /* asm goto: no outputs */
-                : [area] "r" (area), [field] "r" (field), [base] "r" (base),
+                : [area] "r" (area), [off] "r" (field_offset), [base] "r" (base),
                   [inc] "er" (inc)
                   RSEQ_PERCPU_INLINE_INJECT_INPUT
                 : "memory", "cc", "r11" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
@@ -255,65 +324,70 @@ rseq_percpu_arch_counter_add (void *area, const uint32_t *field, char *base,
 }
 
 /* Reads the index I inside the section; I >= SLOTS: compare failed; else
-   adds INC to the word at BASE + I * STRIDE (the commit).  *INDEX_OUT = I.  */
+   adds INC to the word at BASE + I * STRIDE (the commit), addressed
+   through one register as the counter's (see
+   rseq_percpu_arch_counter_add).  *INDEX_OUT = I when it commits (I is
+   stored to a local inside the section: asm goto has no outputs).  As asm
+   goto, the counter's form: no result register to set and test (with
+   one, this loop measured 2.0 ns an operation against 0.6 ns).  Scratch:
+   %r11.  */
 static inline int
-rseq_percpu_arch_add_indexed (void *area, const uint32_t *field,
+rseq_percpu_arch_add_indexed (void *area, uintptr_t field_offset,
                               char *base, uintptr_t stride, uint32_t slots,
                               uintptr_t inc, uint32_t *index_out)
 {
-  int ret;
-  uintptr_t tmp, index;
-  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
-                        "movl (%[field]), %k[index]\n\t"
-                        "cmpl %k[slots], %k[index]\n\t"
-                        "jae 5f\n\t"
-                        "movq %[index], %[tmp]\n\t"
-                        "imulq %[stride], %[tmp]\n\t"
-                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
-                        "addq %[inc], (%[base],%[tmp])\n\t"
-                        RSEQ_PERCPU_ASM_END
-                          (RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED)
-                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp),
-                          [index] "=&r" (index)
-                        : [area] "r" (area), [field] "r" (field),
-                          [slots] "r" (slots), [stride] "r" (stride),
-                          [base] "r" (base), [inc] "r" (inc)
-                          RSEQ_PERCPU_INLINE_INJECT_INPUT
-                        : RSEQ_PERCPU_ASM_CLOBBERS);
-  *index_out = (uint32_t) index;
-  return ret;
+  uint32_t i;
+  __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
+                "movl (%[area],%[off]), %%r11d\n\t"
+                "cmpl %k[slots], %%r11d\n\t"
+                "jae 5f\n\t"
+                "movl %%r11d, (%[ip])\n\t"
+                "imulq %[stride], %%r11\n\t"
+                "addq %[base], %%r11\n\t"
+                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                "addq %[inc], (%%r11)\n\t"
+                RSEQ_PERCPU_ASM_GOTO_END
+                : /* asm goto: no outputs */
+                : [area] "r" (area), [off] "r" (field_offset),
+                  [slots] "r" (slots), [stride] "r" (stride),
+                  [base] "r" (base), [inc] "er" (inc), [ip] "r" (&i)
+                  RSEQ_PERCPU_INLINE_INJECT_INPUT
+                : "memory", "cc", "r11" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+                : rseq_aborted, rseq_compare_failed);
+  *index_out = i;
+  RSEQ_PERCPU_ASM_GOTO_RESULT;
 }
 
 /* Compare-and-pop on INDEX: if *HEAD is not null, *HEAD = the word at
    NEXT_OFFSET in that node (the commit), *NODE_OUT = the node; an empty
    list: compare failed.  ABA-free (head, next and the commit in one
-   section).  */
+   section).  The outcome is encoded in the node (RSEQ_PERCPU_ASM_ENC_END).  */
 static inline int
-rseq_percpu_arch_load_cbeq_pop (void *area, const uint32_t *field,
+rseq_percpu_arch_load_cbeq_pop (void *area, uintptr_t field_offset,
                                 uint32_t index, uintptr_t *head,
                                 uintptr_t next_offset, uintptr_t *node_out)
 {
-  int ret;
   uintptr_t tmp, node;
-  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
+  __asm__ __volatile__ (RSEQ_PERCPU_ASM_ENC_BEGIN
                         RSEQ_PERCPU_ASM_CHECK_INDEX
                         "movq (%[head]), %[node]\n\t"
                         "testq %[node], %[node]\n\t"
                         "jz 5f\n\t"
-                        "movq (%[node],%[next_offset]), %[tmp]\n\t"
+                        "movq %[node], %[tmp]\n\t"
+                        "addq %[next_offset], %[tmp]\n\t"
+                        "movq (%[tmp]), %[tmp]\n\t"
                         RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                         "movq %[tmp], (%[head])\n\t"
-                        RSEQ_PERCPU_ASM_END
-                          (RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED)
-                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp),
-                          [node] "=&r" (node)
-                        : [area] "r" (area), [field] "r" (field),
+                        RSEQ_PERCPU_ASM_ENC_END
+                        : [tmp] "=&r" (tmp), [node] "=&r" (node)
+                        : [area] "r" (area), [off] "r" (field_offset),
                           [index] "r" (index), [head] "r" (head),
-                          [next_offset] "r" (next_offset)
+                          [next_offset] "er" (next_offset)
                           RSEQ_PERCPU_INLINE_INJECT_INPUT
                         : RSEQ_PERCPU_ASM_CLOBBERS);
+  (void) tmp;
   *node_out = node;
-  return ret;
+  RSEQ_PERCPU_ASM_ENC_RESULT (node);
 }
 
 /* The pool's push: rseq_percpu_arch_load_cbne_store that first leaves by
@@ -324,7 +398,7 @@ rseq_percpu_arch_load_cbeq_pop (void *area, const uint32_t *field,
    section, so a section that read it clear either committed before that
    restart or does not commit.  */
 static inline int
-rseq_percpu_arch_pool_push (void *area, const uint32_t *field,
+rseq_percpu_arch_pool_push (void *area, uintptr_t field_offset,
                             uint32_t index, uintptr_t *v,
                             uintptr_t expect, uintptr_t newv)
 {
@@ -338,7 +412,7 @@ rseq_percpu_arch_pool_push (void *area, const uint32_t *field,
                 "movq %[newv], (%[v])\n\t"
                 RSEQ_PERCPU_ASM_GOTO_END
                 : /* asm goto: no outputs */
-                : [area] "r" (area), [field] "r" (field),
+                : [area] "r" (area), [off] "r" (field_offset),
                   [index] "r" (index), [v] "r" (v),
                   [expect] "r" (expect), [newv] "r" (newv)
                   RSEQ_PERCPU_INLINE_INJECT_INPUT
@@ -349,16 +423,17 @@ rseq_percpu_arch_pool_push (void *area, const uint32_t *field,
 
 /* The pool's pop: rseq_percpu_arch_load_cbeq_pop (next pointer at offset
    0) that first leaves by the compare-failed exit when the guard word after
-   *HEAD is not zero (see rseq_percpu_arch_pool_push).  */
+   *HEAD is not zero (see rseq_percpu_arch_pool_push); the node register
+   is zeroed before that exit, so the encoding holds.  */
 static inline int
-rseq_percpu_arch_pool_pop (void *area, const uint32_t *field,
+rseq_percpu_arch_pool_pop (void *area, uintptr_t field_offset,
                            uint32_t index, uintptr_t *head,
                            uintptr_t *node_out)
 {
-  int ret;
   uintptr_t tmp, node;
-  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
+  __asm__ __volatile__ (RSEQ_PERCPU_ASM_ENC_BEGIN
                         RSEQ_PERCPU_ASM_CHECK_INDEX
+                        "xorl %k[node], %k[node]\n\t"
                         "cmpq $0, 8(%[head])\n\t"
                         "jnz 5f\n\t"
                         "movq (%[head]), %[node]\n\t"
@@ -367,52 +442,49 @@ rseq_percpu_arch_pool_pop (void *area, const uint32_t *field,
                         "movq (%[node]), %[tmp]\n\t"
                         RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                         "movq %[tmp], (%[head])\n\t"
-                        RSEQ_PERCPU_ASM_END
-                          (RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED)
-                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp),
-                          [node] "=&r" (node)
-                        : [area] "r" (area), [field] "r" (field),
+                        RSEQ_PERCPU_ASM_ENC_END
+                        : [tmp] "=&r" (tmp), [node] "=&r" (node)
+                        : [area] "r" (area), [off] "r" (field_offset),
                           [index] "r" (index), [head] "r" (head)
                           RSEQ_PERCPU_INLINE_INJECT_INPUT
                         : RSEQ_PERCPU_ASM_CLOBBERS);
+  (void) tmp;
   *node_out = node;
-  return ret;
+  RSEQ_PERCPU_ASM_ENC_RESULT (node);
 }
 
 /* On INDEX, if *V == EXPECT: *V2 = NEWV2 (may be redone after an abort),
-   then *V = NEWV (the commit).  x86-64 keeps the stores in order.  */
+   then *V = NEWV (the commit).  x86-64 keeps the stores in order.  asm
+   goto (the counter's form).  */
 static inline int
-rseq_percpu_arch_load_cbne_store_store (void *area, const uint32_t *field,
+rseq_percpu_arch_load_cbne_store_store (void *area, uintptr_t field_offset,
                                         uint32_t index, uintptr_t *v,
                                         uintptr_t expect, uintptr_t *v2,
                                         uintptr_t newv2, uintptr_t newv)
 {
-  int ret;
-  uintptr_t tmp;
-  __asm__ __volatile__ (RSEQ_PERCPU_ASM_BEGIN
-                        RSEQ_PERCPU_ASM_CHECK_INDEX
-                        "cmpq %[expect], (%[v])\n\t"
-                        "jnz 5f\n\t"
-                        "movq %[newv2], (%[v2])\n\t"
-                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
-                        "movq %[newv], (%[v])\n\t"
-                        RSEQ_PERCPU_ASM_END
-                          (RSEQ_PERCPU_ASM_EXIT_COMPARE_FAILED)
-                        : [ret] "=&r" (ret), [tmp] "=&r" (tmp)
-                        : [area] "r" (area), [field] "r" (field),
-                          [index] "r" (index), [v] "r" (v),
-                          [expect] "r" (expect), [v2] "r" (v2),
-                          [newv2] "r" (newv2), [newv] "r" (newv)
-                          RSEQ_PERCPU_INLINE_INJECT_INPUT
-                        : RSEQ_PERCPU_ASM_CLOBBERS);
-  (void) tmp;
-  return ret;
+  __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
+                RSEQ_PERCPU_ASM_CHECK_INDEX
+                "cmpq %[expect], (%[v])\n\t"
+                "jnz 5f\n\t"
+                "movq %[newv2], (%[v2])\n\t"
+                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                "movq %[newv], (%[v])\n\t"
+                RSEQ_PERCPU_ASM_GOTO_END
+                : /* asm goto: no outputs */
+                : [area] "r" (area), [off] "r" (field_offset),
+                  [index] "r" (index), [v] "r" (v),
+                  [expect] "r" (expect), [v2] "r" (v2),
+                  [newv2] "r" (newv2), [newv] "r" (newv)
+                  RSEQ_PERCPU_INLINE_INJECT_INPUT
+                : "memory", "cc", "r11" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+                : rseq_aborted, rseq_compare_failed);
+  RSEQ_PERCPU_ASM_GOTO_RESULT;
 }
 
 /* On INDEX, if *V == EXPECT: copy LEN bytes from SRC to DST, then
    *V = NEWV (the commit publishes the copy).  */
 static inline int
-rseq_percpu_arch_load_cbne_memcpy_store (void *area, const uint32_t *field,
+rseq_percpu_arch_load_cbne_memcpy_store (void *area, uintptr_t field_offset,
                                          uint32_t index, uintptr_t *v,
                                          uintptr_t expect, void *dst,
                                          const void *src, uintptr_t len,
@@ -433,7 +505,7 @@ rseq_percpu_arch_load_cbne_memcpy_store (void *area, const uint32_t *field,
                         : [ret] "=&r" (ret), [tmp] "=&r" (tmp),
                           [xmm] "=&x" (xmm), [dst] "+&r" (dst),
                           [src] "+&r" (src), [len] "+&r" (len)
-                        : [area] "r" (area), [field] "r" (field),
+                        : [area] "r" (area), [off] "r" (field_offset),
                           [index] "r" (index), [v] "r" (v),
                           [expect] "r" (expect), [newv] "r" (newv)
                           RSEQ_PERCPU_INLINE_INJECT_INPUT
@@ -448,7 +520,7 @@ rseq_percpu_arch_load_cbne_memcpy_store (void *area, const uint32_t *field,
    ring buffer's write, header and payload in one copy.  */
 static inline int
 rseq_percpu_arch_load_cbne_store_memcpy_store (void *area,
-                                               const uint32_t *field,
+                                               uintptr_t field_offset,
                                                uint32_t index, uintptr_t *v,
                                                uintptr_t expect, void *dst,
                                                uintptr_t first,
@@ -472,7 +544,7 @@ rseq_percpu_arch_load_cbne_store_memcpy_store (void *area,
                         : [ret] "=&r" (ret), [tmp] "=&r" (tmp),
                           [xmm] "=&x" (xmm), [dst] "+&r" (dst),
                           [src] "+&r" (src), [len] "+&r" (len)
-                        : [area] "r" (area), [field] "r" (field),
+                        : [area] "r" (area), [off] "r" (field_offset),
                           [index] "r" (index), [v] "r" (v),
                           [expect] "r" (expect), [first] "r" (first),
                           [newv] "r" (newv)
@@ -481,6 +553,47 @@ rseq_percpu_arch_load_cbne_store_memcpy_store (void *area,
   (void) tmp;
   (void) xmm;
   return ret;
+}
+
+/* rseq_percpu_arch_load_cbne_store_memcpy_store for a LEN of 16 to 32
+   bytes known at compile time (the ring's write of a fixed-size record):
+   the payload is the first and the last 16 bytes of SRC (overlapping), no
+   branch on LEN and nothing modified but memory, so asm goto (the
+   counter's form: no result register, no copies of the pointers to
+   advance).  Scratch: %r11, %xmm15.  */
+static inline int
+rseq_percpu_arch_load_cbne_store_copy16_32_store (void *area,
+                                                  uintptr_t field_offset,
+                                                  uint32_t index,
+                                                  uintptr_t *v,
+                                                  uintptr_t expect,
+                                                  void *dst, uintptr_t first,
+                                                  const void *src,
+                                                  uintptr_t len,
+                                                  uintptr_t newv)
+{
+  __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
+                RSEQ_PERCPU_ASM_CHECK_INDEX
+                "cmpq %[expect], (%[v])\n\t"
+                "jnz 5f\n\t"
+                "movq %[first], (%[dst])\n\t"
+                "movdqu (%[src]), %%xmm15\n\t"
+                "movdqu %%xmm15, 8(%[dst])\n\t"
+                "movdqu -16(%[src],%[len]), %%xmm15\n\t"
+                "movdqu %%xmm15, -8(%[dst],%[len])\n\t"
+                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                "movq %[newv], (%[v])\n\t"
+                RSEQ_PERCPU_ASM_GOTO_END
+                : /* asm goto: no outputs */
+                : [area] "r" (area), [off] "r" (field_offset),
+                  [index] "r" (index), [v] "r" (v),
+                  [expect] "r" (expect), [dst] "r" (dst),
+                  [first] "r" (first), [src] "r" (src), [len] "r" (len),
+                  [newv] "r" (newv)
+                  RSEQ_PERCPU_INLINE_INJECT_INPUT
+                : "memory", "cc", "r11", "xmm15" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+                : rseq_aborted, rseq_compare_failed);
+  RSEQ_PERCPU_ASM_GOTO_RESULT;
 }
 
 #endif /* rseq-percpu-arch/x86_64.h */

@@ -52,7 +52,7 @@ pub mod spinlock;
 
 pub use slots::{Slot, Slots, Where};
 
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use rseq_abi::Rseq;
 
 /// The result of one restartable sequence.
@@ -114,9 +114,36 @@ impl IndexMode {
     }
 }
 
-/// Whether the kernel fills `mm_cid` (feature size >= 28).
+/// Whether the kernel fills `mm_cid` (feature size >= 28). Every `mm_cid`
+/// operation of the C API asks, so the answer is kept after the first
+/// question: one relaxed load instead of three calls through the auxiliary
+/// vector's cache (which made each `mm_cid` call several times slower than
+/// its `cpu_id` twin).
+#[inline]
 pub fn mm_cid_available() -> bool {
-    rseq_registration::kernel().feature_size >= rseq_abi::FEATURE_SIZE_MM_CID
+    match MM_CID_AVAILABLE.load(Ordering::Relaxed) {
+        MM_CID_YES => true,
+        MM_CID_NO => false,
+        _ => mm_cid_available_first(),
+    }
+}
+
+const MM_CID_YES: u8 = 2;
+const MM_CID_NO: u8 = 1;
+/// 0 until known; then [`MM_CID_YES`] or [`MM_CID_NO`]. The kernel's
+/// feature size does not change during the process's life.
+static MM_CID_AVAILABLE: AtomicU8 = AtomicU8::new(0);
+
+#[cold]
+fn mm_cid_available_first() -> bool {
+    let k = rseq_registration::kernel();
+    let yes = k.feature_size >= rseq_abi::FEATURE_SIZE_MM_CID;
+    // Defaults (no auxiliary vector readable yet) may be replaced by the
+    // host's vector later: not kept.
+    if k.source != rseq_registration::auxv::AuxvSource::Defaults {
+        MM_CID_AVAILABLE.store(if yes { MM_CID_YES } else { MM_CID_NO }, Ordering::Relaxed);
+    }
+    yes
 }
 
 /// The calling thread's registered area and its index field for `mode`, or
@@ -190,6 +217,16 @@ fn area_slow() -> Option<*mut Rseq> {
 #[inline(always)]
 pub fn current_index(mode: IndexMode) -> Option<u32> {
     thread_area(mode).and_then(|(area, f)| read_index(area, f))
+}
+
+/// The calling thread's area, its index field for `mode` and the index read
+/// from it, or `None` (no area, or one no longer registered): what a caller
+/// of the raw sequences in [`arch`] passes them, with one look-up (a
+/// [`thread_area`] then a [`current_index`] would look the area up twice).
+#[inline(always)]
+pub fn thread_index(mode: IndexMode) -> Option<(*mut Rseq, *const u32, u32)> {
+    let (area, field) = thread_area(mode)?;
+    read_index(area, field).map(|i| (area, field, i))
 }
 
 /// The current value of an area's index field (`area` and `index_field`

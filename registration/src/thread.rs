@@ -454,6 +454,16 @@ fn register_own(st: *mut ThreadState) -> Result<Owner, i32> {
     Err(-r)
 }
 
+/// How many times a thread got an area (the component registered it or
+/// adopted the libc's), for the inline C header
+/// (`headers/rseq-percpu-inline.h`): a counter increment of a thread whose
+/// last look-up found no area skips the look-up while this has not moved
+/// (its thread cannot have gained an area through the component). An
+/// exported C symbol; only ever incremented.
+#[no_mangle]
+#[allow(unsafe_code, non_upper_case_globals)]
+pub static rseq_percpu_inline_registrations: AtomicU32 = AtomicU32::new(0);
+
 fn record(
     st: *mut ThreadState,
     status: u32,
@@ -463,6 +473,9 @@ fn record(
     len: u32,
     fs: u32,
 ) {
+    if status == LIBC || status == COMPONENT {
+        rseq_percpu_inline_registrations.fetch_add(1, Ordering::Relaxed);
+    }
     set!(st, area, area);
     set!(st, reason, reason as u32);
     set!(st, error, error);

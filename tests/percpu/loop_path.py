@@ -10,48 +10,113 @@ fuses). BENCHMARKS.md's instruction counts come from it.
 Usage: loop_path.py DISASSEMBLY START_HEX [TAKEN_HEX ...]
 e.g.   objdump -d --no-show-raw-insn -C target/release/rseq-libc > d.txt
        tests/percpu/loop_path.py d.txt 2e460 2e49b
+or:    loop_path.py --functions DISASSEMBLY NAME...: for each function NAME
+       (a benchmark loop: one `for' around the operation, the operation's
+       retry and error paths out of line or forward), the path from the
+       lowest target of its backward conditional branches (the loop's head),
+       falling
+       through every forward conditional branch, back to that head; prints
+       "NAME instructions macro-ops" per function (add -v for the paths).
 """
 import re
 import sys
 
+FUSABLE = ('cmp', 'test', 'add', 'sub', 'and', 'inc', 'dec')
 
-def main():
-    if len(sys.argv) < 3:
-        sys.exit(__doc__)
-    start = int(sys.argv[2], 16)
-    taken = {int(a, 16) for a in sys.argv[3:]}
-    ins, order = {}, []
-    with open(sys.argv[1]) as f:
+
+def parse(path):
+    ins, order, funcs, cur = {}, [], {}, None
+    with open(path) as f:
         for line in f:
+            h = re.match(r'([0-9a-f]+) <([^>]+)>:', line)
+            if h:
+                cur = h.group(2)
+                funcs[cur] = []
+                continue
             m = re.match(r'\s*([0-9a-f]+):\s+(\S+)\s*(.*)$', line)
             if m:
                 a = int(m.group(1), 16)
                 ins[a] = (m.group(2), m.group(3))
                 order.append(a)
-    nxt = dict(zip(order, order[1:]))
-    pc, path = start, []
-    while True:
-        op, args = ins[pc]
-        path.append((pc, op, args))
-        if len(path) > 1000:
-            sys.exit("no way back to START: list the taken branches")
-        if op == 'jmp' or (op.startswith('j') and pc in taken):
-            pc = int(re.match(r'([0-9a-f]+)', args).group(1), 16)
-        else:
-            pc = nxt[pc]
-        if pc == start:
-            break
-    fusable = ('cmp', 'test', 'add', 'sub', 'and', 'inc', 'dec')
+                if cur is not None:
+                    funcs[cur].append(a)
+    return ins, order, funcs
+
+
+def target(args):
+    m = re.match(r'([0-9a-f]+)', args)
+    return int(m.group(1), 16) if m else None
+
+
+def macro_ops(path):
     mops, prev = 0, False
     for _, op, _ in path:
         if op.startswith('j') and op != 'jmp' and prev:
             prev = False
             continue
         mops += 1
-        prev = op.startswith(fusable) and not op.startswith('andn')
-    for a, op, args in path:
-        print(f"  {a:x}: {op} {args}")
-    print(f"instructions {len(path)}, macro-ops {mops}")
+        prev = op.startswith(FUSABLE) and not op.startswith('andn')
+    return mops
+
+
+def walk(ins, nxt, start, taken, stop_at_back_edge=False):
+    pc, path = start, []
+    while True:
+        op, args = ins[pc]
+        path.append((pc, op, args))
+        if len(path) > 1000 or op.startswith('ret'):
+            return None
+        cond = op.startswith('j') and op != 'jmp'
+        if op == 'jmp' or (cond and pc in taken):
+            pc = target(args)
+        elif cond and stop_at_back_edge and target(args) == start:
+            pc = start
+        else:
+            pc = nxt[pc]
+        if pc == start:
+            return path
+
+
+def main():
+    args = sys.argv[1:]
+    if len(args) >= 2 and args[0] == '--functions':
+        verbose = '-v' in args
+        names = [a for a in args[2:] if a != '-v']
+        ins, order, funcs = parse(args[1])
+        nxt = dict(zip(order, order[1:]))
+        for name in names:
+            addrs = funcs.get(name)
+            if not addrs:
+                print(f"{name} missing")
+                continue
+            lo, hi = addrs[0], addrs[-1]
+            head = None
+            for a in addrs:
+                op, a_args = ins[a]
+                t = target(a_args) if op.startswith('j') and op != 'jmp' else None
+                if t is not None and lo <= t < a and (head is None or t < head):
+                    head = t
+            path = walk(ins, nxt, head, set(), True) if head is not None else None
+            if path is None:
+                print(f"{name} no-loop")
+                continue
+            if verbose:
+                for a, op, a_args in path:
+                    print(f"  {a:x}: {op} {a_args}")
+            print(f"{name} {len(path)} {macro_ops(path)}")
+        return
+    if len(args) < 2:
+        sys.exit(__doc__)
+    start = int(args[1], 16)
+    taken = {int(a, 16) for a in args[2:]}
+    ins, order, _ = parse(args[0])
+    nxt = dict(zip(order, order[1:]))
+    path = walk(ins, nxt, start, taken)
+    if path is None:
+        sys.exit("no way back to START: list the taken branches")
+    for a, op, a_args in path:
+        print(f"  {a:x}: {op} {a_args}")
+    print(f"instructions {len(path)}, macro-ops {macro_ops(path)}")
 
 
 if __name__ == '__main__':

@@ -745,6 +745,20 @@ on_round_trip (void *arg, int where, const void *p, size_t len)
     rt_bad++;
 }
 
+/* Inline ring writes of a constant length, each inlined whole (flatten)
+   so that the length is a constant where the header tests it.  */
+#define RT_WRITER(n)                                                     \
+  static __attribute__ ((__flatten__, __noinline__)) int                 \
+  rt_write_##n (void *ring, const void *p)                               \
+  {                                                                      \
+    return rseq_percpu_inline_ring_write (ring, p, n);                   \
+  }
+RT_WRITER (16)
+RT_WRITER (17)
+RT_WRITER (24)
+RT_WRITER (31)
+RT_WRITER (32)
+
 static void
 test_ring (void)
 {
@@ -765,6 +779,24 @@ test_ring (void)
         CHECK (rseq_percpu_ring_consume (ring, on_round_trip, NULL) == 1,
                "one record back");
       }
+  /* Constant lengths of 16 to 32 bytes take the header's branch-free copy
+     (rseq_percpu_arch_load_cbne_store_copy16_32_store).  */
+#define RT_CONST(n)                                                      \
+  do                                                                     \
+    {                                                                    \
+      rt_off = 5;                                                        \
+      rt_len = (n);                                                      \
+      int w = rt_write_##n (ring, rt_src + 5);                           \
+      CHECK (w >= RSEQ_PERCPU_FALLBACK, "constant write of %d: %d", (n), w); \
+      CHECK (rseq_percpu_ring_consume (ring, on_round_trip, NULL) == 1,  \
+             "one record back");                                         \
+    }                                                                    \
+  while (0)
+  RT_CONST (16);
+  RT_CONST (17);
+  RT_CONST (24);
+  RT_CONST (31);
+  RT_CONST (32);
   CHECK (rt_bad == 0, "%d records came back different", rt_bad);
 
   ring_done = 0;

@@ -218,5 +218,35 @@ else
   fail "inline C, standalone: cargo build -p rseq-testlibc failed: $(head -c 600 "$out/testlibc.build.log")"
 fi
 
+# The inline slow paths cost what the calls cost (issue 18): in a thread
+# without an area every inline operation looks the area up at most once
+# (the call's own lookup), and returns what the call returns; a registered
+# thread looks it up once per mode. Counted through a --wrap'ed lookup,
+# not timed. glibc owning the area, rseq-libc owning it, rseq unavailable.
+if [ -f "$lib" ] && gcc -O2 -g -Wall -Wextra -Werror -I"$root/headers" tests/percpu/inline_slow_path_test.c \
+     "$lib" -lpthread -Wl,--wrap=rseq_percpu_inline_area_v2 -o "$out/inline_slow_path" > "$out/isp.build.log" 2>&1; then
+  for launch in "" "GLIBC_TUNABLES=glibc.pthread.rseq=0" ${nolaunch:+"$nolaunch"}; do
+    log=$out/isp-$(echo "${launch:-glibc}" | tr -c 'a-z0-9\n' '_' | tail -c 40).log
+    if timeout 60 env $launch "$out/inline_slow_path" > "$log" 2>&1 && grep -q ', 0 failed' "$log"; then
+      pass "inline slow paths, ${launch:-glibc owns}: at most one look-up an operation: $(head -n 1 "$log"); $(tail -n 1 "$log")"
+    else
+      fail "inline slow paths, ${launch:-glibc owns}: $(grep -m 5 -E 'FAIL|passed' "$log" | tr '\n' ' ') (log: $log)"
+    fi
+  done
+else
+  fail "inline slow paths: build failed: $(head -c 600 "$out/isp.build.log")"
+fi
+
+# The selftests comparison program (tests/percpu/bench_vs_selftests.sh),
+# correctness only: 2 short rounds, every total exact; nothing timed is
+# judged. Skipped where the kernel's selftests cannot be fetched.
+bvs_log=$out/bvs-smoke-run.log
+BENCH_SMOKE=1 bash tests/percpu/bench_vs_selftests.sh > "$bvs_log" 2>&1
+case $? in
+  0) pass "selftests comparison program (smoke): $(grep -m 1 '^check totals' "$bvs_log" | cut -c1-60)" ;;
+  77) skip "selftests comparison program: $(grep -m 1 -E 'SKIP|skip' "$bvs_log")" ;;
+  *) fail "selftests comparison program (smoke): $(tail -n 3 "$bvs_log" | tr '\n' ' ')" ;;
+esac
+
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

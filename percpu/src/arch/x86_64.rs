@@ -124,28 +124,33 @@ macro_rules! cs_check_area {
 }
 
 /// Copies `{len}` bytes from `{src}` to `{dst}` inside the section, with
-/// no byte loop for the common lengths: 16 bytes or more: the last 16 bytes
-/// (unaligned `movdqu` through `{xmm}`), then 16-byte blocks from the start
-/// while more than 16 bytes remain (the blocks overlap the tail; a 17-32
-/// byte copy is two loads and two stores and no taken branch); 8 to 15
-/// bytes: the first and the last 8 (overlapping); below 8: a byte loop.
+/// no byte loop for the common lengths: 16 bytes or more: the first and
+/// the last 16 bytes (unaligned `movdqu` through `{xmm}`, overlapping), and
+/// above 32 the 16-byte blocks in between (a 16-32 byte copy is two loads,
+/// two stores and no loop); 8 to 15 bytes: the first and the last 8
+/// (overlapping); below 8: a byte loop.
 /// Only `[src, src + len)` is read and `[dst, dst + len)` written. An abort
 /// part-way leaves only the destination's unpublished bytes written, which
 /// the commit that follows publishes or not.
 macro_rules! cs_copy_bytes {
     () => {
         concat!(
+            // As the inline C header's RSEQ_PERCPU_ASM_COPY.
             "cmp $16, {len}\n",
             "jb 25f\n",
-            "movdqu -16({src},{len}), {xmm}\n",
-            "movdqu {xmm}, -16({dst},{len})\n",
-            "22:\n",
             "movdqu ({src}), {xmm}\n",
             "movdqu {xmm}, ({dst})\n",
+            "movdqu -16({src},{len}), {xmm}\n",
+            "movdqu {xmm}, -16({dst},{len})\n",
+            "cmp $32, {len}\n",
+            "jbe 24f\n",
+            "22:\n",
             "add $16, {src}\n",
             "add $16, {dst}\n",
             "sub $16, {len}\n",
-            "cmp $16, {len}\n",
+            "movdqu ({src}), {xmm}\n",
+            "movdqu {xmm}, ({dst})\n",
+            "cmp $32, {len}\n",
             "ja 22b\n",
             "jmp 24f\n",
             "25:\n",
@@ -429,6 +434,34 @@ pub unsafe fn add<const INJECT: bool>(
     inject: &Injection,
 ) -> Outcome {
     let r: usize;
+    if inc == 1 {
+        // An increment by one (the test folds at compile time) has a
+        // sequence of its own: on the Xeon of BENCHMARKS.md a loop
+        // incrementing one slot with `addq $1, (reg)` ran at 0.6 ns an
+        // increment, with `addq %reg, (reg)` (the same increment from a
+        // register) at 1.9-5 ns, and with `addq $1, (base,index)` at
+        // 3.5-4.5 ns: the next increment's load gets the previous one's
+        // store sooner with an immediate and a one-register address
+        // (measured; the vendor does not document it). Counters add one.
+        // SAFETY: as load_cbne_store.
+        unsafe {
+            rseq_asm!(
+                INJECT,
+                inject,
+                [cs_begin!()],
+                [cs_check_index!()],
+                [],
+                ["addq $1, ({v})\n", cs_end_enc!("{v}")],
+                tmp = out(reg) _,
+                cpu = in(reg) cpu_field(area),
+                mode = in(reg) mode_of(area, index_field),
+                index = in(reg) index,
+                v = inout(reg) v => r,
+                options(att_syntax, nostack),
+            );
+        }
+        return enc_outcome(r);
+    }
     // SAFETY: as load_cbne_store.
     unsafe {
         rseq_asm!(
@@ -482,6 +515,37 @@ pub unsafe fn add_slot<const INJECT: bool>(
     inject: &Injection,
 ) -> isize {
     let off: isize;
+    if inc == 1 {
+        // By one: an immediate, the slot's address in one register (see
+        // `add`).
+        // SAFETY: the caller's contract.
+        unsafe {
+            rseq_asm!(
+                INJECT,
+                inject,
+                ["lea 6f(%rip), {off}\n", "mov {off}, 4({cpu})\n", "2:\n"],
+                [
+                    cs_check_area!(),
+                    "imull $64, -4({cpu},{mode}), {off:e}\n",
+                    "cmpl {limit:e}, {off:e}\n",
+                    "jae 5f\n",
+                ],
+                ["lea ({base},{off}), {slot}\n"],
+                [
+                    "addq $1, ({slot})\n",
+                    cs_end!("mov $-1, {off}\n", "mov $-2, {off}\n", exit_compare_failed!())
+                ],
+                off = out(reg) off,
+                slot = out(reg) _,
+                cpu = in(reg) cpu,
+                mode = in(reg) mode_offset,
+                limit = in(reg) limit,
+                base = in(reg) base,
+                options(att_syntax, nostack),
+            );
+        }
+        return off;
+    }
     // SAFETY: the caller's contract.
     unsafe {
         rseq_asm!(
@@ -532,6 +596,36 @@ pub unsafe fn add_indexed<const INJECT: bool>(
 ) -> (Outcome, u32) {
     let ret: u32;
     let index: usize;
+    if inc == 1 {
+        // By one: an immediate, the slot's address in one register (see
+        // `add`).
+        // SAFETY: the caller's contract.
+        unsafe {
+            rseq_asm!(
+                INJECT,
+                inject,
+                [cs_begin_ret!()],
+                [
+                    cs_check_area!(),
+                    "movl -4({cpu},{mode}), {index:e}\n",
+                    "cmpl {slots:e}, {index:e}\n",
+                    "jae 5f\n",
+                ],
+                ["mov {index}, {tmp}\n", "imul {stride}, {tmp}\n", "add {base}, {tmp}\n"],
+                ["addq $1, ({tmp})\n", cs_end_ret!(exit_compare_failed!())],
+                ret = out(reg) ret,
+                tmp = out(reg) _,
+                index = out(reg) index,
+                cpu = in(reg) cpu_field(area),
+                mode = in(reg) mode_of(area, index_field),
+                slots = in(reg) slots,
+                stride = in(reg) stride,
+                base = in(reg) base,
+                options(att_syntax, nostack),
+            );
+        }
+        return (outcome(ret), index as u32);
+    }
     // SAFETY: the caller's contract.
     unsafe {
         rseq_asm!(
@@ -672,7 +766,13 @@ pub unsafe fn load_cbeq_pop_raw<const INJECT: bool>(
                 "mov ({head}), {node}\n",
                 "test {node}, {node}\n",
                 "jz 5f\n",
-                "mov ({node}, {next_offset}), {tmp}\n",
+                // The next pointer through one register (node + offset),
+                // not (node, offset): the push that stored it wrote it
+                // through the node's own address (see `add`: the next load
+                // gets the store sooner; list pop + push 3.1 -> 2.0 ns).
+                "mov {node}, {tmp}\n",
+                "add {next_offset}, {tmp}\n",
+                "mov ({tmp}), {tmp}\n",
             ],
             ["mov {tmp}, ({head})\n", cs_end_enc!("{node}", exit_compare_failed!())],
             tmp = out(reg) _,

@@ -1,0 +1,285 @@
+//! Benchmark loops of the Rust API, for `tests/percpu/bench_vs_selftests.c`
+//! (feature `bench-hooks`, off by default: never in the library a program
+//! links). Each `rseq_libc_bench_rust_*` export runs `n` operations of one
+//! Rust per-CPU operation in a loop compiled here, with the sequences
+//! inlined into it as in any Rust caller, so the C program times Rust code
+//! beside the kernel selftests' sequences and the inline C header in one
+//! process (one call per loop, not per operation). The objects are the C
+//! API's (the same types), created and checked by the C program.
+
+use crate::percpu_capi::{C_RING_CPUS, C_RING_RECORDS, C_SLOTS};
+use core::ffi::{c_int, c_void};
+use rseq_percpu::arch::{self, Injection};
+use rseq_percpu::counter::Counter;
+use rseq_percpu::pool::Pool;
+use rseq_percpu::ring::PerCpuRing;
+use rseq_percpu::{thread_area, IndexMode, Outcome, Slots, Where};
+
+fn mode_of(mm: c_int) -> IndexMode {
+    if mm != 0 {
+        IndexMode::MmCid
+    } else {
+        IndexMode::CpuId
+    }
+}
+
+/// `Counter::inc`, `n` times.
+///
+/// # Safety
+/// `counter` is a counter initialized by `rseq_percpu_counter_init`.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_libc_bench_rust_counter(counter: *const c_void, n: u64) {
+    // SAFETY: the caller's contract (the C API's counter is this type).
+    let c = unsafe { &*counter.cast::<Counter<C_SLOTS>>() };
+    for _ in 0..n {
+        c.inc();
+    }
+}
+
+/// `Slots::add` at `Slots::current`, `n` times (retried on abort): the raw
+/// add with its index read, as the selftests' `rseq_addv` loop.
+///
+/// # Safety
+/// `slots` was initialized by `rseq_libc_bench_rust_slots_init` in mode
+/// `mm`, and is used by nothing else.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_libc_bench_rust_add(slots: *mut c_void, mm: c_int, n: u64) {
+    // SAFETY: the caller's contract.
+    let s = unsafe { slots_at(slots, mm) };
+    for _ in 0..n {
+        while s.add(s.current(), 1) == Outcome::Aborted {}
+    }
+}
+
+/// Load, then `Slots::compare_store` of the value + 1, `n` times.
+///
+/// # Safety
+/// As [`rseq_libc_bench_rust_add`].
+#[no_mangle]
+pub unsafe extern "C" fn rseq_libc_bench_rust_cbne(slots: *mut c_void, mm: c_int, n: u64) {
+    // SAFETY: as in rseq_libc_bench_rust_add.
+    let s = unsafe { slots_at(slots, mm) };
+    for _ in 0..n {
+        loop {
+            let at = s.current();
+            let old = s.load(at);
+            if s.compare_store(at, old, old + 1) == Outcome::Done {
+                break;
+            }
+        }
+    }
+}
+
+/// Load, then `Slots::compare_store_store` (aux = the old value), `n`
+/// times.
+///
+/// # Safety
+/// As [`rseq_libc_bench_rust_add`].
+#[no_mangle]
+pub unsafe extern "C" fn rseq_libc_bench_rust_store_store(slots: *mut c_void, mm: c_int, n: u64) {
+    // SAFETY: as in rseq_libc_bench_rust_add.
+    let s = unsafe { slots_at(slots, mm) };
+    for _ in 0..n {
+        loop {
+            let at = s.current();
+            let old = s.load(at);
+            if s.compare_store_store(at, old, old, old + 1) == Outcome::Done {
+                break;
+            }
+        }
+    }
+}
+
+/// The slots at `p`.
+///
+/// # Safety
+/// As [`rseq_libc_bench_rust_add`].
+unsafe fn slots_at<'a>(p: *mut c_void, mm: c_int) -> &'a Slots<C_SLOTS> {
+    let _ = mm; // the mode is the one the slots were initialized with
+                // SAFETY: the caller's contract: initialized by
+                // rseq_libc_bench_rust_slots_init, alive, 64-aligned.
+    unsafe { &*p.cast::<Slots<C_SLOTS>>() }
+}
+
+/// Initializes slots at `p` (64-aligned, `rseq_libc_bench_rust_slots_size()`
+/// bytes) in mode `mm` (0 cpu_id, 1 mm_cid).
+///
+/// # Safety
+/// `p` is valid for writes of that size and 64-aligned.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_libc_bench_rust_slots_init(p: *mut c_void, mm: c_int) {
+    // SAFETY: the caller's contract.
+    unsafe { core::ptr::write(p.cast::<Slots<C_SLOTS>>(), Slots::with_mode(mode_of(mm))) };
+}
+
+/// Bytes a `slots` argument needs.
+#[no_mangle]
+pub extern "C" fn rseq_libc_bench_rust_slots_size() -> usize {
+    core::mem::size_of::<Slots<C_SLOTS>>()
+}
+
+/// `arch::add_indexed` (the index read inside the section) on `base`,
+/// stride 64, `slots` slots, `n` times.
+///
+/// # Safety
+/// `base + 64 * i` is a valid word for every `i < slots`, written only by
+/// these sequences.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_libc_bench_rust_indexed(
+    base: *mut u8,
+    slots: u32,
+    mm: c_int,
+    n: u64,
+) {
+    for _ in 0..n {
+        loop {
+            let Some((area, field)) = thread_area(mode_of(mm)) else {
+                return;
+            };
+            // SAFETY: the caller's contract; the thread's area.
+            let (r, _) = unsafe {
+                arch::add_indexed::<false>(area, field, base, 64, slots, 1, &Injection::OFF)
+            };
+            if r == Outcome::Done {
+                break;
+            }
+        }
+    }
+}
+
+/// The index the calling thread's operations use in mode `mm`, or `None`.
+fn index(mm: c_int) -> Option<(*mut rseq_abi::Rseq, *const u32, u32)> {
+    rseq_percpu::thread_index(mode_of(mm))
+}
+
+/// Pop then push one node on the per-index list whose heads are at
+/// `heads + 64 * i` (`arch::load_cbeq_pop`, then `arch::load_cbne_store`),
+/// `n` times: basic_percpu_ops_test's pop and push.
+///
+/// # Safety
+/// `heads + 64 * i` is a valid list head for every index the thread can
+/// have (nodes: next pointer at offset 0), used only by these sequences.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_libc_bench_rust_list(heads: *mut usize, mm: c_int, n: u64) {
+    for _ in 0..n {
+        let node = loop {
+            let Some((area, field, i)) = index(mm) else {
+                return;
+            };
+            let head = heads.wrapping_add(8 * i as usize);
+            // SAFETY: the caller's contract.
+            let (r, node) =
+                unsafe { arch::load_cbeq_pop::<false>(area, field, i, head, 0, &Injection::OFF) };
+            match r {
+                Outcome::Done => break node,
+                Outcome::CompareFailed => return,
+                Outcome::Aborted => {}
+            }
+        };
+        core::hint::black_box(node);
+        loop {
+            let Some((area, field, i)) = index(mm) else {
+                return;
+            };
+            let head = heads.wrapping_add(8 * i as usize);
+            // SAFETY: the caller's contract: `node` is a node we popped, ours
+            // until pushed; the head is valid.
+            let r = unsafe {
+                let expect = core::ptr::read_volatile(head);
+                core::ptr::write_volatile(node as *mut usize, expect);
+                arch::load_cbne_store::<false>(area, field, i, head, expect, node, &Injection::OFF)
+            };
+            if r == Outcome::Done {
+                break;
+            }
+        }
+    }
+}
+
+/// `arch::load_cbne_memcpy_store`: copy `len` bytes from `src` to
+/// `dst + 64 * i`, then the word at `words + 64 * i` + 1, `n` times.
+///
+/// # Safety
+/// `dst + 64 * i` is valid for `len` (<= 64) bytes and `words + 64 * i` a
+/// valid word for every index the thread can have, used only by these
+/// sequences; `src` is valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_libc_bench_rust_memcpy(
+    words: *mut usize,
+    dst: *mut u8,
+    src: *const u8,
+    len: usize,
+    mm: c_int,
+    n: u64,
+) {
+    for _ in 0..n {
+        loop {
+            let Some((area, field, i)) = index(mm) else {
+                return;
+            };
+            let v = words.wrapping_add(8 * i as usize);
+            // SAFETY: the caller's contract.
+            let r = unsafe {
+                let old = core::ptr::read_volatile(v);
+                arch::load_cbne_memcpy_store::<false>(
+                    area,
+                    field,
+                    i,
+                    v,
+                    old,
+                    dst.wrapping_add(64 * i as usize),
+                    src,
+                    len,
+                    old + 1,
+                    &Injection::OFF,
+                )
+            };
+            if r == Outcome::Done {
+                break;
+            }
+        }
+    }
+}
+
+/// `Pool::alloc` + `Pool::free`, `n` times.
+///
+/// # Safety
+/// `pool` is a pool initialized by `rseq_percpu_pool_init`, with storage.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_libc_bench_rust_pool(pool: *const c_void, n: u64) {
+    // SAFETY: the caller's contract (the C API's pool is this type).
+    let p = unsafe { &*pool.cast::<Pool<C_SLOTS>>() };
+    for _ in 0..n {
+        if let Some(o) = p.alloc() {
+            core::hint::black_box(o);
+            // SAFETY: just allocated from this pool, not used after.
+            unsafe { p.free(o) };
+        }
+    }
+}
+
+/// `PerCpuRing::write` of `len` bytes from `payload`, `n` times (the
+/// caller consumes between calls).
+///
+/// # Safety
+/// `ring` is a ring initialized by `rseq_percpu_ring_init`; `payload` is
+/// valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_libc_bench_rust_ring(
+    ring: *const c_void,
+    payload: *const u8,
+    len: usize,
+    n: u64,
+) -> u64 {
+    // SAFETY: the caller's contract (the C API's ring is this type).
+    let r = unsafe { &*ring.cast::<PerCpuRing<C_RING_CPUS, C_RING_RECORDS>>() };
+    // SAFETY: the caller's contract.
+    let p = unsafe { core::slice::from_raw_parts(payload, len) };
+    let mut fallback = 0;
+    for _ in 0..n {
+        if let Ok(Where::Fallback) = r.write(p) {
+            fallback += 1;
+        }
+    }
+    fallback
+}
