@@ -33,20 +33,55 @@
 //!   [`CasRing`] that every flush drains too.
 //!
 //! Only `cpu_id` indexing: the fence targets a CPU.
+//!
+//! # Shared memory (several processes)
+//!
+//! A ring created with [`FlushRing::new_shared`] /
+//! [`FlushRing::init_in_place_shared`] may live in `MAP_SHARED` memory that
+//! producer processes write and another process (a consumer daemon)
+//! flushes, each mapping it at any address:
+//! - it holds no pointer: an active word holds its packet as an offset from
+//!   the word itself (the section adds it, [`arch::packet_write_raw`]),
+//!   pending chains and the free stack link packets by index;
+//! - its flush fences with [`crate::remote::fence_cpu_shared`], which
+//!   restarts the sections of every process on that CPU (the private
+//!   `membarrier` command of [`fence_cpu`] reaches the caller's process
+//!   only, see [`crate::remote`]);
+//! - it takes no lock a process could die holding: the free stack is a
+//!   lock-free stack (compare-and-swap of an index tagged against ABA).
+//!
+//! Process death: a record becomes visible in one commit (the count store
+//! that ends its section), so a producer killed anywhere leaves no partial
+//! record and never a slot seen twice: its section never commits, and the
+//! next writer on that CPU overwrites the slot. A producer killed between
+//! taking a packet off the free stack and installing it leaks that packet
+//! (at most one per death; records are never lost by it, at worst a later
+//! write finds no free packet and is dropped and counted). Threads without
+//! an rseq area write through the [`CasRing`] fallback, reserve then commit:
+//! a process killed between the two stops the fallback buffer at that slot
+//! (the per-CPU packets are not affected). A consumer killed inside
+//! [`FlushRing::flush`] leaves the consumer flag set: later flushes answer
+//! `-EBUSY`.
+//!
+//! A ring created with [`FlushRing::new`] is process-private: its flush uses
+//! the faster `membarrier` fence, which is wrong as soon as another process
+//! writes the ring.
 
-use crate::remote::fence_cpu;
+use crate::remote::{fence_cpu, fence_cpu_shared};
 use crate::ring::{with_payload, CasRing, Overrun, RecordSlot, RECORD_MAX, RECORD_SLOT};
 use crate::{
     arch, cached_index, count_abort, injected, injection, read_index, thread_area, IndexMode,
     Outcome, Where,
 };
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Bytes of a packet's header (the count word, padded to a line).
 pub const PACKET_HEADER: usize = 64;
 
 /// A packet: the count of committed records (written by the sections of the
-/// CPU it is active on, or by its owner), the pending-list link, the records.
+/// CPU it is active on, or by its owner), the link of the pending chain or
+/// the free stack it is on (the next packet's index + 1, 0 at the end), the
+/// records.
 #[repr(C, align(64))]
 struct Packet<const R: usize> {
     count: AtomicUsize,
@@ -102,14 +137,21 @@ pub struct FlushStats {
 /// [`crate::set_injection`]).
 #[repr(C)]
 pub struct FlushRing<const C: usize, const R: usize, const P: usize, const INJECT: bool = false> {
+    /// Each CPU's active packet: 0, or the packet's address minus the
+    /// word's own address (see the module documentation).
     active: [Line; C],
     /// Packets detached from a CPU whose fence failed (fallback only),
-    /// oldest first, linked by `next`; touched by the consumer only.
+    /// oldest first, linked by `next`: the first one's index + 1, 0 for
+    /// none; touched by the consumer only.
     pending: [Line; C],
     packets: [Packet<R>; P],
-    free: [AtomicU32; P],
-    free_top: AtomicUsize,
-    free_lock: AtomicBool,
+    /// The free stack's top: a tag (incremented by every change, against
+    /// ABA) in the high 32 bits, the top packet's index + 1 in the low ones
+    /// (0: empty); the packets below it are linked by `next`.
+    free_head: AtomicU64,
+    /// Whether the ring may be shared between processes (its flush then
+    /// fences every process, see the module documentation).
+    shared: AtomicBool,
     consumer: AtomicBool,
     lost: AtomicU64,
     installs: AtomicU64,
@@ -130,21 +172,35 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool> Default
 impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
     FlushRing<C, R, P, INJECT>
 {
-    /// Every CPU without a packet, every packet free.
+    /// Every CPU without a packet, every packet free; process-private (see
+    /// [`FlushRing::new_shared`]).
     pub const fn new() -> Self {
-        let mut free = [const { AtomicU32::new(0) }; P];
+        Self::with_sharing(false)
+    }
+
+    /// [`FlushRing::new`] for a ring that several processes may use (in
+    /// `MAP_SHARED` memory): its flush fences the sections of every process
+    /// ([`crate::remote::fence_cpu_shared`]). Build it in place in the
+    /// shared mapping with [`FlushRing::init_in_place_shared`].
+    pub const fn new_shared() -> Self {
+        Self::with_sharing(true)
+    }
+
+    const fn with_sharing(shared: bool) -> Self {
+        // The free stack: packet k links to k + 1 (index + 2), the last to
+        // none; the top is packet 0 (index + 1 = 1), tag 0.
+        let mut packets = [Packet::EMPTY; P];
         let mut k = 0;
-        while k < P {
-            free[k] = AtomicU32::new(k as u32);
+        while k + 1 < P {
+            packets[k].next = AtomicUsize::new(k + 2);
             k += 1;
         }
         FlushRing {
             active: [Line::ZERO; C],
             pending: [Line::ZERO; C],
-            packets: [Packet::EMPTY; P],
-            free,
-            free_top: AtomicUsize::new(P),
-            free_lock: AtomicBool::new(false),
+            packets,
+            free_head: AtomicU64::new(if P == 0 { 0 } else { 1 }),
+            shared: AtomicBool::new(shared),
             consumer: AtomicBool::new(false),
             lost: AtomicU64::new(0),
             installs: AtomicU64::new(0),
@@ -162,75 +218,146 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
     /// `p` is valid for writes of `Self` and aligned; any previous value is
     /// overwritten without being dropped.
     pub unsafe fn init_in_place(p: *mut Self) {
+        // SAFETY: the caller's contract.
+        unsafe { Self::init_in_place_as(p, false) }
+    }
+
+    /// Initializes the memory at `p` as [`FlushRing::new_shared`]: a ring
+    /// that several processes may map (at any address) and use.
+    ///
+    /// # Safety
+    /// As [`FlushRing::init_in_place`]; no process uses the memory during
+    /// the call.
+    pub unsafe fn init_in_place_shared(p: *mut Self) {
+        // SAFETY: the caller's contract.
+        unsafe { Self::init_in_place_as(p, true) }
+    }
+
+    /// # Safety
+    /// As [`FlushRing::init_in_place`].
+    unsafe fn init_in_place_as(p: *mut Self, shared: bool) {
         // SAFETY: the caller's contract; all-zero bytes are a valid value of
         // every field (atomics, padding, record slots), then the free stack
         // gets every packet.
         unsafe {
             core::ptr::write_bytes(p.cast::<u8>(), 0, core::mem::size_of::<Self>());
             for k in 0..P {
-                (*p).free[k].store(k as u32, Ordering::Relaxed);
+                let next = if k + 1 < P { k + 2 } else { 0 };
+                (*p).packets[k].next.store(next, Ordering::Relaxed);
             }
-            (*p).free_top.store(P, Ordering::Relaxed);
+            (*p).free_head
+                .store(if P == 0 { 0 } else { 1 }, Ordering::Relaxed);
+            (*p).shared.store(shared, Ordering::Relaxed);
         }
     }
 
-    fn lock(&self) {
-        let mut spins = 0u32;
-        while self
-            .free_lock
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            spins = spins.wrapping_add(1);
-            if spins.is_multiple_of(64) {
-                // SAFETY: sched_yield has no arguments and no memory effects.
-                unsafe { rseq_abi::arch::syscall0(rseq_abi::arch::nr::SCHED_YIELD) };
-            } else {
-                core::hint::spin_loop();
-            }
-        }
+    /// Whether the ring was created shared between processes.
+    pub fn is_shared(&self) -> bool {
+        self.shared.load(Ordering::Relaxed)
     }
 
-    fn unlock(&self) {
-        self.free_lock.store(false, Ordering::Release);
-    }
-
+    /// Pops a packet off the free stack (lock-free: a process killed
+    /// anywhere in it leaves the stack consistent); its address.
     fn take_packet(&self) -> Option<usize> {
-        self.lock();
-        let top = self.free_top.load(Ordering::Relaxed);
-        let k = if top == 0 {
-            None
-        } else {
-            self.free_top.store(top - 1, Ordering::Relaxed);
-            self.free
-                .get(top - 1)
-                .map(|k| k.load(Ordering::Relaxed) as usize)
-        };
-        self.unlock();
-        // (No indexing that could panic: the C library links no panic
-        // machinery.)
-        k.and_then(|k| self.packets.get(k))
-            .map(|p| p as *const Packet<R> as usize)
+        let mut head = self.free_head.load(Ordering::Acquire);
+        loop {
+            let k = (head & 0xffff_ffff) as usize;
+            // (No indexing that could panic: the C library links no panic
+            // machinery.)
+            let top = self.packets.get(k.checked_sub(1)?)?;
+            // May be stale when another thread popped `top` meanwhile: the
+            // tag then differs and the exchange fails.
+            let next = top.next.load(Ordering::Relaxed) as u64 & 0xffff_ffff;
+            let new = (head & !0xffff_ffff).wrapping_add(1 << 32) | next;
+            match self.free_head.compare_exchange_weak(
+                head,
+                new,
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    // Ours now: its link was the free stack's, and a packet
+                    // off every list links nowhere (a pending chain appends
+                    // it as its last).
+                    top.next.store(0, Ordering::Relaxed);
+                    return Some(top as *const Packet<R> as usize);
+                }
+                Err(h) => head = h,
+            }
+        }
     }
 
     /// The packet at address `p`.
     fn packet(&self, p: usize) -> &Packet<R> {
-        // SAFETY: every packet address the ring handles (active words,
-        // pending chains, the free stack) is one of self.packets, which
-        // lives as long as self.
+        // SAFETY: every packet address the ring handles (decoded from active
+        // words, pending chains and the free stack) is one of self.packets,
+        // which lives as long as self.
         unsafe { &*(p as *const Packet<R>) }
     }
 
-    fn put_packet(&self, p: usize) {
-        let k = (p - self.packets.as_ptr() as usize) / core::mem::size_of::<Packet<R>>();
-        self.lock();
-        let top = self.free_top.load(Ordering::Relaxed);
-        // At most P packets exist, so the stack always has room.
-        if let Some(slot) = self.free.get(top) {
-            slot.store(k as u32, Ordering::Relaxed);
-            self.free_top.store(top + 1, Ordering::Relaxed);
+    /// The index of the packet at address `p` (one of self.packets).
+    fn packet_index(&self, p: usize) -> usize {
+        (p - self.packets.as_ptr() as usize) / core::mem::size_of::<Packet<R>>()
+    }
+
+    /// A link (pending chains, free stack) to the packet at `p` (0: none).
+    fn link_to(&self, p: usize) -> usize {
+        if p == 0 {
+            0
+        } else {
+            self.packet_index(p) + 1
         }
-        self.unlock();
+    }
+
+    /// The packet address a link names (0: none, or an out-of-range link,
+    /// which only a corrupted shared mapping could hold).
+    fn linked(&self, link: usize) -> usize {
+        link.checked_sub(1)
+            .and_then(|k| self.packets.get(k))
+            .map_or(0, |p| p as *const Packet<R> as usize)
+    }
+
+    /// The value of CPU `i`'s active word that names the packet at `p`.
+    ///
+    /// # Safety
+    /// `i < C`.
+    unsafe fn active_value(&self, i: u32, p: usize) -> usize {
+        // SAFETY: the caller's contract.
+        p.wrapping_sub(unsafe { self.active_word(i) }.as_ptr() as usize)
+    }
+
+    /// The packet address CPU `i`'s active word value `w` names (0: none).
+    ///
+    /// # Safety
+    /// `i < C`.
+    unsafe fn active_packet(&self, i: u32, w: usize) -> usize {
+        if w == 0 {
+            0
+        } else {
+            // SAFETY: the caller's contract.
+            w.wrapping_add(unsafe { self.active_word(i) }.as_ptr() as usize)
+        }
+    }
+
+    /// Pushes the packet at `p` (the caller's alone) on the free stack.
+    fn put_packet(&self, p: usize) {
+        let link = self.link_to(p) as u64;
+        let pk = self.packet(p);
+        let mut head = self.free_head.load(Ordering::Relaxed);
+        loop {
+            pk.next
+                .store((head & 0xffff_ffff) as usize, Ordering::Relaxed);
+            let new = (head & !0xffff_ffff).wrapping_add(1 << 32) | link;
+            match self.free_head.compare_exchange_weak(
+                head,
+                new,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(h) => head = h,
+            }
+        }
     }
 
     /// The active word of CPU `i`.
@@ -299,7 +426,9 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
                     Outcome::Aborted => count_abort(),
                     Outcome::CompareFailed => {
                         // SAFETY: i < C, checked above.
-                        let p = unsafe { self.active_word(i) }.load(Ordering::Acquire);
+                        let w = unsafe { self.active_word(i) }.load(Ordering::Acquire);
+                        // SAFETY: i < C.
+                        let p = unsafe { self.active_packet(i, w) };
                         let full = if p == 0 {
                             !self.install(area, field, i)
                         } else {
@@ -344,7 +473,7 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
                     i,
                     self.active_word(i).as_ptr(),
                     0,
-                    p,
+                    self.active_value(i, p),
                     &inj,
                 )
             };
@@ -381,7 +510,7 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
                 let img = unsafe { core::ptr::read_volatile(rec.0.get()) };
                 with_payload(&img, &mut |b: &[u8]| f(Where::Slot(i), b));
             }
-            let next = pk.next.load(Ordering::Relaxed);
+            let next = self.linked(pk.next.load(Ordering::Relaxed));
             pk.count.store(0, Ordering::Relaxed);
             pk.next.store(0, Ordering::Relaxed);
             self.put_packet(p);
@@ -409,24 +538,39 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
             {
                 continue;
             }
-            let p = self.active[i].word.swap(0, Ordering::SeqCst);
+            let w = self.active[i].word.swap(0, Ordering::SeqCst);
+            // SAFETY: i < C.
+            let p = unsafe { self.active_packet(i as u32, w) };
             if p != 0 {
                 // Append: a chain is read oldest first.
-                let mut tail = pend.load(Ordering::Relaxed);
+                let mut tail = self.linked(pend.load(Ordering::Relaxed));
                 if tail == 0 {
-                    pend.store(p, Ordering::Relaxed);
+                    pend.store(self.link_to(p), Ordering::Relaxed);
                 } else {
-                    while self.packet(tail).next.load(Ordering::Relaxed) != 0 {
-                        tail = self.packet(tail).next.load(Ordering::Relaxed);
+                    loop {
+                        let next = self.linked(self.packet(tail).next.load(Ordering::Relaxed));
+                        if next == 0 {
+                            break;
+                        }
+                        tail = next;
                     }
-                    self.packet(tail).next.store(p, Ordering::Relaxed);
+                    self.packet(tail)
+                        .next
+                        .store(self.link_to(p), Ordering::Relaxed);
                 }
             }
-            if fence_cpu(i as u32).is_err() {
+            // A shared ring's producers may be other processes: only a fence
+            // that restarts their sections too hands the packet over.
+            let fenced = if self.is_shared() {
+                fence_cpu_shared(i as u32)
+            } else {
+                fence_cpu(i as u32)
+            };
+            if fenced.is_err() {
                 st.deferred += 1;
                 continue;
             }
-            let chain = pend.swap(0, Ordering::Relaxed);
+            let chain = self.linked(pend.swap(0, Ordering::Relaxed));
             let (r, k) = self.read_chain(chain, i as u32, &mut f);
             st.records += r;
             st.packets += k;
@@ -456,8 +600,10 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
     pub unsafe fn drain_quiescent(&self, mut f: impl FnMut(Where, &[u8])) -> FlushStats {
         let mut st = FlushStats::default();
         for i in 0..C {
-            let p = self.active[i].word.swap(0, Ordering::SeqCst);
-            let chain = self.pending[i].word.swap(0, Ordering::Relaxed);
+            let w = self.active[i].word.swap(0, Ordering::SeqCst);
+            // SAFETY: i < C.
+            let p = unsafe { self.active_packet(i as u32, w) };
+            let chain = self.linked(self.pending[i].word.swap(0, Ordering::Relaxed));
             for c in [chain, p] {
                 let (r, k) = self.read_chain(c, i as u32, &mut f);
                 st.records += r;
@@ -483,9 +629,21 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
         self.installs.load(Ordering::Relaxed)
     }
 
-    /// Packets on the free stack now.
+    /// Packets on the free stack now (a snapshot: exact while no thread
+    /// takes or returns one).
     pub fn free_packets(&self) -> usize {
-        self.free_top.load(Ordering::Relaxed)
+        let mut link = (self.free_head.load(Ordering::Acquire) & 0xffff_ffff) as usize;
+        let mut n = 0;
+        // Bounded: a walk racing pops and pushes may follow stale links.
+        while n < P {
+            let p = self.linked(link);
+            if p == 0 {
+                break;
+            }
+            n += 1;
+            link = self.packet(p).next.load(Ordering::Relaxed);
+        }
+        n
     }
 
     /// Whether CPU `cpu` holds an active packet now (`None`: `cpu >= C`).
