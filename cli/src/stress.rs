@@ -62,7 +62,7 @@ pub(crate) struct Config {
     /// `shared`: offline/online cycles of CPUs 1.. meanwhile (0: none).
     pub(crate) hotplug_cycles: usize,
     /// `shared-forced`: the private fence in place of the cross-process one.
-    private_fence: bool,
+    pub(crate) private_fence: bool,
 }
 
 fn usage() -> i32 {
@@ -628,7 +628,7 @@ pub(crate) struct Seen {
     pub(crate) seqs: Vec<SeqSet>,
     torn: u64,
     dup: u64,
-    records: u64,
+    pub(crate) records: u64,
 }
 
 impl Seen {
@@ -1343,11 +1343,15 @@ pub fn run(args: &[String]) -> i32 {
                 (forced, injected)
             };
             let rate = aborts as f64 * 1000.0 / ops.max(1) as f64;
-            let msg = format!(
-                "{msg}; {ops} ops, {} sections, {aborts} aborts ({rate:.2} per 1000 ops), \
-                 {} forced ({traps} SIGTRAPs)",
-                st.sections, st.traps_aborted
-            );
+            let msg = if m.starts_with("shared") {
+                msg
+            } else {
+                format!(
+                    "{msg}; {ops} ops, {} sections, {aborts} aborts ({rate:.2} per 1000 ops), \
+                     {} forced ({traps} SIGTRAPs)",
+                    st.sections, st.traps_aborted
+                )
+            };
             if st.traps_committed != 0 {
                 Err(format!(
                     "{msg}; but {} sections committed after their forced abort: the kernel \

@@ -500,7 +500,9 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
     /// puts them back on the free stack; returns (records, packets).
     fn read_chain(&self, mut p: usize, i: u32, f: &mut impl FnMut(Where, &[u8])) -> (u64, u64) {
         let (mut records, mut packets) = (0, 0);
-        while p != 0 {
+        // At most P packets: a chain is never longer, and a shared mapping
+        // that another process corrupted must not loop the consumer forever.
+        while p != 0 && packets < P as u64 {
             let pk = self.packet(p);
             let n = pk.count.load(Ordering::Acquire).min(R);
             for rec in pk.records.iter().take(n) {
@@ -547,7 +549,8 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
                 if tail == 0 {
                     pend.store(self.link_to(p), Ordering::Relaxed);
                 } else {
-                    loop {
+                    // Bounded as read_chain.
+                    for _ in 0..P {
                         let next = self.linked(self.packet(tail).next.load(Ordering::Relaxed));
                         if next == 0 {
                             break;
