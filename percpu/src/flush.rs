@@ -762,6 +762,73 @@ mod tests {
         exact(true);
     }
 
+    /// A shared ring holds no address: the same bytes seen at another
+    /// address (what a second process mapping the ring elsewhere sees)
+    /// flush the records written through the first, and the copy's packets
+    /// go back on the copy's own free stack.
+    #[test]
+    fn a_shared_ring_works_at_any_address() {
+        type Ring = FlushRing<64, 4, 3>;
+        let layout = std::alloc::Layout::new::<Ring>();
+        // SAFETY: a fresh allocation of Ring's layout each.
+        let (a, b) = unsafe {
+            (
+                std::alloc::alloc_zeroed(layout).cast::<Ring>(),
+                std::alloc::alloc_zeroed(layout).cast::<Ring>(),
+            )
+        };
+        assert!(!a.is_null() && !b.is_null());
+        // SAFETY: writable, aligned, unused.
+        unsafe { Ring::init_in_place_shared(a) };
+        // SAFETY: initialized above; never freed (leaked for the thread).
+        let ra: &'static Ring = unsafe { &*a };
+        assert!(ra.is_shared());
+        let mut cpus = [0u32; 1024];
+        assert!(crate::allowed_cpus(&mut cpus) >= 1);
+        let c = cpus[0];
+        let wrote = std::thread::spawn(move || {
+            assert_eq!(crate::pin_to_cpu(c as usize), 0);
+            if rseq_registration::current_area().is_none() {
+                return false;
+            }
+            for k in 0..3u8 {
+                assert_eq!(ra.write(&[k, 7]), Ok(Where::Slot(c)));
+            }
+            true
+        })
+        .join()
+        .unwrap();
+        if !wrote {
+            return; // no rseq: the records are in the fallback buffer
+        }
+        assert_eq!(ra.has_packet(c), Some(true));
+        // SAFETY: both are Ring-sized; the ring is quiescent (its writer
+        // joined), so its bytes are a consistent image.
+        unsafe { core::ptr::copy_nonoverlapping(a.cast::<u8>(), b.cast::<u8>(), layout.size()) };
+        // SAFETY: a byte image of an initialized ring.
+        let rb: &Ring = unsafe { &*b };
+        let mut got = vec![];
+        let st = rb.flush(|w, p| got.push((w, p.to_vec()))).unwrap();
+        assert_eq!(
+            got,
+            (0..3u8)
+                .map(|k| (Where::Slot(c), vec![k, 7]))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(st.packets, 1);
+        assert_eq!(rb.free_packets(), 3, "the packet is back on the copy's stack");
+        assert_eq!(rb.has_packet(c), Some(false));
+        // The original is untouched by the copy's flush (a ring holding
+        // pointers would have had the copy read and reset the original's
+        // packet): its own flush reads the same records.
+        assert_eq!(ra.free_packets(), 2);
+        assert_eq!(ra.has_packet(c), Some(true));
+        let mut again = vec![];
+        ra.flush(|w, p| again.push((w, p.to_vec()))).unwrap();
+        assert_eq!(again, got);
+        assert_eq!(ra.free_packets(), 3);
+    }
+
     #[test]
     fn packets_come_back_and_are_reused() {
         let ring: &'static FlushRing<64, 4, 2> = Box::leak(Box::new(FlushRing::new()));

@@ -850,6 +850,50 @@ mod tests {
         assert_eq!(pool.global_len(), 64);
     }
 
+    /// A shared pool is cpu_id-indexed, reclaims with the cross-process
+    /// fence, and refuses to work at another address than where it was
+    /// initialized (its lists are addresses).
+    #[test]
+    fn a_shared_pool_refuses_another_address() {
+        type P = Pool<64>;
+        let layout = std::alloc::Layout::new::<P>();
+        // SAFETY: fresh allocations of P's layout.
+        let (a, b) = unsafe {
+            (
+                std::alloc::alloc_zeroed(layout).cast::<P>(),
+                std::alloc::alloc_zeroed(layout).cast::<P>(),
+            )
+        };
+        // SAFETY: writable, aligned, unused.
+        unsafe { P::init_in_place_shared(a, 64, 8) };
+        // SAFETY: initialized above, leaked.
+        let pa: &'static P = unsafe { &*a };
+        assert!(pa.is_shared());
+        assert_eq!(pa.check_mapping(), Ok(()));
+        assert_eq!(pa.add_storage(storage(64 * 8)), Ok(8));
+        let o = pa.alloc().expect("object");
+        // SAFETY: from this pool, not used after.
+        unsafe { pa.free(o) };
+        let mut cpus = [0u32; 1024];
+        let n = crate::allowed_cpus(&mut cpus);
+        for &c in &cpus[..n] {
+            // The shared fence visits: Ok, or -EBUSY never (one reclaimer).
+            assert!(pa.reclaim(c).is_ok(), "cpu {c}");
+        }
+        // The same bytes at another address: refused, nothing touched.
+        // SAFETY: both P-sized; the pool is quiescent.
+        unsafe { core::ptr::copy_nonoverlapping(a.cast::<u8>(), b.cast::<u8>(), layout.size()) };
+        // SAFETY: a byte image of an initialized pool.
+        let pb: &P = unsafe { &*b };
+        assert_eq!(pb.check_mapping(), Err(-rseq_abi::errno::EFAULT));
+        assert_eq!(pb.reclaim(cpus[0]), Err(-rseq_abi::errno::EFAULT));
+        assert_eq!(pb.add_storage(storage(64)), Err(StorageError::Remapped));
+        // A private pool works anywhere.
+        let private = P::new(IndexMode::CpuId, 64, 8);
+        assert!(!private.is_shared());
+        assert_eq!(private.check_mapping(), Ok(()));
+    }
+
     #[test]
     fn bad_sizes_are_refused() {
         let p = Pool::<4>::new(IndexMode::CpuId, 12, 8);
