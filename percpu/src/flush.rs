@@ -816,7 +816,11 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         assert_eq!(st.packets, 1);
-        assert_eq!(rb.free_packets(), 3, "the packet is back on the copy's stack");
+        assert_eq!(
+            rb.free_packets(),
+            3,
+            "the packet is back on the copy's stack"
+        );
         assert_eq!(rb.has_packet(c), Some(false));
         // The original is untouched by the copy's flush (a ring holding
         // pointers would have had the copy read and reset the original's
