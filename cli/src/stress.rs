@@ -1309,6 +1309,16 @@ pub fn run(args: &[String]) -> i32 {
             "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU)"
         }
     );
+    if modes.iter().any(|m| m.starts_with("shared")) {
+        println!(
+            "stress: shared structures fence by {}",
+            if cfg.private_fence {
+                "the private membarrier fence (negative control: --private-fence)"
+            } else {
+                "visiting the CPU (fence_cpu_shared: every process's sections)"
+            }
+        );
+    }
     let d = cfg.delay.min(u32::MAX as usize) as u32;
     rseq_percpu::set_injection([d; 3], cfg.trap_every);
     let (mut passed, mut failed) = (0, 0);
