@@ -237,10 +237,12 @@ int rseq_percpu_ring_lost (void *ring, uint64_t *out);
    Process death: a record is published by the one commit of its section,
    so a producer killed at any point leaves no partial record and no slot
    read twice; one killed between taking a packet off the free stack and
-   installing it leaks that packet; a thread without an rseq area writes
-   the fallback buffer by reserve-then-commit, and a process killed between
-   the two stops that buffer (not the per-CPU packets); a consumer killed
-   inside flush leaves later flushes -EBUSY.  */
+   installing it leaks that packet; a thread without an rseq area (or on a
+   CPU >= 64) writes each record into a packet of its own, published by
+   one compare-and-swap (a private ring's fallback buffer is
+   reserve-then-commit, which a process killed between the two would stop
+   at that slot); a consumer killed inside flush leaves later flushes
+   -EBUSY.  */
 #define RSEQ_PERCPU_FLUSH_RECORDS 64
 #define RSEQ_PERCPU_FLUSH_PACKETS 128
 struct rseq_percpu_flush_stats

@@ -57,9 +57,11 @@
 //! taking a packet off the free stack and installing it leaks that packet
 //! (at most one per death; records are never lost by it, at worst a later
 //! write finds no free packet and is dropped and counted). Threads without
-//! an rseq area write through the [`CasRing`] fallback, reserve then commit:
-//! a process killed between the two stops the fallback buffer at that slot
-//! (the per-CPU packets are not affected). A consumer killed inside
+//! an rseq area (or on a CPU `>= C`) do not use the [`CasRing`] fallback
+//! there (reserve, then commit: a process killed between the two would stop
+//! the consumer at that slot): each of their records goes into a packet of
+//! its own, published by one compare-and-swap on a fallback chain that
+//! every flush takes with one exchange. A consumer killed inside
 //! [`FlushRing::flush`] leaves the consumer flag set: later flushes answer
 //! `-EBUSY`.
 //!
@@ -68,7 +70,7 @@
 //! writes the ring.
 
 use crate::remote::{fence_cpu, fence_cpu_shared};
-use crate::ring::{with_payload, CasRing, Overrun, RecordSlot, RECORD_MAX, RECORD_SLOT};
+use crate::ring::{header, with_payload, CasRing, Overrun, RecordSlot, RECORD_MAX, RECORD_SLOT};
 use crate::{
     arch, cached_index, count_abort, injected, injection, read_index, thread_area, IndexMode,
     Outcome, Where,
@@ -159,6 +161,9 @@ pub struct FlushRing<const C: usize, const R: usize, const P: usize, const INJEC
     flushed_packets: AtomicU64,
     deferred: AtomicU64,
     fallback: CasRing<R>,
+    /// A shared ring's fallback: packets of one record each, published by a
+    /// compare-and-swap (the top's index + 1, 0 for none; newest first).
+    fallback_chain: Line,
 }
 
 impl<const C: usize, const R: usize, const P: usize, const INJECT: bool> Default
@@ -208,6 +213,7 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
             flushed_packets: AtomicU64::new(0),
             deferred: AtomicU64::new(0),
             fallback: CasRing::new(),
+            fallback_chain: Line::ZERO,
         }
     }
 
@@ -444,6 +450,9 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
                 }
             }
         }
+        if self.is_shared() {
+            return self.write_fallback_packet(payload);
+        }
         self.fallback
             .write(payload)
             .map(|_| Where::Fallback)
@@ -451,6 +460,74 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
                 Overrun::Full(_) => Overrun::Full(Where::Fallback),
                 e => e,
             })
+    }
+
+    /// A shared ring's write without a per-CPU packet (no rseq area, an
+    /// unregistered one, a CPU `>= C`): the record goes into a packet of its
+    /// own from the free stack, which one compare-and-swap then publishes
+    /// on the fallback chain. The [`CasRing`]'s reserve-then-commit would let
+    /// a process killed between the two stop the consumer at that slot;
+    /// here a writer killed before its exchange leaves nothing visible (and
+    /// leaks that packet). One packet per record: the path is for threads
+    /// without rseq, not a fast path.
+    fn write_fallback_packet(&self, payload: &[u8]) -> Result<Where, Overrun> {
+        let Some(p) = self.take_packet() else {
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            return Err(Overrun::Full(Where::Fallback));
+        };
+        let pk = self.packet(p);
+        let Some(rec) = pk.records.first() else {
+            // R == 0: no record fits.
+            self.put_packet(p);
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            return Err(Overrun::Full(Where::Fallback));
+        };
+        let slot = rec.0.get().cast::<u64>();
+        // SAFETY: the packet is ours (off the free stack, on no list) until
+        // the exchange below publishes it; the payload (<= RECORD_MAX bytes,
+        // checked by write) fits after the 8-byte header.
+        unsafe {
+            slot.write_volatile(header(0, payload.len()));
+            core::ptr::copy_nonoverlapping(
+                payload.as_ptr(),
+                slot.add(1).cast::<u8>(),
+                payload.len(),
+            );
+        }
+        pk.count.store(1, Ordering::Relaxed);
+        let link = self.link_to(p);
+        let chain = &self.fallback_chain.word;
+        let mut head = chain.load(Ordering::Relaxed);
+        loop {
+            pk.next.store(head, Ordering::Relaxed);
+            // Release: the record and the count before the packet is seen.
+            match chain.compare_exchange_weak(head, link, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return Ok(Where::Fallback),
+                Err(h) => head = h,
+            }
+        }
+    }
+
+    /// Takes the fallback chain (one exchange: the packets are then the
+    /// caller's) and reads it oldest first; returns (records, packets).
+    fn read_fallback_chain(&self, f: &mut impl FnMut(Where, &[u8])) -> (u64, u64) {
+        if self.fallback_chain.word.load(Ordering::Relaxed) == 0 {
+            return (0, 0);
+        }
+        let mut p = self.linked(self.fallback_chain.word.swap(0, Ordering::Acquire));
+        // Newest first as pushed: reverse the links (bounded, as read_chain).
+        let mut reversed = 0;
+        for _ in 0..P {
+            if p == 0 {
+                break;
+            }
+            let pk = self.packet(p);
+            let next = self.linked(pk.next.load(Ordering::Relaxed));
+            pk.next.store(self.link_to(reversed), Ordering::Relaxed);
+            reversed = p;
+            p = next;
+        }
+        self.read_chain_as(reversed, Where::Fallback, f)
     }
 
     /// Gives CPU `i < C` (the caller's, when it looked) a packet from the
@@ -498,7 +575,17 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
 
     /// Reads the packets of a pending chain (oldest first), resets them and
     /// puts them back on the free stack; returns (records, packets).
-    fn read_chain(&self, mut p: usize, i: u32, f: &mut impl FnMut(Where, &[u8])) -> (u64, u64) {
+    fn read_chain(&self, p: usize, i: u32, f: &mut impl FnMut(Where, &[u8])) -> (u64, u64) {
+        self.read_chain_as(p, Where::Slot(i), f)
+    }
+
+    /// [`Self::read_chain`], reporting its records as from `w`.
+    fn read_chain_as(
+        &self,
+        mut p: usize,
+        w: Where,
+        f: &mut impl FnMut(Where, &[u8]),
+    ) -> (u64, u64) {
         let (mut records, mut packets) = (0, 0);
         // At most P packets: a chain is never longer, and a shared mapping
         // that another process corrupted must not loop the consumer forever.
@@ -510,7 +597,7 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
                 // or no producer runs): its records below the count are
                 // complete and nothing writes them.
                 let img = unsafe { core::ptr::read_volatile(rec.0.get()) };
-                with_payload(&img, &mut |b: &[u8]| f(Where::Slot(i), b));
+                with_payload(&img, &mut |b: &[u8]| f(w, b));
             }
             let next = self.linked(pk.next.load(Ordering::Relaxed));
             pk.count.store(0, Ordering::Relaxed);
@@ -579,6 +666,9 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
             st.packets += k;
         }
         st.records += self.fallback.consume(|p| f(Where::Fallback, p)) as u64;
+        let (r, k) = self.read_fallback_chain(&mut f);
+        st.records += r;
+        st.packets += k;
         self.flushed_records
             .fetch_add(st.records, Ordering::Relaxed);
         self.flushed_packets
@@ -614,6 +704,9 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
             }
         }
         st.records += self.fallback.consume(|p| f(Where::Fallback, p)) as u64;
+        let (r, k) = self.read_fallback_chain(&mut f);
+        st.records += r;
+        st.packets += k;
         self.flushed_records
             .fetch_add(st.records, Ordering::Relaxed);
         self.flushed_packets
@@ -831,6 +924,57 @@ mod tests {
         ra.flush(|w, p| again.push((w, p.to_vec()))).unwrap();
         assert_eq!(again, got);
         assert_eq!(ra.free_packets(), 3);
+    }
+
+    /// A shared ring's writer without a per-CPU packet (here: on a CPU
+    /// beyond C) publishes each record in a packet of its own with one
+    /// exchange, never through the reserve-then-commit buffer; a private
+    /// ring's goes to that buffer.
+    #[test]
+    fn a_shared_rings_fallback_publishes_whole_packets() {
+        let mut cpus = [0u32; 1024];
+        let n = crate::allowed_cpus(&mut cpus);
+        let Some(&c) = cpus[..n].iter().find(|&&c| c >= 1) else {
+            return; // one CPU: no index beyond C = 1
+        };
+        let shared: &'static FlushRing<1, 8, 8> = Box::leak(Box::new(FlushRing::new_shared()));
+        let private: &'static FlushRing<1, 8, 8> = Box::leak(Box::new(FlushRing::new()));
+        std::thread::spawn(move || {
+            assert_eq!(crate::pin_to_cpu(c as usize), 0);
+            for k in 0..5u8 {
+                assert_eq!(shared.write(&[k]), Ok(Where::Fallback));
+                assert_eq!(private.write(&[k]), Ok(Where::Fallback));
+            }
+        })
+        .join()
+        .unwrap();
+        assert_eq!(shared.free_packets(), 3, "one packet per fallback record");
+        assert_eq!(private.free_packets(), 8, "the private ring's CasRing");
+        for ring in [shared, private] {
+            let mut got = vec![];
+            let st = ring.flush(|w, p| got.push((w, p.to_vec()))).unwrap();
+            assert_eq!(
+                got,
+                (0..5u8)
+                    .map(|k| (Where::Fallback, vec![k]))
+                    .collect::<Vec<_>>(),
+                "oldest first"
+            );
+            assert_eq!(st.records, 5);
+            assert_eq!(ring.free_packets(), 8);
+        }
+        // Packets exhausted: the sixth record onwards is dropped, counted.
+        std::thread::spawn(move || {
+            assert_eq!(crate::pin_to_cpu(c as usize), 0);
+            for k in 0..8u8 {
+                assert_eq!(shared.write(&[k]), Ok(Where::Fallback));
+            }
+            assert_eq!(shared.write(&[9]), Err(Overrun::Full(Where::Fallback)));
+        })
+        .join()
+        .unwrap();
+        assert_eq!(shared.lost(), 1);
+        assert_eq!(shared.flush(|_, _| {}).map(|st| st.records), Ok(8));
     }
 
     #[test]
