@@ -562,11 +562,11 @@ pub fn mode_shared(cfg: &Config) -> Result<(String, u64), String> {
         errors.push(format!("consumer (wait status {st:#x}): {verdict}"));
     }
     if !errors.is_empty() {
-        return Err(format!("shared: {}", errors.join("; ")));
+        return Err(errors.join("; "));
     }
     Ok((
         format!(
-            "shared: {} generations of {per_gen} producer processes, {deaths} SIGKILLed (inside \
+            "{} generations of {per_gen} producer processes, {deaths} SIGKILLed (inside \
              a section or between records), {aborts} aborts in the producers ({:.2} per 1000 \
              records); {verdict}",
             generations,
@@ -581,7 +581,7 @@ pub fn mode_shared_forced(_cfg: &Config, private_fence: bool) -> Result<(String,
     let mut cpus = [0u32; 1024];
     let n = rseq_percpu::allowed_cpus(&mut cpus);
     if n < 2 {
-        return Err("shared-forced: needs 2 allowed CPUs".into());
+        return Err("needs 2 allowed CPUs".into());
     }
     let (a, b) = (cpus[0], cpus[1]);
     let m = map_region()?;
@@ -708,10 +708,10 @@ pub fn mode_shared_forced(_cfg: &Config, private_fence: bool) -> Result<(String,
         all
     });
     if let Some(e) = err {
-        return Err(format!("shared-forced: {e}"));
+        return Err(e);
     }
     if !(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0) {
-        return Err(format!("shared-forced: producer wait status {st:#x}"));
+        return Err(format!("producer wait status {st:#x}"));
     }
     // Quiescent now: everything still in a packet.
     #[allow(unsafe_code)]
@@ -733,7 +733,7 @@ pub fn mode_shared_forced(_cfg: &Config, private_fence: bool) -> Result<(String,
     let sched = if fifo { "SCHED_FIFO" } else { "SCHED_OTHER" };
     match seen.check(std::slice::from_ref(&written)) {
         Err(e) => Err(format!(
-            "shared-forced, {how}: {e}; {conclusive} of {ROUNDS} rounds had the producer's \
+            "{how}: {e}; {conclusive} of {ROUNDS} rounds had the producer's \
              section (pinned to CPU {a}, {sched}) commit after the consumer's flush fenced CPU {a}"
         )),
         // The negative control did not fail: no round had the producer's
@@ -741,7 +741,7 @@ pub fn mode_shared_forced(_cfg: &Config, private_fence: bool) -> Result<(String,
         // something else, or started late).
         Ok(()) if private_fence => Ok((
             format!(
-                "shared-forced, {how}: inconclusive: {restarted} rounds restarted by a \
+                "{how}: inconclusive: {restarted} rounds restarted by a \
                  preemption, {waited} committed before the flush read, {conclusive} other, \
                  no record lost ({sched})"
             ),
@@ -749,7 +749,7 @@ pub fn mode_shared_forced(_cfg: &Config, private_fence: bool) -> Result<(String,
         )),
         Ok(()) => Ok((
             format!(
-                "shared-forced, {how}: {acked} records read exactly once; {ROUNDS} rounds with \
+                "{how}: {acked} records read exactly once; {ROUNDS} rounds with \
                  the producer process ({sched}, CPU {a}) inside a 1.2e8-iteration section while \
                  the consumer process (CPU {b}) flushed: {restarted} restarted by the fence, \
                  {waited} committed before the fence returned, {conclusive} started after the \
