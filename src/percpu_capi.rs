@@ -7,7 +7,10 @@
 //! entry checks its pointers (null, alignment) and sizes and returns a
 //! negative errno for bad input instead of touching memory. Objects (counter,
 //! pool, ring, lock) live in memory the caller provides, of the size and
-//! alignment the `*_size` functions and `RSEQ_PERCPU_ALIGN` give.
+//! alignment the `*_size` functions and `RSEQ_PERCPU_ALIGN` give; that
+//! memory may be shared between processes for the objects created with
+//! `RSEQ_PERCPU_SHARED` or `rseq_percpu_flush_ring_init_shared` (`cpu_id`
+//! indexing, cross-process fences; see `headers/rseq-percpu.h`).
 
 use core::ffi::{c_int, c_long, c_uint, c_void};
 use core::mem::{align_of, size_of};
