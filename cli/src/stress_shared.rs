@@ -379,7 +379,10 @@ fn consumer(m: &Mapping, producers: usize) -> i32 {
             // a hang.
             let since = *after_done.get_or_insert_with(Instant::now);
             if since.elapsed() > Duration::from_secs(120) {
-                say(r, "a CPU's packets stayed out of the fence's reach for 120 s");
+                say(
+                    r,
+                    "a CPU's packets stayed out of the fence's reach for 120 s",
+                );
                 return 1;
             }
             std::thread::sleep(Duration::from_millis(5));
