@@ -500,7 +500,11 @@ rseq_percpu_inline_counter_inc (void *counter)
    uses the global list.  The sections load the slot's reclaim guard
    (rseq_percpu_pool_reclaim), as the library's: that is why the lookup
    function is _v2 (a program built with a header whose pool sections did
-   not load it fails to link instead of racing a reclaim).  */
+   not load it fails to link instead of racing a reclaim).  A shared pool
+   (RSEQ_PERCPU_SHARED) works inline too, at the address where it was
+   initialized: the inline attempt does not check that (the calls answer
+   -EFAULT elsewhere), so map it at the same address in every process, as
+   <rseq-percpu.h> requires.  */
 
 static inline int
 rseq_percpu_inline_pool_alloc (void *pool, void **out)

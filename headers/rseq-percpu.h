@@ -53,6 +53,32 @@ extern "C" {
 #define RSEQ_PERCPU_CPU_ID 0 /* cpu_id */
 #define RSEQ_PERCPU_MM_CID 1 /* mm_cid (Linux 6.3+): dense concurrency ids */
 
+/* Objects shared between processes (MAP_SHARED memory, several processes
+   running sections on one object: a tracer's per-CPU buffers flushed by a
+   consumer daemon, a pool shared by worker processes).  OR
+   RSEQ_PERCPU_SHARED into the MODE of rseq_percpu_counter_init,
+   rseq_percpu_ring_init or rseq_percpu_pool_init, or create the flush ring
+   with rseq_percpu_flush_ring_init_shared.  Rules:
+     - cpu_id indexing only: RSEQ_PERCPU_MM_CID | RSEQ_PERCPU_SHARED is
+       -EINVAL (an mm_cid is per process: two processes both own id 0);
+     - counter, ring, flush ring hold no pointer: each process may map the
+       object at any address;
+     - the pool links its free objects by address and hands out addresses:
+       the pool and its storage must be mapped at the same address in every
+       process (mapped before fork, or MAP_FIXED); its entries return
+       -EFAULT in a process that maps it elsewhere;
+     - a shared flush ring's flush and a shared pool's reclaim fence with
+       rseq_percpu_remote_fence_shared (every process's sections), never the
+       private membarrier command;
+     - a process killed inside a section leaves nothing visible (a record,
+       a push or a pop is one commit); see README "Shared memory" for what
+       a death between two steps leaks (a consumer killed inside flush or
+       consume leaves later ones -EBUSY or 0);
+     - the reader lock and the spin locks are process-private (private
+       membarrier, private futexes): their init refuses RSEQ_PERCPU_SHARED
+       (-EINVAL).  */
+#define RSEQ_PERCPU_SHARED 0x100
+
 /* Results of the raw operations (>= 0), besides negative errno values.  */
 #define RSEQ_PERCPU_DONE 0           /* committed */
 #define RSEQ_PERCPU_COMPARE_FAILED 1 /* comparison failed, nothing committed */
@@ -162,8 +188,11 @@ int rseq_percpu_pool_free (void *pool, void *obj);
    number of objects moved, or -EINVAL (CPU >= 256, bad pool), -EBUSY
    (another thread is reclaiming that list), -EAGAIN (fallback only: the
    CPU cannot be visited now, e.g. offline; nothing moved),
-   -EOPNOTSUPP (mm_cid mode without membarrier's rseq command).  Costs one
-   membarrier IPI to that CPU (see rseq_percpu_remote_fence).  */
+   -EOPNOTSUPP (mm_cid mode without membarrier's rseq command), -EFAULT
+   (a shared pool mapped at another address).  Costs one membarrier IPI to
+   that CPU (see rseq_percpu_remote_fence); a shared pool
+   (RSEQ_PERCPU_SHARED) visits the CPU instead (rseq_percpu_remote_fence_shared),
+   and answers -EAGAIN where that cannot run.  */
 long rseq_percpu_pool_reclaim (void *pool, unsigned int cpu);
 /* Free objects on CPU's list now (a snapshot: exact only while nothing
    runs there, e.g. an offline CPU), or -EINVAL.  */
@@ -198,7 +227,22 @@ int rseq_percpu_ring_lost (void *ring, uint64_t *out);
    flush calls FN for each record (CPU by CPU, each packet in order) and
    returns how many, or -EBUSY (another flush runs), -EINVAL.
    drain_quiescent is flush without fences, for when no thread writes
-   (packets a fallback fence could not reach included).  */
+   (packets a fallback fence could not reach included).
+   init_shared makes a ring that several processes may map, at any address
+   (it holds offsets, not pointers), and write and flush: its flush fences
+   with rseq_percpu_remote_fence_shared (a CPU it cannot visit now keeps
+   its packets pending: stats.deferred).  A ring made with init is
+   process-private: its flush's membarrier fence does not stop another
+   process's sections, so sharing it loses and duplicates records.
+   Process death: a record is published by the one commit of its section,
+   so a producer killed at any point leaves no partial record and no slot
+   read twice; one killed between taking a packet off the free stack and
+   installing it leaks that packet; a thread without an rseq area (or on a
+   CPU >= 64) writes each record into a packet of its own, published by
+   one compare-and-swap (a private ring's fallback buffer is
+   reserve-then-commit, which a process killed between the two would stop
+   at that slot); a consumer killed inside flush leaves later flushes
+   -EBUSY.  */
 #define RSEQ_PERCPU_FLUSH_RECORDS 64
 #define RSEQ_PERCPU_FLUSH_PACKETS 128
 struct rseq_percpu_flush_stats
@@ -212,6 +256,7 @@ struct rseq_percpu_flush_stats
 };
 size_t rseq_percpu_flush_ring_size (void);
 int rseq_percpu_flush_ring_init (void *mem, size_t size);
+int rseq_percpu_flush_ring_init_shared (void *mem, size_t size);
 int rseq_percpu_flush_ring_write (void *ring, const void *payload, size_t len);
 long rseq_percpu_flush_ring_flush (void *ring,
                                    void (*fn) (void *arg, int where,
@@ -227,16 +272,31 @@ int rseq_percpu_flush_ring_stats (void *ring,
 /* 1 when CPU holds an active packet, 0 when not, -EINVAL (CPU >= 64).  */
 int rseq_percpu_flush_ring_has_packet (void *ring, unsigned int cpu);
 
-/* Remote access: restarts every restartable sequence running (or
-   preempted) on CPU, so that data only sequences committing on CPU write
-   may then be taken over by the caller, if those sequences load a guard
-   or pointer the caller changed before the call.  membarrier
-   (MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU, CPU),
-   Linux 5.10+: returns 0; where that is unavailable, the caller visits CPU
-   (pins itself there, checks it runs there, restores its affinity):
-   returns 1, or -EAGAIN when it cannot run there now (offline, outside its
-   allowed CPUs).  -EINVAL for CPU >= 1024.  */
+/* Remote access: restarts every restartable sequence OF THE CALLING
+   PROCESS running (or preempted) on CPU, so that data only sequences
+   committing on CPU write may then be taken over by the caller, if those
+   sequences load a guard or pointer the caller changed before the call.
+   membarrier (MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+   MEMBARRIER_CMD_FLAG_CPU, CPU), Linux 5.10+: returns 0; where that is
+   unavailable, the caller visits CPU (pins itself there, checks it runs
+   there, restores its affinity): returns 1, or -EAGAIN when it cannot run
+   there now (offline, outside its allowed CPUs).  -EINVAL for CPU >= 1024.
+   The membarrier command interrupts CPU only if it runs a thread of the
+   caller's process, and restarts only that thread: a section of another
+   process on CPU may commit after this returns.  Use it for process-private
+   data only.  */
 int rseq_percpu_remote_fence (unsigned int cpu);
+/* The same for data in shared memory: restarts every restartable sequence
+   of EVERY process running (or preempted) on CPU.  Always visits CPU (while
+   the caller runs there nothing else does, so whatever section ran there
+   was preempted, which restarts it): returns 1, or -EAGAIN (offline,
+   outside the caller's allowed CPUs: nothing may be assumed, retry later),
+   -EINVAL for CPU >= 1024.  No membarrier command restarts another
+   process's sections (MEMBARRIER_CMD_GLOBAL_EXPEDITED only executes a
+   memory barrier there).  Costs two migrations of the caller (tens of
+   microseconds); the caller's affinity is restored (CPUs offline during
+   the call excepted).  */
+int rseq_percpu_remote_fence_shared (unsigned int cpu);
 /* ON != 0: every fence visits (the fallback), for tests; returns 0.  */
 int rseq_percpu_remote_fallback_only (int on);
 
@@ -245,7 +305,8 @@ int rseq_percpu_remote_fallback_only (int on);
    line); write_lock excludes writers, stops readers with
    membarrier (MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) and waits for the
    readers inside.  read_lock returns where the reader was counted.
-   Readers must not take the write lock.  */
+   Readers must not take the write lock.  Process-private (init refuses
+   RSEQ_PERCPU_SHARED).  */
 size_t rseq_percpu_lock_size (void);
 int rseq_percpu_lock_init (void *mem, size_t size, int mode);
 int rseq_percpu_read_lock (void *lock);

@@ -7,7 +7,10 @@
 //! entry checks its pointers (null, alignment) and sizes and returns a
 //! negative errno for bad input instead of touching memory. Objects (counter,
 //! pool, ring, lock) live in memory the caller provides, of the size and
-//! alignment the `*_size` functions and `RSEQ_PERCPU_ALIGN` give.
+//! alignment the `*_size` functions and `RSEQ_PERCPU_ALIGN` give; that
+//! memory may be shared between processes for the objects created with
+//! `RSEQ_PERCPU_SHARED` or `rseq_percpu_flush_ring_init_shared` (`cpu_id`
+//! indexing, cross-process fences; see `headers/rseq-percpu.h`).
 
 use core::ffi::{c_int, c_long, c_uint, c_void};
 use core::mem::{align_of, size_of};
@@ -101,6 +104,28 @@ fn mode_of(mode: c_int) -> Result<IndexMode, c_int> {
         1 if rseq_percpu::mm_cid_available() => Ok(IndexMode::MmCid),
         1 => Err(-EOPNOTSUPP),
         _ => Err(-EINVAL),
+    }
+}
+
+/// `RSEQ_PERCPU_SHARED`: OR-ed into the mode of an `*_init`, the object may
+/// live in `MAP_SHARED` memory used by several processes.
+pub const SHARED_FLAG: c_int = 0x100;
+
+/// The mode of an `*_init` call: the index mode (`mm_cid` without kernel
+/// support degrades to `cpu_id`, as before) and whether `SHARED_FLAG` was
+/// given. `-EINVAL` for a shared object indexed by `mm_cid` (concurrency ids
+/// are per process: two processes both own id 0) or of a kind that cannot
+/// be shared (`shareable` false).
+fn init_mode(mode: c_int, shareable: bool) -> Result<(IndexMode, bool), c_int> {
+    let shared = mode & SHARED_FLAG != 0;
+    let mode = mode & !SHARED_FLAG;
+    if shared && (!shareable || mode != 0) {
+        return Err(-EINVAL);
+    }
+    match mode_of(mode) {
+        Ok(m) => Ok((m, shared)),
+        Err(e) if e == -EOPNOTSUPP => Ok((IndexMode::CpuId, shared)),
+        Err(e) => Err(e),
     }
 }
 
@@ -385,9 +410,9 @@ pub unsafe extern "C" fn rseq_percpu_counter_init(
     if !object_ok::<CCounter>(mem, size) {
         return -EINVAL;
     }
-    let mode = match mode_of(mode) {
-        Ok(m) => m,
-        Err(e) if e == -EOPNOTSUPP => IndexMode::CpuId,
+    // Shareable: per-CPU words and an atomic fallback, no pointer, no fence.
+    let mode = match init_mode(mode, true) {
+        Ok((m, _)) => m,
         Err(e) => return e,
     };
     // SAFETY: checked size and alignment; the caller's contract.
@@ -478,14 +503,27 @@ pub unsafe extern "C" fn rseq_percpu_pool_init(
     if !object_ok::<CPool>(mem, size) || object_size < 16 || !object_size.is_multiple_of(8) {
         return -EINVAL;
     }
-    let mode = match mode_of(mode) {
+    let (mode, shared) = match init_mode(mode, true) {
         Ok(m) => m,
-        Err(e) if e == -EOPNOTSUPP => IndexMode::CpuId,
         Err(e) => return e,
     };
     // SAFETY: checked size and alignment; the caller's contract.
-    unsafe { CPool::init_in_place(mem.cast(), mode, object_size, per_cpu_limit) };
+    unsafe {
+        if shared {
+            CPool::init_in_place_shared(mem.cast(), object_size, per_cpu_limit);
+        } else {
+            CPool::init_in_place(mem.cast(), mode, object_size, per_cpu_limit);
+        }
+    }
     0
+}
+
+/// An initialized pool mapped where it can be used: `-EFAULT` for a shared
+/// pool this process maps at another address than where it was initialized.
+fn pool_handle<'a>(p: *const c_void) -> Result<&'a CPool, c_int> {
+    let pool = handle::<CPool>(p)?;
+    pool.check_mapping()?;
+    Ok(pool)
 }
 
 /// `rseq_percpu_pool_add_storage`: the number of objects carved.
@@ -501,7 +539,7 @@ pub unsafe extern "C" fn rseq_percpu_pool_add_storage(
     if storage.is_null() || len > isize::MAX as usize {
         return -EINVAL as c_long;
     }
-    match handle::<CPool>(pool) {
+    match pool_handle(pool) {
         Err(e) => e as c_long,
         Ok(p) => {
             // SAFETY: the caller gives the pool `len` bytes for good.
@@ -523,7 +561,7 @@ pub unsafe extern "C" fn rseq_percpu_pool_alloc(pool: *mut c_void, out: *mut *mu
     if !word_ok(out) {
         return -EINVAL;
     }
-    status(handle::<CPool>(pool).map(|p| {
+    status(pool_handle(pool).map(|p| {
         let o = p.alloc();
         // SAFETY: checked non-null and aligned.
         unsafe { *out = o.map_or(core::ptr::null_mut(), |o| o.as_ptr().cast()) };
@@ -547,7 +585,7 @@ pub unsafe extern "C" fn rseq_percpu_pool_free(pool: *mut c_void, obj: *mut c_vo
     if !(obj as usize).is_multiple_of(8) {
         return -EINVAL;
     }
-    status(handle::<CPool>(pool).map(|p| {
+    status(pool_handle(pool).map(|p| {
         // SAFETY: the caller's contract.
         unsafe { p.free(o) };
         0
@@ -557,7 +595,7 @@ pub unsafe extern "C" fn rseq_percpu_pool_free(pool: *mut c_void, obj: *mut c_vo
 /// `rseq_percpu_pool_reclaim`: objects moved, or a negative errno.
 #[no_mangle]
 pub extern "C" fn rseq_percpu_pool_reclaim(pool: *mut c_void, cpu: c_uint) -> c_long {
-    match handle::<CPool>(pool) {
+    match pool_handle(pool) {
         Err(e) => e as c_long,
         Ok(p) => match p.reclaim(cpu) {
             Ok(n) => n as c_long,
@@ -569,7 +607,7 @@ pub extern "C" fn rseq_percpu_pool_reclaim(pool: *mut c_void, cpu: c_uint) -> c_
 /// `rseq_percpu_pool_cpu_free`.
 #[no_mangle]
 pub extern "C" fn rseq_percpu_pool_cpu_free(pool: *mut c_void, cpu: c_uint) -> c_long {
-    match handle::<CPool>(pool) {
+    match pool_handle(pool) {
         Err(e) => e as c_long,
         Ok(p) => p.cpu_len(cpu).map_or(-EINVAL as c_long, |n| n as c_long),
     }
@@ -582,6 +620,16 @@ pub extern "C" fn rseq_percpu_pool_cpu_free(pool: *mut c_void, cpu: c_uint) -> c
 #[no_mangle]
 pub extern "C" fn rseq_percpu_remote_fence(cpu: c_uint) -> c_int {
     match rseq_percpu::remote::fence_cpu(cpu) {
+        Ok(rseq_percpu::remote::Fence::Membarrier) => 0,
+        Ok(rseq_percpu::remote::Fence::Visited) => 1,
+        Err(e) => e,
+    }
+}
+
+/// `rseq_percpu_remote_fence_shared`: 1 (visited), or a negative errno.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_remote_fence_shared(cpu: c_uint) -> c_int {
+    match rseq_percpu::remote::fence_cpu_shared(cpu) {
         Ok(rseq_percpu::remote::Fence::Membarrier) => 0,
         Ok(rseq_percpu::remote::Fence::Visited) => 1,
         Err(e) => e,
@@ -614,6 +662,23 @@ pub unsafe extern "C" fn rseq_percpu_flush_ring_init(mem: *mut c_void, size: usi
     }
     // SAFETY: checked size and alignment; the caller's contract.
     unsafe { CFlush::init_in_place(mem.cast()) };
+    0
+}
+
+/// `rseq_percpu_flush_ring_init_shared`.
+///
+/// # Safety
+/// As [`rseq_percpu_counter_init`].
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_flush_ring_init_shared(
+    mem: *mut c_void,
+    size: usize,
+) -> c_int {
+    if !object_ok::<CFlush>(mem, size) {
+        return -EINVAL;
+    }
+    // SAFETY: checked size and alignment; the caller's contract.
+    unsafe { CFlush::init_in_place_shared(mem.cast()) };
     0
 }
 
@@ -765,9 +830,10 @@ pub unsafe extern "C" fn rseq_percpu_ring_init(
     if !object_ok::<CRing>(mem, size) {
         return -EINVAL;
     }
-    let mode = match mode_of(mode) {
-        Ok(m) => m,
-        Err(e) if e == -EOPNOTSUPP => IndexMode::CpuId,
+    // Shareable: buffers indexed by position, no pointer, no fence (the
+    // consumer reads below the published heads).
+    let mode = match init_mode(mode, true) {
+        Ok((m, _)) => m,
         Err(e) => return e,
     };
     // SAFETY: checked size and alignment; the caller's contract.
@@ -866,9 +932,10 @@ pub unsafe extern "C" fn rseq_percpu_lock_init(
     if !object_ok::<CLock>(mem, size) {
         return -EINVAL;
     }
-    let mode = match mode_of(mode) {
-        Ok(m) => m,
-        Err(e) if e == -EOPNOTSUPP => IndexMode::CpuId,
+    // Not shareable: the writer stops readers with the private membarrier
+    // command, which reaches the calling process only.
+    let mode = match init_mode(mode, false) {
+        Ok((m, _)) => m,
         Err(e) => return e,
     };
     // SAFETY: checked size and alignment; the caller's contract.

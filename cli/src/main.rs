@@ -9,6 +9,7 @@ mod hosts;
 mod inspect;
 mod report;
 mod stress;
+mod stress_shared;
 
 /// Links rseq-csu's startup hooks into this program too, so that its report
 /// shows what a C program linking the component sees.

@@ -40,32 +40,41 @@ const MODES: &[&str] = &[
     "flush",
     "reclaim",
 ];
-/// Modes run only when asked for (`--mode hotplug`): they need root and a
-/// kernel with CPU hotplug (tests/kernels/hotplug.sh runs them in a guest).
-const EXTRA_MODES: &[&str] = &["hotplug"];
-const CPUS: usize = 256;
+/// Modes run only when asked for: `hotplug` needs root and a kernel with
+/// CPU hotplug (tests/kernels/hotplug.sh runs it in a guest); `shared` and
+/// `shared-forced` fork producer and consumer processes over a shared
+/// mapping (cli/src/stress_shared.rs).
+const EXTRA_MODES: &[&str] = &["hotplug", "shared", "shared-forced"];
+pub(crate) const CPUS: usize = 256;
 
 #[derive(Clone)]
-struct Config {
-    seconds: f64,
-    threads: usize,
+pub(crate) struct Config {
+    pub(crate) seconds: f64,
+    pub(crate) threads: usize,
     delay: usize,
-    trap_every: usize,
+    pub(crate) trap_every: usize,
     yield_every: u64,
     sleep_every: u64,
     signal_every: u64,
     migrate_every: u64,
     index: IndexMode,
     cycles: usize,
+    /// `shared`: offline/online cycles of CPUs 1.. meanwhile (0: none).
+    pub(crate) hotplug_cycles: usize,
+    /// `shared-forced`: the private fence in place of the cross-process one.
+    pub(crate) private_fence: bool,
 }
 
 fn usage() -> i32 {
     eprintln!(
         "usage: rseq-libc stress [--mode MODE|all] [--seconds S] [--threads N] [--delay ITER] [--trap N]\n\
          \x20                       [--yield N] [--sleep N] [--signal N] [--migrate N] [--mm-cid] [--no-inject]\n\
-         \x20                       [--fallback-fence] [--cycles N]\n\
-         modes: {} (and hotplug: root, CPU hotplug; --cycles offline/online cycles); --fallback-fence: remote\n\
-         fences visit the CPU instead of membarrier; --delay: delay-loop iterations at each of the 3 points inside every section;\n\
+         \x20                       [--fallback-fence] [--cycles N] [--hotplug-cycles N] [--private-fence]\n\
+         modes: {} (and hotplug: root, CPU hotplug; --cycles offline/online cycles;\n\
+         shared: producer processes and a consumer process over MAP_SHARED memory, producers SIGKILLed,\n\
+         --hotplug-cycles: CPUs 1.. offline and back meanwhile (root); shared-forced: a producer process\n\
+         spinning inside a section while the consumer process flushes, --private-fence: the negative control);\n\
+         --fallback-fence: remote fences visit the CPU instead of membarrier; --delay: delay-loop iterations at each of the 3 points inside every section;\n\
          --trap: a forced abort (int3 inside the section) in every Nth section;\n\
          yield/sleep/signal/migrate: every N operations per thread (0: off).\n\
          Defaults: 1 s per mode, 8 threads per CPU, delay 50, trap 32, yield 97, sleep 4099, signal 499, migrate 1021.",
@@ -79,10 +88,22 @@ extern "C" fn on_sigusr1(_: libc::c_int) {}
 /// `SIGTRAP`s taken: one per forced abort that reached its `int3`.
 static TRAPS: AtomicU64 = AtomicU64::new(0);
 
+/// `shared`: the process kills itself at this many `SIGTRAP`s (0: never),
+/// i.e. inside the section of its Nth forced abort.
+pub(crate) static TRAPS_TO_DIE: AtomicU64 = AtomicU64::new(0);
+
 extern "C" fn on_sigtrap(_: libc::c_int) {
     // The kernel has already moved the thread to the section's abort
     // handler; returning resumes there.
-    TRAPS.fetch_add(1, Ordering::Relaxed);
+    let n = TRAPS.fetch_add(1, Ordering::Relaxed) + 1;
+    if n == TRAPS_TO_DIE.load(Ordering::Relaxed) {
+        #[allow(unsafe_code)]
+        // SAFETY: kill and getpid are async-signal-safe; ending the process
+        // here, interrupted inside a section, is the point of the test.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL)
+        };
+    }
 }
 
 /// Per-thread injection state.
@@ -571,11 +592,11 @@ fn mode_lock(cfg: &Config) -> Result<(String, u64), String> {
 /// Which records a thread wrote, or a consumer read: a bitmap by sequence
 /// number.
 #[derive(Default, Clone)]
-struct SeqSet(Vec<u64>);
+pub(crate) struct SeqSet(pub(crate) Vec<u64>);
 
 impl SeqSet {
     /// Sets `seq`; false when it was set already.
-    fn insert(&mut self, seq: u64) -> bool {
+    pub(crate) fn insert(&mut self, seq: u64) -> bool {
         let (w, b) = ((seq / 64) as usize, seq % 64);
         if w >= self.0.len() {
             self.0.resize((w + 1).next_power_of_two(), 0);
@@ -585,7 +606,7 @@ impl SeqSet {
         !had
     }
 
-    fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.0.iter().map(|w| u64::from(w.count_ones())).sum()
     }
 
@@ -603,15 +624,15 @@ impl SeqSet {
 /// What a flush-ring consumer saw: per producer, the sequence numbers read;
 /// torn and duplicated records.
 #[derive(Default)]
-struct Seen {
-    seqs: Vec<SeqSet>,
+pub(crate) struct Seen {
+    pub(crate) seqs: Vec<SeqSet>,
     torn: u64,
     dup: u64,
-    records: u64,
+    pub(crate) records: u64,
 }
 
 impl Seen {
-    fn take(&mut self, p: &[u8]) {
+    pub(crate) fn take(&mut self, p: &[u8]) {
         self.records += 1;
         if !record_ok(p) {
             self.torn += 1;
@@ -628,7 +649,7 @@ impl Seen {
     }
 
     /// Every record written read once, none read that was not written.
-    fn check(&self, written: &[SeqSet]) -> Result<(), String> {
+    pub(crate) fn check(&self, written: &[SeqSet]) -> Result<(), String> {
         if self.torn != 0 || self.dup != 0 {
             return Err(format!(
                 "{} torn and {} duplicated records",
@@ -735,7 +756,7 @@ fn sysfs_online(cpu: usize) -> String {
 
 /// Takes `cpu` offline (`on` false) or online through sysfs, and checks the
 /// file reads back the new state.
-fn set_online(cpu: usize, on: bool) -> Result<(), String> {
+pub(crate) fn set_online(cpu: usize, on: bool) -> Result<(), String> {
     let path = sysfs_online(cpu);
     let want = if on { "1" } else { "0" };
     std::fs::write(&path, want).map_err(|e| format!("write {want} to {path}: {e}"))?;
@@ -1121,7 +1142,7 @@ fn mode_hotplug(cfg: &Config) -> Result<(String, u64), String> {
 }
 
 /// A variable-length record whose every byte depends on (thread, seq, len).
-fn record(t: u8, seq: u64, buf: &mut [u8; RECORD_MAX]) -> usize {
+pub(crate) fn record(t: u8, seq: u64, buf: &mut [u8; RECORD_MAX]) -> usize {
     let len = 10 + (seq as usize % (RECORD_MAX - 9));
     buf[0] = len as u8;
     buf[1] = t;
@@ -1158,6 +1179,8 @@ pub fn run(args: &[String]) -> i32 {
         migrate_every: 1021,
         index: IndexMode::CpuId,
         cycles: 12,
+        hotplug_cycles: 0,
+        private_fence: false,
     };
     let mut modes: Vec<&str> = MODES.to_vec();
     let mut chosen = false;
@@ -1207,7 +1230,12 @@ pub fn run(args: &[String]) -> i32 {
                 Some(v) => cfg.cycles = v as usize,
                 None => return usage(),
             },
+            "--hotplug-cycles" => match num(a) {
+                Some(v) => cfg.hotplug_cycles = v as usize,
+                None => return usage(),
+            },
             "--fallback-fence" => rseq_percpu::remote::set_fallback_only(true),
+            "--private-fence" => cfg.private_fence = true,
             "--mm-cid" => cfg.index = IndexMode::MmCid.or_supported(),
             "--no-inject" => {
                 cfg.delay = 0;
@@ -1281,6 +1309,16 @@ pub fn run(args: &[String]) -> i32 {
             "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU)"
         }
     );
+    if modes.iter().any(|m| m.starts_with("shared")) {
+        println!(
+            "stress: shared structures fence by {}",
+            if cfg.private_fence {
+                "the private membarrier fence (negative control: --private-fence)"
+            } else {
+                "visiting the CPU (fence_cpu_shared: every process's sections)"
+            }
+        );
+    }
     let d = cfg.delay.min(u32::MAX as usize) as u32;
     rseq_percpu::set_injection([d; 3], cfg.trap_every);
     let (mut passed, mut failed) = (0, 0);
@@ -1299,18 +1337,31 @@ pub fn run(args: &[String]) -> i32 {
             "flush" => mode_flush(&cfg),
             "reclaim" => mode_reclaim(&cfg),
             "hotplug" => mode_hotplug(&cfg),
+            "shared" => crate::stress_shared::mode_shared(&cfg),
+            "shared-forced" => crate::stress_shared::mode_shared_forced(&cfg, cfg.private_fence),
             _ => mode_ring(&cfg),
         };
         let aborts = rseq_percpu::take_aborts() as u64;
         let st = rseq_percpu::take_injection_stats();
         let traps = TRAPS.load(Ordering::Relaxed);
         let r = r.and_then(|(msg, ops)| {
+            // The shared modes' sections run in their child processes,
+            // which the modes count and check themselves.
+            let (forced, injected) = if m.starts_with("shared") {
+                (false, false)
+            } else {
+                (forced, injected)
+            };
             let rate = aborts as f64 * 1000.0 / ops.max(1) as f64;
-            let msg = format!(
-                "{msg}; {ops} ops, {} sections, {aborts} aborts ({rate:.2} per 1000 ops), \
-                 {} forced ({traps} SIGTRAPs)",
-                st.sections, st.traps_aborted
-            );
+            let msg = if m.starts_with("shared") {
+                msg
+            } else {
+                format!(
+                    "{msg}; {ops} ops, {} sections, {aborts} aborts ({rate:.2} per 1000 ops), \
+                     {} forced ({traps} SIGTRAPs)",
+                    st.sections, st.traps_aborted
+                )
+            };
             if st.traps_committed != 0 {
                 Err(format!(
                     "{msg}; but {} sections committed after their forced abort: the kernel \

@@ -33,20 +33,57 @@
 //!   [`CasRing`] that every flush drains too.
 //!
 //! Only `cpu_id` indexing: the fence targets a CPU.
+//!
+//! # Shared memory (several processes)
+//!
+//! A ring created with [`FlushRing::new_shared`] /
+//! [`FlushRing::init_in_place_shared`] may live in `MAP_SHARED` memory that
+//! producer processes write and another process (a consumer daemon)
+//! flushes, each mapping it at any address:
+//! - it holds no pointer: an active word holds its packet as an offset from
+//!   the word itself (the section adds it, [`arch::packet_write_raw`]),
+//!   pending chains and the free stack link packets by index;
+//! - its flush fences with [`crate::remote::fence_cpu_shared`], which
+//!   restarts the sections of every process on that CPU (the private
+//!   `membarrier` command of [`fence_cpu`] reaches the caller's process
+//!   only, see [`crate::remote`]);
+//! - it takes no lock a process could die holding: the free stack is a
+//!   lock-free stack (compare-and-swap of an index tagged against ABA).
+//!
+//! Process death: a record becomes visible in one commit (the count store
+//! that ends its section), so a producer killed anywhere leaves no partial
+//! record and never a slot seen twice: its section never commits, and the
+//! next writer on that CPU overwrites the slot. A producer killed between
+//! taking a packet off the free stack and installing it leaks that packet
+//! (at most one per death; records are never lost by it, at worst a later
+//! write finds no free packet and is dropped and counted). Threads without
+//! an rseq area (or on a CPU `>= C`) do not use the [`CasRing`] fallback
+//! there (reserve, then commit: a process killed between the two would stop
+//! the consumer at that slot): each of their records goes into a packet of
+//! its own, published by one compare-and-swap on a fallback chain that
+//! every flush takes with one exchange. A consumer killed inside
+//! [`FlushRing::flush`] leaves the consumer flag set: later flushes answer
+//! `-EBUSY`.
+//!
+//! A ring created with [`FlushRing::new`] is process-private: its flush uses
+//! the faster `membarrier` fence, which is wrong as soon as another process
+//! writes the ring.
 
-use crate::remote::fence_cpu;
-use crate::ring::{with_payload, CasRing, Overrun, RecordSlot, RECORD_MAX, RECORD_SLOT};
+use crate::remote::{fence_cpu, fence_cpu_shared};
+use crate::ring::{header, with_payload, CasRing, Overrun, RecordSlot, RECORD_MAX, RECORD_SLOT};
 use crate::{
     arch, cached_index, count_abort, injected, injection, read_index, thread_area, IndexMode,
     Outcome, Where,
 };
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Bytes of a packet's header (the count word, padded to a line).
 pub const PACKET_HEADER: usize = 64;
 
 /// A packet: the count of committed records (written by the sections of the
-/// CPU it is active on, or by its owner), the pending-list link, the records.
+/// CPU it is active on, or by its owner), the link of the pending chain or
+/// the free stack it is on (the next packet's index + 1, 0 at the end), the
+/// records.
 #[repr(C, align(64))]
 struct Packet<const R: usize> {
     count: AtomicUsize,
@@ -102,14 +139,21 @@ pub struct FlushStats {
 /// [`crate::set_injection`]).
 #[repr(C)]
 pub struct FlushRing<const C: usize, const R: usize, const P: usize, const INJECT: bool = false> {
+    /// Each CPU's active packet: 0, or the packet's address minus the
+    /// word's own address (see the module documentation).
     active: [Line; C],
     /// Packets detached from a CPU whose fence failed (fallback only),
-    /// oldest first, linked by `next`; touched by the consumer only.
+    /// oldest first, linked by `next`: the first one's index + 1, 0 for
+    /// none; touched by the consumer only.
     pending: [Line; C],
     packets: [Packet<R>; P],
-    free: [AtomicU32; P],
-    free_top: AtomicUsize,
-    free_lock: AtomicBool,
+    /// The free stack's top: a tag (incremented by every change, against
+    /// ABA) in the high 32 bits, the top packet's index + 1 in the low ones
+    /// (0: empty); the packets below it are linked by `next`.
+    free_head: AtomicU64,
+    /// Whether the ring may be shared between processes (its flush then
+    /// fences every process, see the module documentation).
+    shared: AtomicBool,
     consumer: AtomicBool,
     lost: AtomicU64,
     installs: AtomicU64,
@@ -117,6 +161,9 @@ pub struct FlushRing<const C: usize, const R: usize, const P: usize, const INJEC
     flushed_packets: AtomicU64,
     deferred: AtomicU64,
     fallback: CasRing<R>,
+    /// A shared ring's fallback: packets of one record each, published by a
+    /// compare-and-swap (the top's index + 1, 0 for none; newest first).
+    fallback_chain: Line,
 }
 
 impl<const C: usize, const R: usize, const P: usize, const INJECT: bool> Default
@@ -130,21 +177,35 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool> Default
 impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
     FlushRing<C, R, P, INJECT>
 {
-    /// Every CPU without a packet, every packet free.
+    /// Every CPU without a packet, every packet free; process-private (see
+    /// [`FlushRing::new_shared`]).
     pub const fn new() -> Self {
-        let mut free = [const { AtomicU32::new(0) }; P];
+        Self::with_sharing(false)
+    }
+
+    /// [`FlushRing::new`] for a ring that several processes may use (in
+    /// `MAP_SHARED` memory): its flush fences the sections of every process
+    /// ([`crate::remote::fence_cpu_shared`]). Build it in place in the
+    /// shared mapping with [`FlushRing::init_in_place_shared`].
+    pub const fn new_shared() -> Self {
+        Self::with_sharing(true)
+    }
+
+    const fn with_sharing(shared: bool) -> Self {
+        // The free stack: packet k links to k + 1 (index + 2), the last to
+        // none; the top is packet 0 (index + 1 = 1), tag 0.
+        let mut packets = [Packet::EMPTY; P];
         let mut k = 0;
-        while k < P {
-            free[k] = AtomicU32::new(k as u32);
+        while k + 1 < P {
+            packets[k].next = AtomicUsize::new(k + 2);
             k += 1;
         }
         FlushRing {
             active: [Line::ZERO; C],
             pending: [Line::ZERO; C],
-            packets: [Packet::EMPTY; P],
-            free,
-            free_top: AtomicUsize::new(P),
-            free_lock: AtomicBool::new(false),
+            packets,
+            free_head: AtomicU64::new(if P == 0 { 0 } else { 1 }),
+            shared: AtomicBool::new(shared),
             consumer: AtomicBool::new(false),
             lost: AtomicU64::new(0),
             installs: AtomicU64::new(0),
@@ -152,6 +213,7 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
             flushed_packets: AtomicU64::new(0),
             deferred: AtomicU64::new(0),
             fallback: CasRing::new(),
+            fallback_chain: Line::ZERO,
         }
     }
 
@@ -162,75 +224,146 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
     /// `p` is valid for writes of `Self` and aligned; any previous value is
     /// overwritten without being dropped.
     pub unsafe fn init_in_place(p: *mut Self) {
+        // SAFETY: the caller's contract.
+        unsafe { Self::init_in_place_as(p, false) }
+    }
+
+    /// Initializes the memory at `p` as [`FlushRing::new_shared`]: a ring
+    /// that several processes may map (at any address) and use.
+    ///
+    /// # Safety
+    /// As [`FlushRing::init_in_place`]; no process uses the memory during
+    /// the call.
+    pub unsafe fn init_in_place_shared(p: *mut Self) {
+        // SAFETY: the caller's contract.
+        unsafe { Self::init_in_place_as(p, true) }
+    }
+
+    /// # Safety
+    /// As [`FlushRing::init_in_place`].
+    unsafe fn init_in_place_as(p: *mut Self, shared: bool) {
         // SAFETY: the caller's contract; all-zero bytes are a valid value of
         // every field (atomics, padding, record slots), then the free stack
         // gets every packet.
         unsafe {
             core::ptr::write_bytes(p.cast::<u8>(), 0, core::mem::size_of::<Self>());
             for k in 0..P {
-                (*p).free[k].store(k as u32, Ordering::Relaxed);
+                let next = if k + 1 < P { k + 2 } else { 0 };
+                (*p).packets[k].next.store(next, Ordering::Relaxed);
             }
-            (*p).free_top.store(P, Ordering::Relaxed);
+            (*p).free_head
+                .store(if P == 0 { 0 } else { 1 }, Ordering::Relaxed);
+            (*p).shared.store(shared, Ordering::Relaxed);
         }
     }
 
-    fn lock(&self) {
-        let mut spins = 0u32;
-        while self
-            .free_lock
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            spins = spins.wrapping_add(1);
-            if spins.is_multiple_of(64) {
-                // SAFETY: sched_yield has no arguments and no memory effects.
-                unsafe { rseq_abi::arch::syscall0(rseq_abi::arch::nr::SCHED_YIELD) };
-            } else {
-                core::hint::spin_loop();
-            }
-        }
+    /// Whether the ring was created shared between processes.
+    pub fn is_shared(&self) -> bool {
+        self.shared.load(Ordering::Relaxed)
     }
 
-    fn unlock(&self) {
-        self.free_lock.store(false, Ordering::Release);
-    }
-
+    /// Pops a packet off the free stack (lock-free: a process killed
+    /// anywhere in it leaves the stack consistent); its address.
     fn take_packet(&self) -> Option<usize> {
-        self.lock();
-        let top = self.free_top.load(Ordering::Relaxed);
-        let k = if top == 0 {
-            None
-        } else {
-            self.free_top.store(top - 1, Ordering::Relaxed);
-            self.free
-                .get(top - 1)
-                .map(|k| k.load(Ordering::Relaxed) as usize)
-        };
-        self.unlock();
-        // (No indexing that could panic: the C library links no panic
-        // machinery.)
-        k.and_then(|k| self.packets.get(k))
-            .map(|p| p as *const Packet<R> as usize)
+        let mut head = self.free_head.load(Ordering::Acquire);
+        loop {
+            let k = (head & 0xffff_ffff) as usize;
+            // (No indexing that could panic: the C library links no panic
+            // machinery.)
+            let top = self.packets.get(k.checked_sub(1)?)?;
+            // May be stale when another thread popped `top` meanwhile: the
+            // tag then differs and the exchange fails.
+            let next = top.next.load(Ordering::Relaxed) as u64 & 0xffff_ffff;
+            let new = (head & !0xffff_ffff).wrapping_add(1 << 32) | next;
+            match self.free_head.compare_exchange_weak(
+                head,
+                new,
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    // Ours now: its link was the free stack's, and a packet
+                    // off every list links nowhere (a pending chain appends
+                    // it as its last).
+                    top.next.store(0, Ordering::Relaxed);
+                    return Some(top as *const Packet<R> as usize);
+                }
+                Err(h) => head = h,
+            }
+        }
     }
 
     /// The packet at address `p`.
     fn packet(&self, p: usize) -> &Packet<R> {
-        // SAFETY: every packet address the ring handles (active words,
-        // pending chains, the free stack) is one of self.packets, which
-        // lives as long as self.
+        // SAFETY: every packet address the ring handles (decoded from active
+        // words, pending chains and the free stack) is one of self.packets,
+        // which lives as long as self.
         unsafe { &*(p as *const Packet<R>) }
     }
 
-    fn put_packet(&self, p: usize) {
-        let k = (p - self.packets.as_ptr() as usize) / core::mem::size_of::<Packet<R>>();
-        self.lock();
-        let top = self.free_top.load(Ordering::Relaxed);
-        // At most P packets exist, so the stack always has room.
-        if let Some(slot) = self.free.get(top) {
-            slot.store(k as u32, Ordering::Relaxed);
-            self.free_top.store(top + 1, Ordering::Relaxed);
+    /// The index of the packet at address `p` (one of self.packets).
+    fn packet_index(&self, p: usize) -> usize {
+        (p - self.packets.as_ptr() as usize) / core::mem::size_of::<Packet<R>>()
+    }
+
+    /// A link (pending chains, free stack) to the packet at `p` (0: none).
+    fn link_to(&self, p: usize) -> usize {
+        if p == 0 {
+            0
+        } else {
+            self.packet_index(p) + 1
         }
-        self.unlock();
+    }
+
+    /// The packet address a link names (0: none, or an out-of-range link,
+    /// which only a corrupted shared mapping could hold).
+    fn linked(&self, link: usize) -> usize {
+        link.checked_sub(1)
+            .and_then(|k| self.packets.get(k))
+            .map_or(0, |p| p as *const Packet<R> as usize)
+    }
+
+    /// The value of CPU `i`'s active word that names the packet at `p`.
+    ///
+    /// # Safety
+    /// `i < C`.
+    unsafe fn active_value(&self, i: u32, p: usize) -> usize {
+        // SAFETY: the caller's contract.
+        p.wrapping_sub(unsafe { self.active_word(i) }.as_ptr() as usize)
+    }
+
+    /// The packet address CPU `i`'s active word value `w` names (0: none).
+    ///
+    /// # Safety
+    /// `i < C`.
+    unsafe fn active_packet(&self, i: u32, w: usize) -> usize {
+        if w == 0 {
+            0
+        } else {
+            // SAFETY: the caller's contract.
+            w.wrapping_add(unsafe { self.active_word(i) }.as_ptr() as usize)
+        }
+    }
+
+    /// Pushes the packet at `p` (the caller's alone) on the free stack.
+    fn put_packet(&self, p: usize) {
+        let link = self.link_to(p) as u64;
+        let pk = self.packet(p);
+        let mut head = self.free_head.load(Ordering::Relaxed);
+        loop {
+            pk.next
+                .store((head & 0xffff_ffff) as usize, Ordering::Relaxed);
+            let new = (head & !0xffff_ffff).wrapping_add(1 << 32) | link;
+            match self.free_head.compare_exchange_weak(
+                head,
+                new,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(h) => head = h,
+            }
+        }
     }
 
     /// The active word of CPU `i`.
@@ -299,7 +432,9 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
                     Outcome::Aborted => count_abort(),
                     Outcome::CompareFailed => {
                         // SAFETY: i < C, checked above.
-                        let p = unsafe { self.active_word(i) }.load(Ordering::Acquire);
+                        let w = unsafe { self.active_word(i) }.load(Ordering::Acquire);
+                        // SAFETY: i < C.
+                        let p = unsafe { self.active_packet(i, w) };
                         let full = if p == 0 {
                             !self.install(area, field, i)
                         } else {
@@ -315,6 +450,9 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
                 }
             }
         }
+        if self.is_shared() {
+            return self.write_fallback_packet(payload);
+        }
         self.fallback
             .write(payload)
             .map(|_| Where::Fallback)
@@ -322,6 +460,74 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
                 Overrun::Full(_) => Overrun::Full(Where::Fallback),
                 e => e,
             })
+    }
+
+    /// A shared ring's write without a per-CPU packet (no rseq area, an
+    /// unregistered one, a CPU `>= C`): the record goes into a packet of its
+    /// own from the free stack, which one compare-and-swap then publishes
+    /// on the fallback chain. The [`CasRing`]'s reserve-then-commit would let
+    /// a process killed between the two stop the consumer at that slot;
+    /// here a writer killed before its exchange leaves nothing visible (and
+    /// leaks that packet). One packet per record: the path is for threads
+    /// without rseq, not a fast path.
+    fn write_fallback_packet(&self, payload: &[u8]) -> Result<Where, Overrun> {
+        let Some(p) = self.take_packet() else {
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            return Err(Overrun::Full(Where::Fallback));
+        };
+        let pk = self.packet(p);
+        let Some(rec) = pk.records.first() else {
+            // R == 0: no record fits.
+            self.put_packet(p);
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            return Err(Overrun::Full(Where::Fallback));
+        };
+        let slot = rec.0.get().cast::<u64>();
+        // SAFETY: the packet is ours (off the free stack, on no list) until
+        // the exchange below publishes it; the payload (<= RECORD_MAX bytes,
+        // checked by write) fits after the 8-byte header.
+        unsafe {
+            slot.write_volatile(header(0, payload.len()));
+            core::ptr::copy_nonoverlapping(
+                payload.as_ptr(),
+                slot.add(1).cast::<u8>(),
+                payload.len(),
+            );
+        }
+        pk.count.store(1, Ordering::Relaxed);
+        let link = self.link_to(p);
+        let chain = &self.fallback_chain.word;
+        let mut head = chain.load(Ordering::Relaxed);
+        loop {
+            pk.next.store(head, Ordering::Relaxed);
+            // Release: the record and the count before the packet is seen.
+            match chain.compare_exchange_weak(head, link, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return Ok(Where::Fallback),
+                Err(h) => head = h,
+            }
+        }
+    }
+
+    /// Takes the fallback chain (one exchange: the packets are then the
+    /// caller's) and reads it oldest first; returns (records, packets).
+    fn read_fallback_chain(&self, f: &mut impl FnMut(Where, &[u8])) -> (u64, u64) {
+        if self.fallback_chain.word.load(Ordering::Relaxed) == 0 {
+            return (0, 0);
+        }
+        let mut p = self.linked(self.fallback_chain.word.swap(0, Ordering::Acquire));
+        // Newest first as pushed: reverse the links (bounded, as read_chain).
+        let mut reversed = 0;
+        for _ in 0..P {
+            if p == 0 {
+                break;
+            }
+            let pk = self.packet(p);
+            let next = self.linked(pk.next.load(Ordering::Relaxed));
+            pk.next.store(self.link_to(reversed), Ordering::Relaxed);
+            reversed = p;
+            p = next;
+        }
+        self.read_chain_as(reversed, Where::Fallback, f)
     }
 
     /// Gives CPU `i < C` (the caller's, when it looked) a packet from the
@@ -344,7 +550,7 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
                     i,
                     self.active_word(i).as_ptr(),
                     0,
-                    p,
+                    self.active_value(i, p),
                     &inj,
                 )
             };
@@ -369,9 +575,21 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
 
     /// Reads the packets of a pending chain (oldest first), resets them and
     /// puts them back on the free stack; returns (records, packets).
-    fn read_chain(&self, mut p: usize, i: u32, f: &mut impl FnMut(Where, &[u8])) -> (u64, u64) {
+    fn read_chain(&self, p: usize, i: u32, f: &mut impl FnMut(Where, &[u8])) -> (u64, u64) {
+        self.read_chain_as(p, Where::Slot(i), f)
+    }
+
+    /// [`Self::read_chain`], reporting its records as from `w`.
+    fn read_chain_as(
+        &self,
+        mut p: usize,
+        w: Where,
+        f: &mut impl FnMut(Where, &[u8]),
+    ) -> (u64, u64) {
         let (mut records, mut packets) = (0, 0);
-        while p != 0 {
+        // At most P packets: a chain is never longer, and a shared mapping
+        // that another process corrupted must not loop the consumer forever.
+        while p != 0 && packets < P as u64 {
             let pk = self.packet(p);
             let n = pk.count.load(Ordering::Acquire).min(R);
             for rec in pk.records.iter().take(n) {
@@ -379,9 +597,9 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
                 // or no producer runs): its records below the count are
                 // complete and nothing writes them.
                 let img = unsafe { core::ptr::read_volatile(rec.0.get()) };
-                with_payload(&img, &mut |b: &[u8]| f(Where::Slot(i), b));
+                with_payload(&img, &mut |b: &[u8]| f(w, b));
             }
-            let next = pk.next.load(Ordering::Relaxed);
+            let next = self.linked(pk.next.load(Ordering::Relaxed));
             pk.count.store(0, Ordering::Relaxed);
             pk.next.store(0, Ordering::Relaxed);
             self.put_packet(p);
@@ -409,29 +627,48 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
             {
                 continue;
             }
-            let p = self.active[i].word.swap(0, Ordering::SeqCst);
+            let w = self.active[i].word.swap(0, Ordering::SeqCst);
+            // SAFETY: i < C.
+            let p = unsafe { self.active_packet(i as u32, w) };
             if p != 0 {
                 // Append: a chain is read oldest first.
-                let mut tail = pend.load(Ordering::Relaxed);
+                let mut tail = self.linked(pend.load(Ordering::Relaxed));
                 if tail == 0 {
-                    pend.store(p, Ordering::Relaxed);
+                    pend.store(self.link_to(p), Ordering::Relaxed);
                 } else {
-                    while self.packet(tail).next.load(Ordering::Relaxed) != 0 {
-                        tail = self.packet(tail).next.load(Ordering::Relaxed);
+                    // Bounded as read_chain.
+                    for _ in 0..P {
+                        let next = self.linked(self.packet(tail).next.load(Ordering::Relaxed));
+                        if next == 0 {
+                            break;
+                        }
+                        tail = next;
                     }
-                    self.packet(tail).next.store(p, Ordering::Relaxed);
+                    self.packet(tail)
+                        .next
+                        .store(self.link_to(p), Ordering::Relaxed);
                 }
             }
-            if fence_cpu(i as u32).is_err() {
+            // A shared ring's producers may be other processes: only a fence
+            // that restarts their sections too hands the packet over.
+            let fenced = if self.is_shared() {
+                fence_cpu_shared(i as u32)
+            } else {
+                fence_cpu(i as u32)
+            };
+            if fenced.is_err() {
                 st.deferred += 1;
                 continue;
             }
-            let chain = pend.swap(0, Ordering::Relaxed);
+            let chain = self.linked(pend.swap(0, Ordering::Relaxed));
             let (r, k) = self.read_chain(chain, i as u32, &mut f);
             st.records += r;
             st.packets += k;
         }
         st.records += self.fallback.consume(|p| f(Where::Fallback, p)) as u64;
+        let (r, k) = self.read_fallback_chain(&mut f);
+        st.records += r;
+        st.packets += k;
         self.flushed_records
             .fetch_add(st.records, Ordering::Relaxed);
         self.flushed_packets
@@ -456,8 +693,10 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
     pub unsafe fn drain_quiescent(&self, mut f: impl FnMut(Where, &[u8])) -> FlushStats {
         let mut st = FlushStats::default();
         for i in 0..C {
-            let p = self.active[i].word.swap(0, Ordering::SeqCst);
-            let chain = self.pending[i].word.swap(0, Ordering::Relaxed);
+            let w = self.active[i].word.swap(0, Ordering::SeqCst);
+            // SAFETY: i < C.
+            let p = unsafe { self.active_packet(i as u32, w) };
+            let chain = self.linked(self.pending[i].word.swap(0, Ordering::Relaxed));
             for c in [chain, p] {
                 let (r, k) = self.read_chain(c, i as u32, &mut f);
                 st.records += r;
@@ -465,6 +704,9 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
             }
         }
         st.records += self.fallback.consume(|p| f(Where::Fallback, p)) as u64;
+        let (r, k) = self.read_fallback_chain(&mut f);
+        st.records += r;
+        st.packets += k;
         self.flushed_records
             .fetch_add(st.records, Ordering::Relaxed);
         self.flushed_packets
@@ -483,9 +725,21 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
         self.installs.load(Ordering::Relaxed)
     }
 
-    /// Packets on the free stack now.
+    /// Packets on the free stack now (a snapshot: exact while no thread
+    /// takes or returns one).
     pub fn free_packets(&self) -> usize {
-        self.free_top.load(Ordering::Relaxed)
+        let mut link = (self.free_head.load(Ordering::Acquire) & 0xffff_ffff) as usize;
+        let mut n = 0;
+        // Bounded: a walk racing pops and pushes may follow stale links.
+        while n < P {
+            let p = self.linked(link);
+            if p == 0 {
+                break;
+            }
+            n += 1;
+            link = self.packet(p).next.load(Ordering::Relaxed);
+        }
+        n
     }
 
     /// Whether CPU `cpu` holds an active packet now (`None`: `cpu >= C`).
@@ -599,6 +853,128 @@ mod tests {
     #[test]
     fn flush_is_exact_in_the_fallback() {
         exact(true);
+    }
+
+    /// A shared ring holds no address: the same bytes seen at another
+    /// address (what a second process mapping the ring elsewhere sees)
+    /// flush the records written through the first, and the copy's packets
+    /// go back on the copy's own free stack.
+    #[test]
+    fn a_shared_ring_works_at_any_address() {
+        type Ring = FlushRing<64, 4, 3>;
+        let layout = std::alloc::Layout::new::<Ring>();
+        // SAFETY: a fresh allocation of Ring's layout each.
+        let (a, b) = unsafe {
+            (
+                std::alloc::alloc_zeroed(layout).cast::<Ring>(),
+                std::alloc::alloc_zeroed(layout).cast::<Ring>(),
+            )
+        };
+        assert!(!a.is_null() && !b.is_null());
+        // SAFETY: writable, aligned, unused.
+        unsafe { Ring::init_in_place_shared(a) };
+        // SAFETY: initialized above; never freed (leaked for the thread).
+        let ra: &'static Ring = unsafe { &*a };
+        assert!(ra.is_shared());
+        let mut cpus = [0u32; 1024];
+        assert!(crate::allowed_cpus(&mut cpus) >= 1);
+        let c = cpus[0];
+        let wrote = std::thread::spawn(move || {
+            assert_eq!(crate::pin_to_cpu(c as usize), 0);
+            if rseq_registration::current_area().is_none() {
+                return false;
+            }
+            for k in 0..3u8 {
+                assert_eq!(ra.write(&[k, 7]), Ok(Where::Slot(c)));
+            }
+            true
+        })
+        .join()
+        .unwrap();
+        if !wrote {
+            return; // no rseq: the records are in the fallback buffer
+        }
+        assert_eq!(ra.has_packet(c), Some(true));
+        // SAFETY: both are Ring-sized; the ring is quiescent (its writer
+        // joined), so its bytes are a consistent image.
+        unsafe { core::ptr::copy_nonoverlapping(a.cast::<u8>(), b.cast::<u8>(), layout.size()) };
+        // SAFETY: a byte image of an initialized ring.
+        let rb: &Ring = unsafe { &*b };
+        let mut got = vec![];
+        let st = rb.flush(|w, p| got.push((w, p.to_vec()))).unwrap();
+        assert_eq!(
+            got,
+            (0..3u8)
+                .map(|k| (Where::Slot(c), vec![k, 7]))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(st.packets, 1);
+        assert_eq!(
+            rb.free_packets(),
+            3,
+            "the packet is back on the copy's stack"
+        );
+        assert_eq!(rb.has_packet(c), Some(false));
+        // The original is untouched by the copy's flush (a ring holding
+        // pointers would have had the copy read and reset the original's
+        // packet): its own flush reads the same records.
+        assert_eq!(ra.free_packets(), 2);
+        assert_eq!(ra.has_packet(c), Some(true));
+        let mut again = vec![];
+        ra.flush(|w, p| again.push((w, p.to_vec()))).unwrap();
+        assert_eq!(again, got);
+        assert_eq!(ra.free_packets(), 3);
+    }
+
+    /// A shared ring's writer without a per-CPU packet (here: on a CPU
+    /// beyond C) publishes each record in a packet of its own with one
+    /// exchange, never through the reserve-then-commit buffer; a private
+    /// ring's goes to that buffer.
+    #[test]
+    fn a_shared_rings_fallback_publishes_whole_packets() {
+        let mut cpus = [0u32; 1024];
+        let n = crate::allowed_cpus(&mut cpus);
+        let Some(&c) = cpus[..n].iter().find(|&&c| c >= 1) else {
+            return; // one CPU: no index beyond C = 1
+        };
+        let shared: &'static FlushRing<1, 8, 8> = Box::leak(Box::new(FlushRing::new_shared()));
+        let private: &'static FlushRing<1, 8, 8> = Box::leak(Box::new(FlushRing::new()));
+        std::thread::spawn(move || {
+            assert_eq!(crate::pin_to_cpu(c as usize), 0);
+            for k in 0..5u8 {
+                assert_eq!(shared.write(&[k]), Ok(Where::Fallback));
+                assert_eq!(private.write(&[k]), Ok(Where::Fallback));
+            }
+        })
+        .join()
+        .unwrap();
+        assert_eq!(shared.free_packets(), 3, "one packet per fallback record");
+        assert_eq!(private.free_packets(), 8, "the private ring's CasRing");
+        for ring in [shared, private] {
+            let mut got = vec![];
+            let st = ring.flush(|w, p| got.push((w, p.to_vec()))).unwrap();
+            assert_eq!(
+                got,
+                (0..5u8)
+                    .map(|k| (Where::Fallback, vec![k]))
+                    .collect::<Vec<_>>(),
+                "oldest first"
+            );
+            assert_eq!(st.records, 5);
+            assert_eq!(ring.free_packets(), 8);
+        }
+        // Packets exhausted: the sixth record onwards is dropped, counted.
+        std::thread::spawn(move || {
+            assert_eq!(crate::pin_to_cpu(c as usize), 0);
+            for k in 0..8u8 {
+                assert_eq!(shared.write(&[k]), Ok(Where::Fallback));
+            }
+            assert_eq!(shared.write(&[9]), Err(Overrun::Full(Where::Fallback)));
+        })
+        .join()
+        .unwrap();
+        assert_eq!(shared.lost(), 1);
+        assert_eq!(shared.flush(|_, _| {}).map(|st| st.records), Ok(8));
     }
 
     #[test]

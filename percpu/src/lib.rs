@@ -4,7 +4,9 @@
 //! preemption (time-slice extension, holder CPU checked by the waiters in a
 //! restartable sequence, futex sleep) with a NUMA hand-off variant, and the
 //! [`remote`] access that lets one thread take over another CPU's data (the
-//! pool's [`pool::Pool::reclaim`], the [`flush`] ring's consumer).
+//! pool's [`pool::Pool::reclaim`], the [`flush`] ring's consumer), also
+//! when the data is in shared memory written by other processes (shared
+//! flush rings and pools, [`remote::fence_cpu_shared`]).
 //!
 //! # Model
 //!

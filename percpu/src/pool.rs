@@ -14,6 +14,33 @@
 //! A free object's first word is its next pointer, its second the length of
 //! the list from it down (a bound on per-CPU lists, read outside the
 //! sections, so only a heuristic: it never decides correctness).
+//!
+//! # Shared memory (several processes)
+//!
+//! A pool initialized with [`Pool::init_in_place_shared`] may live in
+//! `MAP_SHARED` memory used by several processes, with these rules:
+//! - `cpu_id` indexing only (an `mm_cid` is per process: two processes both
+//!   own concurrency id 0); the shared constructor takes no mode.
+//! - Its lists link objects by address, and [`Pool::alloc`] hands out
+//!   addresses: the pool and all its storage must be mapped **at the same
+//!   address in every process** (mapped before `fork`, or `MAP_FIXED`). The
+//!   pool records where it was initialized; [`Pool::check_mapping`] (and
+//!   every C entry point, and [`Pool::reclaim`], [`Pool::add_storage`])
+//!   answers `-EFAULT` in a process that maps it elsewhere. Offsets were
+//!   not chosen: the pop section follows the next pointer of the head
+//!   inside the section, and the inline C header's fast paths pop and push
+//!   the same objects, so offsets would change the layout every caller
+//!   compiled in.
+//! - [`Pool::reclaim`] fences with [`crate::remote::fence_cpu_shared`]
+//!   (every process's sections on that CPU), never the private
+//!   `membarrier` command.
+//! - Process death: a push or pop is one section, so a process killed
+//!   inside one changes no list; an object it held, or had popped and not
+//!   yet returned, is leaked with it. The global list's lock is a spin lock
+//!   held for a few instructions: a process killed while holding it wedges
+//!   every later refill, overflow and reclaim (the per-CPU lists keep
+//!   working). A reclaimer killed between setting a list's guard and
+//!   clearing it leaves that CPU on the global list (slower, not wrong).
 
 use crate::{
     arch, cached_index, count_abort, injected, injection, read_index, thread_area, IndexMode,
@@ -36,6 +63,9 @@ pub struct Pool<const N: usize, const INJECT: bool = false> {
     obj_size: usize,
     per_cpu_limit: usize,
     total: AtomicUsize,
+    /// 0 for a process-private pool; for a shared one, its own address at
+    /// initialization (every process must map it there).
+    home: AtomicUsize,
 }
 
 /// Why the pool could not take storage.
@@ -45,6 +75,9 @@ pub enum StorageError {
     BadObjectSize,
     /// The storage is not 8-byte aligned.
     Misaligned,
+    /// A shared pool mapped at another address than where it was
+    /// initialized ([`Pool::check_mapping`]).
+    Remapped,
 }
 
 impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
@@ -65,6 +98,7 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
             obj_size,
             per_cpu_limit,
             total: AtomicUsize::new(0),
+            home: AtomicUsize::new(0),
         }
     }
 
@@ -90,6 +124,39 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
             addr_of_mut!((*p).obj_size).write(obj_size);
             addr_of_mut!((*p).per_cpu_limit).write(per_cpu_limit);
             addr_of_mut!((*p).total).write(AtomicUsize::new(0));
+            addr_of_mut!((*p).home).write(AtomicUsize::new(0));
+        }
+    }
+
+    /// Initializes the memory at `p` as an empty pool (see [`Pool::new`])
+    /// that several processes may use: `cpu_id` indexing, reclaims fence
+    /// every process, and every process must map it (and the storage given
+    /// to it) at `p` (see the module documentation).
+    ///
+    /// # Safety
+    /// As [`Pool::init_in_place`]; no process uses the memory during the
+    /// call.
+    pub unsafe fn init_in_place_shared(p: *mut Self, obj_size: usize, per_cpu_limit: usize) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            Self::init_in_place(p, IndexMode::CpuId, obj_size, per_cpu_limit);
+            (*p).home.store(p as usize, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the pool was initialized shared between processes.
+    pub fn is_shared(&self) -> bool {
+        self.home.load(Ordering::Relaxed) != 0
+    }
+
+    /// `Ok` for a process-private pool, or a shared one mapped where it was
+    /// initialized; `-EFAULT` for a shared pool this process maps at another
+    /// address (its lists and objects are addresses of the first mapping).
+    pub fn check_mapping(&self) -> Result<(), i32> {
+        match self.home.load(Ordering::Relaxed) {
+            0 => Ok(()),
+            h if h == self as *const Self as usize => Ok(()),
+            _ => Err(-rseq_abi::errno::EFAULT),
         }
     }
 
@@ -110,6 +177,9 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
 
     /// Gives `storage` to the pool, carved into objects. Returns how many.
     pub fn add_storage(&self, storage: &'static mut [u8]) -> Result<usize, StorageError> {
+        if self.check_mapping().is_err() {
+            return Err(StorageError::Remapped);
+        }
         if self.obj_size < 16 || !self.obj_size.is_multiple_of(8) {
             return Err(StorageError::BadObjectSize);
         }
@@ -451,15 +521,20 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
     /// `-EBUSY` (another thread is reclaiming this index), `-EAGAIN` (the
     /// `membarrier` fallback cannot run on that CPU now: offline, or outside
     /// the caller's allowed CPUs; nothing moved, retry later),
-    /// `-EOPNOTSUPP` (`mm_cid` mode without `membarrier`'s rseq command).
+    /// `-EOPNOTSUPP` (`mm_cid` mode without `membarrier`'s rseq command),
+    /// `-EFAULT` (a shared pool mapped elsewhere, [`Pool::check_mapping`]).
     ///
     /// Cost: one `membarrier` IPI to that CPU (none when it runs no thread
     /// of the process), or in the fallback two migrations of the caller;
-    /// pushes and pops on that index meanwhile use the global list.
+    /// pushes and pops on that index meanwhile use the global list. A
+    /// shared pool always visits the CPU (two migrations): its list may be
+    /// used by sections of other processes, which the `membarrier` command
+    /// does not restart.
     pub fn reclaim(&self, index: u32) -> Result<usize, i32> {
         if index as usize >= N {
             return Err(-rseq_abi::errno::EINVAL);
         }
+        self.check_mapping()?;
         let slot = self.heads.slot(crate::Where::Slot(index));
         if slot.word.load(Ordering::Acquire) == 0 {
             return Ok(0);
@@ -473,6 +548,7 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
             return Err(-rseq_abi::errno::EBUSY);
         }
         let fenced = match self.heads.mode() {
+            IndexMode::CpuId if self.is_shared() => crate::remote::fence_cpu_shared(index),
             IndexMode::CpuId => crate::remote::fence_cpu(index),
             IndexMode::MmCid => crate::remote::fence_all(),
         };
@@ -772,6 +848,50 @@ mod tests {
         let moved = unsafe { pool.drain_all_quiescent() };
         assert_eq!(moved, on_lists);
         assert_eq!(pool.global_len(), 64);
+    }
+
+    /// A shared pool is cpu_id-indexed, reclaims with the cross-process
+    /// fence, and refuses to work at another address than where it was
+    /// initialized (its lists are addresses).
+    #[test]
+    fn a_shared_pool_refuses_another_address() {
+        type P = Pool<64>;
+        let layout = std::alloc::Layout::new::<P>();
+        // SAFETY: fresh allocations of P's layout.
+        let (a, b) = unsafe {
+            (
+                std::alloc::alloc_zeroed(layout).cast::<P>(),
+                std::alloc::alloc_zeroed(layout).cast::<P>(),
+            )
+        };
+        // SAFETY: writable, aligned, unused.
+        unsafe { P::init_in_place_shared(a, 64, 8) };
+        // SAFETY: initialized above, leaked.
+        let pa: &'static P = unsafe { &*a };
+        assert!(pa.is_shared());
+        assert_eq!(pa.check_mapping(), Ok(()));
+        assert_eq!(pa.add_storage(storage(64 * 8)), Ok(8));
+        let o = pa.alloc().expect("object");
+        // SAFETY: from this pool, not used after.
+        unsafe { pa.free(o) };
+        let mut cpus = [0u32; 1024];
+        let n = crate::allowed_cpus(&mut cpus);
+        for &c in &cpus[..n] {
+            // The shared fence visits: Ok, or -EBUSY never (one reclaimer).
+            assert!(pa.reclaim(c).is_ok(), "cpu {c}");
+        }
+        // The same bytes at another address: refused, nothing touched.
+        // SAFETY: both P-sized; the pool is quiescent.
+        unsafe { core::ptr::copy_nonoverlapping(a.cast::<u8>(), b.cast::<u8>(), layout.size()) };
+        // SAFETY: a byte image of an initialized pool.
+        let pb: &P = unsafe { &*b };
+        assert_eq!(pb.check_mapping(), Err(-rseq_abi::errno::EFAULT));
+        assert_eq!(pb.reclaim(cpus[0]), Err(-rseq_abi::errno::EFAULT));
+        assert_eq!(pb.add_storage(storage(64)), Err(StorageError::Remapped));
+        // A private pool works anywhere.
+        let private = P::new(IndexMode::CpuId, 64, 8);
+        assert!(!private.is_shared());
+        assert_eq!(private.check_mapping(), Ok(()));
     }
 
     #[test]

@@ -45,6 +45,36 @@
 //!   restarts the sections of every CPU running a thread of the process
 //!   (the same command without the flag); it has no fallback
 //!   (`-EOPNOTSUPP`).
+//!
+//! # Which sections a fence reaches: process-private and shared structures
+//!
+//! [`fence_cpu`] and [`fence_all`] reach **the calling process's sections
+//! only**. `membarrier`'s rseq command sends its IPI only where the CPU's
+//! current task has the caller's `mm` (kernel/sched/membarrier.c,
+//! `membarrier_private_expedited`: `p->mm != mm` is skipped), and marks only
+//! that task for restart. A section of another process running there keeps
+//! going and may commit after the fence returns. That is enough for a
+//! structure in process-private memory (nobody else can run a section on
+//! it), and wrong for one in `MAP_SHARED` memory written by several
+//! processes (a tracer's per-CPU buffers flushed by a consumer daemon, a
+//! pool shared by worker processes).
+//!
+//! [`fence_cpu_shared`] is the fence of shared structures: it always visits
+//! the CPU. A visit reaches every process: while the caller runs on that CPU
+//! no other task does, so whatever section ran there, of any process, was
+//! preempted (a restart event for its thread, wherever it resumes), and
+//! the context switches order that thread's earlier stores before the
+//! caller's later loads. Nothing in `membarrier` does the same across
+//! processes: `MEMBARRIER_CMD_GLOBAL_EXPEDITED` (and `GLOBAL`) IPIs CPUs
+//! running registered processes but only executes a memory barrier there
+//! (`ipi_mb`), never `rseq_preempt`; the rseq command exists only in the
+//! private flavour, and `MEMBARRIER_CMD_FLAG_CPU` only with it. A barrier
+//! does not stop a section that already loaded the old pointer or guard from
+//! committing after it, so a global barrier is not a fence for rseq. Cost:
+//! two migrations of the caller (tens of microseconds), and an offline CPU
+//! or one outside the caller's allowed CPUs answers `-EAGAIN` (the data
+//! waits for a later attempt; nothing runs on an offline CPU, and a section
+//! of a thread migrated away from it has restarted).
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use rseq_abi::arch::{nr, syscall0, syscall3};
@@ -52,6 +82,10 @@ use rseq_abi::errno::{EAGAIN, EINVAL, EOPNOTSUPP, EPERM};
 
 /// Test hook: every fence takes the fallback (see [`set_fallback_only`]).
 static FALLBACK_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// Negative-control hook: shared fences use the private command (see
+/// [`set_shared_fence_private`]).
+static SHARED_FENCE_PRIVATE: AtomicBool = AtomicBool::new(false);
 
 /// How a fence was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,8 +114,10 @@ fn membarrier(cmd: i32, flags: u32, cpu: u32) -> isize {
     unsafe { syscall3(nr::MEMBARRIER, cmd as usize, flags as usize, cpu as usize) }
 }
 
-/// Restarts every restartable sequence running or preempted on `cpu` (see
-/// the module documentation for what the caller may then assume). Returns
+/// Restarts every restartable sequence **of the calling process** running
+/// or preempted on `cpu` (see the module documentation for what the caller
+/// may then assume; sections of other processes, on a structure in shared
+/// memory, need [`fence_cpu_shared`]). Returns
 /// how, or a negative errno: `-EAGAIN` when the fallback cannot run on the
 /// CPU now (offline, or outside the caller's allowed CPUs), `-EINVAL` for
 /// a CPU number of 1024 or more.
@@ -114,6 +150,31 @@ pub fn fence_cpu(cpu: u32) -> Result<Fence, i32> {
         }
     }
     visit(cpu).map(|()| Fence::Visited)
+}
+
+/// Restarts every restartable sequence running or preempted on `cpu`, of
+/// **every process** (the caller visits the CPU; see the module
+/// documentation): the fence of structures in shared memory. Returns
+/// [`Fence::Visited`], or `-EAGAIN` when the caller cannot run on the CPU now
+/// (offline, or outside its allowed CPUs: nothing may be assumed, retry
+/// later), `-EINVAL` for a CPU number of 1024 or more.
+pub fn fence_cpu_shared(cpu: u32) -> Result<Fence, i32> {
+    if cpu >= 1024 {
+        return Err(-EINVAL);
+    }
+    if SHARED_FENCE_PRIVATE.load(Ordering::Relaxed) {
+        return fence_cpu(cpu);
+    }
+    visit(cpu).map(|()| Fence::Visited)
+}
+
+/// Negative control for tests: makes [`fence_cpu_shared`] use the
+/// process-private fence ([`fence_cpu`]), which does not restart the
+/// sections of other processes; a multi-process test must then fail
+/// (`rseq-libc stress --mode shared-forced --private-fence`). Never for
+/// production use.
+pub fn set_shared_fence_private(on: bool) {
+    SHARED_FENCE_PRIVATE.store(on, Ordering::Relaxed);
 }
 
 /// Restarts every restartable sequence of the process on every CPU
@@ -206,8 +267,13 @@ mod tests {
             assert_eq!(fence_cpu(c), Ok(Fence::Visited), "cpu {c}");
         }
         set_fallback_only(false);
+        // The shared fence visits whatever the private command can do.
+        for &c in &cpus[..n] {
+            assert_eq!(fence_cpu_shared(c), Ok(Fence::Visited), "cpu {c}");
+        }
         let mut after = [0u32; 1024];
         assert_eq!(crate::allowed_cpus(&mut after), n, "affinity restored");
         assert_eq!(fence_cpu(1024), Err(-EINVAL));
+        assert_eq!(fence_cpu_shared(1024), Err(-EINVAL));
     }
 }

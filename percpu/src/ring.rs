@@ -53,7 +53,7 @@ impl RecordSlot {
     pub(crate) const EMPTY: RecordSlot = RecordSlot(UnsafeCell::new([0; RECORD_SLOT / 8]));
 }
 
-fn header(pos: usize, len: usize) -> u64 {
+pub(crate) fn header(pos: usize, len: usize) -> u64 {
     ((pos as u64 + 1) << 32) | len as u64
 }
 

@@ -15,7 +15,12 @@
 # Per kernel: hotplug with membarrier's CPU-targeted rseq fence; hotplug
 # with the visiting fallback fence (an offline CPU cannot be visited: its
 # list and packet wait, nothing is lost); the flush and reclaim stress
-# modes on 4 CPUs. Judged from the serial console: exit 0 and
+# modes on 4 CPUs; the multi-process shared mode (producer processes, some
+# SIGKILLed, a consumer process flushing a shared flush ring through another
+# mapping and reclaiming a shared pool with the cross-process fence) while
+# another process takes CPUs 1-3 offline and back (`--mode shared
+# --hotplug-cycles`: every committed record read once, no object handed out
+# twice, packets of an offline CPU deferred until it is back). Judged from the serial console: exit 0 and
 # "N passed, 0 failed". Sizes: HOTPLUG_CYCLES (12, more than the 8
 # packets), HOTPLUG_THREADS (8), KERNELS ("7.3 6.12").
 # Ends with "N passed, N failed, N skipped"; exits non-zero on failure.
@@ -63,6 +68,7 @@ cat > "$plan" << EOF
 hotplug 300 -- ${stress[*]} --mode hotplug --cycles $cycles
 hotplug-fallback 300 -- ${stress[*]} --mode hotplug --cycles $((cycles / 2)) --fallback-fence
 remote-4cpu 120 -- ${stress[*]} --mode flush --mode reclaim --mode pool --mode ring
+shared-hotplug 300 -- ${stress[*]} --mode shared --hotplug-cycles $cycles
 EOF
 (cd "$stage" && find . | cpio -o -H newc --quiet) > "$out/initramfs.cpio"
 

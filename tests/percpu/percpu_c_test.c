@@ -7,6 +7,8 @@
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <rseq-percpu.h>
 #include <rseq-libc.h>
 
@@ -903,6 +905,183 @@ test_bad_input (void)
   CHECK (rseq_percpu_write_unlock (NULL) == -EINVAL, "null lock");
 }
 
+
+/* ---- shared between processes (RSEQ_PERCPU_SHARED) --------------------
+   A flush ring and a pool in a memfd mapping: producer processes write and
+   allocate through the mapping they inherited; the consumer (this process)
+   maps the memfd a second time, unmaps the first view, and flushes through
+   the second: the ring holds offsets, not pointers, and its flush fences
+   the producers' sections (rseq_percpu_remote_fence_shared).  The pool
+   must stay at its address: the second view answers -EFAULT.  */
+#define SH_PRODUCERS 3
+#define SH_RECORDS 20000
+#define SH_OBJECTS 256
+static size_t sh_ring_off, sh_pool_off, sh_store_off, sh_owner_off, sh_len;
+
+static void
+sh_layout (void)
+{
+  size_t a = RSEQ_PERCPU_ALIGN;
+  sh_ring_off = 0;
+  sh_pool_off = (rseq_percpu_flush_ring_size () + a - 1) / a * a;
+  sh_store_off = sh_pool_off + (rseq_percpu_pool_size () + a - 1) / a * a;
+  sh_owner_off = sh_store_off + SH_OBJECTS * 64;
+  sh_len = (sh_owner_off + SH_OBJECTS * sizeof (uint32_t) + 4095) / 4096 * 4096;
+}
+
+static unsigned char sh_seen[SH_PRODUCERS][SH_RECORDS];
+static long sh_bad;
+
+static void
+sh_record (void *arg, int where, const void *payload, size_t len)
+{
+  uint32_t hdr[2];
+  (void) arg;
+  (void) where;
+  if (len != sizeof hdr)
+    {
+      sh_bad++;
+      return;
+    }
+  memcpy (hdr, payload, sizeof hdr);
+  if (hdr[0] >= SH_PRODUCERS || hdr[1] >= SH_RECORDS || sh_seen[hdr[0]][hdr[1]]++)
+    sh_bad++;
+}
+
+static int
+sh_producer (unsigned char *base, uint32_t id)
+{
+  void *fr = base + sh_ring_off, *pool = base + sh_pool_off;
+  uint32_t *owner = (uint32_t *) (base + sh_owner_off);
+  for (uint32_t seq = 0; seq < SH_RECORDS; seq++)
+    {
+      uint32_t hdr[2] = { id, seq };
+      int r;
+      long tries = 0;
+      while ((r = rseq_percpu_flush_ring_write (fr, hdr, sizeof hdr)) < -1)
+        {
+          if (r != -ENOSPC || ++tries > 10000000)
+            return 2;
+          sched_yield ();
+        }
+      void *o;
+      if (rseq_percpu_pool_alloc (pool, &o) == 0)
+        {
+          size_t k = ((unsigned char *) o - (base + sh_store_off)) / 64;
+          if (k >= SH_OBJECTS
+              || __atomic_exchange_n (&owner[k], id + 1, __ATOMIC_ACQ_REL) != 0)
+            return 3; /* foreign object, or handed out twice */
+          __atomic_store_n (&owner[k], 0, __ATOMIC_RELEASE);
+          if (rseq_percpu_pool_free (pool, o) != 0)
+            return 4;
+        }
+    }
+  return 0;
+}
+
+static void
+test_shared (void)
+{
+  /* Sharing refused where it cannot work.  */
+  void *mem = aligned_alloc (RSEQ_PERCPU_ALIGN, rseq_percpu_ring_size ());
+  CHECK (rseq_percpu_counter_init (mem, rseq_percpu_counter_size (),
+                                   RSEQ_PERCPU_MM_CID | RSEQ_PERCPU_SHARED)
+             == -EINVAL, "shared counter by mm_cid");
+  CHECK (rseq_percpu_counter_init (mem, rseq_percpu_counter_size (),
+                                   RSEQ_PERCPU_CPU_ID | RSEQ_PERCPU_SHARED) == 0,
+         "shared counter by cpu_id");
+  CHECK (rseq_percpu_ring_init (mem, rseq_percpu_ring_size (),
+                                RSEQ_PERCPU_MM_CID | RSEQ_PERCPU_SHARED)
+             == -EINVAL, "shared ring by mm_cid");
+  CHECK (rseq_percpu_ring_init (mem, rseq_percpu_ring_size (),
+                                RSEQ_PERCPU_SHARED) == 0, "shared ring");
+  CHECK (rseq_percpu_pool_init (mem, rseq_percpu_pool_size (),
+                                RSEQ_PERCPU_MM_CID | RSEQ_PERCPU_SHARED, 64, 8)
+             == -EINVAL, "shared pool by mm_cid");
+  CHECK (rseq_percpu_lock_init (mem, rseq_percpu_lock_size (),
+                                RSEQ_PERCPU_SHARED) == -EINVAL, "shared lock");
+  CHECK (rseq_percpu_counter_init (mem, rseq_percpu_counter_size (), 0x200)
+             == -EINVAL, "unknown flag");
+  free (mem);
+  CHECK (rseq_percpu_remote_fence_shared (0) == 1, "shared fence visits");
+  CHECK (rseq_percpu_remote_fence_shared (1024) == -EINVAL, "cpu 1024");
+
+  sh_layout ();
+  int fd = memfd_create ("rseq-percpu-shared", 0);
+  CHECK (fd >= 0 && ftruncate (fd, (off_t) sh_len) == 0, "memfd");
+  unsigned char *a = mmap (NULL, sh_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  CHECK (a != MAP_FAILED, "mmap");
+  if (fd < 0 || a == MAP_FAILED)
+    return;
+  CHECK (rseq_percpu_flush_ring_init_shared (a + sh_ring_off,
+                                             rseq_percpu_flush_ring_size ()) == 0,
+         "shared flush ring");
+  CHECK (rseq_percpu_pool_init (a + sh_pool_off, rseq_percpu_pool_size (),
+                                RSEQ_PERCPU_SHARED, 64, 16) == 0, "shared pool");
+  CHECK (rseq_percpu_pool_add_storage (a + sh_pool_off, a + sh_store_off,
+                                       SH_OBJECTS * 64) == SH_OBJECTS, "storage");
+  pid_t pids[SH_PRODUCERS];
+  for (uint32_t i = 0; i < SH_PRODUCERS; i++)
+    {
+      pids[i] = fork ();
+      if (pids[i] == 0)
+        _exit (sh_producer (a, i));
+    }
+  /* The consumer's own view, elsewhere; the first one goes away.  */
+  unsigned char *b = mmap (NULL, sh_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  CHECK (b != MAP_FAILED && b != a, "second mapping");
+  void *pb = b + sh_pool_off, *o = NULL;
+  CHECK (rseq_percpu_pool_alloc (pb, &o) == -EFAULT, "pool elsewhere: alloc");
+  CHECK (rseq_percpu_pool_free (pb, b + sh_store_off) == -EFAULT,
+         "pool elsewhere: free");
+  CHECK (rseq_percpu_pool_reclaim (pb, 0) == -EFAULT, "pool elsewhere: reclaim");
+  long moved = 0;
+  for (int c = 0; c < 2; c++)
+    {
+      long m = rseq_percpu_pool_reclaim (a + sh_pool_off, (unsigned) c);
+      CHECK (m >= 0 || m == -EAGAIN, "reclaim: %ld", m);
+      moved += m > 0 ? m : 0;
+    }
+  munmap (a, sh_len);
+  memset (sh_seen, 0, sizeof sh_seen);
+  sh_bad = 0;
+  int alive = SH_PRODUCERS, bad_exit = 0;
+  long flushed = 0;
+  while (alive > 0)
+    {
+      long r = rseq_percpu_flush_ring_flush (b + sh_ring_off, sh_record, NULL);
+      CHECK (r >= 0, "shared flush: %ld", r);
+      if (r < 0)
+        break;
+      flushed += r;
+      int st;
+      pid_t p;
+      while ((p = waitpid (-1, &st, WNOHANG)) > 0)
+        {
+          alive--;
+          bad_exit += !WIFEXITED (st) || WEXITSTATUS (st) != 0;
+        }
+      sched_yield ();
+    }
+  long r = rseq_percpu_flush_ring_flush (b + sh_ring_off, sh_record, NULL);
+  flushed += r > 0 ? r : 0;
+  long missing = 0;
+  for (int t = 0; t < SH_PRODUCERS; t++)
+    for (int k = 0; k < SH_RECORDS; k++)
+      missing += sh_seen[t][k] != 1;
+  CHECK (bad_exit == 0, "%d producers failed (write error, object handed out "
+         "twice or foreign)", bad_exit);
+  CHECK (sh_bad == 0 && missing == 0,
+         "shared flush ring: %ld torn or duplicated, %ld not read once", sh_bad,
+         missing);
+  printf ("shared: %d producer processes wrote %ld records, read exactly once "
+          "by this process through another mapping (the first unmapped); "
+          "shared pool: no object handed out twice, -EFAULT at another "
+          "address\n", SH_PRODUCERS, flushed);
+  munmap (b, sh_len);
+  close (fd);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -926,6 +1105,7 @@ main (int argc, char **argv)
   test_ring ();
   test_flush_ring (0);
   test_flush_ring (1);
+  test_shared ();
   test_lock ();
   test_bad_input ();
   printf ("%d passed, %d failed\n", checks_passed, checks_failed);

@@ -6,8 +6,10 @@
 # in every 32nd section, indexed by cpu_id and by mm_cid; an injected run
 # FAILS when a mode saw fewer than 1 abort per 1000 operations (a
 # deterministic bound: about 32 per 1000 are forced) or an armed section
-# committed. Then the atomic fallback with rseq hidden by seccomp (ENOSYS)
-# and glibc's registration off.
+# committed. Then shared memory: producer processes and a consumer process
+# (stress modes shared and shared-forced, with the negative control). Then
+# the atomic fallback with rseq hidden by seccomp (ENOSYS) and glibc's
+# registration off.
 # Then the C API and the inline C header (headers/rseq-percpu-inline.h) in
 # every host (needs gcc; clang, musl-gcc for their rows). Ends with "N passed,
 # N failed[, N skipped]".
@@ -42,6 +44,9 @@ run() { # name expect-aborts command...
     low=$(printf '%s\n' "$rates" | awk 'NF && $1 < 1' | wc -l)
     if [ "$want_aborts" = yes ] && { [ "$low" -ne 0 ] || [ "$(printf '%s\n' "$rates" | grep -c .)" -ne "$modes" ]; }; then
       fail "$name: a mode below 1 abort per 1000 operations"
+    elif [ -z "$rates" ]; then
+      # The shared modes report their own figures.
+      pass "$name: $(grep -m 1 '^PASS' "$log" | cut -c 6-400)"
     else
       pass "$name: $modes modes; aborts per 1000 ops: $(grep '^PASS' "$log" \
         | sed -n 's/^PASS \([a-z]*\):.*(\([0-9.]*\) per 1000 ops).*/\1 \2/p' | paste -sd, -)"
@@ -65,6 +70,40 @@ run "stress lock, long in-section delay" yes "$bin" stress --mode lock --seconds
 # With the fence broken (fence_cpu returning at once) both modes fail:
 # duplicated or lost records, objects handed out twice.
 run "stress flush+reclaim, fallback fence" yes "$bin" stress --mode flush --mode reclaim --seconds "$secs" --threads "$threads" --fallback-fence
+# Shared memory, several processes (cli/src/stress_shared.rs): producer
+# processes (4 generations of --threads) write numbered records into a
+# shared flush ring and use a shared pool, with the injected stress and
+# forced aborts; most of them are SIGKILLed at a deterministic point (inside
+# a section, from the handler of their Nth forced abort, or after N
+# records); a consumer process flushes through a second mapping of the
+# memfd (another address) and reclaims the pool's lists, with the
+# cross-process fence. Every committed record read once, no object handed
+# out twice, at most one object lost per death. The mode checks its own
+# abort rate (the sections run in the children).
+run "stress shared: producer processes, consumer process, SIGKILLs" no "$bin" stress --mode shared --seconds "$secs" --threads "$threads"
+# The deterministic negative control: a producer process (SCHED_FIFO, so
+# that nothing preempts it) spins inside a section while the consumer
+# process flushes its CPU's packet. The cross-process fence restarts the
+# section or waits for its commit: exact. The private membarrier fence
+# (--private-fence; what the flush used before shared rings existed) does
+# not reach the other process: records duplicated or lost, the run fails.
+if [ "$(nproc)" -lt 2 ]; then
+  skip "stress shared-forced: needs 2 CPUs"
+else
+  run "stress shared-forced, cross-process fence" no "$bin" stress --mode shared-forced
+  log=$out/shared-forced-private.log
+  if "$bin" stress --mode shared-forced --private-fence > "$log" 2>&1; then
+    if grep -q inconclusive "$log"; then
+      skip "negative control (shared-forced, private fence): $(grep -m 1 -o 'inconclusive.*' "$log" | cut -c 1-200)"
+    else
+      fail "negative control (shared-forced, private fence): passed, so the test cannot see a missing fence (log: $log)"
+    fi
+  elif grep -qE 'duplicated records|written true, read false' "$log"; then
+    pass "negative control (shared-forced, private fence) fails as it must: $(grep -m 1 '^FAIL' "$log" | cut -c 1-300)"
+  else
+    fail "negative control (shared-forced, private fence): failed otherwise: $(grep -m 1 -E 'FAIL|rror' "$log" | cut -c 1-300) (log: $log)"
+  fi
+fi
 
 # The fallback: no rseq at all. The stress must stay exact with 0 aborts.
 launcher=$out/no_rseq

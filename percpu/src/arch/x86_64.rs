@@ -881,8 +881,10 @@ pub unsafe fn pool_pop_raw<const INJECT: bool>(
 }
 
 /// The flush ring's write (`cpu_id` indexing only): on CPU `index`, load the
-/// active packet pointer from `*slot` *inside the section* (null: compare
-/// failed), its record count `n` from the packet's first word (`n >= cap`:
+/// active packet from `*slot` *inside the section*, as an offset from `slot`
+/// itself (0: no packet, compare failed; an offset rather than a pointer so
+/// that a ring in shared memory works wherever each process maps it), its
+/// record count `n` from the packet's first word (`n >= cap`:
 /// compare failed), store the header `(n + 1) << 32 | len` into record `n`
 /// (at `packet + 64 + 64 * n`) and copy `len` bytes from `src` after it
 /// (see `cs_copy_bytes`), then store `n + 1` into the count (the commit).
@@ -892,8 +894,8 @@ pub unsafe fn pool_pop_raw<const INJECT: bool>(
 /// ([`enc_outcome`]: the packet pointer when it committed).
 ///
 /// # Safety
-/// `area` is the calling thread's registered area; `*slot` is null or a
-/// packet: a 64-byte header whose first word is the count, then `cap`
+/// `area` is the calling thread's registered area; `*slot` is 0 or
+/// `packet - slot` (wrapping) for a packet: a 64-byte header whose first word is the count, then `cap`
 /// 64-byte records, records `>= count` unpublished; `len <= 56`; `src`
 /// readable for `len` bytes; `*slot` and the counts of the packets it
 /// names are written by sequences committing on `index` only, or by a
@@ -922,6 +924,7 @@ pub unsafe fn packet_write_raw<const INJECT: bool>(
                 "mov ({slot}), {pkt}\n",
                 "test {pkt}, {pkt}\n",
                 "jz 5f\n",
+                "add {slot}, {pkt}\n",
                 "mov ({pkt}), {off}\n",
                 "cmp {cap}, {off}\n",
                 "jae 5f\n",
