@@ -338,7 +338,7 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
             // consumer's exchange; p is a free packet, ours until the commit
             // publishes it.
             let r = unsafe {
-                arch::load_cbne_store_raw::<INJECT>(
+                arch::load_cbne_store::<INJECT>(
                     area,
                     field,
                     i,
@@ -348,8 +348,8 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
                     &inj,
                 )
             };
-            injected::<INJECT>(&inj, arch::enc_outcome(r));
-            match arch::enc_outcome(r) {
+            injected::<INJECT>(&inj, r);
+            match r {
                 Outcome::Done => {
                     self.installs.fetch_add(1, Ordering::Relaxed);
                     return true;

@@ -182,10 +182,7 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
         // index beyond C go to `write_slow`.
         let (area, field, i) = cached_index(self.mode);
         if (i as usize) < C {
-            match self
-                .write_at(area, field, i, payload)
-                .map(arch::enc_outcome)
-            {
+            match self.write_at(area, field, i, payload) {
                 Ok(Outcome::Done) => return Ok(Where::Slot(i)),
                 Ok(Outcome::Aborted) => count_abort(),
                 // A compare failure (the head moved) retries; a full buffer
@@ -197,8 +194,7 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
     }
 
     /// One attempt of [`Self::write`] on index `i < C` (read from `field` by
-    /// the caller): its section's encoded outcome ([`arch::enc_outcome`]),
-    /// or [`BufferFull`] (not
+    /// the caller): its section's outcome, or [`BufferFull`] (not
     /// counted: the caller counts it once it knows the index is its own).
     #[inline(always)]
     fn write_at(
@@ -207,7 +203,7 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
         field: *const u32,
         i: u32,
         payload: &[u8],
-    ) -> Result<usize, BufferFull> {
+    ) -> Result<Outcome, BufferFull> {
         let buf = &self.cpus[i as usize];
         let head = buf.head.load(Ordering::Relaxed);
         if head.wrapping_sub(buf.tail.load(Ordering::Acquire)) >= S {
@@ -219,7 +215,7 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
         // at it until the commit. The header and the payload go straight
         // from here into the slot.
         let r = unsafe {
-            arch::load_cbne_store_memcpy_store_raw::<INJECT>(
+            arch::load_cbne_store_memcpy_store::<INJECT>(
                 area,
                 field,
                 i,
@@ -233,7 +229,7 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
                 &inj,
             )
         };
-        injected::<INJECT>(&inj, arch::enc_outcome(r));
+        injected::<INJECT>(&inj, r);
         Ok(r)
     }
 
@@ -250,10 +246,7 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
                 if i as usize >= C {
                     break;
                 }
-                match self
-                    .write_at(area, field, i, payload)
-                    .map(arch::enc_outcome)
-                {
+                match self.write_at(area, field, i, payload) {
                     Ok(Outcome::Done) => return Ok(Where::Slot(i)),
                     Ok(Outcome::CompareFailed) => {}
                     Ok(Outcome::Aborted) => count_abort(),

@@ -92,15 +92,6 @@ macro_rules! cs_begin {
     };
 }
 
-/// As `cs_begin!`, with `ret` = 0 first: for the sections that return
-/// their outcome in a register of its own (`add_indexed`,
-/// `cmpeq_add_indexed`).
-macro_rules! cs_begin_ret {
-    () => {
-        concat!("xor {ret:e}, {ret:e}\n", cs_begin!())
-    };
-}
-
 /// Abort unless the area is registered (`cpu_id >= 0`) and its index field
 /// still equals the expected index. `({cpu})`: no displacement, so that
 /// the compare and the branch fuse into one macro-op.
@@ -239,11 +230,43 @@ macro_rules! cs_end {
     };
 }
 
-/// The end of a section whose outcome is in `{ret}` (0 on the committing
-/// path, set by `cs_begin_ret!`).
-macro_rules! cs_end_ret {
-    ($($exits:expr)?) => {
-        cs_end!("mov $2, {ret:e}\n", "mov $1, {ret:e}\n" $(, $exits)?)
+/// `3:` (right after the commit: the committing path falls through to the
+/// code after the `asm!`), the abort handler `4:` and, with `failed`, the
+/// compare-failed exit `5:`, both out of line, each one `jmp` to a label
+/// block of the `asm!` (`{aborted}`, `{failed}`: asm goto), and the
+/// tables. No register carries the outcome: the committing path sets and
+/// tests nothing after the commit.
+macro_rules! cs_end_goto {
+    (aborted) => {
+        cs_end_goto!(@ "", "")
+    };
+    (aborted, failed) => {
+        cs_end_goto!(@ "5:\njmp {failed}\n", exit_compare_failed!())
+    };
+    (@ $failed:expr, $exits:expr) => {
+        concat!(
+            "3:\n",
+            ".pushsection __rseq_failure, \"ax\"\n",
+            ".byte 0x0f, 0xb9, 0x3d\n",
+            ".long 0x53053053\n",
+            "4:\n",
+            "jmp {aborted}\n",
+            $failed,
+            ".popsection\n",
+            ".pushsection __rseq_cs, \"aw\"\n",
+            ".balign 32\n",
+            "6:\n",
+            ".long 0, 0\n",
+            ".quad 2b, 3b - 2b, 4b\n",
+            ".popsection\n",
+            ".pushsection __rseq_cs_ptr_array, \"awR\"\n",
+            ".quad 6b\n",
+            ".popsection\n",
+            ".pushsection __rseq_exit_point_array, \"awR\"\n",
+            ".quad 2b, 3b\n",
+            $exits,
+            ".popsection\n",
+        )
     };
 }
 
@@ -316,15 +339,6 @@ impl Injection {
 
 const _: () = assert!(core::mem::size_of::<Injection>() == 16);
 
-#[inline(always)]
-fn outcome(ret: u32) -> Outcome {
-    match ret {
-        0 => Outcome::Done,
-        1 => Outcome::CompareFailed,
-        _ => Outcome::Aborted,
-    }
-}
-
 /// The outcome of a section that encodes it in a pointer register
 /// (`cs_end_enc!`): 1 compare failed, 2 aborted, anything else (a valid
 /// pointer, at least 8) done. One compare and branch on the committing
@@ -375,28 +389,6 @@ pub unsafe fn load_cbne_store<const INJECT: bool>(
     newv: usize,
     inject: &Injection,
 ) -> Outcome {
-    // SAFETY: the caller's contract.
-    enc_outcome(unsafe {
-        load_cbne_store_raw::<INJECT>(area, index_field, index, v, expect, newv, inject)
-    })
-}
-
-/// [`load_cbne_store`] returning the register that encodes its outcome
-/// ([`enc_outcome`]), for the fast paths: they branch on it directly.
-///
-/// # Safety
-/// As [`load_cbne_store`].
-#[inline(always)]
-pub unsafe fn load_cbne_store_raw<const INJECT: bool>(
-    area: *mut rseq_abi::Rseq,
-    index_field: *const u32,
-    index: u32,
-    v: *mut usize,
-    expect: usize,
-    newv: usize,
-    inject: &Injection,
-) -> usize {
-    let r: usize;
     // SAFETY: the caller's contract; the sequence only touches `*v` and the
     // area, and emits its descriptor and tables as documented above.
     unsafe {
@@ -406,18 +398,20 @@ pub unsafe fn load_cbne_store_raw<const INJECT: bool>(
             [cs_begin!()],
             [cs_check_index!()],
             ["cmp {expect}, ({v})\n", "jnz 5f\n"],
-            ["mov {newv}, ({v})\n", cs_end_enc!("{v}", exit_compare_failed!())],
+            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            v = inout(reg) v => r,
+            v = in(reg) v,
             expect = in(reg) expect,
             newv = in(reg) newv,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
             options(att_syntax, nostack),
         );
     }
-    r
+    Outcome::Done
 }
 
 /// Add `inc` to `*v` on CPU (or concurrency id) `index` (the add commits).
@@ -433,7 +427,6 @@ pub unsafe fn add<const INJECT: bool>(
     inc: usize,
     inject: &Injection,
 ) -> Outcome {
-    let r: usize;
     if inc == 1 {
         // An increment by one (the test folds at compile time) has a
         // sequence of its own: on the Xeon of BENCHMARKS.md a loop
@@ -451,16 +444,17 @@ pub unsafe fn add<const INJECT: bool>(
                 [cs_begin!()],
                 [cs_check_index!()],
                 [],
-                ["addq $1, ({v})\n", cs_end_enc!("{v}")],
+                ["addq $1, ({v})\n", cs_end_goto!(aborted)],
                 tmp = out(reg) _,
                 cpu = in(reg) cpu_field(area),
                 mode = in(reg) mode_of(area, index_field),
                 index = in(reg) index,
-                v = inout(reg) v => r,
+                v = in(reg) v,
+                aborted = label { return Outcome::Aborted },
                 options(att_syntax, nostack),
             );
         }
-        return enc_outcome(r);
+        return Outcome::Done;
     }
     // SAFETY: as load_cbne_store.
     unsafe {
@@ -470,17 +464,18 @@ pub unsafe fn add<const INJECT: bool>(
             [cs_begin!()],
             [cs_check_index!()],
             [],
-            ["add {inc}, ({v})\n", cs_end_enc!("{v}")],
+            ["add {inc}, ({v})\n", cs_end_goto!(aborted)],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            v = inout(reg) v => r,
+            v = in(reg) v,
             inc = in(reg) inc,
+            aborted = label { return Outcome::Aborted },
             options(att_syntax, nostack),
         );
     }
-    enc_outcome(r)
+    Outcome::Done
 }
 
 /// The per-CPU slot add of [`crate::Slots`] (the counter's increment),
@@ -578,7 +573,9 @@ pub unsafe fn add_slot<const INJECT: bool>(
 /// Load-add-store at an offset, indexed inside the section: reads the index
 /// `i` from `index_field`, then adds `inc` to the word at
 /// `base + i * stride` (`base` already includes the field's offset). An index
-/// `>= slots` exits with [`Outcome::CompareFailed`]. Returns the index used.
+/// `>= slots` exits with [`Outcome::CompareFailed`]. Returns the index used
+/// when `Done` (0 otherwise): stored to a local inside the section, since
+/// an `asm!` with label blocks has no outputs.
 ///
 /// # Safety
 /// `area`/`index_field` as [`load_cbne_store`]; `base + i * stride` is a
@@ -594,65 +591,70 @@ pub unsafe fn add_indexed<const INJECT: bool>(
     inc: usize,
     inject: &Injection,
 ) -> (Outcome, u32) {
-    let ret: u32;
-    let index: usize;
+    // Written by the section before it can commit (read only then).
+    let mut index = core::mem::MaybeUninit::<u32>::uninit();
+    let at = index.as_mut_ptr();
     if inc == 1 {
         // By one: an immediate, the slot's address in one register (see
         // `add`).
-        // SAFETY: the caller's contract.
+        // SAFETY: the caller's contract; `at` is a local.
         unsafe {
             rseq_asm!(
                 INJECT,
                 inject,
-                [cs_begin_ret!()],
+                [cs_begin!()],
                 [
                     cs_check_area!(),
-                    "movl -4({cpu},{mode}), {index:e}\n",
-                    "cmpl {slots:e}, {index:e}\n",
+                    "movl -4({cpu},{mode}), {tmp:e}\n",
+                    "cmpl {slots:e}, {tmp:e}\n",
                     "jae 5f\n",
                 ],
-                ["mov {index}, {tmp}\n", "imul {stride}, {tmp}\n", "add {base}, {tmp}\n"],
-                ["addq $1, ({tmp})\n", cs_end_ret!(exit_compare_failed!())],
-                ret = out(reg) ret,
+                ["movl {tmp:e}, ({at})\n", "imul {stride}, {tmp}\n", "add {base}, {tmp}\n"],
+                ["addq $1, ({tmp})\n", cs_end_goto!(aborted, failed)],
                 tmp = out(reg) _,
-                index = out(reg) index,
                 cpu = in(reg) cpu_field(area),
                 mode = in(reg) mode_of(area, index_field),
                 slots = in(reg) slots,
                 stride = in(reg) stride,
                 base = in(reg) base,
+                at = in(reg) at,
+                aborted = label { return (Outcome::Aborted, 0) },
+                failed = label { return (Outcome::CompareFailed, 0) },
                 options(att_syntax, nostack),
             );
         }
-        return (outcome(ret), index as u32);
+        // SAFETY: the committing path stored the index.
+        return (Outcome::Done, unsafe { index.assume_init() });
     }
-    // SAFETY: the caller's contract.
+    // SAFETY: the caller's contract; `at` is a local.
     unsafe {
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin_ret!()],
+            [cs_begin!()],
             [
                 cs_check_area!(),
-                "movl -4({cpu},{mode}), {index:e}\n",
-                "cmpl {slots:e}, {index:e}\n",
+                "movl -4({cpu},{mode}), {tmp:e}\n",
+                "cmpl {slots:e}, {tmp:e}\n",
                 "jae 5f\n",
             ],
-            ["mov {index}, {tmp}\n", "imul {stride}, {tmp}\n"],
-            ["add {inc}, ({base}, {tmp})\n", cs_end_ret!(exit_compare_failed!())],
-            ret = out(reg) ret,
+            ["movl {tmp:e}, ({at})\n", "imul {stride}, {tmp}\n"],
+            ["add {inc}, ({base}, {tmp})\n", cs_end_goto!(aborted, failed)],
             tmp = out(reg) _,
-            index = out(reg) index,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             slots = in(reg) slots,
             stride = in(reg) stride,
             base = in(reg) base,
             inc = in(reg) inc,
+            at = in(reg) at,
+            aborted = label { return (Outcome::Aborted, 0) },
+            failed = label { return (Outcome::CompareFailed, 0) },
             options(att_syntax, nostack),
         );
     }
-    (outcome(ret), index as u32)
+    // SAFETY: the committing path stored the index.
+    (Outcome::Done, unsafe { index.assume_init() })
 }
 
 /// Compare, then load-add-store at an offset: as [`add_indexed`], but the
@@ -675,30 +677,29 @@ pub unsafe fn cmpeq_add_indexed<const INJECT: bool>(
     inc: usize,
     inject: &Injection,
 ) -> (Outcome, u32) {
-    let ret: u32;
-    let index: usize;
-    // SAFETY: the caller's contract.
+    // Written by the section before it can commit (read only then).
+    let mut index = core::mem::MaybeUninit::<u32>::uninit();
+    let at = index.as_mut_ptr();
+    // SAFETY: the caller's contract; `at` is a local.
     unsafe {
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin_ret!()],
+            [cs_begin!()],
             [
                 cs_check_area!(),
-                "movl -4({cpu},{mode}), {index:e}\n",
-                "cmpl {slots:e}, {index:e}\n",
+                "movl -4({cpu},{mode}), {tmp:e}\n",
+                "cmpl {slots:e}, {tmp:e}\n",
                 "jae 5f\n",
             ],
             [
                 "cmp {expect}, ({guard})\n",
                 "jnz 5f\n",
-                "mov {index}, {tmp}\n",
+                "movl {tmp:e}, ({at})\n",
                 "imul {stride}, {tmp}\n",
             ],
-            ["add {inc}, ({base}, {tmp})\n", cs_end_ret!(exit_compare_failed!())],
-            ret = out(reg) ret,
+            ["add {inc}, ({base}, {tmp})\n", cs_end_goto!(aborted, failed)],
             tmp = out(reg) _,
-            index = out(reg) index,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             guard = in(reg) guard,
@@ -707,10 +708,14 @@ pub unsafe fn cmpeq_add_indexed<const INJECT: bool>(
             stride = in(reg) stride,
             base = in(reg) base,
             inc = in(reg) inc,
+            at = in(reg) at,
+            aborted = label { return (Outcome::Aborted, 0) },
+            failed = label { return (Outcome::CompareFailed, 0) },
             options(att_syntax, nostack),
         );
     }
-    (outcome(ret), index as u32)
+    // SAFETY: the committing path stored the index.
+    (Outcome::Done, unsafe { index.assume_init() })
 }
 
 /// Compare-and-pop: on `index`, if the list head `*head` is not null, load
@@ -788,7 +793,7 @@ pub unsafe fn load_cbeq_pop_raw<const INJECT: bool>(
     node
 }
 
-/// The pool's push: [`load_cbne_store_raw`] that first leaves by the
+/// The pool's push: [`load_cbne_store`] that first leaves by the
 /// compare-failed exit when the guard word 8 bytes after `*v` (the slot's
 /// `aux`: the list is being reclaimed by another thread) is not zero. The
 /// guard is loaded inside the section, after the index check: a remote
@@ -798,7 +803,7 @@ pub unsafe fn load_cbeq_pop_raw<const INJECT: bool>(
 /// # Safety
 /// As [`load_cbne_store`]; `v` is followed by a readable word.
 #[inline(always)]
-pub unsafe fn pool_push_raw<const INJECT: bool>(
+pub unsafe fn pool_push<const INJECT: bool>(
     area: *mut rseq_abi::Rseq,
     index_field: *const u32,
     index: u32,
@@ -806,8 +811,7 @@ pub unsafe fn pool_push_raw<const INJECT: bool>(
     expect: usize,
     newv: usize,
     inject: &Injection,
-) -> usize {
-    let r: usize;
+) -> Outcome {
     // SAFETY: the caller's contract; the sequence only reads `v[0..2]`,
     // writes `*v` and the area, and emits its descriptor and tables as
     // documented above.
@@ -823,18 +827,20 @@ pub unsafe fn pool_push_raw<const INJECT: bool>(
                 "cmp {expect}, ({v})\n",
                 "jnz 5f\n"
             ],
-            ["mov {newv}, ({v})\n", cs_end_enc!("{v}", exit_compare_failed!())],
+            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            v = inout(reg) v => r,
+            v = in(reg) v,
             expect = in(reg) expect,
             newv = in(reg) newv,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
             options(att_syntax, nostack),
         );
     }
-    r
+    Outcome::Done
 }
 
 /// The pool's pop: [`load_cbeq_pop_raw`] (next pointer at offset 0) that
@@ -974,7 +980,6 @@ pub unsafe fn load_cbne_store_store<const INJECT: bool>(
     newv: usize,
     inject: &Injection,
 ) -> Outcome {
-    let r: usize;
     // SAFETY: the caller's contract.
     unsafe {
         rseq_asm!(
@@ -987,20 +992,22 @@ pub unsafe fn load_cbne_store_store<const INJECT: bool>(
                 "jnz 5f\n",
                 "mov {newv2}, ({v2})\n",
             ],
-            ["mov {newv}, ({v})\n", cs_end_enc!("{v}", exit_compare_failed!())],
+            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            v = inout(reg) v => r,
+            v = in(reg) v,
             expect = in(reg) expect,
             v2 = in(reg) v2,
             newv2 = in(reg) newv2,
             newv = in(reg) newv,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
             options(att_syntax, nostack),
         );
     }
-    enc_outcome(r)
+    Outcome::Done
 }
 
 /// Compare + memcpy + store: on `index`, if `*v == expect`, copy `len` bytes
@@ -1024,7 +1031,6 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
     newv: usize,
     inject: &Injection,
 ) -> Outcome {
-    let r: usize;
     // SAFETY: the caller's contract.
     unsafe {
         rseq_asm!(
@@ -1037,22 +1043,24 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
                 "jnz 5f\n",
                 cs_copy_bytes!(),
             ],
-            ["mov {newv}, ({v})\n", cs_end_enc!("{v}", exit_compare_failed!())],
+            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            v = inout(reg) v => r,
+            v = in(reg) v,
             expect = in(reg) expect,
             dst = inout(reg) dst => _,
             src = inout(reg) src => _,
             len = inout(reg) len => _,
             xmm = out(xmm_reg) _,
             newv = in(reg) newv,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
             options(att_syntax, nostack),
         );
     }
-    enc_outcome(r)
+    Outcome::Done
 }
 
 /// Compare + store + memcpy + store: on `index`, if `*v == expect`, store
@@ -1081,45 +1089,6 @@ pub unsafe fn load_cbne_store_memcpy_store<const INJECT: bool>(
     inject: &Injection,
 ) -> Outcome {
     // SAFETY: the caller's contract.
-    enc_outcome(unsafe {
-        load_cbne_store_memcpy_store_raw::<INJECT>(
-            area,
-            index_field,
-            index,
-            v,
-            expect,
-            dst,
-            first,
-            src,
-            len,
-            newv,
-            inject,
-        )
-    })
-}
-
-/// [`load_cbne_store_memcpy_store`] returning the register that encodes its outcome
-/// ([`enc_outcome`]), for the fast paths: they branch on it directly.
-///
-/// # Safety
-/// As [`load_cbne_store_memcpy_store`].
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn load_cbne_store_memcpy_store_raw<const INJECT: bool>(
-    area: *mut rseq_abi::Rseq,
-    index_field: *const u32,
-    index: u32,
-    v: *mut usize,
-    expect: usize,
-    dst: *mut u8,
-    first: usize,
-    src: *const u8,
-    len: usize,
-    newv: usize,
-    inject: &Injection,
-) -> usize {
-    let r: usize;
-    // SAFETY: the caller's contract.
     unsafe {
         rseq_asm!(
             INJECT,
@@ -1133,12 +1102,12 @@ pub unsafe fn load_cbne_store_memcpy_store_raw<const INJECT: bool>(
                 "add $8, {dst}\n",
                 cs_copy_bytes!(),
             ],
-            ["mov {newv}, ({v})\n", cs_end_enc!("{v}", exit_compare_failed!())],
+            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            v = inout(reg) v => r,
+            v = in(reg) v,
             expect = in(reg) expect,
             first = in(reg) first,
             dst = inout(reg) dst => _,
@@ -1146,10 +1115,12 @@ pub unsafe fn load_cbne_store_memcpy_store_raw<const INJECT: bool>(
             len = inout(reg) len => _,
             xmm = out(xmm_reg) _,
             newv = in(reg) newv,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
             options(att_syntax, nostack),
         );
     }
-    r
+    Outcome::Done
 }
 
 /// Whether the `u32` at `v` equals the CPU the calling thread runs on,
@@ -1169,7 +1140,6 @@ pub unsafe fn load_cbne_store_memcpy_store_raw<const INJECT: bool>(
 /// may be written concurrently by other threads: a single aligned load).
 #[inline(always)]
 pub unsafe fn load_cbeq_cpu(area: *mut rseq_abi::Rseq, v: *const u32) -> Outcome {
-    let r: usize;
     // SAFETY: the caller's contract; the section reads `*v` and the area,
     // writes only `rseq_cs`, and emits its descriptor and tables as
     // documented above.
@@ -1181,15 +1151,17 @@ pub unsafe fn load_cbeq_cpu(area: *mut rseq_abi::Rseq, v: *const u32) -> Outcome
                 "movl ({cpu}), {tmp:e}\n",
                 "cmpl {tmp:e}, ({v})\n",
                 "jnz 5f\n",
-                cs_end_enc!("{v}", exit_compare_failed!()),
+                cs_end_goto!(aborted, failed),
             ),
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
-            v = inout(reg) v => r,
+            v = in(reg) v,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
             options(att_syntax, nostack),
         );
     }
-    enc_outcome(r)
+    Outcome::Done
 }
 
 /// Whether the CPU has `rdpid` (CPUID.7.0:ECX bit 22).
