@@ -315,6 +315,9 @@ pub unsafe extern "C" fn rseq_libc_bench_rust_pool(pool: *const c_void, n: u64) 
     }
 }
 
+/// The payload size of tests/percpu/bench_vs_selftests.c's ring records.
+const RING_RECORD_PAYLOAD: usize = 24;
+
 /// `PerCpuRing::write` of `len` bytes from `payload`, `n` times (the
 /// caller consumes between calls).
 ///
@@ -330,13 +333,24 @@ pub unsafe extern "C" fn rseq_libc_bench_rust_ring(
 ) -> u64 {
     // SAFETY: the caller's contract (the C API's ring is this type).
     let r = unsafe { &*ring.cast::<PerCpuRing<C_RING_CPUS, C_RING_RECORDS>>() };
-    // SAFETY: the caller's contract.
-    let p = unsafe { core::slice::from_raw_parts(payload, len) };
     let mut fallback = 0;
-    for _ in 0..n {
-        if let Ok(Where::Fallback) = r.write(p) {
-            fallback += 1;
+    let mut write = |p: &[u8]| {
+        for _ in 0..n {
+            if let Ok(Where::Fallback) = r.write(p) {
+                fallback += 1;
+            }
         }
+    };
+    if len == RING_RECORD_PAYLOAD {
+        // The C program's record (`sizeof payload`): a payload of constant
+        // size, as a Rust caller writing an array has and as the C loops
+        // have (`rseq_percpu_inline_ring_write (ring, payload, sizeof
+        // payload)`).
+        // SAFETY: the caller's contract: `len` readable bytes.
+        write(unsafe { &*payload.cast::<[u8; RING_RECORD_PAYLOAD]>() });
+    } else {
+        // SAFETY: the caller's contract.
+        write(unsafe { core::slice::from_raw_parts(payload, len) });
     }
     fallback
 }

@@ -540,6 +540,7 @@ mod tests {
         const T: usize = 4;
         const N: u32 = 30_000;
         let ring: &'static FlushRing<64, 16, 12> = Box::leak(Box::new(FlushRing::new()));
+        let _serial = crate::remote::fallback_test_lock();
         crate::remote::set_fallback_only(fallback);
         let stop = Arc::new(AtomicBool::new(false));
         let consumer = {

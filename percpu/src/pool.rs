@@ -682,6 +682,7 @@ mod tests {
     fn reclaim_races(fallback: bool) {
         let pool: &'static Pool<64> = Box::leak(Box::new(Pool::new(IndexMode::CpuId, 64, 16)));
         assert_eq!(pool.add_storage(storage(64 * 256)), Ok(256));
+        let _serial = crate::remote::fallback_test_lock();
         crate::remote::set_fallback_only(fallback);
         let stop: &'static std::sync::atomic::AtomicBool =
             Box::leak(Box::new(std::sync::atomic::AtomicBool::new(false)));

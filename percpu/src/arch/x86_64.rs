@@ -1123,6 +1123,69 @@ pub unsafe fn load_cbne_store_memcpy_store<const INJECT: bool>(
     Outcome::Done
 }
 
+/// [`load_cbne_store_memcpy_store`] for a `len` of 16 to 32 bytes (a ring
+/// record's payload of that size): the payload is the first and the last
+/// 16 bytes of `src` (unaligned, overlapping), with no branch on `len` and
+/// no register modified but a scratch one and `{xmm}` (the inline C
+/// header's `copy16_32` write).
+///
+/// # Safety
+/// As [`load_cbne_store_memcpy_store`], and `16 <= len <= 32`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn load_cbne_store_copy16_32_store<const INJECT: bool>(
+    area: *mut rseq_abi::Rseq,
+    index_field: *const u32,
+    index: u32,
+    v: *mut usize,
+    expect: usize,
+    dst: *mut u8,
+    first: usize,
+    src: *const u8,
+    len: usize,
+    newv: usize,
+    inject: &Injection,
+) -> Outcome {
+    debug_assert!((16..=32).contains(&len));
+    // SAFETY: the caller's contract: `src + len - 16 >= src` and
+    // `dst + 8 + len <= dst + 8 + 32`, so the two 16-byte moves stay in
+    // `[src, src + len)` and `[dst + 8, dst + 8 + len)`.
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            [cs_begin!()],
+            [cs_check_index!()],
+            [
+                "cmp {expect}, ({v})\n",
+                "jnz 5f\n",
+                "mov {first}, ({dst})\n",
+                "movdqu ({src}), {xmm}\n",
+                "movdqu {xmm}, 8({dst})\n",
+                "movdqu -16({src},{len}), {xmm}\n",
+                "movdqu {xmm}, -8({dst},{len})\n",
+            ],
+            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
+            tmp = out(reg) _,
+            cpu = in(reg) cpu_field(area),
+            mode = in(reg) mode_of(area, index_field),
+            index = in(reg) index,
+            v = in(reg) v,
+            expect = in(reg) expect,
+            first = in(reg) first,
+            dst = in(reg) dst,
+            src = in(reg) src,
+            len = in(reg) len,
+            xmm = out(xmm_reg) _,
+            newv = in(reg) newv,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
+            options(att_syntax, nostack),
+        );
+    }
+    Outcome::Done
+}
+
 /// Whether the `u32` at `v` equals the CPU the calling thread runs on,
 /// observed inside one critical section: `cpu_id` and `*v` are read with no
 /// preemption, migration or signal delivery between the two loads (the
