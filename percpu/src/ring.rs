@@ -526,7 +526,9 @@ mod tests {
 
     #[test]
     fn every_length_round_trips() {
-        // The in-section copy has a 16-byte, an 8-byte and a byte path:
+        // The in-section copies: 16 to 32 bytes without a branch on the
+        // length (copy16_32), and the general one with its 16-byte, 8-byte
+        // and byte paths:
         // every payload length, at every source alignment, comes back
         // exactly (nothing short, nothing from beyond the payload).
         static RING: PerCpuRing<64, 512> = PerCpuRing::with_mode(IndexMode::CpuId);
