@@ -9,9 +9,9 @@
 //! |---|---|---|
 //! | `2:` | `.text` | `start_ip`: first instruction after the descriptor is published |
 //! | `3:` | `.text` | post-commit ip: right after the commit instruction |
-//! | `9:` | `.text` | the common end (the same address as `3:`), where a register holds the [`Outcome`](crate::Outcome) (see below) |
+//! | `9:` | `.text` | in the sections that return a register (below): the common end (the same address as `3:`), where that register holds the outcome |
 //! | `4:` | `__rseq_failure` (`"ax"`) | `abort_ip`, preceded by the 7 bytes `0f b9 3d 53 30 05 53` |
-//! | `5:` | `__rseq_failure` (`"ax"`), after the abort handler | "compare failed" exit (listed only for sections with a comparison): reports it, jumps back to `9:` |
+//! | `5:` | `__rseq_failure` (`"ax"`), after the abort handler | "compare failed" exit (listed only for sections with a comparison) |
 //! | `6:` | `__rseq_cs` (`"aw"`, `.balign 32`) | the `struct rseq_cs` descriptor |
 //!
 //! - `__rseq_cs`: `.long 0 (version), 0 (flags)`, `.quad 2b (start_ip),
@@ -24,12 +24,13 @@
 //! - `__rseq_failure` (`"ax"`): the signature is emitted as `.byte 0x0f, 0xb9,
 //!   0x3d` + `.long 0x53053053` (glibc's and librseq's convention), so that it
 //!   disassembles as `ud1 0x53053053(%rip),%edi`; the kernel checks the 4
-//!   bytes before `abort_ip` against the registered `RSEQ_SIG`. The handler
-//!   reports "aborted" and jumps back to `9:`. The compare-failed
-//!   exit `5:` follows it there (out of line, outside the section: an exit
-//!   point may be anywhere outside `[start_ip, post_commit_ip)`), so that
-//!   the committing path falls through from the commit to `9:` without a
-//!   taken branch.
+//!   bytes before `abort_ip` against the registered `RSEQ_SIG`. The abort
+//!   handler and the compare-failed exit `5:` follow (out of line, outside
+//!   the section: an exit point may be anywhere outside `[start_ip,
+//!   post_commit_ip)`), so that the committing path falls through from the
+//!   commit without a taken branch. Each is one `jmp`: to a label block of
+//!   the `asm!` (asm goto, below), or back to `9:` after setting the
+//!   outcome register.
 //!
 //! The two arrays carry `SHF_GNU_RETAIN` (`R`, GNU ld 2.36+, lld 13+): code
 //! references the descriptors but nothing references the arrays, and
@@ -56,16 +57,27 @@
 //! caller holding the cached `cpu_id` pointer and an object's mode byte
 //! computes nothing before the section.
 //!
-//! Outcome: [`add_indexed`] and [`cmpeq_add_indexed`] zero a result
-//! register before `lea` and set it to 1 (compare failed) or 2 (aborted) in
-//! the handlers. The others leave no register to zero and test: the
-//! handlers overwrite a register that holds a pointer (>= 8) on the
-//! committing path (`v`, or the popped node) with 1 or 2
-//! ([`enc_outcome`]), and [`add_slot`] returns the slot offset (>= 0) or
-//! -1 / -2: one compare and branch after the section. (`asm!` label
-//! operands, stable since Rust 1.87, would remove that branch too, but
-//! cannot be combined with outputs, which the counter's index and the
-//! pool's node are.)
+//! Outcome: asm goto wherever the section hands no value back
+//! ([`load_cbne_store`], [`add`], [`add_indexed`], [`cmpeq_add_indexed`],
+//! [`load_cbne_store_store`], the memcpy stores, [`pool_push`],
+//! [`load_cbeq_cpu`]): `asm!` label blocks (stable since Rust 1.87, the
+//! workspace's `rust-version`), `{aborted}` and `{failed}`, which the abort
+//! handler and the compare-failed exit jump to and which return
+//! [`Outcome::Aborted`] / [`Outcome::CompareFailed`]; the committing path
+//! falls through the commit out of the `asm!` and returns
+//! [`Outcome::Done`]: no register set before or tested after, and, inlined,
+//! the caller's test of the outcome folds into the jumps (the Rust
+//! compare-and-store loop of `tests/percpu/bench_vs_selftests.sh`: 46
+//! instructions an iteration with a result register, 18 as asm goto). An
+//! `asm!` with label blocks has no outputs (`asm_goto_with_outputs`
+//! is unstable), so [`add_indexed`] and [`cmpeq_add_indexed`] store the
+//! index they read to a local inside the section, as the inline C header
+//! does. The sections that must
+//! hand a register back keep it as the outcome: the pops and
+//! [`packet_write_raw`] overwrite a register that holds a pointer (>= 8)
+//! on the committing path (the popped node, the packet) with 1 or 2 in
+//! the exits ([`enc_outcome`]), and [`add_slot`] returns the slot offset
+//! (>= 0) or -1 / -2: one compare and branch after the section.
 //!
 //! The `INJECT = true` instantiation (stress tests only; the normal one has
 //! no injection operand, no extra instruction) adds, like the kernel's
@@ -845,7 +857,7 @@ pub unsafe fn pool_push<const INJECT: bool>(
 
 /// The pool's pop: [`load_cbeq_pop_raw`] (next pointer at offset 0) that
 /// first leaves by the compare-failed exit when the guard word 8 bytes after
-/// `*head` is not zero (see [`pool_push_raw`]).
+/// `*head` is not zero (see [`pool_push`]).
 ///
 /// # Safety
 /// As [`load_cbeq_pop`]; `head` is followed by a readable word.
