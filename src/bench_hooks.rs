@@ -201,7 +201,7 @@ unsafe fn list_loop(heads: *mut usize, mode: IndexMode, n: u64) {
             if node > 2 {
                 break node;
             }
-            if pop_failed(node) {
+            if arch::enc_outcome(node) == Outcome::CompareFailed {
                 return;
             }
         };
@@ -224,15 +224,6 @@ unsafe fn list_loop(heads: *mut usize, mode: IndexMode, n: u64) {
             }
         }
     }
-}
-
-/// Whether a pop that did not commit found the list empty (else it
-/// aborted: retry). Cold: the loop's committing path falls through, as the
-/// C loops' (`RSEQ_PERCPU_INLINE_LIKELY`).
-#[cold]
-#[inline(never)]
-fn pop_failed(node: usize) -> bool {
-    arch::enc_outcome(node) == Outcome::CompareFailed
 }
 
 /// Keeps `v` alive in a register (`black_box` would spill it to the
