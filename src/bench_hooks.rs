@@ -13,7 +13,7 @@ use rseq_percpu::arch::{self, Injection};
 use rseq_percpu::counter::Counter;
 use rseq_percpu::pool::Pool;
 use rseq_percpu::ring::PerCpuRing;
-use rseq_percpu::{thread_area, IndexMode, Outcome, Slots, Where};
+use rseq_percpu::{thread_area, thread_index, IndexMode, Outcome, Slots, Where};
 
 fn mode_of(mm: c_int) -> IndexMode {
     if mm != 0 {
@@ -131,29 +131,44 @@ pub unsafe extern "C" fn rseq_libc_bench_rust_indexed(
     mm: c_int,
     n: u64,
 ) {
-    for _ in 0..n {
-        loop {
-            let Some((area, field)) = thread_area(mode_of(mm)) else {
-                return;
-            };
-            // SAFETY: the caller's contract; the thread's area.
-            let (r, _) = unsafe {
-                arch::add_indexed::<false>(area, field, base, 64, slots, 1, &Injection::OFF)
-            };
-            if r == Outcome::Done {
-                break;
-            }
+    // SAFETY: the caller's contract.
+    unsafe { in_mode(mm, |mode| indexed_loop(base, slots, mode, n)) }
+}
+
+/// Calls `f` with `mm`'s mode as a constant: each mode's loop is compiled
+/// for it, as the C program's (its loops take the mode as a constant).
+#[inline(always)]
+fn in_mode(mm: c_int, f: impl Fn(IndexMode)) {
+    if mm != 0 {
+        f(IndexMode::MmCid)
+    } else {
+        f(IndexMode::CpuId)
+    }
+}
+
+/// The loop of [`rseq_libc_bench_rust_indexed`] in `mode`.
+///
+/// # Safety
+/// As [`rseq_libc_bench_rust_indexed`].
+#[inline(always)]
+unsafe fn indexed_loop(base: *mut u8, slots: u32, mode: IndexMode, n: u64) {
+    // One loop: an operation that did not commit is retried, not counted.
+    let mut left = n;
+    while left != 0 {
+        let Some((area, field)) = thread_area(mode) else {
+            return;
+        };
+        // SAFETY: the caller's contract; the thread's area.
+        let (r, _) =
+            unsafe { arch::add_indexed::<false>(area, field, base, 64, slots, 1, &Injection::OFF) };
+        if r == Outcome::Done {
+            left -= 1;
         }
     }
 }
 
-/// The index the calling thread's operations use in mode `mm`, or `None`.
-fn index(mm: c_int) -> Option<(*mut rseq_abi::Rseq, *const u32, u32)> {
-    rseq_percpu::thread_index(mode_of(mm))
-}
-
 /// Pop then push one node on the per-index list whose heads are at
-/// `heads + 64 * i` (`arch::load_cbeq_pop`, then `arch::load_cbne_store`),
+/// `heads + 64 * i` (`arch::load_cbeq_pop_raw`, then `arch::load_cbne_store`),
 /// `n` times: basic_percpu_ops_test's pop and push.
 ///
 /// # Safety
@@ -161,24 +176,39 @@ fn index(mm: c_int) -> Option<(*mut rseq_abi::Rseq, *const u32, u32)> {
 /// have (nodes: next pointer at offset 0), used only by these sequences.
 #[no_mangle]
 pub unsafe extern "C" fn rseq_libc_bench_rust_list(heads: *mut usize, mm: c_int, n: u64) {
+    // SAFETY: the caller's contract.
+    in_mode(mm, |mode| unsafe { list_loop(heads, mode, n) })
+}
+
+/// The loop of [`rseq_libc_bench_rust_list`] in `mode`.
+///
+/// # Safety
+/// As [`rseq_libc_bench_rust_list`].
+#[inline(always)]
+unsafe fn list_loop(heads: *mut usize, mode: IndexMode, n: u64) {
     for _ in 0..n {
         let node = loop {
-            let Some((area, field, i)) = index(mm) else {
+            let Some((area, field, i)) = thread_index(mode) else {
                 return;
             };
             let head = heads.wrapping_add(8 * i as usize);
             // SAFETY: the caller's contract.
-            let (r, node) =
-                unsafe { arch::load_cbeq_pop::<false>(area, field, i, head, 0, &Injection::OFF) };
-            match r {
-                Outcome::Done => break node,
-                Outcome::CompareFailed => return,
-                Outcome::Aborted => {}
+            let node = unsafe {
+                arch::load_cbeq_pop_raw::<false>(area, field, i, head, 0, &Injection::OFF)
+            };
+            // The node register encodes the outcome (arch::enc_outcome):
+            // the committed case is one compare.
+            if node > 2 {
+                break node;
+            }
+            if arch::enc_outcome(node) == Outcome::CompareFailed {
+                return;
             }
         };
-        core::hint::black_box(node);
+        // As the C loops' empty asm: the node is used, in a register.
+        keep(node);
         loop {
-            let Some((area, field, i)) = index(mm) else {
+            let Some((area, field, i)) = thread_index(mode) else {
                 return;
             };
             let head = heads.wrapping_add(8 * i as usize);
@@ -194,6 +224,14 @@ pub unsafe extern "C" fn rseq_libc_bench_rust_list(heads: *mut usize, mm: c_int,
             }
         }
     }
+}
+
+/// Keeps `v` alive in a register (`black_box` would spill it to the
+/// stack), as the C loops' `__asm__ volatile ("" : : "r" (v) : "memory")`.
+#[inline(always)]
+fn keep(v: usize) {
+    // SAFETY: an empty asm statement.
+    unsafe { core::arch::asm!("/* {0} */", in(reg) v, options(nostack, preserves_flags)) };
 }
 
 /// `arch::load_cbne_memcpy_store`: copy `len` bytes from `src` to
@@ -212,31 +250,50 @@ pub unsafe extern "C" fn rseq_libc_bench_rust_memcpy(
     mm: c_int,
     n: u64,
 ) {
-    for _ in 0..n {
-        loop {
-            let Some((area, field, i)) = index(mm) else {
-                return;
-            };
-            let v = words.wrapping_add(8 * i as usize);
+    in_mode(mm, |mode| {
+        for _ in 0..n {
             // SAFETY: the caller's contract.
-            let r = unsafe {
-                let old = core::ptr::read_volatile(v);
-                arch::load_cbne_memcpy_store::<false>(
-                    area,
-                    field,
-                    i,
-                    v,
-                    old,
-                    dst.wrapping_add(64 * i as usize),
-                    src,
-                    len,
-                    old + 1,
-                    &Injection::OFF,
-                )
-            };
-            if r == Outcome::Done {
-                break;
-            }
+            unsafe { memcpy_once(words, dst, src, len, mode) };
+        }
+    })
+}
+
+/// One operation of [`rseq_libc_bench_rust_memcpy`] in `mode`, retried on
+/// abort.
+///
+/// # Safety
+/// As [`rseq_libc_bench_rust_memcpy`].
+#[inline(always)]
+unsafe fn memcpy_once(
+    words: *mut usize,
+    dst: *mut u8,
+    src: *const u8,
+    len: usize,
+    mode: IndexMode,
+) {
+    loop {
+        let Some((area, field, i)) = thread_index(mode) else {
+            return;
+        };
+        let v = words.wrapping_add(8 * i as usize);
+        // SAFETY: the caller's contract.
+        let r = unsafe {
+            let old = core::ptr::read_volatile(v);
+            arch::load_cbne_memcpy_store::<false>(
+                area,
+                field,
+                i,
+                v,
+                old,
+                dst.wrapping_add(64 * i as usize),
+                src,
+                len,
+                old + 1,
+                &Injection::OFF,
+            )
+        };
+        if r == Outcome::Done {
+            return;
         }
     }
 }
@@ -251,12 +308,15 @@ pub unsafe extern "C" fn rseq_libc_bench_rust_pool(pool: *const c_void, n: u64) 
     let p = unsafe { &*pool.cast::<Pool<C_SLOTS>>() };
     for _ in 0..n {
         if let Some(o) = p.alloc() {
-            core::hint::black_box(o);
+            keep(o.as_ptr() as usize);
             // SAFETY: just allocated from this pool, not used after.
             unsafe { p.free(o) };
         }
     }
 }
+
+/// The payload size of tests/percpu/bench_vs_selftests.c's ring records.
+const RING_RECORD_PAYLOAD: usize = 24;
 
 /// `PerCpuRing::write` of `len` bytes from `payload`, `n` times (the
 /// caller consumes between calls).
@@ -273,13 +333,24 @@ pub unsafe extern "C" fn rseq_libc_bench_rust_ring(
 ) -> u64 {
     // SAFETY: the caller's contract (the C API's ring is this type).
     let r = unsafe { &*ring.cast::<PerCpuRing<C_RING_CPUS, C_RING_RECORDS>>() };
-    // SAFETY: the caller's contract.
-    let p = unsafe { core::slice::from_raw_parts(payload, len) };
     let mut fallback = 0;
-    for _ in 0..n {
-        if let Ok(Where::Fallback) = r.write(p) {
-            fallback += 1;
+    let mut write = |p: &[u8]| {
+        for _ in 0..n {
+            if let Ok(Where::Fallback) = r.write(p) {
+                fallback += 1;
+            }
         }
+    };
+    if len == RING_RECORD_PAYLOAD {
+        // The C program's record (`sizeof payload`): a payload of constant
+        // size, as a Rust caller writing an array has and as the C loops
+        // have (`rseq_percpu_inline_ring_write (ring, payload, sizeof
+        // payload)`).
+        // SAFETY: the caller's contract: `len` readable bytes.
+        write(unsafe { &*payload.cast::<[u8; RING_RECORD_PAYLOAD]>() });
+    } else {
+        // SAFETY: the caller's contract.
+        write(unsafe { core::slice::from_raw_parts(payload, len) });
     }
     fallback
 }

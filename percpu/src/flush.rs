@@ -544,7 +544,7 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
             // consumer's exchange; p is a free packet, ours until the commit
             // publishes it.
             let r = unsafe {
-                arch::load_cbne_store_raw::<INJECT>(
+                arch::load_cbne_store::<INJECT>(
                     area,
                     field,
                     i,
@@ -554,8 +554,8 @@ impl<const C: usize, const R: usize, const P: usize, const INJECT: bool>
                     &inj,
                 )
             };
-            injected::<INJECT>(&inj, arch::enc_outcome(r));
-            match arch::enc_outcome(r) {
+            injected::<INJECT>(&inj, r);
+            match r {
                 Outcome::Done => {
                     self.installs.fetch_add(1, Ordering::Relaxed);
                     return true;
@@ -794,6 +794,7 @@ mod tests {
         const T: usize = 4;
         const N: u32 = 30_000;
         let ring: &'static FlushRing<64, 16, 12> = Box::leak(Box::new(FlushRing::new()));
+        let _serial = crate::remote::fallback_test_lock();
         crate::remote::set_fallback_only(fallback);
         let stop = Arc::new(AtomicBool::new(false));
         let consumer = {

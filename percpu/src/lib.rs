@@ -188,6 +188,22 @@ pub(crate) fn cached_index(mode: IndexMode) -> (*mut Rseq, *const u32, u32) {
     (area, field, i)
 }
 
+/// The cached area (or the stand-in) and its index field for `mode`, with
+/// no test and no load: for operations given an index (a [`Where::Slot`]
+/// from [`Slots::current`], which looked the area up), whose sections
+/// check `cpu_id >= 0` and the index themselves, so that the stand-in and
+/// an area unregistered since come back [`Outcome::Aborted`] (the caller
+/// asks for its index again, and that looks the area up). One TLS load:
+/// no second look-up after the index read.
+#[inline(always)]
+pub(crate) fn cached_area(mode: IndexMode) -> (*mut Rseq, *const u32) {
+    let area = cache::cached_cpu_field()
+        .cast::<u8>()
+        .wrapping_sub(4)
+        .cast::<Rseq>();
+    (area, area.cast::<u8>().wrapping_add(mode.offset()).cast())
+}
+
 /// The cache holds the stand-in or an area whose `cpu_id` reads < 0: look
 /// the area up (registering the thread lazily) and cache it when usable, or
 /// `None` (fallback). An area the kernel no longer has registered is no
@@ -218,7 +234,7 @@ fn area_slow() -> Option<*mut Rseq> {
 /// rseq area, or `None` without a registered area: the "inline rseq read".
 #[inline(always)]
 pub fn current_index(mode: IndexMode) -> Option<u32> {
-    thread_area(mode).and_then(|(area, f)| read_index(area, f))
+    thread_index(mode).map(|(_, _, i)| i)
 }
 
 /// The calling thread's area, its index field for `mode` and the index read
@@ -227,8 +243,43 @@ pub fn current_index(mode: IndexMode) -> Option<u32> {
 /// [`thread_area`] then a [`current_index`] would look the area up twice).
 #[inline(always)]
 pub fn thread_index(mode: IndexMode) -> Option<(*mut Rseq, *const u32, u32)> {
-    let (area, field) = thread_area(mode)?;
-    read_index(area, field).map(|i| (area, field, i))
+    // The cached area's `cpu_id` read once: >= 0 says registered (the
+    // stand-in and an area unregistered behind the component's back read
+    // < 0: the look-up, out of line), then the mode's index field (in
+    // `cpu_id` mode `cpu_id` again: one load rather than a test of the
+    // mode). As `thread_area` then `read_index`, without their second read
+    // of `cpu_id`.
+    let mut cpu = cache::cached_cpu_field();
+    #[allow(unsafe_code)]
+    // SAFETY: the cached field is the stand-in's or this thread's area's,
+    // both valid for the thread's life; the kernel updates it between
+    // instructions, hence volatile.
+    if (unsafe { core::ptr::read_volatile(cpu) } as i32) < 0 {
+        // A pointer back (a register), not the triple (memory, which the
+        // fast path would then go through too).
+        cpu = registered_cpu_field_slow()?;
+    }
+    let area = cpu.cast::<u8>().wrapping_sub(4).cast::<Rseq>();
+    let field = area.cast::<u8>().wrapping_add(mode.offset()).cast::<u32>();
+    #[allow(unsafe_code)]
+    // SAFETY: the same area's `cpu_id` or `mm_cid` field, aligned.
+    let i = unsafe { core::ptr::read_volatile(field) };
+    Some((area, field, i))
+}
+
+/// [`thread_index`] without a usable cached area: the look-up
+/// ([`thread_area`]), and the area's `cpu_id` field if it reads >= 0
+/// (as [`read_index`] checks).
+#[cold]
+#[inline(never)]
+fn registered_cpu_field_slow() -> Option<*mut u32> {
+    let (area, _) = thread_area(IndexMode::CpuId)?;
+    let cpu = arch::cpu_field(area);
+    #[allow(unsafe_code)]
+    // SAFETY: this thread's area, updated by the kernel between
+    // instructions.
+    let registered = (unsafe { core::ptr::read_volatile(cpu) } as i32) >= 0;
+    registered.then_some(cpu)
 }
 
 /// The current value of an area's index field (`area` and `index_field`

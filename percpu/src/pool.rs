@@ -266,12 +266,11 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         // beyond N: the global list.
         let i = read_index(area, field).filter(|&i| (i as usize) < N)?;
         // SAFETY: the caller's contract; i < N.
-        unsafe { self.push_at(area, field, i, obj) }.map(arch::enc_outcome)
+        unsafe { self.push_at(area, field, i, obj) }
     }
 
     /// [`Self::push_local_once`] on index `i`, which the caller read from
-    /// `field` and checked against N; the outcome as the section's encoded
-    /// register ([`arch::enc_outcome`]), on which the fast path branches.
+    /// `field` and checked against N.
     ///
     /// # Safety
     /// As [`Self::push_local_once`]; `i < N`.
@@ -282,7 +281,7 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         field: *const u32,
         i: u32,
         obj: *mut u8,
-    ) -> Option<usize> {
+    ) -> Option<Outcome> {
         // i < N was checked by the caller, outside the section; the section then
         // re-checks that the thread still runs on index i before it
         // commits, so the slot address computed from i is in bounds and
@@ -310,10 +309,9 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         let inj = injection::<INJECT>();
         // SAFETY: the head word of slot i is only written by sequences
         // committing on index i.
-        let r = unsafe {
-            arch::pool_push_raw::<INJECT>(area, field, i, word, head, obj as usize, &inj)
-        };
-        injected::<INJECT>(&inj, arch::enc_outcome(r));
+        let r =
+            unsafe { arch::pool_push::<INJECT>(area, field, i, word, head, obj as usize, &inj) };
+        injected::<INJECT>(&inj, r);
         Some(r)
     }
 
@@ -450,7 +448,7 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
             // SAFETY: the caller's contract; area/field are this thread's
             // cached ones (or the stand-in's, which no section accepts);
             // i < N.
-            match unsafe { self.push_at(area, field, i, obj.as_ptr()) }.map(arch::enc_outcome) {
+            match unsafe { self.push_at(area, field, i, obj.as_ptr()) } {
                 Some(Outcome::Done) => return,
                 // Counted here: free_slow's retries count only their own.
                 Some(Outcome::Aborted) => count_abort(),
@@ -760,6 +758,7 @@ mod tests {
     fn reclaim_races(fallback: bool) {
         let pool: &'static Pool<64> = Box::leak(Box::new(Pool::new(IndexMode::CpuId, 64, 16)));
         assert_eq!(pool.add_storage(storage(64 * 256)), Ok(256));
+        let _serial = crate::remote::fallback_test_lock();
         crate::remote::set_fallback_only(fallback);
         let stop: &'static std::sync::atomic::AtomicBool =
             Box::leak(Box::new(std::sync::atomic::AtomicBool::new(false)));

@@ -249,12 +249,23 @@ fn visit(cpu: u32) -> Result<(), i32> {
     }
 }
 
+/// Serializes the unit tests that set [`set_fallback_only`] (a global):
+/// the test harness runs tests in parallel threads, and one test turning
+/// the fallback off while another expects it on made
+/// `fences_reach_every_allowed_cpu_both_ways` fail now and then.
+#[cfg(test)]
+pub(crate) fn fallback_test_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn fences_reach_every_allowed_cpu_both_ways() {
+        let _serial = fallback_test_lock();
         let mut cpus = [0u32; 1024];
         let n = crate::allowed_cpus(&mut cpus);
         assert!(n >= 1);

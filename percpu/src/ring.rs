@@ -182,10 +182,7 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
         // index beyond C go to `write_slow`.
         let (area, field, i) = cached_index(self.mode);
         if (i as usize) < C {
-            match self
-                .write_at(area, field, i, payload)
-                .map(arch::enc_outcome)
-            {
+            match self.write_at(area, field, i, payload) {
                 Ok(Outcome::Done) => return Ok(Where::Slot(i)),
                 Ok(Outcome::Aborted) => count_abort(),
                 // A compare failure (the head moved) retries; a full buffer
@@ -197,8 +194,7 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
     }
 
     /// One attempt of [`Self::write`] on index `i < C` (read from `field` by
-    /// the caller): its section's encoded outcome ([`arch::enc_outcome`]),
-    /// or [`BufferFull`] (not
+    /// the caller): its section's outcome, or [`BufferFull`] (not
     /// counted: the caller counts it once it knows the index is its own).
     #[inline(always)]
     fn write_at(
@@ -207,33 +203,62 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
         field: *const u32,
         i: u32,
         payload: &[u8],
-    ) -> Result<usize, BufferFull> {
+    ) -> Result<Outcome, BufferFull> {
         let buf = &self.cpus[i as usize];
         let head = buf.head.load(Ordering::Relaxed);
         if head.wrapping_sub(buf.tail.load(Ordering::Acquire)) >= S {
             return Err(BufferFull);
         }
         let inj = injection::<INJECT>();
-        // SAFETY: head is only written by sequences on index i; the slot at
-        // head is unpublished and free (head - tail < S), so no reader looks
-        // at it until the commit. The header and the payload go straight
-        // from here into the slot.
-        let r = unsafe {
-            arch::load_cbne_store_memcpy_store_raw::<INJECT>(
-                area,
-                field,
-                i,
-                buf.head.as_ptr(),
-                head,
-                buf.slots[head % S].0.get().cast(),
-                header(head, payload.len()) as usize,
-                payload.as_ptr(),
-                payload.len(),
-                head + 1,
-                &inj,
-            )
+        // The header and the payload go straight from here into the slot.
+        let (v, dst, first) = (
+            buf.head.as_ptr(),
+            buf.slots[head % S].0.get().cast::<u8>(),
+            header(head, payload.len()) as usize,
+        );
+        // A payload of 16 to 32 bytes (a test that folds away for a
+        // payload of constant size): the copy without a branch on the
+        // length and without registers to advance.
+        let r = if (16..=32).contains(&payload.len()) {
+            // SAFETY: as the general copy's below, and 16 <= len <= 32.
+            unsafe {
+                arch::load_cbne_store_copy16_32_store::<INJECT>(
+                    area,
+                    field,
+                    i,
+                    v,
+                    head,
+                    dst,
+                    first,
+                    payload.as_ptr(),
+                    payload.len(),
+                    head + 1,
+                    &inj,
+                )
+            }
+        } else {
+            // SAFETY: head is only written by sequences on index i; the slot
+            // at head is unpublished and free (head - tail < S), so no
+            // reader looks at it until the commit; it holds 8 + RECORD_MAX
+            // bytes and the payload is at most RECORD_MAX (checked by
+            // `write`).
+            unsafe {
+                arch::load_cbne_store_memcpy_store::<INJECT>(
+                    area,
+                    field,
+                    i,
+                    v,
+                    head,
+                    dst,
+                    first,
+                    payload.as_ptr(),
+                    payload.len(),
+                    head + 1,
+                    &inj,
+                )
+            }
         };
-        injected::<INJECT>(&inj, arch::enc_outcome(r));
+        injected::<INJECT>(&inj, r);
         Ok(r)
     }
 
@@ -250,10 +275,7 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
                 if i as usize >= C {
                     break;
                 }
-                match self
-                    .write_at(area, field, i, payload)
-                    .map(arch::enc_outcome)
-                {
+                match self.write_at(area, field, i, payload) {
                     Ok(Outcome::Done) => return Ok(Where::Slot(i)),
                     Ok(Outcome::CompareFailed) => {}
                     Ok(Outcome::Aborted) => count_abort(),
@@ -504,7 +526,9 @@ mod tests {
 
     #[test]
     fn every_length_round_trips() {
-        // The in-section copy has a 16-byte, an 8-byte and a byte path:
+        // The in-section copies: 16 to 32 bytes without a branch on the
+        // length (copy16_32), and the general one with its 16-byte, 8-byte
+        // and byte paths:
         // every payload length, at every source alignment, comes back
         // exactly (nothing short, nothing from beyond the payload).
         static RING: PerCpuRing<64, 512> = PerCpuRing::with_mode(IndexMode::CpuId);

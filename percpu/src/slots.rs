@@ -1,7 +1,8 @@
 //! The safe API over word-sized per-CPU data: [`Slots`].
 
 use crate::{
-    arch, cache, count_abort, injected, injection, read_index, thread_area, IndexMode, Outcome,
+    arch, cache, cached_area, count_abort, injected, injection, read_index, thread_area, IndexMode,
+    Outcome,
 };
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -118,6 +119,38 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
     /// Where the calling thread's operations go now.
     #[inline(always)]
     pub fn current(&self) -> Where {
+        // The cached area: its `cpu_id` >= 0 says registered (the stand-in
+        // and an area unregistered behind the component's back read < 0:
+        // the look-up, out of line), then the mode's index field, read
+        // whatever the mode (in `cpu_id` mode it is `cpu_id` again: one
+        // load rather than a test of the mode).
+        let cpu = cache::cached_cpu_field();
+        // SAFETY: the cached field is the stand-in's or this thread's
+        // area's, both valid for the thread's life; the kernel updates it
+        // between instructions, hence volatile.
+        if (unsafe { core::ptr::read_volatile(cpu) } as i32) < 0 {
+            return self.current_slow();
+        }
+        let field = cpu
+            .cast::<u8>()
+            .wrapping_sub(4)
+            .wrapping_add(self.mode.offset())
+            .cast::<u32>();
+        // SAFETY: the same area's `cpu_id` or `mm_cid` field (mode offset 4
+        // or 24), aligned.
+        let i = unsafe { core::ptr::read_volatile(field) };
+        if (i as usize) < N {
+            Where::Slot(i)
+        } else {
+            Where::Fallback
+        }
+    }
+
+    /// [`Self::current`] without a usable cached area: looks it up
+    /// (registering the thread lazily, refreshing the cache).
+    #[cold]
+    #[inline(never)]
+    fn current_slow(&self) -> Where {
         match thread_area(self.mode) {
             Some((area, field)) => match read_index(area, field) {
                 Some(i) if (i as usize) < N => Where::Slot(i),
@@ -177,8 +210,10 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
     /// again) or the kernel restarted the section.
     #[inline(always)]
     pub fn compare_store(&self, at: Where, expect: usize, new: usize) -> Outcome {
-        match (at, thread_area(self.mode)) {
-            (Where::Slot(i), Some((area, field))) if (i as usize) < N => {
+        match at {
+            Where::Slot(i) if (i as usize) < N => {
+                // The area `current` looked up: see `cached_area`.
+                let (area, field) = cached_area(self.mode);
                 let inj = injection::<INJECT>();
                 // SAFETY: area/field are this thread's; the slot word is only
                 // written by sequences that commit on index i.
@@ -191,7 +226,7 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
                 }
                 r
             }
-            (Where::Fallback, _) => match self.fallback.word.compare_exchange(
+            Where::Fallback => match self.fallback.word.compare_exchange(
                 expect,
                 new,
                 Ordering::AcqRel,
@@ -211,8 +246,10 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
     /// `usize::MAX` there).
     #[inline(always)]
     pub fn compare_store_store(&self, at: Where, expect: usize, aux: usize, new: usize) -> Outcome {
-        match (at, thread_area(self.mode)) {
-            (Where::Slot(i), Some((area, field))) if (i as usize) < N => {
+        match at {
+            Where::Slot(i) if (i as usize) < N => {
+                // The area `current` looked up: see `cached_area`.
+                let (area, field) = cached_area(self.mode);
                 let s = &self.slots[i as usize];
                 let inj = injection::<INJECT>();
                 // SAFETY: as compare_store; aux is part of the same slot.
@@ -235,7 +272,7 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
                 }
                 r
             }
-            (Where::Fallback, _) => {
+            Where::Fallback => {
                 let f = &self.fallback;
                 if expect == usize::MAX
                     || f.word
@@ -255,8 +292,10 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
     /// Adds `inc` (wrapping) to the word at `at`.
     #[inline(always)]
     pub fn add(&self, at: Where, inc: usize) -> Outcome {
-        match (at, thread_area(self.mode)) {
-            (Where::Slot(i), Some((area, field))) if (i as usize) < N => {
+        match at {
+            Where::Slot(i) if (i as usize) < N => {
+                // The area `current` looked up: see `cached_area`.
+                let (area, field) = cached_area(self.mode);
                 let inj = injection::<INJECT>();
                 // SAFETY: as compare_store.
                 let r = unsafe { arch::add::<INJECT>(area, field, i, self.raw(i), inc, &inj) };
@@ -266,7 +305,7 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
                 }
                 r
             }
-            (Where::Fallback, _) => {
+            Where::Fallback => {
                 self.fallback.word.fetch_add(inc, Ordering::Relaxed);
                 Outcome::Done
             }

@@ -8,9 +8,9 @@ pub use x86_64::*;
 #[cfg(not(target_arch = "x86_64"))]
 compile_error!(
     "rseq-percpu: no arch module for this target. Add src/arch/<arch>.rs with the \
-     same functions as src/arch/x86_64.rs (load_cbne_store[_raw], add, add_slot, add_indexed, \
+     same functions as src/arch/x86_64.rs (load_cbne_store, add, add_slot, add_indexed, \
      cmpeq_add_indexed, load_cbeq_pop[_raw], load_cbne_store_store, load_cbne_memcpy_store, \
-     load_cbne_store_memcpy_store[_raw], pool_push_raw, pool_pop_raw, packet_write_raw, load_cbeq_cpu, \
-     enc_outcome, cpu_field, rdpid_cpu), \
+     load_cbne_store_memcpy_store, load_cbne_store_copy16_32_store, pool_push, pool_pop_raw, \
+     packet_write_raw, load_cbeq_cpu, enc_outcome, cpu_field, rdpid_cpu), \
      emitting the same sections."
 );

@@ -9,9 +9,9 @@
 //! |---|---|---|
 //! | `2:` | `.text` | `start_ip`: first instruction after the descriptor is published |
 //! | `3:` | `.text` | post-commit ip: right after the commit instruction |
-//! | `9:` | `.text` | the common end (the same address as `3:`), where a register holds the [`Outcome`](crate::Outcome) (see below) |
+//! | `9:` | `.text` | in the sections that return a register (below): the common end (the same address as `3:`), where that register holds the outcome |
 //! | `4:` | `__rseq_failure` (`"ax"`) | `abort_ip`, preceded by the 7 bytes `0f b9 3d 53 30 05 53` |
-//! | `5:` | `__rseq_failure` (`"ax"`), after the abort handler | "compare failed" exit (listed only for sections with a comparison): reports it, jumps back to `9:` |
+//! | `5:` | `__rseq_failure` (`"ax"`), after the abort handler | "compare failed" exit (listed only for sections with a comparison) |
 //! | `6:` | `__rseq_cs` (`"aw"`, `.balign 32`) | the `struct rseq_cs` descriptor |
 //!
 //! - `__rseq_cs`: `.long 0 (version), 0 (flags)`, `.quad 2b (start_ip),
@@ -24,12 +24,13 @@
 //! - `__rseq_failure` (`"ax"`): the signature is emitted as `.byte 0x0f, 0xb9,
 //!   0x3d` + `.long 0x53053053` (glibc's and librseq's convention), so that it
 //!   disassembles as `ud1 0x53053053(%rip),%edi`; the kernel checks the 4
-//!   bytes before `abort_ip` against the registered `RSEQ_SIG`. The handler
-//!   reports "aborted" and jumps back to `9:`. The compare-failed
-//!   exit `5:` follows it there (out of line, outside the section: an exit
-//!   point may be anywhere outside `[start_ip, post_commit_ip)`), so that
-//!   the committing path falls through from the commit to `9:` without a
-//!   taken branch.
+//!   bytes before `abort_ip` against the registered `RSEQ_SIG`. The abort
+//!   handler and the compare-failed exit `5:` follow (out of line, outside
+//!   the section: an exit point may be anywhere outside `[start_ip,
+//!   post_commit_ip)`), so that the committing path falls through from the
+//!   commit without a taken branch. Each is one `jmp`: to a label block of
+//!   the `asm!` (asm goto, below), or back to `9:` after setting the
+//!   outcome register.
 //!
 //! The two arrays carry `SHF_GNU_RETAIN` (`R`, GNU ld 2.36+, lld 13+): code
 //! references the descriptors but nothing references the arrays, and
@@ -56,16 +57,27 @@
 //! caller holding the cached `cpu_id` pointer and an object's mode byte
 //! computes nothing before the section.
 //!
-//! Outcome: [`add_indexed`] and [`cmpeq_add_indexed`] zero a result
-//! register before `lea` and set it to 1 (compare failed) or 2 (aborted) in
-//! the handlers. The others leave no register to zero and test: the
-//! handlers overwrite a register that holds a pointer (>= 8) on the
-//! committing path (`v`, or the popped node) with 1 or 2
-//! ([`enc_outcome`]), and [`add_slot`] returns the slot offset (>= 0) or
-//! -1 / -2: one compare and branch after the section. (`asm!` label
-//! operands, stable since Rust 1.87, would remove that branch too, but
-//! cannot be combined with outputs, which the counter's index and the
-//! pool's node are.)
+//! Outcome: asm goto wherever the section hands no value back
+//! ([`load_cbne_store`], [`add`], [`add_indexed`], [`cmpeq_add_indexed`],
+//! [`load_cbne_store_store`], the memcpy stores, [`pool_push`],
+//! [`load_cbeq_cpu`]): `asm!` label blocks (stable since Rust 1.87, the
+//! workspace's `rust-version`), `{aborted}` and `{failed}`, which the abort
+//! handler and the compare-failed exit jump to and which return
+//! [`Outcome::Aborted`] / [`Outcome::CompareFailed`]; the committing path
+//! falls through the commit out of the `asm!` and returns
+//! [`Outcome::Done`]: no register set before or tested after, and, inlined,
+//! the caller's test of the outcome folds into the jumps (the Rust
+//! compare-and-store loop of `tests/percpu/bench_vs_selftests.sh`: 46
+//! instructions an iteration with a result register, 18 as asm goto). An
+//! `asm!` with label blocks has no outputs (`asm_goto_with_outputs`
+//! is unstable), so [`add_indexed`] and [`cmpeq_add_indexed`] store the
+//! index they read to a local inside the section, as the inline C header
+//! does. The sections that must
+//! hand a register back keep it as the outcome: the pops and
+//! [`packet_write_raw`] overwrite a register that holds a pointer (>= 8)
+//! on the committing path (the popped node, the packet) with 1 or 2 in
+//! the exits ([`enc_outcome`]), and [`add_slot`] returns the slot offset
+//! (>= 0) or -1 / -2: one compare and branch after the section.
 //!
 //! The `INJECT = true` instantiation (stress tests only; the normal one has
 //! no injection operand, no extra instruction) adds, like the kernel's
@@ -89,15 +101,6 @@ use core::arch::asm;
 macro_rules! cs_begin {
     () => {
         concat!("lea 6f(%rip), {tmp}\n", "mov {tmp}, 4({cpu})\n", "2:\n",)
-    };
-}
-
-/// As `cs_begin!`, with `ret` = 0 first: for the sections that return
-/// their outcome in a register of its own (`add_indexed`,
-/// `cmpeq_add_indexed`).
-macro_rules! cs_begin_ret {
-    () => {
-        concat!("xor {ret:e}, {ret:e}\n", cs_begin!())
     };
 }
 
@@ -239,11 +242,43 @@ macro_rules! cs_end {
     };
 }
 
-/// The end of a section whose outcome is in `{ret}` (0 on the committing
-/// path, set by `cs_begin_ret!`).
-macro_rules! cs_end_ret {
-    ($($exits:expr)?) => {
-        cs_end!("mov $2, {ret:e}\n", "mov $1, {ret:e}\n" $(, $exits)?)
+/// `3:` (right after the commit: the committing path falls through to the
+/// code after the `asm!`), the abort handler `4:` and, with `failed`, the
+/// compare-failed exit `5:`, both out of line, each one `jmp` to a label
+/// block of the `asm!` (`{aborted}`, `{failed}`: asm goto), and the
+/// tables. No register carries the outcome: the committing path sets and
+/// tests nothing after the commit.
+macro_rules! cs_end_goto {
+    (aborted) => {
+        cs_end_goto!(@ "", "")
+    };
+    (aborted, failed) => {
+        cs_end_goto!(@ "5:\njmp {failed}\n", exit_compare_failed!())
+    };
+    (@ $failed:expr, $exits:expr) => {
+        concat!(
+            "3:\n",
+            ".pushsection __rseq_failure, \"ax\"\n",
+            ".byte 0x0f, 0xb9, 0x3d\n",
+            ".long 0x53053053\n",
+            "4:\n",
+            "jmp {aborted}\n",
+            $failed,
+            ".popsection\n",
+            ".pushsection __rseq_cs, \"aw\"\n",
+            ".balign 32\n",
+            "6:\n",
+            ".long 0, 0\n",
+            ".quad 2b, 3b - 2b, 4b\n",
+            ".popsection\n",
+            ".pushsection __rseq_cs_ptr_array, \"awR\"\n",
+            ".quad 6b\n",
+            ".popsection\n",
+            ".pushsection __rseq_exit_point_array, \"awR\"\n",
+            ".quad 2b, 3b\n",
+            $exits,
+            ".popsection\n",
+        )
     };
 }
 
@@ -316,15 +351,6 @@ impl Injection {
 
 const _: () = assert!(core::mem::size_of::<Injection>() == 16);
 
-#[inline(always)]
-fn outcome(ret: u32) -> Outcome {
-    match ret {
-        0 => Outcome::Done,
-        1 => Outcome::CompareFailed,
-        _ => Outcome::Aborted,
-    }
-}
-
 /// The outcome of a section that encodes it in a pointer register
 /// (`cs_end_enc!`): 1 compare failed, 2 aborted, anything else (a valid
 /// pointer, at least 8) done. One compare and branch on the committing
@@ -375,28 +401,6 @@ pub unsafe fn load_cbne_store<const INJECT: bool>(
     newv: usize,
     inject: &Injection,
 ) -> Outcome {
-    // SAFETY: the caller's contract.
-    enc_outcome(unsafe {
-        load_cbne_store_raw::<INJECT>(area, index_field, index, v, expect, newv, inject)
-    })
-}
-
-/// [`load_cbne_store`] returning the register that encodes its outcome
-/// ([`enc_outcome`]), for the fast paths: they branch on it directly.
-///
-/// # Safety
-/// As [`load_cbne_store`].
-#[inline(always)]
-pub unsafe fn load_cbne_store_raw<const INJECT: bool>(
-    area: *mut rseq_abi::Rseq,
-    index_field: *const u32,
-    index: u32,
-    v: *mut usize,
-    expect: usize,
-    newv: usize,
-    inject: &Injection,
-) -> usize {
-    let r: usize;
     // SAFETY: the caller's contract; the sequence only touches `*v` and the
     // area, and emits its descriptor and tables as documented above.
     unsafe {
@@ -406,18 +410,20 @@ pub unsafe fn load_cbne_store_raw<const INJECT: bool>(
             [cs_begin!()],
             [cs_check_index!()],
             ["cmp {expect}, ({v})\n", "jnz 5f\n"],
-            ["mov {newv}, ({v})\n", cs_end_enc!("{v}", exit_compare_failed!())],
+            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            v = inout(reg) v => r,
+            v = in(reg) v,
             expect = in(reg) expect,
             newv = in(reg) newv,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
             options(att_syntax, nostack),
         );
     }
-    r
+    Outcome::Done
 }
 
 /// Add `inc` to `*v` on CPU (or concurrency id) `index` (the add commits).
@@ -433,7 +439,6 @@ pub unsafe fn add<const INJECT: bool>(
     inc: usize,
     inject: &Injection,
 ) -> Outcome {
-    let r: usize;
     if inc == 1 {
         // An increment by one (the test folds at compile time) has a
         // sequence of its own: on the Xeon of BENCHMARKS.md a loop
@@ -451,16 +456,17 @@ pub unsafe fn add<const INJECT: bool>(
                 [cs_begin!()],
                 [cs_check_index!()],
                 [],
-                ["addq $1, ({v})\n", cs_end_enc!("{v}")],
+                ["addq $1, ({v})\n", cs_end_goto!(aborted)],
                 tmp = out(reg) _,
                 cpu = in(reg) cpu_field(area),
                 mode = in(reg) mode_of(area, index_field),
                 index = in(reg) index,
-                v = inout(reg) v => r,
+                v = in(reg) v,
+                aborted = label { return Outcome::Aborted },
                 options(att_syntax, nostack),
             );
         }
-        return enc_outcome(r);
+        return Outcome::Done;
     }
     // SAFETY: as load_cbne_store.
     unsafe {
@@ -470,17 +476,18 @@ pub unsafe fn add<const INJECT: bool>(
             [cs_begin!()],
             [cs_check_index!()],
             [],
-            ["add {inc}, ({v})\n", cs_end_enc!("{v}")],
+            ["add {inc}, ({v})\n", cs_end_goto!(aborted)],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            v = inout(reg) v => r,
+            v = in(reg) v,
             inc = in(reg) inc,
+            aborted = label { return Outcome::Aborted },
             options(att_syntax, nostack),
         );
     }
-    enc_outcome(r)
+    Outcome::Done
 }
 
 /// The per-CPU slot add of [`crate::Slots`] (the counter's increment),
@@ -578,7 +585,9 @@ pub unsafe fn add_slot<const INJECT: bool>(
 /// Load-add-store at an offset, indexed inside the section: reads the index
 /// `i` from `index_field`, then adds `inc` to the word at
 /// `base + i * stride` (`base` already includes the field's offset). An index
-/// `>= slots` exits with [`Outcome::CompareFailed`]. Returns the index used.
+/// `>= slots` exits with [`Outcome::CompareFailed`]. Returns the index used
+/// when `Done` (0 otherwise): stored to a local inside the section, since
+/// an `asm!` with label blocks has no outputs.
 ///
 /// # Safety
 /// `area`/`index_field` as [`load_cbne_store`]; `base + i * stride` is a
@@ -594,65 +603,70 @@ pub unsafe fn add_indexed<const INJECT: bool>(
     inc: usize,
     inject: &Injection,
 ) -> (Outcome, u32) {
-    let ret: u32;
-    let index: usize;
+    // Written by the section before it can commit (read only then).
+    let mut index = core::mem::MaybeUninit::<u32>::uninit();
+    let at = index.as_mut_ptr();
     if inc == 1 {
         // By one: an immediate, the slot's address in one register (see
         // `add`).
-        // SAFETY: the caller's contract.
+        // SAFETY: the caller's contract; `at` is a local.
         unsafe {
             rseq_asm!(
                 INJECT,
                 inject,
-                [cs_begin_ret!()],
+                [cs_begin!()],
                 [
                     cs_check_area!(),
-                    "movl -4({cpu},{mode}), {index:e}\n",
-                    "cmpl {slots:e}, {index:e}\n",
+                    "movl -4({cpu},{mode}), {tmp:e}\n",
+                    "cmpl {slots:e}, {tmp:e}\n",
                     "jae 5f\n",
                 ],
-                ["mov {index}, {tmp}\n", "imul {stride}, {tmp}\n", "add {base}, {tmp}\n"],
-                ["addq $1, ({tmp})\n", cs_end_ret!(exit_compare_failed!())],
-                ret = out(reg) ret,
+                ["movl {tmp:e}, ({at})\n", "imul {stride}, {tmp}\n", "add {base}, {tmp}\n"],
+                ["addq $1, ({tmp})\n", cs_end_goto!(aborted, failed)],
                 tmp = out(reg) _,
-                index = out(reg) index,
                 cpu = in(reg) cpu_field(area),
                 mode = in(reg) mode_of(area, index_field),
                 slots = in(reg) slots,
                 stride = in(reg) stride,
                 base = in(reg) base,
+                at = in(reg) at,
+                aborted = label { return (Outcome::Aborted, 0) },
+                failed = label { return (Outcome::CompareFailed, 0) },
                 options(att_syntax, nostack),
             );
         }
-        return (outcome(ret), index as u32);
+        // SAFETY: the committing path stored the index.
+        return (Outcome::Done, unsafe { index.assume_init() });
     }
-    // SAFETY: the caller's contract.
+    // SAFETY: the caller's contract; `at` is a local.
     unsafe {
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin_ret!()],
+            [cs_begin!()],
             [
                 cs_check_area!(),
-                "movl -4({cpu},{mode}), {index:e}\n",
-                "cmpl {slots:e}, {index:e}\n",
+                "movl -4({cpu},{mode}), {tmp:e}\n",
+                "cmpl {slots:e}, {tmp:e}\n",
                 "jae 5f\n",
             ],
-            ["mov {index}, {tmp}\n", "imul {stride}, {tmp}\n"],
-            ["add {inc}, ({base}, {tmp})\n", cs_end_ret!(exit_compare_failed!())],
-            ret = out(reg) ret,
+            ["movl {tmp:e}, ({at})\n", "imul {stride}, {tmp}\n"],
+            ["add {inc}, ({base}, {tmp})\n", cs_end_goto!(aborted, failed)],
             tmp = out(reg) _,
-            index = out(reg) index,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             slots = in(reg) slots,
             stride = in(reg) stride,
             base = in(reg) base,
             inc = in(reg) inc,
+            at = in(reg) at,
+            aborted = label { return (Outcome::Aborted, 0) },
+            failed = label { return (Outcome::CompareFailed, 0) },
             options(att_syntax, nostack),
         );
     }
-    (outcome(ret), index as u32)
+    // SAFETY: the committing path stored the index.
+    (Outcome::Done, unsafe { index.assume_init() })
 }
 
 /// Compare, then load-add-store at an offset: as [`add_indexed`], but the
@@ -675,30 +689,29 @@ pub unsafe fn cmpeq_add_indexed<const INJECT: bool>(
     inc: usize,
     inject: &Injection,
 ) -> (Outcome, u32) {
-    let ret: u32;
-    let index: usize;
-    // SAFETY: the caller's contract.
+    // Written by the section before it can commit (read only then).
+    let mut index = core::mem::MaybeUninit::<u32>::uninit();
+    let at = index.as_mut_ptr();
+    // SAFETY: the caller's contract; `at` is a local.
     unsafe {
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin_ret!()],
+            [cs_begin!()],
             [
                 cs_check_area!(),
-                "movl -4({cpu},{mode}), {index:e}\n",
-                "cmpl {slots:e}, {index:e}\n",
+                "movl -4({cpu},{mode}), {tmp:e}\n",
+                "cmpl {slots:e}, {tmp:e}\n",
                 "jae 5f\n",
             ],
             [
                 "cmp {expect}, ({guard})\n",
                 "jnz 5f\n",
-                "mov {index}, {tmp}\n",
+                "movl {tmp:e}, ({at})\n",
                 "imul {stride}, {tmp}\n",
             ],
-            ["add {inc}, ({base}, {tmp})\n", cs_end_ret!(exit_compare_failed!())],
-            ret = out(reg) ret,
+            ["add {inc}, ({base}, {tmp})\n", cs_end_goto!(aborted, failed)],
             tmp = out(reg) _,
-            index = out(reg) index,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             guard = in(reg) guard,
@@ -707,10 +720,14 @@ pub unsafe fn cmpeq_add_indexed<const INJECT: bool>(
             stride = in(reg) stride,
             base = in(reg) base,
             inc = in(reg) inc,
+            at = in(reg) at,
+            aborted = label { return (Outcome::Aborted, 0) },
+            failed = label { return (Outcome::CompareFailed, 0) },
             options(att_syntax, nostack),
         );
     }
-    (outcome(ret), index as u32)
+    // SAFETY: the committing path stored the index.
+    (Outcome::Done, unsafe { index.assume_init() })
 }
 
 /// Compare-and-pop: on `index`, if the list head `*head` is not null, load
@@ -788,7 +805,7 @@ pub unsafe fn load_cbeq_pop_raw<const INJECT: bool>(
     node
 }
 
-/// The pool's push: [`load_cbne_store_raw`] that first leaves by the
+/// The pool's push: [`load_cbne_store`] that first leaves by the
 /// compare-failed exit when the guard word 8 bytes after `*v` (the slot's
 /// `aux`: the list is being reclaimed by another thread) is not zero. The
 /// guard is loaded inside the section, after the index check: a remote
@@ -798,7 +815,7 @@ pub unsafe fn load_cbeq_pop_raw<const INJECT: bool>(
 /// # Safety
 /// As [`load_cbne_store`]; `v` is followed by a readable word.
 #[inline(always)]
-pub unsafe fn pool_push_raw<const INJECT: bool>(
+pub unsafe fn pool_push<const INJECT: bool>(
     area: *mut rseq_abi::Rseq,
     index_field: *const u32,
     index: u32,
@@ -806,8 +823,7 @@ pub unsafe fn pool_push_raw<const INJECT: bool>(
     expect: usize,
     newv: usize,
     inject: &Injection,
-) -> usize {
-    let r: usize;
+) -> Outcome {
     // SAFETY: the caller's contract; the sequence only reads `v[0..2]`,
     // writes `*v` and the area, and emits its descriptor and tables as
     // documented above.
@@ -823,23 +839,25 @@ pub unsafe fn pool_push_raw<const INJECT: bool>(
                 "cmp {expect}, ({v})\n",
                 "jnz 5f\n"
             ],
-            ["mov {newv}, ({v})\n", cs_end_enc!("{v}", exit_compare_failed!())],
+            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            v = inout(reg) v => r,
+            v = in(reg) v,
             expect = in(reg) expect,
             newv = in(reg) newv,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
             options(att_syntax, nostack),
         );
     }
-    r
+    Outcome::Done
 }
 
 /// The pool's pop: [`load_cbeq_pop_raw`] (next pointer at offset 0) that
 /// first leaves by the compare-failed exit when the guard word 8 bytes after
-/// `*head` is not zero (see [`pool_push_raw`]).
+/// `*head` is not zero (see [`pool_push`]).
 ///
 /// # Safety
 /// As [`load_cbeq_pop`]; `head` is followed by a readable word.
@@ -977,7 +995,6 @@ pub unsafe fn load_cbne_store_store<const INJECT: bool>(
     newv: usize,
     inject: &Injection,
 ) -> Outcome {
-    let r: usize;
     // SAFETY: the caller's contract.
     unsafe {
         rseq_asm!(
@@ -990,20 +1007,22 @@ pub unsafe fn load_cbne_store_store<const INJECT: bool>(
                 "jnz 5f\n",
                 "mov {newv2}, ({v2})\n",
             ],
-            ["mov {newv}, ({v})\n", cs_end_enc!("{v}", exit_compare_failed!())],
+            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            v = inout(reg) v => r,
+            v = in(reg) v,
             expect = in(reg) expect,
             v2 = in(reg) v2,
             newv2 = in(reg) newv2,
             newv = in(reg) newv,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
             options(att_syntax, nostack),
         );
     }
-    enc_outcome(r)
+    Outcome::Done
 }
 
 /// Compare + memcpy + store: on `index`, if `*v == expect`, copy `len` bytes
@@ -1027,7 +1046,6 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
     newv: usize,
     inject: &Injection,
 ) -> Outcome {
-    let r: usize;
     // SAFETY: the caller's contract.
     unsafe {
         rseq_asm!(
@@ -1040,22 +1058,24 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
                 "jnz 5f\n",
                 cs_copy_bytes!(),
             ],
-            ["mov {newv}, ({v})\n", cs_end_enc!("{v}", exit_compare_failed!())],
+            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            v = inout(reg) v => r,
+            v = in(reg) v,
             expect = in(reg) expect,
             dst = inout(reg) dst => _,
             src = inout(reg) src => _,
             len = inout(reg) len => _,
             xmm = out(xmm_reg) _,
             newv = in(reg) newv,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
             options(att_syntax, nostack),
         );
     }
-    enc_outcome(r)
+    Outcome::Done
 }
 
 /// Compare + store + memcpy + store: on `index`, if `*v == expect`, store
@@ -1084,45 +1104,6 @@ pub unsafe fn load_cbne_store_memcpy_store<const INJECT: bool>(
     inject: &Injection,
 ) -> Outcome {
     // SAFETY: the caller's contract.
-    enc_outcome(unsafe {
-        load_cbne_store_memcpy_store_raw::<INJECT>(
-            area,
-            index_field,
-            index,
-            v,
-            expect,
-            dst,
-            first,
-            src,
-            len,
-            newv,
-            inject,
-        )
-    })
-}
-
-/// [`load_cbne_store_memcpy_store`] returning the register that encodes its outcome
-/// ([`enc_outcome`]), for the fast paths: they branch on it directly.
-///
-/// # Safety
-/// As [`load_cbne_store_memcpy_store`].
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn load_cbne_store_memcpy_store_raw<const INJECT: bool>(
-    area: *mut rseq_abi::Rseq,
-    index_field: *const u32,
-    index: u32,
-    v: *mut usize,
-    expect: usize,
-    dst: *mut u8,
-    first: usize,
-    src: *const u8,
-    len: usize,
-    newv: usize,
-    inject: &Injection,
-) -> usize {
-    let r: usize;
-    // SAFETY: the caller's contract.
     unsafe {
         rseq_asm!(
             INJECT,
@@ -1136,12 +1117,12 @@ pub unsafe fn load_cbne_store_memcpy_store_raw<const INJECT: bool>(
                 "add $8, {dst}\n",
                 cs_copy_bytes!(),
             ],
-            ["mov {newv}, ({v})\n", cs_end_enc!("{v}", exit_compare_failed!())],
+            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
             index = in(reg) index,
-            v = inout(reg) v => r,
+            v = in(reg) v,
             expect = in(reg) expect,
             first = in(reg) first,
             dst = inout(reg) dst => _,
@@ -1149,10 +1130,75 @@ pub unsafe fn load_cbne_store_memcpy_store_raw<const INJECT: bool>(
             len = inout(reg) len => _,
             xmm = out(xmm_reg) _,
             newv = in(reg) newv,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
             options(att_syntax, nostack),
         );
     }
-    r
+    Outcome::Done
+}
+
+/// [`load_cbne_store_memcpy_store`] for a `len` of 16 to 32 bytes (a ring
+/// record's payload of that size): the payload is the first and the last
+/// 16 bytes of `src` (unaligned, overlapping), with no branch on `len` and
+/// no register modified but a scratch one and `{xmm}` (the inline C
+/// header's `copy16_32` write).
+///
+/// # Safety
+/// As [`load_cbne_store_memcpy_store`], and `16 <= len <= 32`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn load_cbne_store_copy16_32_store<const INJECT: bool>(
+    area: *mut rseq_abi::Rseq,
+    index_field: *const u32,
+    index: u32,
+    v: *mut usize,
+    expect: usize,
+    dst: *mut u8,
+    first: usize,
+    src: *const u8,
+    len: usize,
+    newv: usize,
+    inject: &Injection,
+) -> Outcome {
+    debug_assert!((16..=32).contains(&len));
+    // SAFETY: the caller's contract: `src + len - 16 >= src` and
+    // `dst + 8 + len <= dst + 8 + 32`, so the two 16-byte moves stay in
+    // `[src, src + len)` and `[dst + 8, dst + 8 + len)`.
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            [cs_begin!()],
+            [cs_check_index!()],
+            [
+                "cmp {expect}, ({v})\n",
+                "jnz 5f\n",
+                "mov {first}, ({dst})\n",
+                "movdqu ({src}), {xmm}\n",
+                "movdqu {xmm}, 8({dst})\n",
+                "movdqu -16({src},{len}), {xmm}\n",
+                "movdqu {xmm}, -8({dst},{len})\n",
+            ],
+            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
+            tmp = out(reg) _,
+            cpu = in(reg) cpu_field(area),
+            mode = in(reg) mode_of(area, index_field),
+            index = in(reg) index,
+            v = in(reg) v,
+            expect = in(reg) expect,
+            first = in(reg) first,
+            dst = in(reg) dst,
+            src = in(reg) src,
+            len = in(reg) len,
+            xmm = out(xmm_reg) _,
+            newv = in(reg) newv,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
+            options(att_syntax, nostack),
+        );
+    }
+    Outcome::Done
 }
 
 /// Whether the `u32` at `v` equals the CPU the calling thread runs on,
@@ -1172,7 +1218,6 @@ pub unsafe fn load_cbne_store_memcpy_store_raw<const INJECT: bool>(
 /// may be written concurrently by other threads: a single aligned load).
 #[inline(always)]
 pub unsafe fn load_cbeq_cpu(area: *mut rseq_abi::Rseq, v: *const u32) -> Outcome {
-    let r: usize;
     // SAFETY: the caller's contract; the section reads `*v` and the area,
     // writes only `rseq_cs`, and emits its descriptor and tables as
     // documented above.
@@ -1184,15 +1229,17 @@ pub unsafe fn load_cbeq_cpu(area: *mut rseq_abi::Rseq, v: *const u32) -> Outcome
                 "movl ({cpu}), {tmp:e}\n",
                 "cmpl {tmp:e}, ({v})\n",
                 "jnz 5f\n",
-                cs_end_enc!("{v}", exit_compare_failed!()),
+                cs_end_goto!(aborted, failed),
             ),
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
-            v = inout(reg) v => r,
+            v = in(reg) v,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
             options(att_syntax, nostack),
         );
     }
-    enc_outcome(r)
+    Outcome::Done
 }
 
 /// Whether the CPU has `rdpid` (CPUID.7.0:ECX bit 22).
