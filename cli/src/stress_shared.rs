@@ -407,25 +407,23 @@ fn consumer(m: &Mapping, producers: usize) -> i32 {
         say(r, &format!("records: {e}"));
         return 1;
     }
-    // Pool: every producer is gone; take every list to the global one and
-    // allocate everything.
+    // Pool: every producer is gone; take every free object (every list
+    // and the global one; not by allocating until None: see stress.rs).
+    let (mut free, mut twice) = (0usize, 0usize);
+    let mut got = vec![false; OBJS];
     #[allow(unsafe_code)]
     // SAFETY: no process uses the pool any more (the parent reaped every
     // producer before setting done).
     unsafe {
-        r.pool.drain_all_quiescent()
+        r.pool
+            .take_all_quiescent(|o| match object_index(r, o.as_ptr()) {
+                Some(k) if !got[k] && r.owner[k].load(Ordering::Acquire) == 0 => {
+                    got[k] = true;
+                    free += 1;
+                }
+                _ => twice += 1,
+            })
     };
-    let (mut free, mut twice) = (0usize, 0usize);
-    let mut got = vec![false; OBJS];
-    while let Some(o) = r.pool.alloc() {
-        match object_index(r, o.as_ptr()) {
-            Some(k) if !got[k] && r.owner[k].load(Ordering::Acquire) == 0 => {
-                got[k] = true;
-                free += 1;
-            }
-            _ => twice += 1,
-        }
-    }
     let held_by_dead = (0..OBJS)
         .filter(|&k| r.owner[k].load(Ordering::Acquire) != 0)
         .count();
