@@ -177,7 +177,9 @@ int rseq_percpu_pool_init (void *mem, size_t size, int mode,
 /* Gives LEN bytes of 8-aligned STORAGE to the pool for good; returns the
    number of objects carved, or a negative errno.  */
 long rseq_percpu_pool_add_storage (void *pool, void *storage, size_t len);
-/* *OUT = an object; -ENOMEM (and *OUT = NULL) when the pool is empty.  */
+/* *OUT = an object; -ENOMEM (and *OUT = NULL) when neither the current
+   CPU's list nor the global list has one: other CPUs' lists may still hold
+   free objects (rseq_percpu_pool_reclaim moves them to the global list).  */
 int rseq_percpu_pool_alloc (void *pool, void **out);
 /* OBJ came from rseq_percpu_pool_alloc of this pool.  */
 int rseq_percpu_pool_free (void *pool, void *obj);
