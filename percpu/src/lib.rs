@@ -709,3 +709,8 @@ mod tests {
         assert_eq!(counter.read(), 3 * INCS);
     }
 }
+
+/// The crate's README (crates.io's page): its example runs as a doc-test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

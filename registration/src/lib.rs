@@ -11,7 +11,7 @@
 //! to register or unregister a thread explicitly
 //! ([`register_current_thread`], [`unregister_current_thread`]), and to
 //! request a time-slice extension around a short critical section
-//! ([`slice`]). Every query registers a thread that never tried first
+//! ([`slice`](mod@slice)). Every query registers a thread that never tried first
 //! ("lazy registration", with the application's signals blocked), so the
 //! answer never depends on whether something registered it earlier.
 //! The per-CPU operations built on the area are in the `rseq-percpu` crate;
@@ -125,3 +125,8 @@ pub fn kernel() -> KernelRseq {
         source: v.source,
     }
 }
+
+/// The crate's README (crates.io's page): its example runs as a doc-test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
