@@ -73,15 +73,25 @@ pub const REFILL_BATCH: usize = 16;
 /// let bytes = unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast::<u8>(), 32 * 64) };
 /// assert_eq!(POOL.add_storage(bytes), Ok(32));
 ///
-/// let objects: Vec<_> = (0..32).map(|_| POOL.alloc().expect("32 objects")).collect();
-/// assert!(POOL.alloc().is_none(), "exhausted");
+/// // A CPU's list refills with at most 8 objects, so 4 allocations succeed
+/// // whichever CPUs the thread runs on meanwhile.
+/// let objects: Vec<_> = (0..4).map(|_| POOL.alloc().expect("free objects")).collect();
 /// let distinct: HashSet<_> = objects.iter().map(|o| o.as_ptr() as usize).collect();
-/// assert_eq!(distinct.len(), 32);
+/// assert_eq!(distinct.len(), 4);
 /// for o in objects {
-///     // SAFETY: from this pool's alloc, not used after.
-///     unsafe { POOL.free(o) };
+///     // SAFETY: each object is 64 writable bytes, this thread's until
+///     // freed; from this pool's alloc, not used after the free.
+///     unsafe {
+///         o.as_ptr().write_bytes(0xa5, 64);
+///         POOL.free(o);
+///     }
 /// }
-/// assert!(POOL.alloc().is_some(), "freed objects are handed out again");
+/// // Freed objects went to the lists of the CPUs the thread ran on (or to
+/// // the global list); gather them all to count them.
+/// // SAFETY: no other thread uses the pool.
+/// unsafe { POOL.drain_all_quiescent() };
+/// assert_eq!(POOL.global_len(), 32, "every object came back");
+/// assert_eq!(POOL.total(), 32);
 /// ```
 #[repr(C)] // Layout shared with the inline C header (see `HEADS_OFFSET`).
 #[derive(Debug)]
