@@ -71,9 +71,9 @@ extern "C" {
        rseq_percpu_remote_fence_shared (every process's sections), never the
        private membarrier command;
      - a process killed inside a section leaves nothing visible (a record,
-       a push or a pop is one commit); see README "Shared memory" for what
-       a death between two steps leaks (a consumer killed inside flush or
-       consume leaves later ones -EBUSY or 0);
+       a push or a pop is one commit); see docs/percpu.md, "Shared
+       memory", for what a death between two steps leaks (a consumer
+       killed inside flush or consume leaves later ones -EBUSY or 0);
      - the reader lock and the spin locks are process-private (private
        membarrier, private futexes): their init refuses RSEQ_PERCPU_SHARED
        (-EINVAL).  */

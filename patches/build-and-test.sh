@@ -306,7 +306,7 @@ else
       -o "$HOST_OUT/dynamic" >>"$HOST_OUT/build.log" 2>&1; then
     # Dynamic: libc owns through the component and publishes the feature
     # size; with the tunable off the component registers, and publishes
-    # nothing (glibc starts threads no hook sees; README's host table).
+    # nothing (glibc starts threads no hook sees; docs/hosts.md's host table).
     testrun=$BUILD/testrun.sh
     host_row "dynamic (testrun.sh; libc owns)" 1 "$published" "$testrun" "$HOST_OUT/dynamic"
     host_row "dynamic (own PT_INTERP and RUNPATH; libc owns)" 1 "$published" "$HOST_OUT/dynamic"

@@ -25,8 +25,20 @@ step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D war
 # The shared-object build compiles code the default features leave out.
 step "cargo clippy -D warnings (shared-object build)" \
   cargo clippy -p rseq-libc --no-default-features -- -D warnings
-# Rust unit tests run twice: with glibc registering every thread, and with
-# glibc's registration off, where the component owns it.
+# The Rust crates' documentation: rustdoc's warnings (broken or private
+# intra-doc links, bad code blocks) are errors, and so is any cargo warning
+# on the way (such as two targets writing one page).
+rustdoc_clean() {
+  local out rc
+  out=$(RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace 2>&1)
+  rc=$?
+  printf '%s\n' "$out"
+  [ "$rc" -eq 0 ] && ! grep -q '^warning' <<< "$out"
+}
+step "cargo doc -D warnings" rustdoc_clean
+# Rust unit tests and doc-tests (the examples in rseq-percpu's and
+# rseq-registration's documentation) run twice: with glibc registering every
+# thread, and with glibc's registration off, where the component owns it.
 step "cargo test (glibc owns)" cargo test --workspace
 step "cargo test (component owns)" env GLIBC_TUNABLES=glibc.pthread.rseq=0 cargo test --workspace
 step "cargo build --release" cargo build --release

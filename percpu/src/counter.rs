@@ -30,6 +30,25 @@ use core::sync::atomic::{AtomicU64, Ordering};
 /// compare-exchange, retrying (with a new sum) if another reset moved the
 /// origin in between. Periods are therefore consecutive, disjoint ranges
 /// of the running sum. Totals are exact modulo 2^64.
+///
+/// # Example
+///
+/// Periods of a counter that keeps counting: each reset returns the
+/// increments of the period it ends.
+///
+/// ```
+/// use rseq_percpu::{counter::Counter, IndexMode};
+///
+/// let requests = Counter::<64>::new(IndexMode::best_available());
+/// requests.add(5);
+/// requests.inc();
+/// assert_eq!(requests.read(), 6);
+/// assert_eq!(requests.reset(), 6); // the first period
+/// requests.add(3);
+/// assert_eq!(requests.read(), 3);
+/// assert_eq!(requests.reset(), 3); // the second one
+/// assert_eq!(requests.read(), 0);
+/// ```
 #[repr(C)] // Layout shared with the inline C header (see `SLOTS_OFFSET`).
 #[derive(Debug)]
 pub struct Counter<const N: usize, const INJECT: bool = false> {

@@ -26,8 +26,52 @@
 //!
 //! The raw sequences are in [`arch`] (unsafe); [`Slots`] is the safe API over
 //! them for word-sized per-CPU data, and the use-case modules build on both.
+//!
+//! # Example
+//!
+//! A statistics counter that several threads increment at once: each
+//! increment is one restartable sequence on the slot of the CPU the
+//! thread runs on (or, for a thread without an rseq area or on a CPU
+//! beyond the counter's 256 slots, an atomic add on the fallback slot),
+//! and the total is exact whatever the preemptions and migrations in
+//! between.
+//!
+//! ```
+//! use rseq_percpu::{counter::Counter, Where};
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//!
+//! static HITS: Counter<256> = Counter::new_cpu_id();
+//! static ON_FALLBACK: AtomicU64 = AtomicU64::new(0);
+//!
+//! std::thread::scope(|s| {
+//!     for _ in 0..4 {
+//!         s.spawn(|| {
+//!             for _ in 0..10_000 {
+//!                 if HITS.inc() == Where::Fallback {
+//!                     ON_FALLBACK.fetch_add(1, Ordering::Relaxed);
+//!                 }
+//!             }
+//!         });
+//!     }
+//! });
+//! assert_eq!(HITS.read(), 40_000);
+//! // The fallback slot holds exactly the increments that went there.
+//! assert_eq!(HITS.slot_value(Where::Fallback), ON_FALLBACK.load(Ordering::Relaxed));
+//! // With rseq (a registered area, as under glibc 2.35+ or with this
+//! // project's registration), increments land in per-CPU slots.
+//! if rseq_registration::current_area().is_some() && HITS.slot_value(Where::Fallback) == 0 {
+//!     let per_cpu: u64 = (0..256).map(|cpu| HITS.slot_value(Where::Slot(cpu))).sum();
+//!     assert_eq!(per_cpu, 40_000);
+//! }
+//! ```
+//!
+//! The same counter, pool, ring, flush ring and locks are reachable from C
+//! through `headers/rseq-percpu.h` (calls) and `headers/rseq-percpu-inline.h`
+//! (the sequences inlined), on the same objects; `docs/percpu.md` in the
+//! repository covers both and the benchmarks beside librseq's sequences.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
+#![deny(missing_docs)]
 
 #[allow(unsafe_code)]
 pub mod arch;
@@ -665,3 +709,8 @@ mod tests {
         assert_eq!(counter.read(), 3 * INCS);
     }
 }
+
+/// The crate's README (crates.io's page): its example runs as a doc-test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -52,7 +52,47 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 /// Objects moved from the global list to a per-CPU list per refill.
 pub const REFILL_BATCH: usize = 16;
 
-/// A pool of `obj_size`-byte objects with `N` per-CPU free lists.
+/// A pool of `obj_size`-byte objects with `N` per-CPU free lists (see the
+/// module documentation), indexed by `cpu_id` or `mm_cid`; `INJECT`: the
+/// stress-test instantiation.
+///
+/// # Example
+///
+/// Objects handed out are distinct until freed, and the pool gets every
+/// one back.
+///
+/// ```
+/// use rseq_percpu::{pool::Pool, IndexMode};
+/// use std::collections::HashSet;
+///
+/// static POOL: Pool<64> = Pool::new(IndexMode::CpuId, 64, 8);
+/// // 32 objects of 64 bytes in 8-byte-aligned storage the pool keeps.
+/// let storage: &'static mut [u64] = Box::leak(vec![0u64; 32 * 64 / 8].into_boxed_slice());
+/// // SAFETY: the same memory seen as bytes, u64-aligned, owned from now on
+/// // by the slice handed to the pool.
+/// let bytes = unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast::<u8>(), 32 * 64) };
+/// assert_eq!(POOL.add_storage(bytes), Ok(32));
+///
+/// // A CPU's list refills with at most 8 objects, so 4 allocations succeed
+/// // whichever CPUs the thread runs on meanwhile.
+/// let objects: Vec<_> = (0..4).map(|_| POOL.alloc().expect("free objects")).collect();
+/// let distinct: HashSet<_> = objects.iter().map(|o| o.as_ptr() as usize).collect();
+/// assert_eq!(distinct.len(), 4);
+/// for o in objects {
+///     // SAFETY: each object is 64 writable bytes, this thread's until
+///     // freed; from this pool's alloc, not used after the free.
+///     unsafe {
+///         o.as_ptr().write_bytes(0xa5, 64);
+///         POOL.free(o);
+///     }
+/// }
+/// // Freed objects went to the lists of the CPUs the thread ran on (or to
+/// // the global list); gather them all to count them.
+/// // SAFETY: no other thread uses the pool.
+/// unsafe { POOL.drain_all_quiescent() };
+/// assert_eq!(POOL.global_len(), 32, "every object came back");
+/// assert_eq!(POOL.total(), 32);
+/// ```
 #[repr(C)] // Layout shared with the inline C header (see `HEADS_OFFSET`).
 #[derive(Debug)]
 pub struct Pool<const N: usize, const INJECT: bool = false> {

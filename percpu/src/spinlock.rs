@@ -379,6 +379,35 @@ fn spin(
 /// An adaptive mutex that tracks its holder's preemption (see the module
 /// documentation): spin while the holder may be running, sleep on a futex
 /// otherwise; a time-slice extension requested while held.
+///
+/// # Example
+///
+/// A read-modify-write made of a separate load and store, which only
+/// mutual exclusion keeps exact.
+///
+/// ```
+/// use rseq_percpu::spinlock::SpinLock;
+/// use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+///
+/// static LOCK: SpinLock = SpinLock::new();
+/// static TOTAL: AtomicU64 = AtomicU64::new(0);
+///
+/// std::thread::scope(|s| {
+///     for _ in 0..4 {
+///         s.spawn(|| {
+///             for _ in 0..5_000 {
+///                 let _held = LOCK.lock();
+///                 TOTAL.store(TOTAL.load(Relaxed) + 1, Relaxed);
+///             }
+///         });
+///     }
+/// });
+/// assert_eq!(TOTAL.load(Relaxed), 20_000);
+/// assert!(!LOCK.is_locked());
+/// let stats = LOCK.stats();
+/// // Extensions are granted only to requests.
+/// assert!(stats.slice_granted <= stats.slice_requested);
+/// ```
 #[repr(C, align(64))]
 pub struct SpinLock {
     /// 0 free, 1 held, 2 held and a waiter may sleep.

@@ -5,8 +5,71 @@
 //! syscall; otherwise it registers its own area in TLS. Everything runs with
 //! raw syscalls, no allocation and no panics, so that it can run before
 //! constructors, in signal handlers, and inside a libc's dynamic linker.
+//!
+//! A Rust program uses it to ask who registered the calling thread
+//! ([`owner`], [`status`]), to get the thread's area ([`current_area`]),
+//! to register or unregister a thread explicitly
+//! ([`register_current_thread`], [`unregister_current_thread`]), and to
+//! request a time-slice extension around a short critical section
+//! ([`slice`](mod@slice)). Every query registers a thread that never tried first
+//! ("lazy registration", with the application's signals blocked), so the
+//! answer never depends on whether something registered it earlier.
+//! The per-CPU operations built on the area are in the `rseq-percpu` crate;
+//! the C API, the startup and thread hooks in the `rseq-libc` bundle
+//! (`docs/hosts.md` in the repository: which party owns registration in
+//! which host, and why).
+//!
+//! # Example
+//!
+//! Who registered this thread, and its area. Under glibc 2.35+ the libc
+//! owns registration unless `GLIBC_TUNABLES=glibc.pthread.rseq=0` turns it
+//! off, and then the component registers its own area; on a kernel
+//! without rseq (or with rseq hidden by a seccomp filter) nobody does, and
+//! the reason says so.
+//!
+//! ```
+//! use rseq_registration::{current_area, owner, status, Owner, Reason};
+//!
+//! let st = status();
+//! assert_eq!(st.owner, owner());
+//! match st.owner {
+//!     Owner::Libc | Owner::Component => {
+//!         assert_eq!(st.reason, Reason::Registered);
+//!         let area = current_area().expect("a registered thread has an area");
+//!         assert_eq!(Some(area), st.area);
+//!         // The kernel fills at least the original 20 bytes, and keeps
+//!         // `cpu_id` at the CPU the thread runs on (never negative while
+//!         // the area is registered).
+//!         assert!(st.feature_size >= 20);
+//!         // SAFETY: the calling thread's registered area, valid for the
+//!         // thread's life; the kernel writes it, hence volatile.
+//!         let cpu = unsafe { core::ptr::read_volatile(&(*area.as_ptr()).cpu_id) };
+//!         assert!((cpu as i32) >= 0);
+//!     }
+//!     Owner::None => {
+//!         assert_ne!(st.reason, Reason::Registered);
+//!         assert!(current_area().is_none());
+//!         assert_eq!(st.feature_size, 0);
+//!     }
+//! }
+//! // glibc's tunable decides between the libc and the component.
+//! let glibc_off = std::env::var("GLIBC_TUNABLES")
+//!     .is_ok_and(|t| t.contains("glibc.pthread.rseq=0"));
+//! if glibc_off {
+//!     assert_ne!(st.owner, Owner::Libc);
+//! }
+//! // The same answers in every thread, each for its own area.
+//! let other = std::thread::spawn(|| (owner(), current_area().map(|a| a.as_ptr() as usize)))
+//!     .join()
+//!     .unwrap();
+//! assert_eq!(other.0, st.owner);
+//! if st.owner != Owner::None {
+//!     assert_ne!(other.1, st.area.map(|a| a.as_ptr() as usize));
+//! }
+//! ```
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
+#![deny(missing_docs)]
 
 #[allow(unsafe_code)]
 pub mod auxv;
@@ -62,3 +125,8 @@ pub fn kernel() -> KernelRseq {
         source: v.source,
     }
 }
+
+/// The crate's README (crates.io's page): its example runs as a doc-test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -28,6 +28,30 @@
 //! extension ends the extension (the kernel reschedules the thread at once).
 //! Both functions are async-signal-safe; a signal handler that uses them
 //! while the interrupted code holds a request clears that request.
+//!
+//! # Example
+//!
+//! A short critical section under a request; where the kernel offers no
+//! extension (Debian's kernels, glibc 2.35-2.40's 32-byte registration)
+//! the guard does nothing and says so.
+//!
+//! ```
+//! use rseq_registration::slice::{self, SliceGuard};
+//!
+//! let guard = SliceGuard::new();
+//! assert_eq!(guard.armed(), slice::available());
+//! let section_result = 6 * 7; // the short critical section
+//! drop(guard); // clears the request; yields the CPU only after a grant
+//! assert_eq!(section_result, 42);
+//! if slice::available() {
+//!     // The request byte is clear again after the release.
+//!     assert_eq!(slice::control().map(|(request, _)| request), Some(0));
+//! } else {
+//!     const EOPNOTSUPP: i32 = 95;
+//!     assert!(!slice::request());
+//!     assert_eq!(slice::try_release(), Err(EOPNOTSUPP));
+//! }
+//! ```
 
 use crate::thread::{area, current_area};
 use core::marker::PhantomData;

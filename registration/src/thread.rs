@@ -176,6 +176,37 @@ fn live_owner(st: *mut ThreadState) -> Option<Owner> {
 /// unregistered behind the component's back (`cpu_id` < 0) is registered
 /// again if it is the component's; a libc's is not the component's to
 /// register: `EPERM`, and the thread stays without an area.
+///
+/// # Example
+///
+/// A thread the component registered can leave its registration and take
+/// it again; an area the libc registered is the libc's to keep.
+///
+/// ```
+/// use rseq_registration::{
+///     owner, reason, register_current_thread, unregister_current_thread, Owner, Reason,
+/// };
+///
+/// std::thread::spawn(|| match owner() {
+///     Owner::Component => {
+///         assert_eq!(unregister_current_thread(), Ok(()));
+///         // No lazy registration after an explicit unregistration.
+///         assert_eq!((owner(), reason()), (Owner::None, Reason::Disabled));
+///         assert_eq!(register_current_thread(), Ok(Owner::Component));
+///         assert_eq!(owner(), Owner::Component);
+///     }
+///     Owner::Libc => {
+///         const EPERM: i32 = 1;
+///         assert_eq!(unregister_current_thread(), Err(EPERM));
+///         assert_eq!(owner(), Owner::Libc);
+///         // Idempotent: adopting again makes no system call.
+///         assert_eq!(register_current_thread(), Ok(Owner::Libc));
+///     }
+///     Owner::None => assert!(register_current_thread().is_err()),
+/// })
+/// .join()
+/// .unwrap();
+/// ```
 pub fn register_current_thread() -> Result<Owner, i32> {
     let st = state();
     if registered_owner(st).is_some() && live_owner(st).is_none() {
@@ -601,7 +632,8 @@ pub fn area() -> *mut Rseq {
 
 /// The calling thread's registered area, registering it first if it never
 /// tried (lazy registration, signals blocked); None without one, and for
-/// an area the kernel no longer has registered ([`area_is_live`]).
+/// an area the kernel no longer has registered (its `cpu_id` reads < 0:
+/// unregistered behind the component's back).
 pub fn current_area() -> Option<NonNull<Rseq>> {
     let mut a = area();
     if a.is_null() {
@@ -632,8 +664,8 @@ pub fn feature_size() -> u32 {
 }
 
 /// The calling thread's registration (registering it first if it never
-/// tried). An area the kernel no longer has registered ([`area_is_live`])
-/// shows as none: owner `None`, reason `Disabled` (unregistered, here
+/// tried). An area the kernel no longer has registered (its `cpu_id` reads
+/// < 0) shows as none: owner `None`, reason `Disabled` (unregistered, here
 /// behind the component's back), no area, feature size 0.
 pub fn status() -> Status {
     ensure_registered();

@@ -265,8 +265,8 @@ fi
 # syscall_errors_test, whose run_*.sh set glibc.pthread.rseq=0). Self: as
 # 7.3's run_*.sh run them (glibc.pthread.rseq=0, no component). With the
 # component linked and glibc.pthread.rseq=0, the component sees that the
-# program registers rseq itself and steps aside (README, "Programs that
-# register rseq themselves"): their own registration must succeed.
+# program registers rseq itself and steps aside (docs/hosts.md, "Programs
+# that register rseq themselves"): their own registration must succeed.
 selftest_plan() { # version kernel-index sample
   local v=$1 k=$2 sample=$3 d="/st/$1" dc="/st/$1-component" p
   # basic_percpu_ops_test (fixed size: 20 s here) does not finish in 60 s

@@ -17,7 +17,7 @@
 # from the 7.3 tree only, linked with the component and under the patched
 # glibc; the hooks' storm starts 800 threads instead of 1500. The fuller
 # sampling is `bash tests/kernels/matrix.sh` (its defaults: every 24th in
-# guests, every 16th here, both trees, every host; README, "Kernel
+# guests, every 16th here, both trees, every host; docs/kernels.md, "Kernel
 # generations"). Any knob set in the
 # environment wins. RSEQ_LIBC_SKIP_KERNELS=1 skips the step (SKIP).
 # Ends with "N passed, N failed, N skipped" over all scripts.
