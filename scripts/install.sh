@@ -13,12 +13,13 @@
 # archive (docs/install.md says why).
 #
 # usage: scripts/install.sh --prefix PREFIX [--destdir DIR] [--libdir DIR]
-#          [--includedir DIR] [--bindir DIR] [--datadir DIR] [--no-build]
-#          [--no-cli]
+#          [--includedir DIR] [--bindir DIR] [--datadir DIR]
+#          [--no-build | --build-only] [--no-cli]
 # --destdir stages the files under DIR (DIR/PREFIX/...) while the .pc files
 # name the final PREFIX, as `make install DESTDIR=` does. --no-build installs
 # what the last build left (target/release and target/nohooks/release;
-# CARGO_TARGET_DIR moves both). Installing again over an installation
+# CARGO_TARGET_DIR moves both); --build-only builds and installs nothing
+# (debian/rules: build, then install in its own step). Installing again over an installation
 # overwrites the same files with the same contents.
 set -eu
 cd "$(dirname "$0")/.."
@@ -26,11 +27,11 @@ root=$PWD
 
 die() { echo "install.sh: $*" >&2; exit 2; }
 usage() {
-  sed -n '/^# usage:/,/^#          \[--no-cli\]/s/^# \{0,1\}//p' "$0" >&2
-  exit 2
+  sed -n '/^# usage:/,/^#          \[--no-build/s/^# \{0,1\}//p' "$0"
+  exit 0
 }
 
-prefix= destdir= libdir= includedir= bindir= datadir= build=1 cli=1
+prefix= destdir= libdir= includedir= bindir= datadir= build=1 install=1 cli=1
 while [ $# -gt 0 ]; do
   case $1 in
     --prefix|--destdir|--libdir|--includedir|--bindir|--datadir)
@@ -39,6 +40,7 @@ while [ $# -gt 0 ]; do
     --prefix=*|--destdir=*|--libdir=*|--includedir=*|--bindir=*|--datadir=*)
       opt=${1%%=*}; opt=${opt#--}; printf -v "$opt" '%s' "${1#*=}"; shift ;;
     --no-build) build=0; shift ;;
+    --build-only) install=0; shift ;;
     --no-cli) cli=0; shift ;;
     -h|--help) usage ;;
     *) die "unknown argument '$1' (--help for usage)" ;;
@@ -67,7 +69,7 @@ if [ -n "$destdir" ]; then
   destdir=${destdir%/}
 fi
 # Fail before building on a destination that cannot be created or written.
-for d in "$libdir" "$includedir" "$datadir" $([ $cli = 1 ] && echo "$bindir"); do
+[ $install = 1 ] && for d in "$libdir" "$includedir" "$datadir" $([ $cli = 1 ] && echo "$bindir"); do
   p=$destdir$d
   while [ ! -e "$p" ]; do p=$(dirname "$p"); done
   [ -d "$p" ] || die "cannot install into $destdir$d: $p exists and is not a directory"
@@ -92,6 +94,7 @@ cmd=$target/release/rseq-libc
 for f in "$lib" "$nohooks" $([ $cli = 1 ] && echo "$cmd"); do
   [ -f "$f" ] || die "$f missing (run without --no-build to build it)"
 done
+[ $install = 1 ] || exit 0
 
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
 [ -n "$version" ] || die "no [workspace.package] version in Cargo.toml"
