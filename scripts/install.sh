@@ -19,8 +19,8 @@
 # name the final PREFIX, as `make install DESTDIR=` does. --no-build installs
 # what the last build left (target/release and target/nohooks/release;
 # CARGO_TARGET_DIR moves both); --build-only builds and installs nothing
-# (debian/rules: build, then install in its own step). Installing again over an installation
-# overwrites the same files with the same contents.
+# (debian/rules builds and installs in separate steps). Installing again
+# over an installation overwrites the same files with the same contents.
 set -eu
 cd "$(dirname "$0")/.."
 root=$PWD
