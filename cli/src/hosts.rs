@@ -1,6 +1,9 @@
 //! Builds the bundled C demo (`cli/demo/demo.c`) against the static library
-//! next to this executable and runs it in every host this machine has, one
-//! line per host with the owner it observed.
+//! and runs it in every host this machine has, one line per host with the
+//! owner it observed. The library is the one next to this executable (the
+//! build tree's `target/release`), else the installed one (`scripts/install.sh`
+//! or the Debian packages: `PREFIX/bin/rseq-libc` beside
+//! `PREFIX/include/rseq-libc` and `PREFIX/lib[/MULTIARCH]`).
 #![allow(unsafe_code)]
 
 use std::os::unix::process::CommandExt;
@@ -8,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const DEMO: &str = include_str!("../demo/demo.c");
-const HEADERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../headers");
+const TREE_HEADERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../headers");
 
 struct Host {
     name: &'static str,
@@ -121,6 +124,50 @@ fn exe_dir() -> PathBuf {
         .unwrap_or_else(|| ".".into())
 }
 
+/// Where the demo's headers and archives are, and where it is built.
+struct Layout {
+    headers: PathBuf,
+    lib_dir: PathBuf,
+    work_dir: PathBuf,
+    /// An installation's work directory is temporary: removed at the end.
+    installed: bool,
+}
+
+/// The build tree when the archive is next to this executable; else an
+/// installation, found relative to the executable so that any prefix
+/// works. An installation's `bin` may be read-only, and belongs to no one
+/// running the report: the demo is built in a temporary directory there.
+fn layout() -> Layout {
+    let exe = exe_dir();
+    let tree = Layout {
+        headers: TREE_HEADERS.into(),
+        lib_dir: exe.clone(),
+        work_dir: exe.join("demo-hosts"),
+        installed: false,
+    };
+    if exe.join("librseq_libc.a").exists() {
+        return tree;
+    }
+    let prefix = exe.join("..");
+    let headers = prefix.join("include/rseq-libc");
+    if !headers.join("rseq-libc.h").exists() {
+        return tree;
+    }
+    // Debian's multiarch directory first (the librseq-libc-dev package),
+    // then install.sh's default.
+    let multiarch = format!("lib/{}-linux-gnu", std::env::consts::ARCH);
+    let lib_dir = [prefix.join(multiarch), prefix.join("lib")]
+        .into_iter()
+        .find(|d| d.join("librseq_libc.a").exists())
+        .unwrap_or_else(|| prefix.join("lib"));
+    Layout {
+        headers,
+        lib_dir,
+        work_dir: std::env::temp_dir().join(format!("rseq-libc-demo-{}", std::process::id())),
+        installed: true,
+    }
+}
+
 fn have(tool: &str) -> bool {
     Command::new(tool)
         .arg("--version")
@@ -129,7 +176,8 @@ fn have(tool: &str) -> bool {
 }
 
 /// Builds one host's demo; Err is a reason to skip or fail.
-fn build(h: &Host, dir: &Path, lib_dir: &Path, src: &Path) -> Result<PathBuf, String> {
+fn build(h: &Host, dir: &Path, layout: &Layout, src: &Path) -> Result<PathBuf, String> {
+    let lib_dir = &layout.lib_dir;
     if !have(h.compiler) {
         return Err(format!(
             "SKIP: {} not installed (apt-get install musl-tools)",
@@ -138,9 +186,12 @@ fn build(h: &Host, dir: &Path, lib_dir: &Path, src: &Path) -> Result<PathBuf, St
     }
     let out = dir.join(h.name.replace([' ', ',', '(', ')', '='], "_"));
     let mut cmd = Command::new(h.compiler);
-    cmd.arg("-O2").arg(format!("-I{HEADERS}"));
+    cmd.arg("-O2").arg("-I").arg(&layout.headers);
     if h.standalone {
         let lib = lib_dir.join("librseq_testlibc.a");
+        if layout.installed {
+            return Err("SKIP: the standalone test libc is not installed (build tree only)".into());
+        }
         if !lib.exists() {
             return Err(format!("SKIP: {} not built", lib.display()));
         }
@@ -192,8 +243,13 @@ fn build(h: &Host, dir: &Path, lib_dir: &Path, src: &Path) -> Result<PathBuf, St
         let lib = lib_dir.join("librseq_libc.a");
         if !lib.exists() {
             return Err(format!(
-                "FAIL: {} missing: run cargo build --release",
-                lib.display()
+                "FAIL: {} missing: {}",
+                lib.display(),
+                if layout.installed {
+                    "install librseq-libc-dev (or scripts/install.sh into this prefix)"
+                } else {
+                    "run cargo build --release"
+                }
             ));
         }
         cmd.args(h.flags).arg(src).arg(&lib).arg("-lpthread");
@@ -247,8 +303,8 @@ fn deny_rseq(cmd: &mut Command) {
 }
 
 pub fn run_demo_in_every_host() -> i32 {
-    let lib_dir = exe_dir();
-    let dir = lib_dir.join("demo-hosts");
+    let layout = layout();
+    let dir = layout.work_dir.clone();
     if let Err(e) = std::fs::create_dir_all(&dir) {
         eprintln!("rseq-libc: cannot create {}: {e}", dir.display());
         return 1;
@@ -262,7 +318,7 @@ pub fn run_demo_in_every_host() -> i32 {
     println!("|---|---|---|");
     let mut bad = 0;
     for h in HOSTS {
-        let line = match build(h, &dir, &lib_dir, &src) {
+        let line = match build(h, &dir, &layout, &src) {
             Err(reason) => {
                 bad += reason.starts_with("FAIL") as i32;
                 reason
@@ -299,6 +355,10 @@ pub fn run_demo_in_every_host() -> i32 {
             }
         };
         println!("| {} | {} | {} |", h.name, h.expect, line);
+    }
+    if layout.installed {
+        // Best effort: a leftover temporary directory is harmless.
+        let _ = std::fs::remove_dir_all(&dir);
     }
     (bad != 0) as i32
 }
