@@ -155,6 +155,21 @@ else
   fail "C API: build failed: $(head -c 600 "$out/c-build.log")"
 fi
 
+# The head loads of the ring write and the pool free (the C API's, which
+# inline the Rust write and free): through the register the section
+# compares and commits through, never base + index, which the CPU does not
+# hand the previous write's commit early (BENCHMARKS.md, run H).
+# Static, from objdump: not timed.
+if ! command -v objdump > /dev/null; then
+  skip "head loads: objdump not installed (apt-get install binutils)"
+elif [ -f "$lib" ] && objdump -d --no-show-raw-insn "$lib" > "$out/lib.dis" 2> "$out/lib.dis.err" \
+     && python3 tests/percpu/head_load_check.py "$out/lib.dis" rseq_percpu_ring_write rseq_percpu_pool_free \
+          > "$out/head-load.log" 2>&1; then
+  pass "head loads (ring write, pool free) through a base register: $(cut -c 1-160 "$out/head-load.log" | paste -sd ' ')"
+else
+  fail "head loads (ring write, pool free): $(grep -m 2 FAIL "$out/head-load.log" 2>/dev/null | cut -c 1-300 | tr '\n' ' ')$(head -c 200 "$out/lib.dis.err" 2>/dev/null)"
+fi
+
 # The inline C API (headers/rseq-percpu-inline.h): the header compiles
 # everywhere it promises to, with every function's asm assembled; its
 # sections pass `rseq-libc inspect'; percpu_inline_test.c runs in every host
