@@ -77,8 +77,9 @@
    through (V).  In a burst of writes on one CPU the load reads the
    previous write's commit, which the benchmark machine's cores (Golden
    Cove) hand over early only to a load addressed through a base register
-   alone (a load, +1, store chain: 0.8 ns an iteration that way, about
-   6 ns with an index register; BENCHMARKS.md, run H).  Left to itself
+   alone (a load, +1, store chain: 0.4-0.9 ns an iteration that way,
+   3-6.5 ns with an index register; BENCHMARKS.md, run H; measured, not
+   documented by the vendor).  Left to itself
    clang folds the buffer's index into the load (movq (%ring,%off), head)
    and commits through the sum.  Volatile, as the plain volatile load it
    replaces.  */

@@ -383,9 +383,10 @@ pub fn cpu_field(area: *mut rseq_abi::Rseq) -> *mut u32 {
 /// the previous write's commit stored. On the benchmark machine's Intel
 /// Xeon (AVX-512 FP16 and AMX: Golden Cove cores) a load addressed
 /// through a base register alone receives a recent store's value early
-/// (a chain of load, +1, store through memory: 0.8 ns an iteration), a
-/// load with an index register does not (about 6 ns an iteration: run H
-/// of `BENCHMARKS.md`). Left to itself LLVM folds
+/// (a chain of load, +1, store through memory: 0.4-0.9 ns an iteration),
+/// a load with an index register does not (3-6.5 ns an iteration: run H
+/// of `BENCHMARKS.md`; the counter's `add` found the same, see [`add`];
+/// measured, not documented by the vendor). Left to itself LLVM folds
 /// the buffer index into the head load (`mov (ring, i), head` after `imul
 /// i, size`) and the commit then stores through the sum: the Rust ring
 /// write measured 0.2-0.4 ns slower than the same instructions with the
