@@ -557,7 +557,9 @@ rseq_percpu_inline_pool_free (void *pool, void *obj)
         {
           uintptr_t *word
             = (uintptr_t *) (p + (size_t) i * RSEQ_PERCPU_INLINE_STRIDE);
-          uintptr_t head = *(volatile uintptr_t *) word;
+          /* Through the register the section commits through (see the
+             arch header).  */
+          uintptr_t head = rseq_percpu_arch_load_word_unindexed (word);
           /* The list's length from its head down (second word of a free
              object): a bound, read outside the section, as the library.  */
           uintptr_t depth = head ? ((volatile uintptr_t *) head)[1] : 0;
@@ -602,7 +604,9 @@ rseq_percpu_inline_ring_write (void *ring, const void *payload, size_t len)
       if (RSEQ_PERCPU_INLINE_LIKELY (i < RSEQ_PERCPU_INLINE_RING_CPUS))
         {
           char *buf = g + (size_t) i * RSEQ_PERCPU_INLINE_RING_BUFFER;
-          uintptr_t head = *(volatile uintptr_t *) buf;
+          /* Through the register the section commits through (see the
+             arch header).  */
+          uintptr_t head = rseq_percpu_arch_load_word_unindexed ((const uintptr_t *) buf);
           uintptr_t tail = __atomic_load_n
             ((uintptr_t *) (buf + RSEQ_PERCPU_INLINE_RING_TAIL), __ATOMIC_ACQUIRE);
           if (RSEQ_PERCPU_INLINE_LIKELY (head - tail < RSEQ_PERCPU_INLINE_RING_RECORDS))

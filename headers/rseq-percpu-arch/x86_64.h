@@ -71,6 +71,26 @@
 # define RSEQ_PERCPU_INLINE_INJECT_CLOBBER
 #endif
 
+/* A load of the word at V by an instruction that addresses it through
+   one base register, never base + index: the head load of the ring's
+   write and the pool's free, whose sections compare and commit that word
+   through (V).  In a burst of writes on one CPU the load reads the
+   previous write's commit, which the benchmark machine's cores (Golden
+   Cove) hand over early only to a load addressed through a base register
+   alone (a load, +1, store chain: 0.4-0.9 ns an iteration that way,
+   3-6.5 ns with an index register; BENCHMARKS.md, run H; measured, not
+   documented by the vendor).  Left to itself
+   clang folds the buffer's index into the load (movq (%ring,%off), head)
+   and commits through the sum.  Volatile, as the plain volatile load it
+   replaces.  */
+static inline uintptr_t
+rseq_percpu_arch_load_word_unindexed (const uintptr_t *v)
+{
+  uintptr_t r;
+  __asm__ __volatile__ ("movq (%1), %0" : "=r" (r) : "r" (v), "m" (*v));
+  return r;
+}
+
 /* Publish the descriptor, then start_ip.  */
 #define RSEQ_PERCPU_ASM_BEGIN                                           \
   "xorl %k[ret], %k[ret]\n\t"                                           \

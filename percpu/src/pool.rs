@@ -327,9 +327,13 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         // commits, so the slot address computed from i is in bounds and
         // the slot is this index's.
         let word = self.heads.slot(crate::Where::Slot(i)).word.as_ptr();
-        // SAFETY: a load of the head word; it is compared again inside the
-        // section.
-        let head = unsafe { ptr::read_volatile(word) };
+        // Through the register the section compares and commits through,
+        // not `(heads, i * 64)`: after a pop on this CPU this load reads the
+        // pop's commit, which the CPU hands over early only to a load
+        // addressed alike (see `arch::load_word_unindexed`).
+        // SAFETY: a load of the head word (aligned, written only
+        // atomically); it is compared again inside the section.
+        let head = unsafe { arch::load_word_unindexed(word) };
         let depth = if head == 0 {
             0
         } else {

@@ -240,7 +240,12 @@ impl<const C: usize, const S: usize, const INJECT: bool> PerCpuRing<C, S, INJECT
         payload: &[u8],
     ) -> Result<Outcome, BufferFull> {
         let buf = &self.cpus[i as usize];
-        let head = buf.head.load(Ordering::Relaxed);
+        // Relaxed; through the register the section's compare and commit
+        // use, not `(cpus, i * size)`: in a burst of writes this load reads
+        // the previous write's commit, which the CPU hands over early only
+        // to a load addressed alike (see `arch::load_word_unindexed`).
+        // SAFETY: the head word, aligned; written only atomically.
+        let head = unsafe { arch::load_word_unindexed(buf.head.as_ptr()) };
         if head.wrapping_sub(buf.tail.load(Ordering::Acquire)) >= S {
             return Err(BufferFull);
         }

@@ -155,6 +155,36 @@ else
   fail "C API: build failed: $(head -c 600 "$out/c-build.log")"
 fi
 
+# The head loads of the ring write and the pool free: through the register
+# the section compares and commits through, never base + index, which the
+# CPU does not hand the previous write's commit early (BENCHMARKS.md, run
+# H). The C API's (which inline the Rust write and free), and the inline C
+# header's with gcc and clang (clang folded the index into them). Static,
+# from objdump (tests/percpu/head_load_check.py): not timed.
+if ! command -v objdump > /dev/null; then
+  skip "head loads: objdump not installed (apt-get install binutils)"
+else
+  if [ -f "$lib" ] && objdump -d --no-show-raw-insn "$lib" > "$out/lib.dis" 2> "$out/lib.dis.err" \
+     && python3 tests/percpu/head_load_check.py "$out/lib.dis" rseq_percpu_ring_write rseq_percpu_pool_free \
+          > "$out/head-load.log" 2>&1; then
+    pass "head loads, C API (Rust write and free): through a base register: $(cut -c 1-150 "$out/head-load.log" | paste -sd ' ')"
+  else
+    fail "head loads, C API: $(grep -m 2 FAIL "$out/head-load.log" 2>/dev/null | cut -c 1-300 | tr '\n' ' ')$(head -c 200 "$out/lib.dis.err" 2>/dev/null)"
+  fi
+  for cc in gcc clang; do
+    if ! command -v "$cc" > /dev/null; then skip "head loads, inline C with $cc: $cc not installed"; continue; fi
+    o=$out/head_load_inline-$cc.o
+    if "$cc" -O2 -Wall -Wextra -Werror -I"$root/headers" -c tests/percpu/head_load_inline.c -o "$o" \
+         > "$o.log" 2>&1 && objdump -d --no-show-raw-insn "$o" > "$o.dis" 2>> "$o.log" \
+       && python3 tests/percpu/head_load_check.py "$o.dis" ring_loop ring_one \
+            'pool_free_one|rseq_percpu_inline_pool_free' >> "$o.log" 2>&1; then
+      pass "head loads, inline C with $cc -O2: through a base register ($(grep -c '^ok' "$o.log") functions)"
+    else
+      fail "head loads, inline C with $cc: $(grep -m 2 -E 'FAIL|error' "$o.log" | cut -c 1-300 | tr '\n' ' ')"
+    fi
+  done
+fi
+
 # The inline C API (headers/rseq-percpu-inline.h): the header compiles
 # everywhere it promises to, with every function's asm assembled; its
 # sections pass `rseq-libc inspect'; percpu_inline_test.c runs in every host

@@ -11,6 +11,7 @@ compile_error!(
      same functions as src/arch/x86_64.rs (load_cbne_store, add, add_slot, add_indexed, \
      cmpeq_add_indexed, load_cbeq_pop[_raw], load_cbne_store_store, load_cbne_memcpy_store, \
      load_cbne_store_memcpy_store, load_cbne_store_copy16_32_store, pool_push, pool_pop_raw, \
-     packet_write_raw, load_cbeq_cpu, enc_outcome, cpu_field, rdpid_cpu), \
+     packet_write_raw, load_cbeq_cpu, enc_outcome, cpu_field, load_word_unindexed, \
+     rdpid_cpu), \
      emitting the same sections."
 );
