@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs inside the cross tree (scripts/cross-cargo.sh with CROSS_RUN=1, the
+# repository at /src): builds the static programs of one guest into OUT
+# (under the repository, so that both sides see it). The component archive
+# is target/cross/TRIPLE/release/librseq_libc.a, built just before.
+# Usage: build-guest.sh ARCH TRIPLE OUT   (one line per program that failed
+# to build on stderr, as "BUILD-FAILED name: first lines of the log")
+set -u
+arch=$1 triple=$2 out=$3
+cd /src
+lib=target/cross/$triple/release/librseq_libc.a
+gcc=$arch-linux-gnu-gcc
+musl=$arch-linux-musl-gcc
+bin=$out/root/bin
+rm -rf "$out/root"; mkdir -p "$bin" "$out/logs"
+cflags=(-O2 -g -Wall -Wextra -Werror -Iheaders -Itests/c -Itests/pthread-hooks)
+build() { # name compiler args...
+  local name=$1; shift
+  "$@" > "$out/logs/$name.build.log" 2>&1 ||
+    echo "BUILD-FAILED $name: $(head -c 600 "$out/logs/$name.build.log")" >&2
+}
+build init $gcc -O2 -Wall -Wextra -static tests/kernels/init.c -o "$out/root/init"
+printf 'int main (void) { return 0; }\n' > "$out/true.c"
+build true $gcc -O2 -static "$out/true.c" -o "$bin/true"
+build host-glibc-static $gcc "${cflags[@]}" -static tests/c/host_test.c "$lib" -lpthread -o "$bin/host-glibc-static"
+build host-glibc-static-pie $gcc "${cflags[@]}" -static-pie -fpie tests/c/host_test.c "$lib" -lpthread \
+  -o "$bin/host-glibc-static-pie"
+build host-musl-static $musl "${cflags[@]}" -static tests/c/host_test.c "$lib" -o "$bin/host-musl-static"
+build lifecycle-glibc-static $gcc "${cflags[@]}" -static tests/pthread-hooks/lifecycle.c "$lib" -lpthread \
+  -o "$bin/lifecycle-glibc-static"
+build lifecycle-musl-static $musl "${cflags[@]}" -static tests/pthread-hooks/lifecycle.c "$lib" \
+  -o "$bin/lifecycle-musl-static"
+# Debug info is not needed in the guest; the initramfs stays small.
+find "$out/root" -type f -perm -u+x -exec "$arch-linux-gnu-strip" --strip-debug {} + 2> /dev/null
+(cd "$out/root" && find . | cpio -o -H newc --quiet) > "$out/initramfs.cpio.tmp" ||
+  echo "BUILD-FAILED initramfs: cpio" >&2
+exit 0
