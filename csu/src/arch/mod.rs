@@ -1,4 +1,6 @@
-//! The `.init` fragment that calls `rseq_libc_csu_init`, per architecture.
+//! The entry that calls `rseq_libc_csu_init` before any constructor where
+//! the libc runs no `.preinit_array` (musl), per architecture: an `.init`
+//! fragment (x86-64, aarch64), or an early `.init_array` entry (riscv64).
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
