@@ -26,10 +26,11 @@ build host-glibc-static $gcc "${cflags[@]}" -static tests/c/host_test.c "$lib" -
 build host-glibc-static-pie $gcc "${cflags[@]}" -static-pie -fpie tests/c/host_test.c "$lib" -lpthread \
   -o "$bin/host-glibc-static-pie"
 build host-musl-static $musl "${cflags[@]}" -static tests/c/host_test.c "$lib" -o "$bin/host-musl-static"
-build lifecycle-glibc-static $gcc "${cflags[@]}" -static tests/pthread-hooks/lifecycle.c "$lib" -lpthread \
-  -o "$bin/lifecycle-glibc-static"
-build lifecycle-musl-static $musl "${cflags[@]}" -static tests/pthread-hooks/lifecycle.c "$lib" \
-  -o "$bin/lifecycle-musl-static"
+for t in lifecycle storm reuse safety; do
+  build "$t-glibc-static" $gcc "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -lpthread \
+    -o "$bin/$t-glibc-static"
+  build "$t-musl-static" $musl "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -o "$bin/$t-musl-static"
+done
 # Debug info is not needed in the guest; the initramfs stays small.
 find "$out/root" -type f -perm -u+x -exec "$arch-linux-gnu-strip" --strip-debug {} + 2> /dev/null
 (cd "$out/root" && find . | cpio -o -H newc --quiet) > "$out/initramfs.cpio.tmp" ||

@@ -10,8 +10,11 @@
 # Rows per guest (EXPECT_* as in tests/kernels/matrix.sh):
 #   host_test  glibc static and static-pie: glibc owns registration, and with
 #              glibc.pthread.rseq=0 the component does; musl static (component)
-#   lifecycle  the pthread hooks' lifecycle test, glibc static (owns / rseq=0)
-#              and musl static
+#   hooks      the pthread hooks' lifecycle, storm, reuse and safety tests
+#              (sized for TCG), glibc static (owns / rseq=0) and musl static;
+#              storm only where the component owns, no setxid, unless
+#              ARCH_GUEST_FULL=1
+# and, on the build side, clippy -D warnings for the target.
 # Not yet on these architectures (docs/architectures.md): the standalone
 # libc (TLS variant I), the per-CPU API and its tests; they are SKIP lines.
 #
@@ -19,7 +22,8 @@
 # (OpenSBI is in qemu-system-data) and cpio: installed with apt-get when
 # missing; a missing tool is a SKIP. ARCH_GUESTS (default "aarch64
 # riscv64"), ARCH_GUEST_KERNELS (default "6.12 7.2"), ARCH_GUEST_TIMEOUT
-# (seconds per boot, 300). Ends with "N passed, N failed, N skipped".
+# (seconds per boot, 300), ARCH_GUEST_FULL=1 (every hooks row: storm in
+# every host, safety's setxid). Ends with "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -36,6 +40,7 @@ finish() { echo "arch-guests: total $((SECONDS - t_start)) s"; echo "$passed pas
 arches=${ARCH_GUESTS:-aarch64 riscv64}
 kernels=${ARCH_GUEST_KERNELS:-6.12 7.2}
 guest_timeout=${ARCH_GUEST_TIMEOUT:-300}
+full=${ARCH_GUEST_FULL:-0}
 
 if [ "$(id -u)" -ne 0 ]; then
   skip "arch guests: the cross tree needs root (chroot, mount)"; finish
@@ -53,17 +58,43 @@ off=GLIBC_TUNABLES=glibc.pthread.rseq=0
 # guest kernel's feature size). trixie's glibc 2.41 publishes __rseq_size =
 # feature size (20 on kernels that report none, which these do not).
 plan_lines() {
+  local line
   cat <<PLAN
 host.gs 60 EXPECT_OWNER=1 EXPECT_RSEQ_SIZE=@FS@ EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-static
 host.gs0 60 $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-static
 host.gsp 60 EXPECT_OWNER=1 EXPECT_RSEQ_SIZE=@FS@ EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-static-pie
 host.gsp0 60 $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-static-pie
 host.ms 60 EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=@FS20@ EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-musl-static
-lifecycle.gs 120 EXPECT_OWNER=1 -- /bin/lifecycle-glibc-static
-lifecycle.gs0 120 $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 -- /bin/lifecycle-glibc-static
-lifecycle.ms 120 EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=@FS20@ -- /bin/lifecycle-musl-static
 PLAN
+  # The pthread hooks (tests/pthread-hooks), sized for TCG: the default set
+  # keeps the suite's warm time small; ARCH_GUEST_FULL=1 adds the storm in
+  # every host and safety's setxid mode (15-25 s each under TCG). Storm's
+  # STORM_SECONDS is only a bound: it is set far above the expected time
+  # (a slow guest must not fail it).
+  local t m n h hosts sizes="STORM_THREADS=64 STORM_SECONDS=200 REUSE_THREADS=100 SAFETY_THREADS=50"
+  for t in lifecycle storm reuse safety; do
+    for m in ${modes[$t]}; do
+      n=$t; [ "$m" != - ] && n=$t-$m
+      [ "$m" = - ] && m=
+      hosts="gs gs0 ms"
+      if [ "$full" != 1 ]; then
+        case $n in storm) hosts="gs0 ms" ;; safety-setxid) continue ;; esac
+      fi
+      for h in $hosts; do
+        case $h in
+          gs) echo "$n.gs 240 $sizes EXPECT_OWNER=1 -- /bin/$t-glibc-static $m" ;;
+          gs0) echo "$n.gs0 240 $sizes $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 -- /bin/$t-glibc-static $m" ;;
+          ms) echo "$n.ms 240 $sizes EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=@FS20@ -- /bin/$t-musl-static $m" ;;
+        esac
+      done
+    done
+  done
 }
+declare -A modes=([lifecycle]=- [storm]=- [reuse]=- [safety]="detached setxid atexit keys")
+
+# Every crate that builds for aarch64 and riscv64 so far.
+component_crates=(-p rseq-abi -p rseq-registration -p rseq-sched-getcpu -p rseq-csu -p rseq-pthread-hooks
+                  -p rseq-pthread-interpose -p rseq-libc -p rseq-libc-glibc)
 
 for arch in $arches; do
   case $arch in
@@ -79,11 +110,21 @@ for arch in $arches; do
   fi
   command -v "$qemu" > /dev/null || { skip "$arch: $qemu missing"; continue; }
   # The component, then the guest programs, inside the tree.
-  if ! bash "$root/scripts/cross-cargo.sh" "$arch" build --release --locked -p rseq-libc \
+  if ! bash "$root/scripts/cross-cargo.sh" "$arch" build --release --locked "${component_crates[@]}" \
        > "$out/cargo-$arch.log" 2>&1; then
-    fail "$arch: cargo build -p rseq-libc: $(grep -m 3 -E '^error' "$out/cargo-$arch.log" | tr '\n' ' ')"; continue
+    fail "$arch: cargo build of the component crates: $(grep -m 3 -E '^error' "$out/cargo-$arch.log" | tr '\n' ' ')"; continue
   fi
-  pass "$arch: rseq-libc builds ($(tail -n 1 "$out/cargo-$arch.log" | sed 's/^ *//'))"
+  pass "$arch: the component crates build ($(tail -n 1 "$out/cargo-$arch.log" | sed 's/^ *//'))"
+  # The crates that build for this target, clippy-clean for it (the
+  # workspace's lints; the host's clippy has no std for the target).
+  if bash "$root/scripts/cross-cargo.sh" "$arch" clippy --release --locked "${component_crates[@]}" \
+       -- -D warnings > "$out/clippy-$arch.log" 2>&1 &&
+     bash "$root/scripts/cross-cargo.sh" "$arch" clippy --release --locked -p rseq-libc \
+       --no-default-features -- -D warnings >> "$out/clippy-$arch.log" 2>&1; then
+    pass "$arch: clippy -D warnings (${#component_crates[@]} crates, and rseq-libc --no-default-features)"
+  else
+    fail "$arch: clippy: $(grep -m 3 -E '^(error|warning)' "$out/clippy-$arch.log" | tr '\n' ' ') (log: $out/clippy-$arch.log)"
+  fi
   gout=target/cross/guest-$arch
   CROSS_RUN=1 bash "$root/scripts/cross-cargo.sh" "$arch" bash tests/arch-guests/build-guest.sh \
     "$arch" "$triple" "$gout" > "$out/build-$arch.log" 2>&1
