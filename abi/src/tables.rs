@@ -147,7 +147,7 @@ mod tests {
         let name = if cfg!(target_arch = "riscv64") {
             "riscv"
         } else {
-            core::env::consts::ARCH
+            std::env::consts::ARCH
         };
         let row = ARCHITECTURES.iter().find(|a| a.name == name).unwrap();
         assert_eq!(row.signature, crate::arch::RSEQ_SIG);

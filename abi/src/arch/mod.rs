@@ -21,7 +21,11 @@ mod riscv64;
 #[cfg(target_arch = "riscv64")]
 pub use riscv64::*;
 
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")))]
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "riscv64"
+)))]
 compile_error!(
     "rseq-abi: no arch module for this target. Add src/arch/<arch>.rs with: \
      syscall0..syscall6, thread_pointer(), RSEQ_SIG, the nr:: syscall numbers, \

@@ -11,7 +11,11 @@ mod aarch64;
 #[cfg(target_arch = "riscv64")]
 mod riscv64;
 
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")))]
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "riscv64"
+)))]
 compile_error!(
     "rseq-csu: no arch module for this target: add src/arch/<arch>.rs with the .init fragment"
 );

@@ -31,7 +31,6 @@ use rseq_registration::host::{host, HostRseq};
 #[allow(unsafe_code)]
 mod arch;
 
-
 #[allow(unsafe_code)]
 mod anchors {
     extern "C" {

@@ -17,5 +17,9 @@ mod riscv64;
 #[cfg(target_arch = "riscv64")]
 pub(crate) use riscv64::*;
 
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")))]
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "riscv64"
+)))]
 compile_error!("rseq-pthread-interpose: add src/arch/<arch>.rs with the entry trampolines");
