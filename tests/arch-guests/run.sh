@@ -14,12 +14,13 @@
 #              (sized for TCG), glibc static (owns / rseq=0) and musl static;
 #              storm only where the component owns, no setxid, unless
 #              ARCH_GUEST_FULL=1
-# and, on the build side, clippy -D warnings for the target.
+# and, on the build side, clippy -D warnings for the target and rseq-abi's
+# unit tests under qemu-user.
 # Not yet on these architectures (docs/architectures.md): the standalone
 # libc (TLS variant I), the per-CPU API and its tests; they are SKIP lines.
 #
 # Needs root (the cross tree's chroot), qemu-system-arm, qemu-system-misc
-# (OpenSBI is in qemu-system-data) and cpio: installed with apt-get when
+# (OpenSBI is in qemu-system-data), qemu-user-static and cpio: installed with apt-get when
 # missing; a missing tool is a SKIP. ARCH_GUESTS (default "aarch64
 # riscv64"), ARCH_GUEST_KERNELS (default "6.12 7.2"), ARCH_GUEST_TIMEOUT
 # (seconds per boot, 300), ARCH_GUEST_FULL=1 (every hooks row: storm in
@@ -45,8 +46,8 @@ full=${ARCH_GUEST_FULL:-0}
 if [ "$(id -u)" -ne 0 ]; then
   skip "arch guests: the cross tree needs root (chroot, mount)"; finish
 fi
-if ! bash "$root/scripts/install-deps.sh" qemu-system-arm qemu-system-misc cpio > "$out/deps.log" 2>&1; then
-  skip "arch guests: cannot install qemu-system-arm, qemu-system-misc and cpio: $(tail -n 2 "$out/deps.log")"; finish
+if ! bash "$root/scripts/install-deps.sh" qemu-system-arm qemu-system-misc qemu-user-static cpio > "$out/deps.log" 2>&1; then
+  skip "arch guests: cannot install qemu-system-arm, qemu-system-misc, qemu-user-static and cpio: $(tail -n 2 "$out/deps.log")"; finish
 fi
 if ! bash "$here/fetch.sh" > "$out/fetch.txt" 2> "$out/fetch.log"; then
   skip "arch guests: the Debian kernel packages cannot be fetched: $(tail -n 2 "$out/fetch.log")"; finish
@@ -124,6 +125,21 @@ for arch in $arches; do
     pass "$arch: clippy -D warnings (${#component_crates[@]} crates, and rseq-libc --no-default-features)"
   else
     fail "$arch: clippy: $(grep -m 3 -E '^(error|warning)' "$out/clippy-$arch.log" | tr '\n' ' ') (log: $out/clippy-$arch.log)"
+  fi
+  # rseq-abi's unit tests under qemu-user (the tree's glibc as the
+  # sysroot): syscalls, TLS accessors, fork, weak references; qemu-user
+  # has no rseq, the guests below test that.
+  if command -v "qemu-$arch-static" > /dev/null; then
+    if bash "$root/scripts/cross-cargo.sh" "$arch" test --locked -p rseq-abi --no-run > "$out/abi-test-$arch.log" 2>&1 &&
+       t=$(sed -n 's/.*Executable unittests src\/lib.rs (\(.*\))$/\1/p' "$out/abi-test-$arch.log" | tail -n 1) &&
+       [ -n "$t" ] &&
+       "qemu-$arch-static" -L "$(cat "$out/toolchain-$arch.txt")/usr/$arch-linux-gnu" "$root/$t" >> "$out/abi-test-$arch.log" 2>&1; then
+      pass "$arch: rseq-abi unit tests under qemu-user ($(grep -m 1 '^test result' "$out/abi-test-$arch.log"))"
+    else
+      fail "$arch: rseq-abi unit tests: $(grep -m 3 -E '^error|FAILED|panicked' "$out/abi-test-$arch.log" | tr '\n' ' ') (log: $out/abi-test-$arch.log)"
+    fi
+  else
+    skip "$arch: qemu-$arch-static missing (qemu-user-static): rseq-abi's unit tests not run"
   fi
   gout=target/cross/guest-$arch
   CROSS_RUN=1 bash "$root/scripts/cross-cargo.sh" "$arch" bash tests/arch-guests/build-guest.sh \

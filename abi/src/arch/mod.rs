@@ -33,6 +33,9 @@ compile_error!(
      rseq_symbols() and weak_function_address!."
 );
 
+#[cfg(test)]
+mod tests;
+
 /// Bytes reserved for this component's own rseq area in each thread's TLS:
 /// enough for feature sizes well past today's 33 (Linux 7.0).
 pub const AREA_CAPACITY: u32 = 128;

@@ -296,6 +296,7 @@ macro_rules! weak_function_address {
     }};
 }
 
+// Tests common to every architecture: arch/tests.rs.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,34 +306,5 @@ mod tests {
         let tp = thread_pointer();
         // SAFETY: the TCB's first word is readable and holds tp.
         assert_eq!(unsafe { *(tp as *const *mut u8) }, tp);
-    }
-
-    #[test]
-    fn own_area_is_aligned_and_starts_uninitialized() {
-        let a = own_area();
-        assert_eq!(a as usize % super::super::AREA_ALIGN as usize, 0);
-        // SAFETY: own_area is this thread's TLS, valid for reads.
-        assert_eq!(unsafe { core::ptr::read_volatile(&(*a).cpu_id) } as i32, -1);
-        let b = std::thread::spawn(|| own_area() as usize).join().unwrap();
-        assert_ne!(a as usize, b);
-    }
-
-    #[test]
-    fn raw_syscalls_answer() {
-        // SAFETY: getpid/gettid have no preconditions.
-        let (pid, tid) = unsafe { (syscall0(nr::GETPID), syscall0(nr::GETTID)) };
-        assert_eq!(pid as u32, std::process::id());
-        assert!(tid > 0);
-        // SAFETY: an invalid number is harmless; it answers -ENOSYS.
-        let r = unsafe { syscall0(100_000) };
-        assert_eq!(r, -(crate::errno::ENOSYS as isize));
-    }
-
-    #[test]
-    fn own_rseq_symbols_are_used_in_a_program_without_them() {
-        // This test binary links glibc dynamically: ld.so's symbols stay in
-        // ld.so and the executable's hidden copy is the one it resolves.
-        let (_, _, _, own) = rseq_symbols();
-        assert!(own);
     }
 }
