@@ -25,6 +25,16 @@ build true $gcc -O2 -static "$out/true.c" -o "$bin/true"
 build host-glibc-static $gcc "${cflags[@]}" -static tests/c/host_test.c "$lib" -lpthread -o "$bin/host-glibc-static"
 build host-glibc-static-pie $gcc "${cflags[@]}" -static-pie -fpie tests/c/host_test.c "$lib" -lpthread \
   -o "$bin/host-glibc-static-pie"
+# glibc dynamic: the program, a DT_NEEDED library with constructors
+# (tests/c/hostlib.c), and the tree's ld.so and libc in the guest's /lib.
+libdir=$out/root/lib/$arch-linux-gnu
+mkdir -p "$libdir"
+build hostlib $gcc "${cflags[@]}" -fPIC -shared tests/c/hostlib.c -o "$libdir/libhostlib.so"
+build host-glibc-dynamic $gcc "${cflags[@]}" -DWITH_HOSTLIB tests/c/host_test.c "$lib" -L"$libdir" -lhostlib \
+  -lpthread -o "$bin/host-glibc-dynamic"
+sysroot=/usr/$arch-linux-gnu/lib
+for so in "$sysroot"/ld-linux-*.so.1; do cp -L "$so" "$out/root/lib/"; done
+cp -L "$sysroot/libc.so.6" "$libdir/"
 build host-musl-static $musl "${cflags[@]}" -static tests/c/host_test.c "$lib" -o "$bin/host-musl-static"
 for t in lifecycle storm reuse safety; do
   build "$t-glibc-static" $gcc "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -lpthread \
@@ -32,7 +42,7 @@ for t in lifecycle storm reuse safety; do
   build "$t-musl-static" $musl "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -o "$bin/$t-musl-static"
 done
 # Debug info is not needed in the guest; the initramfs stays small.
-find "$out/root" -type f -perm -u+x -exec "$arch-linux-gnu-strip" --strip-debug {} + 2> /dev/null
+find "$out/root" -type f \( -perm -u+x -o -name '*.so*' \) -exec "$arch-linux-gnu-strip" --strip-debug {} + 2> /dev/null
 (cd "$out/root" && find . | cpio -o -H newc --quiet) > "$out/initramfs.cpio.tmp" ||
   echo "BUILD-FAILED initramfs: cpio" >&2
 exit 0

@@ -8,7 +8,8 @@
 # qemu-user cannot test rseq (it answers the syscall with ENOSYS).
 #
 # Rows per guest (EXPECT_* as in tests/kernels/matrix.sh):
-#   host_test  glibc static and static-pie: glibc owns registration, and with
+#   host_test  glibc static, static-pie and dynamic (with a DT_NEEDED library
+#              that has constructors): glibc owns registration, and with
 #              glibc.pthread.rseq=0 the component does; musl static (component)
 #   hooks      the pthread hooks' lifecycle, storm, reuse and safety tests
 #              (sized for TCG), glibc static (owns / rseq=0) and musl static;
@@ -65,6 +66,8 @@ host.gs 60 EXPECT_OWNER=1 EXPECT_RSEQ_SIZE=@FS@ EXPECT_FEATURE_SIZE=@FS@ -- /bin
 host.gs0 60 $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-static
 host.gsp 60 EXPECT_OWNER=1 EXPECT_RSEQ_SIZE=@FS@ EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-static-pie
 host.gsp0 60 $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-static-pie
+host.gd 60 EXPECT_OWNER=1 EXPECT_RSEQ_SIZE=@FS@ EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-dynamic
+host.gd0 60 $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-dynamic
 host.ms 60 EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=@FS20@ EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-musl-static
 PLAN
   # The pthread hooks (tests/pthread-hooks), sized for TCG: the default set
@@ -157,7 +160,7 @@ for arch in $arches; do
     fail "$arch: building the guest programs: $(grep -m 3 -E 'BUILD-FAILED|rror' "$out/build-$arch.log" | tr '\n' ' ' | head -c 800)"
     continue
   fi
-  pass "$arch: the guest programs link (glibc static, static-pie, musl static)"
+  pass "$arch: the guest programs link (glibc static, static-pie, dynamic; musl static)"
   skip "$arch: the standalone libc (static, static-pie) is x86-64 only so far (TLS variant I: docs/architectures.md)"
   skip "$arch: the per-CPU API and its tests are x86-64 only so far (docs/architectures.md)"
   echo "$arch: built in $((SECONDS - t_arch)) s"
