@@ -67,7 +67,15 @@ fn fork_process_makes_a_child() {
     assert!(pid > 0, "fork: {pid}");
     let mut status = 0i32;
     // SAFETY: waits for the child just made; status is a valid i32.
-    let r = unsafe { syscall4(nr::WAIT4, pid as usize, &mut status as *mut i32 as usize, 0, 0) };
+    let r = unsafe {
+        syscall4(
+            nr::WAIT4,
+            pid as usize,
+            &mut status as *mut i32 as usize,
+            0,
+            0,
+        )
+    };
     assert_eq!(r, pid);
     assert_eq!((status >> 8) & 0xff, 7);
 }
@@ -84,7 +92,10 @@ fn own_rseq_symbols_are_used_in_a_program_without_them() {
 #[test]
 fn weak_references_resolve_or_read_zero() {
     assert_ne!(crate::weak_function_address!("malloc"), 0);
-    assert_eq!(crate::weak_function_address!("rseq_libc_no_such_function"), 0);
+    assert_eq!(
+        crate::weak_function_address!("rseq_libc_no_such_function"),
+        0
+    );
 }
 
 #[test]
