@@ -8,17 +8,24 @@
 //! - [`rseq_csu`]: registering the main thread before constructors;
 //! - [`rseq_sched_getcpu`]: `sched_getcpu` and `getcpu` from the area;
 //!
-//! and exports the C API of `headers/rseq-libc.h` (see [`capi`]). Built
+//! and exports the C API of `headers/rseq-libc.h` (see [`capi`]), and on
+//! x86-64 the per-CPU C API of `headers/rseq-percpu.h` (`percpu_capi`, over
+//! `rseq_percpu`). The per-CPU sequences exist for x86-64 only so far
+//! (docs/architectures.md): on aarch64 and riscv64 the crate is built
+//! without `rseq_percpu`, and the archive exports no `rseq_percpu_*`
+//! symbol (the header says so with `#error`). Built
 //! for a shared object (`--no-default-features`), it keeps that object
 //! mapped after `dlclose` (see `unload`).
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
-#[cfg(feature = "bench-hooks")]
+#[cfg(all(feature = "bench-hooks", target_arch = "x86_64"))]
 #[allow(unsafe_code)]
 pub mod bench_hooks;
 #[allow(unsafe_code)]
 pub mod capi;
+// The per-CPU sequences are x86-64 only so far (issue 21's next stage).
+#[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 pub mod percpu_capi;
 /// Shared-object build only: keeps the object mapped after `dlclose`.

@@ -144,7 +144,12 @@ mod tests {
 
     #[test]
     fn the_running_architecture_matches_its_table_row() {
-        let row = ARCHITECTURES.iter().find(|a| a.name == "x86_64").unwrap();
+        let name = if cfg!(target_arch = "riscv64") {
+            "riscv"
+        } else {
+            std::env::consts::ARCH
+        };
+        let row = ARCHITECTURES.iter().find(|a| a.name == name).unwrap();
         assert_eq!(row.signature, crate::arch::RSEQ_SIG);
         assert_eq!(row.syscall, Some(crate::arch::nr::RSEQ as u32));
     }

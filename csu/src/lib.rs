@@ -8,7 +8,8 @@
 //!   auxiliary vector is read without opening `/proc`.
 //! - a fragment of `.init` (between crti's `_init` prologue and crtn's
 //!   epilogue): musl runs no `.preinit_array`, and calls `_init` before
-//!   any `.init_array` entry.
+//!   any `.init_array` entry. On riscv64, where neither libc has `_init`,
+//!   an `.init_array` entry of priority 0 takes its place (`arch`).
 //!
 //! Registration is idempotent, so in glibc the second entry costs a TLS
 //! load. Code that runs earlier still (IFUNC resolvers, or a constructor of
@@ -52,7 +53,7 @@ unsafe extern "C" fn preinit(_argc: c_int, _argv: *const *const u8, envp: *const
 #[link_section = ".preinit_array"]
 static PREINIT: unsafe extern "C" fn(c_int, *const *const u8, *const *const u8) = preinit;
 
-/// Called from the `.init` fragment (see `arch`). Public so that the
+/// Called from the `.init` fragment or early `.init_array` entry (see `arch`). Public so that the
 /// bundle can hold a reference to it: the static library keeps one object
 /// per crate, and a linker only pulls this one in when something refers to it.
 #[allow(unsafe_code)]

@@ -1,5 +1,12 @@
 //! The vDSO's `getcpu`, found once per process in the image at
 //! `AT_SYSINFO_EHDR`.
+//!
+//! Its name per architecture, as the kernels' vDSO images export it
+//! (checked in Debian's 6.12 and 7.2 kernels, docs/architectures.md):
+//! x86-64 `__vdso_getcpu` (reads the CPU from the per-CPU GDT entry or
+//! `rdpid`); riscv64 `__vdso_getcpu` (an `ecall` of getcpu(2) inside the
+//! vDSO: no faster than the syscall, but the same answer); aarch64 has none,
+//! so `getcpu` always falls back to the getcpu(2) system call there.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 use rseq_registration::elf::LoadedImage;
@@ -10,18 +17,22 @@ type GetcpuFn = unsafe extern "C" fn(*mut u32, *mut u32, *mut u8) -> isize;
 static GETCPU: AtomicUsize = AtomicUsize::new(0);
 const ABSENT: usize = 1;
 
-#[cfg(target_arch = "x86_64")]
-const NAME: &[u8] = b"__vdso_getcpu";
+#[cfg(any(target_arch = "x86_64", target_arch = "riscv64"))]
+const NAME: Option<&[u8]> = Some(b"__vdso_getcpu");
+#[cfg(target_arch = "aarch64")]
+const NAME: Option<&[u8]> = None;
 
 fn lookup() -> usize {
     let mut f = GETCPU.load(Ordering::Acquire);
     if f == 0 {
         let ehdr = rseq_registration::auxv::values().sysinfo_ehdr;
-        // SAFETY: AT_SYSINFO_EHDR is the vDSO's ELF header, mapped by the
-        // kernel for the life of the process (or 0).
-        f = unsafe { LoadedImage::at(ehdr) }
-            .and_then(|img| img.lookup(NAME))
-            .unwrap_or(ABSENT);
+        f = match NAME {
+            // SAFETY: AT_SYSINFO_EHDR is the vDSO's ELF header, mapped by
+            // the kernel for the life of the process (or 0).
+            Some(name) => unsafe { LoadedImage::at(ehdr) }.and_then(|img| img.lookup(name)),
+            None => None,
+        }
+        .unwrap_or(ABSENT);
         GETCPU.store(f, Ordering::Release);
     }
     f

@@ -16,14 +16,24 @@ struct test_sock_fprog { unsigned short len; struct test_sock_filter *filter; };
 #define TEST_BPF_RET_K 0x06
 #define TEST_SECCOMP_RET_ALLOW 0x7fff0000U
 #define TEST_SECCOMP_RET_ERRNO 0x00050000U
-#define TEST_AUDIT_ARCH_X86_64 0xc000003eU
+/* AUDIT_ARCH_*: the ELF machine | 64-bit | little-endian.  The filter
+   must name the architecture the program runs on, else it allows all.  */
+#if defined(__x86_64__)
+# define TEST_AUDIT_ARCH 0xc000003eU /* EM_X86_64 */
+#elif defined(__aarch64__) && !defined(__AARCH64EB__)
+# define TEST_AUDIT_ARCH 0xc00000b7U /* EM_AARCH64 */
+#elif defined(__riscv) && __riscv_xlen == 64
+# define TEST_AUDIT_ARCH 0xc00000f3U /* EM_RISCV */
+#else
+# error "seccomp.h: add this architecture's AUDIT_ARCH value"
+#endif
 
 static int
 fail_syscall_with (long nr, int err)
 {
   struct test_sock_filter f[] = {
     { TEST_BPF_LD_W_ABS, 0, 0, 4 },                 /* arch */
-    { TEST_BPF_JEQ_K, 1, 0, TEST_AUDIT_ARCH_X86_64 },
+    { TEST_BPF_JEQ_K, 1, 0, TEST_AUDIT_ARCH },
     { TEST_BPF_RET_K, 0, 0, TEST_SECCOMP_RET_ALLOW },
     { TEST_BPF_LD_W_ABS, 0, 0, 0 },                 /* nr */
     { TEST_BPF_JEQ_K, 0, 1, (uint32_t) nr },

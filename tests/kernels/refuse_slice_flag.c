@@ -20,7 +20,7 @@ main (int argc, char **argv)
     }
   struct test_sock_filter f[] = {
     { TEST_BPF_LD_W_ABS, 0, 0, 4 },                 /* arch */
-    { TEST_BPF_JEQ_K, 1, 0, TEST_AUDIT_ARCH_X86_64 },
+    { TEST_BPF_JEQ_K, 1, 0, TEST_AUDIT_ARCH },
     { TEST_BPF_RET_K, 0, 0, TEST_SECCOMP_RET_ALLOW },
     { TEST_BPF_LD_W_ABS, 0, 0, 0 },                 /* nr */
     { TEST_BPF_JEQ_K, 0, 3, SYS_rseq },

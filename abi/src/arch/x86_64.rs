@@ -3,7 +3,7 @@
 //! itself (TLS variant II, required of every libc on this architecture).
 
 use crate::Rseq;
-use core::arch::{asm, global_asm};
+use core::arch::asm;
 
 /// `RSEQ_SIG`: `ud1 0x53053053(%rip),%edi` when preceded by `0f b9 3d`.
 pub const RSEQ_SIG: u32 = 0x5305_3053;
@@ -60,6 +60,17 @@ pub mod nr {
     pub const RSEQ: usize = 334;
     /// rseq_slice_yield(2) (Linux 7.0)
     pub const RSEQ_SLICE_YIELD: usize = 471;
+}
+
+/// `fork(2)` without the libc. Returns the child's pid in the parent, 0 in
+/// the child, or a negated errno.
+///
+/// # Safety
+/// As `fork` without the libc's handlers: the child has one thread, and
+/// must use only async-signal-safe code (no lock another thread held).
+pub unsafe fn fork_process() -> isize {
+    // SAFETY: the caller accepts fork's contract.
+    unsafe { syscall0(nr::FORK) }
 }
 
 /// Raw syscall with no argument; returns the result or a negated errno.
@@ -263,68 +274,6 @@ pub fn rseq_symbols() -> (*mut isize, *mut u32, *mut u32, bool) {
     (off, size, flags, own == off.cast())
 }
 
-// The component's TLS: its own rseq area, whose first 32 bytes are also the
-// legacy `__rseq_abi` (weak, so a program or library that still defines one
-// keeps its own), and the per-thread bookkeeping.
-//
-// `__rseq_offset`, `__rseq_size` and `__rseq_flags` with glibc's meaning, for
-// hosts whose libc does not define them (musl, the standalone libc). They are
-// weak, so a static glibc's definitions win without a duplicate-symbol error,
-// and hidden, so that in a dynamically linked program they never interpose on
-// ld.so's exported ones: only the executable (or library) that links this
-// component sees this copy, and the component mirrors glibc's values into it
-// when glibc owns registration.
-global_asm!(
-    ".pushsection .tdata.rseq_libc_thread_area,\"awT\",@progbits",
-    ".balign 64",
-    ".globl rseq_libc_thread_area",
-    ".hidden rseq_libc_thread_area",
-    ".type rseq_libc_thread_area,@tls_object",
-    ".size rseq_libc_thread_area,128",
-    "rseq_libc_thread_area:",
-    ".weak __rseq_abi",
-    ".type __rseq_abi,@tls_object",
-    ".size __rseq_abi,32",
-    "__rseq_abi:",
-    ".long 0",          // cpu_id_start
-    ".long 0xffffffff", // cpu_id = RSEQ_CPU_ID_UNINITIALIZED
-    ".zero 120",
-    ".popsection",
-    ".pushsection .tbss.rseq_libc_thread_state,\"awT\",@nobits",
-    ".balign 16",
-    ".globl rseq_libc_thread_state",
-    ".hidden rseq_libc_thread_state",
-    ".type rseq_libc_thread_state,@tls_object",
-    ".size rseq_libc_thread_state,32",
-    "rseq_libc_thread_state:",
-    ".zero 32",
-    ".popsection",
-    ".pushsection .data.rseq_libc_rseq_symbols,\"aw\",@progbits",
-    ".balign 8",
-    ".globl rseq_libc_own_rseq_symbols",
-    ".hidden rseq_libc_own_rseq_symbols",
-    "rseq_libc_own_rseq_symbols:",
-    ".weak __rseq_offset",
-    ".hidden __rseq_offset",
-    ".type __rseq_offset,@object",
-    ".size __rseq_offset,8",
-    "__rseq_offset:",
-    ".quad 0",
-    ".weak __rseq_size",
-    ".hidden __rseq_size",
-    ".type __rseq_size,@object",
-    ".size __rseq_size,4",
-    "__rseq_size:",
-    ".long 0",
-    ".weak __rseq_flags",
-    ".hidden __rseq_flags",
-    ".type __rseq_flags,@object",
-    ".size __rseq_flags,4",
-    "__rseq_flags:",
-    ".long 0",
-    ".popsection",
-);
-
 /// Address of the C function `$sym` through a weak reference: 0 when the
 /// link has no definition, else the definition the link chose (also in
 /// position-independent executables: through the GOT). A weak reference
@@ -347,6 +296,7 @@ macro_rules! weak_function_address {
     }};
 }
 
+// Tests common to every architecture: arch/tests.rs.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,34 +306,5 @@ mod tests {
         let tp = thread_pointer();
         // SAFETY: the TCB's first word is readable and holds tp.
         assert_eq!(unsafe { *(tp as *const *mut u8) }, tp);
-    }
-
-    #[test]
-    fn own_area_is_aligned_and_starts_uninitialized() {
-        let a = own_area();
-        assert_eq!(a as usize % super::super::AREA_ALIGN as usize, 0);
-        // SAFETY: own_area is this thread's TLS, valid for reads.
-        assert_eq!(unsafe { core::ptr::read_volatile(&(*a).cpu_id) } as i32, -1);
-        let b = std::thread::spawn(|| own_area() as usize).join().unwrap();
-        assert_ne!(a as usize, b);
-    }
-
-    #[test]
-    fn raw_syscalls_answer() {
-        // SAFETY: getpid/gettid have no preconditions.
-        let (pid, tid) = unsafe { (syscall0(nr::GETPID), syscall0(nr::GETTID)) };
-        assert_eq!(pid as u32, std::process::id());
-        assert!(tid > 0);
-        // SAFETY: an invalid number is harmless; it answers -ENOSYS.
-        let r = unsafe { syscall0(100_000) };
-        assert_eq!(r, -(crate::errno::ENOSYS as isize));
-    }
-
-    #[test]
-    fn own_rseq_symbols_are_used_in_a_program_without_them() {
-        // This test binary links glibc dynamically: ld.so's symbols stay in
-        // ld.so and the executable's hidden copy is the one it resolves.
-        let (_, _, _, own) = rseq_symbols();
-        assert!(own);
     }
 }

@@ -11,5 +11,7 @@ pub use x86_64::*;
 compile_error!(
     "rseq-dl-early-tls: no arch module for this target. Add src/arch/<arch>.rs with: \
      the TLS variant's layout (TCB_SIZE, init_tcb), set_thread_pointer(), syscall6() \
-     and the mmap/munmap syscall numbers."
+     and the mmap/munmap syscall numbers. aarch64 and riscv64 (issue 21) use TLS \
+     variant I, whose blocks sit above the thread pointer: Layout (src/lib.rs) lays \
+     out variant II only, so they need a variant-I layout first (docs/architectures.md)."
 );

@@ -28,69 +28,8 @@
 use rseq_pthread_hooks::{rseq_libc_pthread_create, rseq_libc_thrd_create};
 use rseq_registration::host::{host, HostRseq};
 
-#[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
-mod entries {
-    // The trampolines only jump: every argument register passes through.
-    core::arch::global_asm!(
-        ".pushsection .text.rseq_libc_interpose,\"ax\",@progbits",
-        ".weak pthread_create",
-        ".type pthread_create, @function",
-        ".globl rseq_libc_interpose_pthread_create",
-        ".hidden rseq_libc_interpose_pthread_create",
-        "rseq_libc_interpose_pthread_create:",
-        "pthread_create:",
-        "    jmp {pthread}",
-        ".size pthread_create, . - pthread_create",
-        ".weak thrd_create",
-        ".type thrd_create, @function",
-        ".globl rseq_libc_interpose_thrd_create",
-        ".hidden rseq_libc_interpose_thrd_create",
-        "rseq_libc_interpose_thrd_create:",
-        "thrd_create:",
-        "    jmp {c11}",
-        ".size thrd_create, . - thrd_create",
-        ".globl __wrap_pthread_create",
-        ".type __wrap_pthread_create, @function",
-        "__wrap_pthread_create:",
-        "    jmp {pthread}",
-        ".size __wrap_pthread_create, . - __wrap_pthread_create",
-        ".popsection",
-        pthread = sym super::rseq_libc_pthread_create,
-        c11 = sym super::rseq_libc_thrd_create,
-    );
-
-    /// This crate's `pthread_create`, whether or not the link chose it.
-    pub(super) fn own_pthread_create() -> usize {
-        let p: usize;
-        // SAFETY: computes an address; no memory is accessed.
-        unsafe {
-            core::arch::asm!(
-                "lea {p}, [rip + rseq_libc_interpose_pthread_create]",
-                p = out(reg) p,
-                options(nostack, nomem, pure, preserves_flags)
-            )
-        };
-        p
-    }
-
-    /// This crate's `thrd_create`, whether or not the link chose it.
-    pub(super) fn own_thrd_create() -> usize {
-        let p: usize;
-        // SAFETY: computes an address; no memory is accessed.
-        unsafe {
-            core::arch::asm!(
-                "lea {p}, [rip + rseq_libc_interpose_thrd_create]",
-                p = out(reg) p,
-                options(nostack, nomem, pure, preserves_flags)
-            )
-        };
-        p
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-compile_error!("rseq-pthread-interpose: add the entry trampolines for this architecture");
+mod arch;
 
 #[allow(unsafe_code)]
 mod anchors {
@@ -135,6 +74,6 @@ pub fn every_thread_start_hooked() -> bool {
     rseq_registration::auxv::values().base == 0
         && matches!(host().0, HostRseq::Unsupported)
         && rseq_abi::weak_function_address!("timer_create") == 0
-        && rseq_abi::weak_function_address!("pthread_create") == entries::own_pthread_create()
-        && rseq_abi::weak_function_address!("thrd_create") == entries::own_thrd_create()
+        && rseq_abi::weak_function_address!("pthread_create") == arch::own_pthread_create()
+        && rseq_abi::weak_function_address!("thrd_create") == arch::own_thrd_create()
 }

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# The component on aarch64 and riscv64, in guests (issue 21, stage 1): for
+# each architecture, the crates cross-built with the project's toolchain
+# tree (scripts/cross-toolchain.sh, scripts/cross-cargo.sh), static test
+# programs linked with Debian's cross gcc against glibc 2.41 and musl, and
+# two Debian kernels, trixie's 6.12 and sid's 7.2 (tests/arch-guests/fetch.sh,
+# cached), booted with qemu-system (TCG) and tests/kernels/init.c as PID 1.
+# qemu-user cannot test rseq (it answers the syscall with ENOSYS).
+#
+# Rows per guest (EXPECT_* as in tests/kernels/matrix.sh):
+#   host_test  glibc static, static-pie and dynamic (with a DT_NEEDED library
+#              that has constructors): glibc owns registration, and with
+#              glibc.pthread.rseq=0 the component does; musl static (component)
+#   hooks      the pthread hooks' lifecycle, storm, reuse and safety tests
+#              (sized for TCG), glibc static (owns / rseq=0) and musl static;
+#              storm only where the component owns, no setxid, unless
+#              ARCH_GUEST_FULL=1
+# and, on the build side, clippy -D warnings for the target and rseq-abi's
+# unit tests under qemu-user.
+# Not yet on these architectures (docs/architectures.md): the standalone
+# libc (TLS variant I), the per-CPU API and its tests; they are SKIP lines.
+#
+# Needs root (the cross tree's chroot), qemu-system-arm, qemu-system-misc
+# (OpenSBI is in qemu-system-data), qemu-user-static and cpio: installed with apt-get when
+# missing; a missing tool is a SKIP. ARCH_GUESTS (default "aarch64
+# riscv64"), ARCH_GUEST_KERNELS (default "6.12 7.2"), ARCH_GUEST_TIMEOUT
+# (seconds per boot, 300), ARCH_GUEST_FULL=1 (every hooks row: storm in
+# every host, safety's setxid). Ends with "N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/../.."
+root=$PWD
+here=$root/tests/arch-guests
+out=${RSEQ_LIBC_TEST_BUILD:-$root/tests/build}/arch-guests
+t_start=$SECONDS
+mkdir -p "$out"
+passed=0 failed=0 skipped=0
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1"; failed=$((failed + 1)); }
+skip() { echo "SKIP $1"; skipped=$((skipped + 1)); }
+finish() { echo "arch-guests: total $((SECONDS - t_start)) s"; echo "$passed passed, $failed failed, $skipped skipped"; [ "$failed" -eq 0 ]; exit $?; }
+
+arches=${ARCH_GUESTS:-aarch64 riscv64}
+kernels=${ARCH_GUEST_KERNELS:-6.12 7.2}
+guest_timeout=${ARCH_GUEST_TIMEOUT:-300}
+full=${ARCH_GUEST_FULL:-0}
+
+if [ "$(id -u)" -ne 0 ]; then
+  skip "arch guests: the cross tree needs root (chroot, mount)"; finish
+fi
+if ! bash "$root/scripts/install-deps.sh" qemu-system-arm qemu-system-misc qemu-user-static cpio > "$out/deps.log" 2>&1; then
+  skip "arch guests: cannot install qemu-system-arm, qemu-system-misc, qemu-user-static and cpio: $(tail -n 2 "$out/deps.log")"; finish
+fi
+if ! bash "$here/fetch.sh" > "$out/fetch.txt" 2> "$out/fetch.log"; then
+  skip "arch guests: the Debian kernel packages cannot be fetched: $(tail -n 2 "$out/fetch.log")"; finish
+fi
+echo "fetched ($((SECONDS - t_start)) s):"; sed 's/^/  /' "$out/fetch.txt"
+
+off=GLIBC_TUNABLES=glibc.pthread.rseq=0
+# name seconds env... -- program args (init.c's plan format; @FS@ is the
+# guest kernel's feature size). trixie's glibc 2.41 publishes __rseq_size =
+# feature size (20 on kernels that report none, which these do not).
+plan_lines() {
+  cat <<PLAN
+host.gs 60 EXPECT_OWNER=1 EXPECT_RSEQ_SIZE=@FS@ EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-static
+host.gs0 60 $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-static
+host.gsp 60 EXPECT_OWNER=1 EXPECT_RSEQ_SIZE=@FS@ EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-static-pie
+host.gsp0 60 $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-static-pie
+host.gd 60 EXPECT_OWNER=1 EXPECT_RSEQ_SIZE=@FS@ EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-dynamic
+host.gd0 60 $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-glibc-dynamic
+host.ms 60 EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=@FS20@ EXPECT_FEATURE_SIZE=@FS@ -- /bin/host-musl-static
+PLAN
+  # The pthread hooks (tests/pthread-hooks), sized for TCG: the default set
+  # keeps the suite's warm time small; ARCH_GUEST_FULL=1 adds the storm in
+  # every host and safety's setxid mode (15-25 s each under TCG). Storm's
+  # STORM_SECONDS is only a bound: it is set far above the expected time
+  # (a slow guest must not fail it).
+  local t m n h hosts sizes="STORM_THREADS=64 STORM_SECONDS=200 REUSE_THREADS=100 SAFETY_THREADS=50"
+  for t in lifecycle storm reuse safety; do
+    for m in ${modes[$t]}; do
+      n=$t; [ "$m" != - ] && n=$t-$m
+      [ "$m" = - ] && m=
+      hosts="gs gs0 ms"
+      if [ "$full" != 1 ]; then
+        case $n in storm) hosts="gs0 ms" ;; safety-setxid) continue ;; esac
+      fi
+      for h in $hosts; do
+        case $h in
+          gs) echo "$n.gs 240 $sizes EXPECT_OWNER=1 -- /bin/$t-glibc-static $m" ;;
+          gs0) echo "$n.gs0 240 $sizes $off EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=0 -- /bin/$t-glibc-static $m" ;;
+          ms) echo "$n.ms 240 $sizes EXPECT_OWNER=2 EXPECT_RSEQ_SIZE=@FS20@ -- /bin/$t-musl-static $m" ;;
+        esac
+      done
+    done
+  done
+}
+declare -A modes=([lifecycle]=- [storm]=- [reuse]=- [safety]="detached setxid atexit keys")
+
+# Every crate that builds for aarch64 and riscv64 so far.
+component_crates=(-p rseq-abi -p rseq-registration -p rseq-sched-getcpu -p rseq-csu -p rseq-pthread-hooks
+                  -p rseq-pthread-interpose -p rseq-libc -p rseq-libc-glibc)
+
+# Single-threaded TCG, as tests/kernels does: with one host thread per
+# vCPU the x86-64 7.x guests hit stale translations; here it also leaves
+# a core to the rest of a busy machine.
+boot_guest() { # arch image console-log
+  timeout -s KILL "$guest_timeout" "$qemu" -accel tcg,thread=single "${qemu_args[@]}" -smp 2 -m 1024 \
+    -nic none -nographic -no-reboot -kernel "$2" -initrd "$out/initramfs-$1.cpio" \
+    -append "console=$console loglevel=4 panic=-1 rdinit=/init" < /dev/null 2>&1 | tr -d '\r' > "$3"
+}
+
+for arch in $arches; do
+  case $arch in
+    aarch64) triple=aarch64-unknown-linux-gnu qemu=qemu-system-aarch64
+             qemu_args=(-M virt -cpu max) console=ttyAMA0 ;;
+    riscv64) triple=riscv64gc-unknown-linux-gnu qemu=qemu-system-riscv64
+             qemu_args=(-M virt -bios default) console=ttyS0 ;;
+    *) fail "unknown architecture $arch"; continue ;;
+  esac
+  t_arch=$SECONDS
+  if ! bash "$root/scripts/cross-toolchain.sh" "$arch" > "$out/toolchain-$arch.txt" 2> "$out/toolchain-$arch.log"; then
+    skip "$arch: no cross toolchain: $(tail -n 2 "$out/toolchain-$arch.log")"; continue
+  fi
+  command -v "$qemu" > /dev/null || { skip "$arch: $qemu missing"; continue; }
+  # The component, then the guest programs, inside the tree.
+  if ! bash "$root/scripts/cross-cargo.sh" "$arch" build --release --locked "${component_crates[@]}" \
+       > "$out/cargo-$arch.log" 2>&1; then
+    fail "$arch: cargo build of the component crates: $(grep -m 3 -E '^error' "$out/cargo-$arch.log" | tr '\n' ' ')"; continue
+  fi
+  pass "$arch: the component crates build ($(tail -n 1 "$out/cargo-$arch.log" | sed 's/^ *//'))"
+  # The crates that build for this target, clippy-clean for it (the
+  # workspace's lints; the host's clippy has no std for the target).
+  if bash "$root/scripts/cross-cargo.sh" "$arch" clippy --release --locked "${component_crates[@]}" \
+       -- -D warnings > "$out/clippy-$arch.log" 2>&1 &&
+     bash "$root/scripts/cross-cargo.sh" "$arch" clippy --release --locked -p rseq-libc \
+       --no-default-features -- -D warnings >> "$out/clippy-$arch.log" 2>&1; then
+    pass "$arch: clippy -D warnings ($((${#component_crates[@]} / 2)) crates, and rseq-libc --no-default-features)"
+  else
+    fail "$arch: clippy: $(grep -m 3 -E '^(error|warning)' "$out/clippy-$arch.log" | tr '\n' ' ') (log: $out/clippy-$arch.log)"
+  fi
+  # rseq-abi's unit tests under qemu-user (the tree's glibc as the
+  # sysroot): syscalls, TLS accessors, fork, weak references; qemu-user
+  # has no rseq, the guests below test that.
+  if command -v "qemu-$arch-static" > /dev/null; then
+    if bash "$root/scripts/cross-cargo.sh" "$arch" test --locked -p rseq-abi --no-run > "$out/abi-test-$arch.log" 2>&1 &&
+       t=$(sed -n 's/.*Executable unittests src\/lib.rs (\(.*\))$/\1/p' "$out/abi-test-$arch.log" | tail -n 1) &&
+       [ -n "$t" ] &&
+       "qemu-$arch-static" -L "$(cat "$out/toolchain-$arch.txt")/usr/$arch-linux-gnu" "$root/$t" >> "$out/abi-test-$arch.log" 2>&1; then
+      pass "$arch: rseq-abi unit tests under qemu-user ($(grep -m 1 '^test result' "$out/abi-test-$arch.log"))"
+    else
+      fail "$arch: rseq-abi unit tests: $(grep -m 3 -E '^error|FAILED|panicked' "$out/abi-test-$arch.log" | tr '\n' ' ') (log: $out/abi-test-$arch.log)"
+    fi
+  else
+    skip "$arch: qemu-$arch-static missing (qemu-user-static): rseq-abi's unit tests not run"
+  fi
+  gout=target/cross/guest-$arch
+  CROSS_RUN=1 bash "$root/scripts/cross-cargo.sh" "$arch" bash tests/arch-guests/build-guest.sh \
+    "$arch" "$triple" "$gout" > "$out/build-$arch.log" 2>&1
+  if grep -q '^BUILD-FAILED' "$out/build-$arch.log" || [ ! -s "$root/$gout/initramfs.cpio.tmp" ]; then
+    fail "$arch: building the guest programs: $(grep -m 3 -E 'BUILD-FAILED|rror' "$out/build-$arch.log" | tr '\n' ' ' | head -c 800)"
+    continue
+  fi
+  pass "$arch: the guest programs link (glibc static, static-pie, dynamic; musl static)"
+  skip "$arch: the standalone libc (static, static-pie) is x86-64 only so far (TLS variant I: docs/architectures.md)"
+  skip "$arch: the per-CPU API and its tests are x86-64 only so far (docs/architectures.md)"
+  echo "$arch: built in $((SECONDS - t_arch)) s"
+  # The plan goes into a copy of the initramfs (cpio archives concatenate).
+  plan_dir=$out/plan-$arch; rm -rf "$plan_dir"; mkdir -p "$plan_dir"
+  plan_lines > "$plan_dir/plan"
+  (cd "$plan_dir" && echo plan | cpio -o -H newc --quiet) > "$out/plan-$arch.cpio"
+  cat "$root/$gout/initramfs.cpio.tmp" "$out/plan-$arch.cpio" > "$out/initramfs-$arch.cpio"
+  for k in $kernels; do
+    image=$(awk -v a="$arch" -v k="$k" '$1 == "kernel" && $2 == a && $3 == k {print $5}' "$out/fetch.txt")
+    pkg=$(awk -v a="$arch" -v k="$k" '$1 == "kernel" && $2 == a && $3 == k {print $4}' "$out/fetch.txt")
+    [ -f "$image" ] || { fail "$arch $k: no kernel image"; continue; }
+    log=$out/console-$arch-$k.log logs=$out/logs/$arch-$k
+    rm -rf "$logs"; mkdir -p "$logs"
+    t_k=$SECONDS
+    boot_guest "$arch" "$image" "$log"
+    # A guest that never reached init (no @@KERNEL line: a hang inside the
+    # emulated boot, seen once in about 20 riscv64 boots) boots once more;
+    # a guest whose programs ran is never retried.
+    if ! grep -q '^@@KERNEL' "$log"; then
+      echo "$arch $k: the guest did not reach init; booting it again (first console: $log.first)"
+      mv "$log" "$log.first"
+      boot_guest "$arch" "$image" "$log"
+    fi
+    awk -v dir="$logs" '
+      /^@@BEGIN / { name = $2; file = dir "/" name ".log"; printf "" > file; next }
+      /^@@END / { split($3, a, "="); print a[2] > (dir "/" $2 ".rc"); close(file); name = ""; next }
+      name != "" { print >> file }' "$log"
+    header=$(grep -m 1 '^@@KERNEL' "$log")
+    echo "== $arch $k ($pkg): ${header#@@KERNEL } in $((SECONDS - t_k)) s"
+    grep -q '^@@DONE' "$log" ||
+      fail "$arch $k: the guest did not finish (timeout ${guest_timeout}s or crash): $(grep -E 'panic|BUG|Oops' "$log" | head -n 3 | tr '\n' ' ') (log: $log)"
+    while read -r name _; do
+      rc=not-run; [ -f "$logs/$name.rc" ] && rc=$(cat "$logs/$name.rc")
+      if [ "$rc" = 0 ] && grep -q ', 0 failed' "$logs/$name.log"; then
+        pass "$arch $k: $name ($(grep -m 1 -E '[0-9]+ passed, 0 failed' "$logs/$name.log"))"
+      else
+        fail "$arch $k: $name: rc=$rc: $(grep -m 5 -E 'FAIL|passed|rror|abort' "$logs/$name.log" 2>/dev/null | tr '\n' ' ' | head -c 400) (log: $logs/$name.log)"
+      fi
+    done < "$plan_dir/plan"
+  done
+done
+finish
