@@ -29,7 +29,9 @@
 # HOST_PERCPU_OPS_TREES (whose basic_percpu_ops tests run on this machine,
 # "6.12 7.3"), HOST_PERCPU_OPS_HOSTS (in which hosts, "glibc comp pglibc
 # self"), KERNEL_HOST_SELFTESTS (0: none on this machine),
-# KERNEL_GUEST_TIMEOUT (seconds per guest, 420). Ends with "N passed, N failed, N skipped".
+# KERNEL_GUEST_TIMEOUT (seconds per guest, 420), KERNEL_GUEST_JOBS (guests
+# run at once, 2; this machine's selftests run beside them). Ends with "N
+# passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -346,6 +348,19 @@ echo "run_param_test.sh matrices: 6.12 $(printf '%s\n' "${param_calls[@]}" | gre
 # ---- judging ---------------------------------------------------------------
 declare -A CELL_P CELL_F
 KCOLS=()
+# What a failing program said, for the FAIL line: every FAIL line first (a
+# stress log's PASS lines all mention "aborts", so a grep for error words
+# would fill its quota with them and cut the failing mode off), each trimmed
+# to 200 characters; then the summary; error or panic lines only when there
+# is no FAIL line (a crash before any verdict).
+fail_excerpt() { # logfile
+  local fails summary errors
+  fails=$(grep -E '^[[:space:]]*FAIL' "$1" | sed -E 's/^[[:space:]]+//' | cut -c1-200 | paste -sd'|' -)
+  summary=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1 | cut -c1-120)
+  [ -z "$fails" ] &&
+    errors=$(grep -v -E '^[[:space:]]*PASS' "$1" | grep -m 3 -E 'rror|panick|abort|Oops|BUG' | cut -c1-200 | paste -sd'|' -)
+  printf '%s' "${fails:+$fails | }${errors:+$errors | }${summary:-no summary line}"
+}
 judge() { # kernel-label name rc logfile v2(0/1)
   local k=$1 name=$2 rc=$3 log=$4 v2=$5 ok=0 why=""
   case ${J_JUDGE[$name]} in
@@ -373,9 +388,66 @@ judge() { # kernel-label name rc logfile v2(0/1)
     passed=$((passed + 1))
   else
     CELL_F[$key]=$(( ${CELL_F[$key]:-0} + 1 ))
-    fail "$k: $name (${J_SUITE[$name]}, ${J_HOST[$name]}): rc=$rc: $(grep -m 5 -E 'FAIL|passed|rror|abort' "$log" | tr '\n' ' ' | head -c 400) (log: $log)"
+    fail "$k: $name (${J_SUITE[$name]}, ${J_HOST[$name]}): rc=$rc: $(fail_excerpt "$log") (log: $log)"
   fi
 }
+
+# ---- the guests' plans and initramfs images ---------------------------------
+# Every kernel's plan is written first, so that the guests can run in the
+# background while this machine's selftests run here.
+guest_list=() # "kernel index v2 release vmlinuz" per guest to boot
+idx=0
+for k in $kernels; do
+  vmlinuz=$(awk -v k="$k" '$1 == "kernel" && $2 == k {print $4}' "$out/fetch.txt")
+  rel=$(awk -v k="$k" '$1 == "kernel" && $2 == k {print $3}' "$out/fetch.txt")
+  [ -f "$vmlinuz" ] || { fail "kernel $k: no vmlinuz"; continue; }
+  idx=$((idx + 1))
+  v2=0; case " $v2_kernels " in *" $k "*) v2=1 ;; esac
+  cur_v2=$v2
+  : > "$plan"
+  cur_kernel=$k
+  project_plan
+  # The selftests of 6.12 and 7.3 assert node_id and mm_cid (Linux 6.3+):
+  # not meaningful on older kernels.
+  case " $selftest_kernels " in
+    *" $k "*) selftest_plan 6.12 "$idx" "$sample"; selftest_plan 7.3 "$idx" "$sample" ;;
+    *) skip "kernel $k: the kernel's 6.12 and 7.3 rseq selftests need node_id and mm_cid (Linux 6.3+)" ;;
+  esac
+  cp "$plan" "$out/plan-$k"
+  rm -f "$out/console-$k.log" "$out/guest-secs-$k"
+  (cd "$stage" && find . | cpio -o -H newc --quiet) > "$out/initramfs-$k.cpio"
+  guest_list+=("$k $v2 $rel $vmlinuz")
+done
+
+# ---- the guests, in the background -------------------------------------------
+# Single-threaded TCG: with one host thread per vCPU (qemu's default), the
+# 7.x kernels' int3-based text patching sometimes hit a stale translation
+# (an "Oops: int3" at boot, or in sched_clock_cpu under param_test's yield
+# injection): 1 boot in 8 with -smp 4, and the mm_cid memcpy tests with -y
+# reproducibly; with thread=single, 0 in 8 boots and those tests pass.
+# A single-threaded TCG guest keeps one host core busy: KERNEL_GUEST_JOBS
+# guests (2: this machine's core count) run at once. Each program's time
+# limit inside a guest, and the guest's own, are several times what it needs
+# alone, so a guest slowed by its neighbours is not reported as failing.
+qemu_log() { # kernel vmlinuz log
+  timeout -s KILL "$guest_timeout" qemu-system-x86_64 -accel tcg,thread=single -cpu max,la57=off -smp 2 -m 1024 \
+    -nographic -no-reboot -kernel "$2" -initrd "$out/initramfs-$1.cpio" \
+    -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init" < /dev/null 2>&1 | tr -d '\r' > "$3"
+}
+guest_timeout=${KERNEL_GUEST_TIMEOUT:-420}
+guest_jobs=${KERNEL_GUEST_JOBS:-2}
+t_guests=$SECONDS
+(
+  running=0
+  for g in "${guest_list[@]}"; do
+    read -r k _ _ vmlinuz <<< "$g"
+    if [ "$running" -ge "$guest_jobs" ]; then wait -n; running=$((running - 1)); fi
+    (t=$SECONDS; qemu_log "$k" "$vmlinuz" "$out/console-$k.log"; echo $((SECONDS - t)) > "$out/guest-secs-$k") &
+    running=$((running + 1))
+  done
+  wait
+) &
+guests_pid=$!
 
 # ---- this machine's kernel: the selftests ----------------------------------
 hk="host $(uname -r | cut -d- -f1)"
@@ -405,57 +477,31 @@ run_host_entry() { # plan line
 }
 # On this kernel: every selftest entry of the plan, with run_param_test.sh's
 # matrices sampled every $host_sample-th invocation (the whole of each takes
-# over 10 minutes here).
+# over 10 minutes here). Its own plan file: the guests' are in their images.
 host_sample=${HOST_PARAM_SAMPLE:-16}
+host_plan=$out/plan-host
 : > "$plan"
 selftest_plan 6.12 0 "$host_sample"
 selftest_plan 7.3 0 "$host_sample"
-host_entries=$(grep -c . "$plan")
-[ "${KERNEL_HOST_SELFTESTS:-1}" = 1 ] && while read -r l; do run_host_entry "$l"; done < "$plan"
-echo "this kernel's selftests: $host_entries programs, $((SECONDS - t_host)) s"
+mv "$plan" "$host_plan"
+host_entries=$(grep -c . "$host_plan")
+[ "${KERNEL_HOST_SELFTESTS:-1}" = 1 ] && while read -r l; do run_host_entry "$l"; done < "$host_plan"
+echo "this kernel's selftests: $host_entries programs, $((SECONDS - t_host)) s (beside the guests)"
 
-# ---- the guests ------------------------------------------------------------
-# Single-threaded TCG: with one host thread per vCPU (qemu's default), the
-# 7.x kernels' int3-based text patching sometimes hit a stale translation
-# (an "Oops: int3" at boot, or in sched_clock_cpu under param_test's yield
-# injection): 1 boot in 8 with -smp 4, and the mm_cid memcpy tests with -y
-# reproducibly; with thread=single, 0 in 8 boots and those tests pass.
-qemu_log() { # kernel vmlinuz log
-  timeout -s KILL "$guest_timeout" qemu-system-x86_64 -accel tcg,thread=single -cpu max,la57=off -smp 2 -m 1024 \
-    -nographic -no-reboot -kernel "$2" -initrd "$out/initramfs-$1.cpio" \
-    -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init" < /dev/null 2>&1 | tr -d '\r' > "$3"
-}
-guest_timeout=${KERNEL_GUEST_TIMEOUT:-420}
-idx=0
-for k in $kernels; do
-  vmlinuz=$(awk -v k="$k" '$1 == "kernel" && $2 == k {print $4}' "$out/fetch.txt")
-  rel=$(awk -v k="$k" '$1 == "kernel" && $2 == k {print $3}' "$out/fetch.txt")
-  [ -f "$vmlinuz" ] || { fail "kernel $k: no vmlinuz"; continue; }
-  idx=$((idx + 1))
+# ---- the guests' results -----------------------------------------------------
+wait "$guests_pid"
+echo "the guests: ${#guest_list[@]} kernels, $guest_jobs at a time, $((SECONDS - t_guests)) s"
+for g in "${guest_list[@]}"; do
+  read -r k v2 rel _ <<< "$g"
   kl="$k"; KCOLS+=("$kl")
-  v2=0; case " $v2_kernels " in *" $k "*) v2=1 ;; esac
-  cur_v2=$v2
-  J_SUITE=(); J_HOST=(); J_JUDGE=()
-  : > "$plan"
-  cur_kernel=$k
-  project_plan
-  # The selftests of 6.12 and 7.3 assert node_id and mm_cid (Linux 6.3+):
-  # not meaningful on older kernels.
-  case " $selftest_kernels " in
-    *" $k "*) selftest_plan 6.12 "$idx" "$sample"; selftest_plan 7.3 "$idx" "$sample" ;;
-    *) skip "kernel $k: the kernel's 6.12 and 7.3 rseq selftests need node_id and mm_cid (Linux 6.3+)" ;;
-  esac
-  (cd "$stage" && find . | cpio -o -H newc --quiet) > "$out/initramfs-$k.cpio"
   logs=$out/logs/$k; rm -rf "$logs"; mkdir -p "$logs"
-  t_k=$SECONDS
-  qemu_log "$k" "$vmlinuz" "$out/console-$k.log"
   # Split the console into one log per program.
   awk -v dir="$logs" '
     /^@@BEGIN / { name = $2; file = dir "/" name ".log"; printf "" > file; next }
     /^@@END / { split($3, a, "="); print a[2] > (dir "/" $2 ".rc"); close(file); name = ""; next }
     name != "" { print >> file }' "$out/console-$k.log"
   header=$(grep -m 1 '^@@KERNEL' "$out/console-$k.log")
-  echo "== kernel $k ($rel): ${header#@@KERNEL } booted and ran $(grep -c . "$plan") programs in $((SECONDS - t_k)) s"
+  echo "== kernel $k ($rel): ${header#@@KERNEL } booted and ran $(grep -c . "$out/plan-$k") programs in $(cat "$out/guest-secs-$k" 2> /dev/null || echo '?') s"
   grep -q '^@@DONE' "$out/console-$k.log" ||
     fail "kernel $k: the guest did not finish (timeout ${guest_timeout}s or crash): $(grep -E 'panic|BUG|Oops|double fault' "$out/console-$k.log" | head -n 3 | tr '\n' ' ') (log: $out/console-$k.log)"
   while read -r l; do
@@ -465,7 +511,7 @@ for k in $kernels; do
     else
       judge "$kl" "$name" "not-run" /dev/null "$v2"
     fi
-  done < "$plan"
+  done < "$out/plan-$k"
 done
 
 # ---- the table -------------------------------------------------------------
