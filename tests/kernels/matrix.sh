@@ -88,6 +88,39 @@ build() { # name compiler args...
   fail "build $name: $(head -c 600 "$out/$name.build.log")"; return 1
 }
 t_build=$SECONDS
+# The kernel's selftests, plain and linking the component, cached in
+# $kcache/selftests keyed (scripts/cache-key.sh) by build-selftests.sh, the
+# source package, the toolchain and, linked with it, the component
+# archive's sha256. Built in the background while the programs below build.
+kcache=${RSEQ_LIBC_KERNEL_CACHE:-$HOME/.cache/rseq-libc/kernels}
+selftests_cached() { # name source-tree out-dir [component archive]
+  local name=$1 src=$2 dest=$3 component=${4:-} slot key
+  slot=$kcache/selftests/$name
+  key=$(cache_key "file:$here/build-selftests.sh" "package $(cat "$src/package" 2> /dev/null)" \
+    "toolchain $(cache_toolchain)" "component $([ -n "$component" ] && sha256sum < "$component" | cut -c1-64)")
+  mkdir -p "$slot"
+  (
+    flock 9
+    if ! cache_fresh "$slot" "$key"; then
+      rm -rf "$slot/build.tmp"
+      bash "$here/build-selftests.sh" "$src" "$slot/build.tmp" $component || exit 1
+      rm -rf "$slot/build"; mv "$slot/build.tmp" "$slot/build"
+      cache_stamp "$slot" "$key"
+      echo "built (cache was stale)"
+    else
+      echo "cached"
+    fi
+    cp -a "$slot/build" "$dest"
+  ) 9> "$slot/lock"
+}
+# shellcheck source=../../scripts/cache-key.sh
+. "$root/scripts/cache-key.sh"
+st_pids=()
+for v in 6.12 7.3; do
+  s=$src612; [ $v = 7.3 ] && s=$src73
+  selftests_cached "$v" "$s" "$stage/st/$v" > "$out/selftests-$v.build.log" 2>&1 & st_pids+=("$!")
+  selftests_cached "$v-component" "$s" "$stage/st/$v-component" "$lib" > "$out/selftests-$v-component.build.log" 2>&1 & st_pids+=("$!")
+done
 build init gcc -O2 -Wall -Wextra -static "$here/init.c" -o "$stage/init"
 # posix_spawn in lifecycle.c runs /bin/true.
 printf 'int main (void) { return 0; }\n' > "$out/true.c"
@@ -127,11 +160,11 @@ if RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -q -p rseq-li
 else
   fail "build the static rseq-libc command: $(tail -n 5 "$out/cli.build.log")"
 fi
-# The kernel's selftests, plain and linking the component.
-for v in 6.12 7.3; do
-  s=$src612; [ $v = 7.3 ] && s=$src73
-  build "selftests-$v" bash "$here/build-selftests.sh" "$s" "$stage/st/$v"
-  build "selftests-$v-component" bash "$here/build-selftests.sh" "$s" "$stage/st/$v-component" "$lib"
+i=0
+for n in 6.12 6.12-component 7.3 7.3-component; do
+  wait "${st_pids[$i]}" || fail "build selftests-$n: $(tail -c 600 "$out/selftests-$n.build.log")"
+  echo "selftests-$n: $(tail -n 1 "$out/selftests-$n.build.log")"
+  i=$((i + 1))
 done
 # The patched glibc 2.36 (built and cached by tests/glibc-patched/run.sh,
 # which the test command runs before this): the host test linked against

@@ -28,8 +28,8 @@ if [ "${RSEQ_LIBC_SKIP_KERNELS:-0}" = 1 ]; then
   echo "kernels: 0 passed, 0 failed, 1 skipped"
   exit 0
 fi
-export KERNEL_PARAM_SAMPLE=${KERNEL_PARAM_SAMPLE:-48}
-export HOST_PARAM_SAMPLE=${HOST_PARAM_SAMPLE:-32}
+export KERNEL_PARAM_SAMPLE=${KERNEL_PARAM_SAMPLE:-96}
+export HOST_PARAM_SAMPLE=${HOST_PARAM_SAMPLE:-64}
 export HOST_PERCPU_OPS_TREES=${HOST_PERCPU_OPS_TREES:-7.3}
 export HOST_PERCPU_OPS_HOSTS=${HOST_PERCPU_OPS_HOSTS:-comp pglibc}
 # 1500 threads per storm by default: 20 s a storm under TCG on a busy host.
