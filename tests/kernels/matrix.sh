@@ -88,38 +88,14 @@ build() { # name compiler args...
   fail "build $name: $(head -c 600 "$out/$name.build.log")"; return 1
 }
 t_build=$SECONDS
-# The kernel's selftests, plain and linking the component, cached in
-# $kcache/selftests keyed (scripts/cache-key.sh) by build-selftests.sh, the
-# source package, the toolchain and, linked with it, the component
-# archive's sha256. Built in the background while the programs below build.
-kcache=${RSEQ_LIBC_KERNEL_CACHE:-$HOME/.cache/rseq-libc/kernels}
-selftests_cached() { # name source-tree out-dir [component archive]
-  local name=$1 src=$2 dest=$3 component=${4:-} slot key
-  slot=$kcache/selftests/$name
-  key=$(cache_key "file:$here/build-selftests.sh" "package $(cat "$src/package" 2> /dev/null)" \
-    "toolchain $(cache_toolchain)" "component $([ -n "$component" ] && sha256sum < "$component" | cut -c1-64)")
-  mkdir -p "$slot"
-  (
-    flock 9
-    if ! cache_fresh "$slot" "$key"; then
-      rm -rf "$slot/build.tmp"
-      bash "$here/build-selftests.sh" "$src" "$slot/build.tmp" $component || exit 1
-      rm -rf "$slot/build"; mv "$slot/build.tmp" "$slot/build"
-      cache_stamp "$slot" "$key"
-      echo "built (cache was stale)"
-    else
-      echo "cached"
-    fi
-    cp -a "$slot/build" "$dest"
-  ) 9> "$slot/lock"
-}
-# shellcheck source=../../scripts/cache-key.sh
-. "$root/scripts/cache-key.sh"
+# The kernel's selftests, plain and linking the component, through their
+# cache (selftests-cached.sh), in the background while the programs below
+# build.
 st_pids=()
 for v in 6.12 7.3; do
   s=$src612; [ $v = 7.3 ] && s=$src73
-  selftests_cached "$v" "$s" "$stage/st/$v" > "$out/selftests-$v.build.log" 2>&1 & st_pids+=("$!")
-  selftests_cached "$v-component" "$s" "$stage/st/$v-component" "$lib" > "$out/selftests-$v-component.build.log" 2>&1 & st_pids+=("$!")
+  bash "$here/selftests-cached.sh" "$v" "$s" "$stage/st/$v" > "$out/selftests-$v.build.log" 2>&1 & st_pids+=("$!")
+  bash "$here/selftests-cached.sh" "$v-component" "$s" "$stage/st/$v-component" "$lib" > "$out/selftests-$v-component.build.log" 2>&1 & st_pids+=("$!")
 done
 build init gcc -O2 -Wall -Wextra -static "$here/init.c" -o "$stage/init"
 # posix_spawn in lifecycle.c runs /bin/true.
