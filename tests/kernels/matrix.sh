@@ -25,7 +25,7 @@
 # Sizes for TCG: STORM_THREADS (1500), REUSE_THREADS (1000), SAFETY_THREADS
 # (200), RSEQ_STRESS_SECONDS (0.3), KERNEL_PARAM_SAMPLE (every Nth
 # run_param_test.sh invocation inside a guest, 24), KERNELS (names to boot:
-# "6.1 6.12 7.0 7.1 7.3"), HOST_PARAM_SAMPLE (the same on this machine, 16),
+# "6.1 6.12 7.0 7.1 7.3"; empty: none, this machine only), HOST_PARAM_SAMPLE (the same on this machine, 16),
 # HOST_PERCPU_OPS_TREES (whose basic_percpu_ops tests run on this machine,
 # "6.12 7.3"), HOST_PERCPU_OPS_HOSTS (in which hosts, "glibc comp pglibc
 # self"), KERNEL_HOST_SELFTESTS (0: none on this machine),
@@ -52,7 +52,7 @@ reuse_threads=${REUSE_THREADS:-1000}
 safety_threads=${SAFETY_THREADS:-200}
 stress_secs=${RSEQ_STRESS_SECONDS:-0.3}
 sample=${KERNEL_PARAM_SAMPLE:-24}
-kernels=${KERNELS:-6.1 6.12 7.0 7.1 7.3}
+kernels=${KERNELS-6.1 6.12 7.0 7.1 7.3}
 # Kernels that run a registration longer than 32 bytes in the V2 mode
 # (kernel/rseq.c: version 2 when rseq_len > 32; checked against
 # linux-source-7.3, and by v2check's negative control in each guest).
