@@ -9,17 +9,19 @@
 # caches on the first run, and its no-op fallback on Debian's kernels) and
 # numa.sh (the NUMA lock in two-node guests).
 #
-# Sized for the test command's budget on a busy 2-core machine: every
-# project suite runs in every kernel; of run_param_test.sh's matrices
-# (2,000+ invocations per tree) each guest runs every 48th invocation and
-# this machine every 32nd, from offsets that differ per kernel; the
-# selftests' basic_percpu_ops tests (200 spinning threads, 20 s each) run
-# from the 7.3 tree only, linked with the component and under the patched
-# glibc; the hooks' storm starts 800 threads instead of 1500. The fuller
-# sampling is `bash tests/kernels/matrix.sh` (its defaults: every 24th in
-# guests, every 16th here, both trees, every host; README, "Kernel
-# generations"). Any knob set in the
-# environment wins. RSEQ_LIBC_SKIP_KERNELS=1 skips the step (SKIP).
+# Sized for the test command's budget on a busy 2-core machine
+# (docs/testing-budget.md): every kernel boots, and every project suite runs
+# in every kernel and host; matrix.sh boots two guests at a time beside this
+# machine's selftests; of run_param_test.sh's matrices (1,184 and 2,048
+# invocations) each guest runs every 96th invocation and this machine every
+# 64th, from offsets that differ per kernel; the selftests' basic_percpu_ops
+# tests (200 spinning threads, 20 s each) run from the 7.3 tree only, linked
+# with the component and under the patched glibc; the hooks' storm starts
+# 800 threads instead of 1500. The fuller sampling is `bash
+# tests/kernels/matrix.sh` (its defaults: every 24th in guests, every 16th
+# here, both trees, every host), the whole matrices `LONG_TESTS=param bash
+# scripts/long-tests.sh`. Any knob set in the environment wins.
+# RSEQ_LIBC_SKIP_KERNELS=1 skips the step (SKIP).
 # Ends with "N passed, N failed, N skipped" over all scripts.
 set -u
 cd "$(dirname "$0")/../.."
