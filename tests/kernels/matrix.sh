@@ -30,7 +30,7 @@
 # "6.12 7.3"), HOST_PERCPU_OPS_HOSTS (in which hosts, "glibc comp pglibc
 # self"), KERNEL_HOST_SELFTESTS (0: none on this machine),
 # KERNEL_GUEST_TIMEOUT (seconds per guest, 420), KERNEL_GUEST_JOBS (guests
-# run at once, 2; this machine's selftests run beside them). Ends with "N
+# run at once, 2). Ends with "N
 # passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
@@ -402,8 +402,8 @@ judge() { # kernel-label name rc logfile v2(0/1)
 }
 
 # ---- the guests' plans and initramfs images ---------------------------------
-# Every kernel's plan is written first, so that the guests can run in the
-# background while this machine's selftests run here.
+# Every kernel's plan and image first: the guests then run in the
+# background, KERNEL_GUEST_JOBS at a time.
 guest_list=() # "kernel index v2 release vmlinuz" per guest to boot
 idx=0
 for k in $kernels; do
@@ -427,36 +427,6 @@ for k in $kernels; do
   (cd "$stage" && find . | cpio -o -H newc --quiet) > "$out/initramfs-$k.cpio"
   guest_list+=("$k $v2 $rel $vmlinuz")
 done
-
-# ---- the guests, in the background -------------------------------------------
-# Single-threaded TCG: with one host thread per vCPU (qemu's default), the
-# 7.x kernels' int3-based text patching sometimes hit a stale translation
-# (an "Oops: int3" at boot, or in sched_clock_cpu under param_test's yield
-# injection): 1 boot in 8 with -smp 4, and the mm_cid memcpy tests with -y
-# reproducibly; with thread=single, 0 in 8 boots and those tests pass.
-# A single-threaded TCG guest keeps one host core busy: KERNEL_GUEST_JOBS
-# guests (2: this machine's core count) run at once. Each program's time
-# limit inside a guest, and the guest's own, are several times what it needs
-# alone, so a guest slowed by its neighbours is not reported as failing.
-qemu_log() { # kernel vmlinuz log
-  timeout -s KILL "$guest_timeout" qemu-system-x86_64 -accel tcg,thread=single -cpu max,la57=off -smp 2 -m 1024 \
-    -nographic -no-reboot -kernel "$2" -initrd "$out/initramfs-$1.cpio" \
-    -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init" < /dev/null 2>&1 | tr -d '\r' > "$3"
-}
-guest_timeout=${KERNEL_GUEST_TIMEOUT:-420}
-guest_jobs=${KERNEL_GUEST_JOBS:-2}
-t_guests=$SECONDS
-(
-  running=0
-  for g in "${guest_list[@]}"; do
-    read -r k _ _ vmlinuz <<< "$g"
-    if [ "$running" -ge "$guest_jobs" ]; then wait -n; running=$((running - 1)); fi
-    (t=$SECONDS; qemu_log "$k" "$vmlinuz" "$out/console-$k.log"; echo $((SECONDS - t)) > "$out/guest-secs-$k") &
-    running=$((running + 1))
-  done
-  wait
-) &
-guests_pid=$!
 
 # ---- this machine's kernel: the selftests ----------------------------------
 hk="host $(uname -r | cut -d- -f1)"
@@ -495,7 +465,40 @@ selftest_plan 7.3 0 "$host_sample"
 mv "$plan" "$host_plan"
 host_entries=$(grep -c . "$host_plan")
 [ "${KERNEL_HOST_SELFTESTS:-1}" = 1 ] && while read -r l; do run_host_entry "$l"; done < "$host_plan"
-echo "this kernel's selftests: $host_entries programs, $((SECONDS - t_host)) s (beside the guests)"
+echo "this kernel's selftests: $host_entries programs, $((SECONDS - t_host)) s"
+
+# ---- the guests, in the background -------------------------------------------
+# Single-threaded TCG: with one host thread per vCPU (qemu's default), the
+# 7.x kernels' int3-based text patching sometimes hit a stale translation
+# (an "Oops: int3" at boot, or in sched_clock_cpu under param_test's yield
+# injection): 1 boot in 8 with -smp 4, and the mm_cid memcpy tests with -y
+# reproducibly; with thread=single, 0 in 8 boots and those tests pass.
+# A single-threaded TCG guest keeps one host core busy: KERNEL_GUEST_JOBS
+# guests (2: this machine's core count) run at once. Each program's time
+# limit inside a guest, and the guest's own, are several times what it needs
+# alone, so a guest slowed by its neighbours is not reported as failing.
+# This machine's selftests run before, alone: the basic_percpu_ops tests
+# spin 200 threads on a spin lock and slow down past their limit when
+# their holders are preempted by guests (seen: 120 s instead of 20 s).
+qemu_log() { # kernel vmlinuz log
+  timeout -s KILL "$guest_timeout" qemu-system-x86_64 -accel tcg,thread=single -cpu max,la57=off -smp 2 -m 1024 \
+    -nographic -no-reboot -kernel "$2" -initrd "$out/initramfs-$1.cpio" \
+    -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init" < /dev/null 2>&1 | tr -d '\r' > "$3"
+}
+guest_timeout=${KERNEL_GUEST_TIMEOUT:-420}
+guest_jobs=${KERNEL_GUEST_JOBS:-2}
+t_guests=$SECONDS
+(
+  running=0
+  for g in "${guest_list[@]}"; do
+    read -r k _ _ vmlinuz <<< "$g"
+    if [ "$running" -ge "$guest_jobs" ]; then wait -n; running=$((running - 1)); fi
+    (t=$SECONDS; qemu_log "$k" "$vmlinuz" "$out/console-$k.log"; echo $((SECONDS - t)) > "$out/guest-secs-$k") &
+    running=$((running + 1))
+  done
+  wait
+) &
+guests_pid=$!
 
 # ---- the guests' results -----------------------------------------------------
 wait "$guests_pid"

@@ -7,7 +7,8 @@
 # and back under the per-CPU stress) and slice.sh (the time-slice
 # extension on a 7.3 kernel built with it, which build-kernel.sh builds and
 # caches on the first run, and its no-op fallback on Debian's kernels) and
-# numa.sh (the NUMA lock in two-node guests).
+# numa.sh (the NUMA lock in two-node guests; hotplug.sh and numa.sh run
+# beside slice.sh).
 #
 # Sized for the test command's budget on a busy 2-core machine
 # (docs/testing-budget.md): every kernel boots, and every project suite runs
@@ -41,30 +42,52 @@ export STORM_THREADS=${STORM_THREADS:-800}
 export KERNEL_GUEST_TIMEOUT=${KERNEL_GUEST_TIMEOUT:-1200}
 
 passed=0 failed=0 skipped=0
-run() { # script
-  local log status line p f s
-  log=$(mktemp)
-  echo "== $1"
-  bash "$1" 2>&1 | tee "$log"
-  status=${PIPESTATUS[0]}
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-  rm -f "$log"
+count() { # script log status: adds the script's summary line to the totals
+  local line p f s
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)
   if [ -z "$line" ]; then
-    echo "FAIL $1: no 'N passed, N failed' line (exit $status)"; failed=$((failed + 1)); return
+    echo "FAIL $1: no 'N passed, N failed' line (exit $3)"; failed=$((failed + 1)); return
   fi
   p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<< "$line")
   f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<< "$line")
   s=$(grep -oE '[0-9]+ skipped' <<< "$line" | grep -oE '[0-9]+' || echo 0)
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
-    echo "FAIL $1: exit $status"; failed=$((failed + 1))
+  if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "FAIL $1: exit $3"; failed=$((failed + 1))
   fi
+}
+run() { # script: its output as it runs
+  local log status
+  log=$(mktemp)
+  echo "== $1"
+  bash "$1" 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  count "$1" "$log" "$status"
+  rm -f "$log"
 }
 start=$SECONDS
 run tests/kernels/matrix.sh
-run tests/kernels/hotplug.sh
+# Each of the other scripts boots one guest at a time (one host core each):
+# hotplug.sh then numa.sh run beside slice.sh, so two guests run at once as
+# in matrix.sh; their output follows slice.sh's.
+t=$SECONDS
+side=$(mktemp -d)
+(
+  for script in hotplug numa; do
+    bash "tests/kernels/$script.sh" > "$side/$script.log" 2>&1
+    echo $? > "$side/$script.status"
+  done
+) &
+side_pid=$!
 run tests/kernels/slice.sh
-run tests/kernels/numa.sh
+wait "$side_pid"
+for script in hotplug numa; do
+  echo "== tests/kernels/$script.sh (ran beside slice.sh)"
+  cat "$side/$script.log"
+  count "tests/kernels/$script.sh" "$side/$script.log" "$(cat "$side/$script.status" 2> /dev/null || echo 1)"
+done
+rm -rf "$side"
+echo "kernels: hotplug.sh, slice.sh and numa.sh $((SECONDS - t)) s"
 echo "kernels: all scripts $((SECONDS - start)) s"
 echo "kernels: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
