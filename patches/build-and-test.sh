@@ -34,7 +34,7 @@ if [ "$VERSION" = all ]; then
   tp=0 tf=0 ts=0 st=0
   for v in 2.36 2.43; do
     log=$(mktemp)
-    if cache_check_mode; then bash "$0" "$v"; continue; fi
+    if cache_check_mode; then RSEQ_LIBC_GLIBC_CACHE= bash "$0" "$v"; continue; fi
     RSEQ_LIBC_GLIBC_CACHE= bash "$0" "$v" 2>&1 | tee "$log"
     [ "${PIPESTATUS[0]}" -eq 0 ] || st=1
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)

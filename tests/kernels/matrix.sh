@@ -87,6 +87,31 @@ build() { # name compiler args...
   if "$@" > "$out/$name.build.log" 2>&1; then return 0; fi
   fail "build $name: $(head -c 600 "$out/$name.build.log")"; return 1
 }
+# The programs build in the background, build_jobs at a time (every core;
+# each is one gcc run), alongside the selftests; build_wait collects them.
+build_jobs=${KERNEL_BUILD_JOBS:-$(nproc 2> /dev/null || echo 2)}
+build_pids=()
+rm -f "$out/build-failures"
+build_async() { # name compiler args...
+  local name=$1 p alive; shift
+  while :; do
+    alive=()
+    for p in "${build_pids[@]}"; do kill -0 "$p" 2> /dev/null && alive+=("$p"); done
+    build_pids=("${alive[@]}")
+    [ "${#build_pids[@]}" -lt "$build_jobs" ] && break
+    wait -n 2> /dev/null || sleep 0.1
+  done
+  ( "$@" > "$out/$name.build.log" 2>&1 || echo "$name" >> "$out/build-failures" ) &
+  build_pids+=("$!")
+}
+build_wait() {
+  local p n
+  for p in "${build_pids[@]}"; do wait "$p" 2> /dev/null; done
+  build_pids=()
+  [ -f "$out/build-failures" ] || return 0
+  while read -r n; do fail "build $n: $(head -c 600 "$out/$n.build.log")"; done < "$out/build-failures"
+  rm -f "$out/build-failures"
+}
 t_build=$SECONDS
 # The kernel's selftests, plain and linking the component, through their
 # cache (selftests-cached.sh), in the background while the programs below
@@ -97,38 +122,38 @@ for v in 6.12 7.3; do
   bash "$here/selftests-cached.sh" "$v" "$s" "$stage/st/$v" > "$out/selftests-$v.build.log" 2>&1 & st_pids+=("$!")
   bash "$here/selftests-cached.sh" "$v-component" "$s" "$stage/st/$v-component" "$lib" > "$out/selftests-$v-component.build.log" 2>&1 & st_pids+=("$!")
 done
-build init gcc -O2 -Wall -Wextra -static "$here/init.c" -o "$stage/init"
+build_async init gcc -O2 -Wall -Wextra -static "$here/init.c" -o "$stage/init"
 # posix_spawn in lifecycle.c runs /bin/true.
 printf 'int main (void) { return 0; }\n' > "$out/true.c"
-build true gcc -O2 -static "$out/true.c" -o "$bin/true"
-build no_rseq gcc -O2 -I"$root/tests/c" -static tests/c/no_rseq_launcher.c -o "$bin/no_rseq"
+build_async true gcc -O2 -static "$out/true.c" -o "$bin/true"
+build_async no_rseq gcc -O2 -I"$root/tests/c" -static tests/c/no_rseq_launcher.c -o "$bin/no_rseq"
 # host_test in every host.
 build hostlib gcc "${cflags[@]}" -fPIC -shared tests/c/hostlib.c -o "$stage/lib/x86_64-linux-gnu/libhostlib.so"
-build host-glibc-dynamic gcc "${cflags[@]}" -DWITH_HOSTLIB tests/c/host_test.c "$lib" \
+build_async host-glibc-dynamic gcc "${cflags[@]}" -DWITH_HOSTLIB tests/c/host_test.c "$lib" \
   -L"$stage/lib/x86_64-linux-gnu" -lhostlib -lpthread -o "$bin/host-glibc-dynamic"
-build host-glibc-static gcc "${cflags[@]}" -static tests/c/host_test.c "$lib" -lpthread -o "$bin/host-glibc-static"
-[ $have_musl = 1 ] && build host-musl-static musl-gcc "${cflags[@]}" -static tests/c/host_test.c "$lib" -o "$bin/host-musl-static"
+build_async host-glibc-static gcc "${cflags[@]}" -static tests/c/host_test.c "$lib" -lpthread -o "$bin/host-glibc-static"
+[ $have_musl = 1 ] && build_async host-musl-static musl-gcc "${cflags[@]}" -static tests/c/host_test.c "$lib" -o "$bin/host-musl-static"
 for mode in static static-pie; do
   pie=(); [ "$mode" = static-pie ] && pie=(-fpie)
-  build "host-standalone-$mode" gcc "${cflags[@]}" "${sacflags[@]}" "-$mode" "${pie[@]}" tests/c/host_test.c "$salib" -lgcc -o "$bin/host-standalone-$mode"
-  build "ctor_matrix-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" tests/standalone/ctor_matrix.c "$salib" -lgcc -o "$bin/ctor_matrix-$mode"
+  build_async "host-standalone-$mode" gcc "${cflags[@]}" "${sacflags[@]}" "-$mode" "${pie[@]}" tests/c/host_test.c "$salib" -lgcc -o "$bin/host-standalone-$mode"
+  build_async "ctor_matrix-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" tests/standalone/ctor_matrix.c "$salib" -lgcc -o "$bin/ctor_matrix-$mode"
   for align in 8 64 4096; do
-    build "tls$align-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" -DMAX_ALIGN=$align tests/standalone/tls.c "$salib" -lgcc -o "$bin/tls$align-$mode"
+    build_async "tls$align-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" -DMAX_ALIGN=$align tests/standalone/tls.c "$salib" -lgcc -o "$bin/tls$align-$mode"
   done
   for t in lifecycle storm reuse; do
-    build "$t-standalone-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" "tests/pthread-hooks/$t.c" "$salib" -lgcc -o "$bin/$t-standalone-$mode"
+    build_async "$t-standalone-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" "tests/pthread-hooks/$t.c" "$salib" -lgcc -o "$bin/$t-standalone-$mode"
   done
 done
 for t in lifecycle storm reuse safety; do
-  build "$t-glibc-static" gcc "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -lpthread -o "$bin/$t-glibc-static"
-  [ $have_musl = 1 ] && build "$t-musl-static" musl-gcc "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -o "$bin/$t-musl-static"
+  build_async "$t-glibc-static" gcc "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -lpthread -o "$bin/$t-glibc-static"
+  [ $have_musl = 1 ] && build_async "$t-musl-static" musl-gcc "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -o "$bin/$t-musl-static"
 done
-build percpu-glibc-static gcc -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$root/headers" -I"$root/tests/c" -static \
+build_async percpu-glibc-static gcc -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$root/headers" -I"$root/tests/c" -static \
   tests/percpu/percpu_c_test.c "$lib" -lpthread -o "$bin/percpu-glibc-static"
-[ $have_musl = 1 ] && build percpu-musl-static musl-gcc -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$root/headers" -I"$root/tests/c" -static \
+[ $have_musl = 1 ] && build_async percpu-musl-static musl-gcc -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$root/headers" -I"$root/tests/c" -static \
   tests/percpu/percpu_c_test.c "$lib" -o "$bin/percpu-musl-static"
-build v2check-glibc-static gcc "${cflags[@]}" -static "$here/v2check.c" "$lib" -lpthread -o "$bin/v2check-glibc-static"
-[ $have_musl = 1 ] && build v2check-musl-static musl-gcc "${cflags[@]}" -static "$here/v2check.c" "$lib" -o "$bin/v2check-musl-static"
+build_async v2check-glibc-static gcc "${cflags[@]}" -static "$here/v2check.c" "$lib" -lpthread -o "$bin/v2check-glibc-static"
+[ $have_musl = 1 ] && build_async v2check-musl-static musl-gcc "${cflags[@]}" -static "$here/v2check.c" "$lib" -o "$bin/v2check-musl-static"
 # The per-CPU stress is the rseq-libc command, linked statically (glibc).
 if RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -q -p rseq-libc-cli \
      --target x86_64-unknown-linux-gnu --target-dir "$root/target/kernels-static" > "$out/cli.build.log" 2>&1; then
@@ -136,6 +161,7 @@ if RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -q -p rseq-li
 else
   fail "build the static rseq-libc command: $(tail -n 5 "$out/cli.build.log")"
 fi
+build_wait
 i=0
 for n in 6.12 6.12-component 7.3 7.3-component; do
   wait "${st_pids[$i]}" || fail "build selftests-$n: $(tail -c 600 "$out/selftests-$n.build.log")"
