@@ -29,11 +29,16 @@
 # $CACHE/differential/. RSEQ_LIBC_GLIBC_JOBS sets make's -j (default: the
 # number of CPUs); RSEQ_LIBC_DIFF_PARALLEL=1 runs the two sides at once;
 # RSEQ_LIBC_DIFF_REUSE=1 reuses existing results (only the report is
-# redone).
+# redone). The pristine build is keyed (scripts/cache-key.sh) by the
+# tarball's sha256, its configure options, its build steps below (between
+# "# >>> pristine build" and "# <<< pristine build") and the toolchain's
+# versions: a changed input unpacks and builds it again from nothing.
 set -u -o pipefail
 export LC_ALL=C
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=../scripts/cache-key.sh
+. "$ROOT/scripts/cache-key.sh"
 VERSION=${1:?usage: $0 VERSION [SUBDIR...]}
 shift
 SUBDIRS=("$@")
@@ -63,6 +68,14 @@ if [ "${RSEQ_LIBC_DIFF_REUSE:-0}" != 1 ]; then
   # 2. The pristine build: the orig tarball with manual/ dropped from the
   # subdirectories (as build-and-test.sh does; the tarball has none).
   OPTS="--prefix=/usr --disable-werror"
+  key=$(cache_key "tarball $(sha256sum <"$ORIG" | cut -c1-64)" "configure $OPTS" \
+    "recipe:$ROOT/patches/differential.sh:pristine build" "toolchain $(cache_toolchain)")
+  mkdir -p "$CACHE/pristine"
+  if ! cache_fresh "$CACHE/pristine" "$key"; then
+    [ -e "$PRISTINE" ] && note "an input of the pristine build changed: building it from nothing"
+    rm -rf "$CACHE/pristine/src" "$PRISTINE"
+  fi
+  # >>> pristine build
   if [ ! -f "$PRISTINE_SRC/Makeconfig" ]; then
     note "unpacking the pristine tree"
     rm -rf "$CACHE/pristine/src" && mkdir -p "$CACHE/pristine/src" &&
@@ -79,6 +92,8 @@ if [ "${RSEQ_LIBC_DIFF_REUSE:-0}" != 1 ]; then
   fi
   note "building pristine glibc $VERSION (make -j$JOBS; log in $PRISTINE/make.log)"
   make -C "$PRISTINE" -j"$JOBS" >"$PRISTINE/make.log" 2>&1 || die "make (pristine): $PRISTINE/make.log"
+  # <<< pristine build
+  cache_stamp "$CACHE/pristine" "$key"
 
   # 3. glibc's tests of the subdirectories, in each build.
   targets=()

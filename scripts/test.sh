@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The full test suite: formatting, lints, Rust tests, then every C-level
 # suite under tests/*/run.sh against the release build. Installs missing
-# Debian packages first (scripts/install-deps.sh). Ends with one
-# "N passed, N failed, N skipped" line over all suites.
+# Debian packages first (scripts/install-deps.sh). Ends with a time per
+# step and one "N passed, N failed, N skipped" line over all suites. Sized
+# for 20 minutes warm and 60 cold on 2 cores; the long confirmatory runs
+# (glibc differential, fuller kernel matrix, whole run_param_test.sh
+# matrices, long fuzzing) are scripts/long-tests.sh: docs/testing-budget.md.
 set -u
 cd "$(dirname "$0")/.."
 start=$SECONDS

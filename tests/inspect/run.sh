@@ -5,9 +5,13 @@
 # hostile inputs (truncated, not ELF, corrupted; and about 1.5 MB files from
 # inspect/examples/hostile_elf.rs with 20,000 overlapping table headers, huge
 # names, overlapping relocation sections, inspected under a 256 MiB
-# address-space limit); a bounded fuzz run (cargo +nightly fuzz, 60 s,
-# RSEQ_INSPECT_FUZZ_SECONDS=N to change, 0 to skip); and the project's own
-# binaries, which must all validate.
+# address-space limit); a bounded fuzz run (cargo +nightly fuzz, 20 s,
+# RSEQ_INSPECT_FUZZ_SECONDS=N to change, 0 to skip; the long run is
+# scripts/long-tests.sh, docs/testing-budget.md); and the project's own
+# binaries, which must all validate. The fuzz build's target directory is
+# shared by every checkout (RSEQ_LIBC_FUZZ_TARGET, default
+# ~/.cache/rseq-libc/fuzz-target): cargo's fingerprints key it, and a fresh
+# clone does not rebuild libFuzzer and the sanitized dependencies.
 # Ends with "N passed, N failed, N skipped"; exits non-zero on any failure.
 set -u
 cd "$(dirname "$0")/../.."
@@ -131,14 +135,15 @@ fi
 
 # A bounded fuzz run: libFuzzer with memory blow-ups as findings. Needs a
 # nightly toolchain and cargo-fuzz (scripts/install-deps.sh installs it).
-fuzz_seconds=${RSEQ_INSPECT_FUZZ_SECONDS:-60}
+fuzz_seconds=${RSEQ_INSPECT_FUZZ_SECONDS:-20}
+fuzz_target=${RSEQ_LIBC_FUZZ_TARGET:-$HOME/.cache/rseq-libc/fuzz-target}
 if [ "$fuzz_seconds" = 0 ]; then
   skip "bounded fuzz run: RSEQ_INSPECT_FUZZ_SECONDS=0"
 elif ! cargo +nightly --version > /dev/null 2>&1; then
   skip "bounded fuzz run: no nightly toolchain (rustup toolchain install nightly)"
 elif ! cargo +nightly fuzz --version > /dev/null 2>&1; then
   skip "bounded fuzz run: cargo-fuzz not installed (cargo install --locked cargo-fuzz, or scripts/install-deps.sh)"
-elif ! (cd fuzz && timeout 900 cargo +nightly fuzz build -a inspect) > "$out/fuzz-build.log" 2>&1; then
+elif ! (cd fuzz && timeout 900 cargo +nightly fuzz build -a --target-dir "$fuzz_target" inspect) > "$out/fuzz-build.log" 2>&1; then
   fail "bounded fuzz run: cargo +nightly fuzz build failed: $(tail -n 5 "$out/fuzz-build.log")"
 else
   # Seeds: the checked-in corpus and the files built above; a scratch
@@ -149,7 +154,7 @@ else
   for f in "$out"/good-pie "$out"/libgood.so "$out"/good.o "$out"/libgood.a "$hostile"/valid; do
     [ -f "$f" ] && cp "$f" "$corpus"/
   done
-  (cd fuzz && timeout $((fuzz_seconds + 120)) cargo +nightly fuzz run -a inspect "$corpus" -- \
+  (cd fuzz && timeout $((fuzz_seconds + 120)) cargo +nightly fuzz run -a --target-dir "$fuzz_target" inspect "$corpus" -- \
     -max_total_time="$fuzz_seconds" -rss_limit_mb=512 -malloc_limit_mb=256 -timeout=10 \
     -max_len=65536 -artifact_prefix="$out/fuzz-artifacts/" -print_final_stats=1) > "$out/fuzz.log" 2>&1
   code=$?

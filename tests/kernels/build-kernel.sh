@@ -6,9 +6,13 @@
 # the source package is fetched with apt-get download through a private
 # sources file, list and archive directory (the system's apt configuration is
 # never read or changed, nothing is installed), unpacked once, built
-# out-of-tree, and the image is cached keyed by a hash of the configuration
-# fragment and the source package version: a warm run with the same key
-# prints the cached image without building.
+# out-of-tree, and the image is cached keyed by the sha256 of its inputs
+# (scripts/cache-key.sh): this script (configuration fragment and build
+# steps), the source package's name and version, gcc's and ld's versions. A
+# warm run with the same key prints the cached image without building; a
+# changed input rebuilds (about 10 to 20 minutes at -j2). An image built
+# before the stamps existed is adopted when its old key (fragment and
+# package) matches.
 #
 # The configuration is tinyconfig plus the fragment below (what a qemu guest
 # of tests/kernels needs: serial console, initramfs, static ELF, proc/sys,
@@ -19,13 +23,16 @@
 #
 # Usage: build-kernel.sh  (prints "kernel 7.3-slice RELEASE PATH"; exits 2
 # when the source or a build tool cannot be had, 1 when the build fails).
-# RSEQ_LIBC_KERNEL_JOBS sets make's -j (default 2: the machine is shared).
+# RSEQ_LIBC_KERNEL_JOBS sets make's -j (default: every core, nproc).
+# RSEQ_LIBC_CACHE_CHECK=1 only says whether the cached image is fresh.
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../../scripts/cache-key.sh
+. "$here/../../scripts/cache-key.sh"
 cache=${RSEQ_LIBC_KERNEL_CACHE:-$HOME/.cache/rseq-libc/kernels}
 top=$cache/custom/7.3-slice
-jobs=${RSEQ_LIBC_KERNEL_JOBS:-2}
+jobs=${RSEQ_LIBC_KERNEL_JOBS:-$(nproc 2> /dev/null || echo 2)}
 pkg=linux-source-7.3
-mkdir -p "$top" "$cache/apt/lists/partial" "$cache/apt/archives/partial" "$cache/debs"
 
 read -r -d '' fragment <<'CFG' || true
 CONFIG_64BIT=y
@@ -77,6 +84,19 @@ CONFIG_X86_MSR=n
 CONFIG_MODULES=n
 CFG
 
+# The image's key: this script, the source package it is built from, the
+# toolchain. key_of is the key before the stamps (fragment and package),
+# still written to $top/key for scripts that read it.
+key_of() { printf '%s\n%s\n' "$fragment" "$1" | sha256sum | cut -c1-16; }
+inputs_of() { cache_key "file:$here/build-kernel.sh" "package $1" "toolchain $(cache_toolchain)"; }
+cached_package=$(cat "$top/package" 2> /dev/null || cat "$top/src/package" 2> /dev/null || echo "$pkg unknown")
+legacy=0
+[ -f "$top/bzImage" ] && [ "$(cat "$top/key" 2> /dev/null)" = "$(key_of "$cached_package")" ] && legacy=1
+if cache_check_mode; then
+  cache_report 7.3-slice "$top" "$(inputs_of "$cached_package")" "$legacy"
+  exit 0
+fi
+mkdir -p "$top" "$cache/apt/lists/partial" "$cache/apt/archives/partial" "$cache/debs"
 # The apt options fetch.sh uses: a private sources file, lists and archive.
 apt_dir=$cache/apt
 [ -f "$apt_dir/sources.list" ] || cat > "$apt_dir/sources.list" <<SRC
@@ -90,18 +110,24 @@ apt_opts=(-o Dir::Etc::SourceList="$apt_dir/sources.list" -o Dir::Etc::SourcePar
 # One build at a time per cache; a second caller waits, then finds the image.
 exec 9> "$top/lock"
 flock 9
-
-# The image, keyed by the fragment and the source package it was built from.
-key_of() { printf '%s\n%s\n' "$fragment" "$1" | sha256sum | cut -c1-16; }
-if [ -f "$top/bzImage" ] && [ -f "$top/package" ] && [ "$(cat "$top/key" 2>/dev/null)" = "$(key_of "$(cat "$top/package")")" ]; then
-  echo "kernel 7.3-slice $(cat "$top/release") $top/bzImage"
-  exit 0
+if [ -f "$top/bzImage" ] && [ -f "$top/package" ]; then
+  [ $legacy = 1 ] && [ -z "$(cache_stamp_of "$top")" ] && cache_stamp "$top" "$(inputs_of "$(cat "$top/package")")" &&
+    echo "build-kernel: adopted the image built before cache stamps (same fragment and package)" >&2
+  if cache_fresh "$top" "$(inputs_of "$(cat "$top/package")")"; then
+    echo "kernel 7.3-slice $(cat "$top/release") $top/bzImage"
+    exit 0
+  fi
+  echo "build-kernel: an input changed (stamp $(cache_stamp_of "$top")): rebuilding" >&2
 fi
 
 # The tree: unpacked once (src/.done), kept for incremental rebuilds.
 src=$top/src
+deb=$(ls "$cache/debs/${pkg}_"*.deb 2>/dev/null | head -n 1 || true)
+# A different source package (a new version downloaded) unpacks again.
+if [ -f "$src/.done" ] && [ -n "$deb" ] && [ "$(dpkg-deb -f "$deb" Package Version | paste -sd' ')" != "$(cat "$src/package" 2> /dev/null)" ]; then
+  rm -f "$src/.done"
+fi
 if [ ! -f "$src/.done" ]; then
-  deb=$(ls "$cache/debs/${pkg}_"*.deb 2>/dev/null | head -n 1 || true)
   if [ -z "$deb" ]; then
     if ! apt-cache "${apt_opts[@]}" show "$pkg" > /dev/null 2>&1; then
       apt-get "${apt_opts[@]}" update > "$apt_dir/update.log" 2>&1 ||
@@ -153,5 +179,6 @@ make -s -C "$src" O="$obj" ARCH=x86_64 kernelrelease > "$top/release"
 cp "$src/package" "$top/package"
 mv "$top/bzImage.tmp" "$top/bzImage"
 echo "$key" > "$top/key"
+cache_stamp "$top" "$(inputs_of "$(cat "$top/package")")"
 echo "build-kernel: built in $(( $(date +%s) - start )) s with -j$jobs (log $top/build.log)" >&2
 echo "kernel 7.3-slice $(cat "$top/release") $top/bzImage"

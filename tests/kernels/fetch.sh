@@ -8,14 +8,24 @@
 # vmlinuz; the rseq selftests and the rseq ABI sources of linux-source-6.12
 # and -7.3). A warm cache makes no network access.
 #
+# Each kernel (k/NAME) and source tree (src/NAME) is keyed by the sha256 of
+# its inputs (scripts/cache-key.sh): its line in the lists below (package
+# name, pinned version) and the steps that unpack it (between the ">>>" and
+# "<<<" marks); a changed input fetches and unpacks it again. A directory
+# unpacked before the stamps existed is adopted when it holds the package
+# its line names.
+#
 # Usage: fetch.sh  (prints one "kernel NAME VERSION PATH" line per kernel and
 # one "source NAME PATH" line per source tree; exits non-zero when one
-# cannot be had).
+# cannot be had). RSEQ_LIBC_CACHE_CHECK=1 only says which are fresh.
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../../scripts/cache-key.sh
+. "$here/../../scripts/cache-key.sh"
 cache=${RSEQ_LIBC_KERNEL_CACHE:-$HOME/.cache/rseq-libc/kernels}
-mkdir -p "$cache/apt/lists/partial" "$cache/apt/archives/partial" "$cache/debs" "$cache/k" "$cache/src"
 apt_dir=$cache/apt
-cat > "$apt_dir/sources.list" <<SRC
+cache_check_mode || mkdir -p "$cache/apt/lists/partial" "$cache/apt/archives/partial" "$cache/debs" "$cache/k" "$cache/src"
+cache_check_mode || cat > "$apt_dir/sources.list" <<SRC
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main
@@ -63,10 +73,31 @@ download() {
   ls "$cache/debs/${pkg}_"*.deb | head -n 1
 }
 
+# A directory's key, and whether a directory made before the stamps holds
+# the package its entry names.
+key_of() { cache_key "entry $1" "recipe:$here/fetch.sh:$2"; }
+legacy_of() { [ -z "$(cache_stamp_of "$1")" ] && [ "$(awk '{print $2}' "$1/package" 2> /dev/null)" = "$2" ] && echo 1 || echo 0; }
+if cache_check_mode; then
+  for entry in "${kernels[@]}"; do
+    IFS='|' read -r name pkg pattern <<< "$entry"
+    l=0; [ -f "$cache/k/$name/vmlinuz" ] && l=$(legacy_of "$cache/k/$name" "$pkg")
+    cache_report "kernel $name" "$cache/k/$name" "$(key_of "$entry" "kernel image")" "$l"
+  done
+  for entry in "${sources[@]}"; do
+    IFS='|' read -r name pkg <<< "$entry"
+    l=0; [ -f "$cache/src/$name/.done" ] && l=$(legacy_of "$cache/src/$name" "$pkg")
+    cache_report "source $name" "$cache/src/$name" "$(key_of "$entry" "kernel source")" "$l"
+  done
+  exit 0
+fi
+
 for entry in "${kernels[@]}"; do
   IFS='|' read -r name pkg pattern <<< "$entry"
   dir=$cache/k/$name
-  if [ ! -f "$dir/vmlinuz" ]; then
+  key=$(key_of "$entry" "kernel image")
+  [ -f "$dir/vmlinuz" ] && [ "$(legacy_of "$dir" "$pkg")" = 1 ] && cache_stamp "$dir" "$key"
+  if [ ! -f "$dir/vmlinuz" ] || ! cache_fresh "$dir" "$key"; then
+# >>> kernel image
     deb=$(download "$pkg" "$pattern")
     tmp=$(mktemp -d "$cache/unpack.XXXXXX")
     dpkg-deb -x "$deb" "$tmp"
@@ -85,6 +116,8 @@ for entry in "${kernels[@]}"; do
     cp "$tmp"/boot/config-* "$dir/config" 2>/dev/null || true
     rm -rf "$tmp" "$deb"
     mv "$dir/vmlinuz.tmp" "$dir/vmlinuz"
+# <<< kernel image
+    cache_stamp "$dir" "$key"
   fi
   echo "kernel $name $(cat "$dir/release") $dir/vmlinuz"
 done
@@ -92,7 +125,10 @@ done
 for entry in "${sources[@]}"; do
   IFS='|' read -r name pkg <<< "$entry"
   dir=$cache/src/$name
-  if [ ! -f "$dir/.done" ]; then
+  key=$(key_of "$entry" "kernel source")
+  [ -f "$dir/.done" ] && [ "$(legacy_of "$dir" "$pkg")" = 1 ] && cache_stamp "$dir" "$key"
+  if [ ! -f "$dir/.done" ] || ! cache_fresh "$dir" "$key"; then
+# >>> kernel source
     deb=$(download "$pkg")
     tmp=$(mktemp -d "$cache/unpack.XXXXXX")
     dpkg-deb -x "$deb" "$tmp"
@@ -110,6 +146,8 @@ for entry in "${sources[@]}"; do
       { echo "fetch: no rseq selftests in $tarball: $(head -c 300 "$dir/tar.log")" >&2; exit 1; }
     dpkg-deb -f "$deb" Package Version | paste -sd' ' > "$dir/package"
     rm -rf "$tmp" "$deb"
+# <<< kernel source
+    cache_stamp "$dir" "$key"
     touch "$dir/.done"
   fi
   echo "source $name $dir"

@@ -25,11 +25,13 @@
 # Sizes for TCG: STORM_THREADS (1500), REUSE_THREADS (1000), SAFETY_THREADS
 # (200), RSEQ_STRESS_SECONDS (0.3), KERNEL_PARAM_SAMPLE (every Nth
 # run_param_test.sh invocation inside a guest, 24), KERNELS (names to boot:
-# "6.1 6.12 7.0 7.1 7.3"), HOST_PARAM_SAMPLE (the same on this machine, 16),
+# "6.1 6.12 7.0 7.1 7.3"; empty: none, this machine only), HOST_PARAM_SAMPLE (the same on this machine, 16),
 # HOST_PERCPU_OPS_TREES (whose basic_percpu_ops tests run on this machine,
 # "6.12 7.3"), HOST_PERCPU_OPS_HOSTS (in which hosts, "glibc comp pglibc
 # self"), KERNEL_HOST_SELFTESTS (0: none on this machine),
-# KERNEL_GUEST_TIMEOUT (seconds per guest, 420). Ends with "N passed, N failed, N skipped".
+# KERNEL_GUEST_TIMEOUT (seconds per guest, 420), KERNEL_GUEST_JOBS (guests
+# run at once, 2). Ends with "N
+# passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -50,7 +52,7 @@ reuse_threads=${REUSE_THREADS:-1000}
 safety_threads=${SAFETY_THREADS:-200}
 stress_secs=${RSEQ_STRESS_SECONDS:-0.3}
 sample=${KERNEL_PARAM_SAMPLE:-24}
-kernels=${KERNELS:-6.1 6.12 7.0 7.1 7.3}
+kernels=${KERNELS-6.1 6.12 7.0 7.1 7.3}
 # Kernels that run a registration longer than 32 bytes in the V2 mode
 # (kernel/rseq.c: version 2 when rseq_len > 32; checked against
 # linux-source-7.3, and by v2check's negative control in each guest).
@@ -85,39 +87,73 @@ build() { # name compiler args...
   if "$@" > "$out/$name.build.log" 2>&1; then return 0; fi
   fail "build $name: $(head -c 600 "$out/$name.build.log")"; return 1
 }
+# The programs build in the background, build_jobs at a time (every core;
+# each is one gcc run), alongside the selftests; build_wait collects them.
+build_jobs=${KERNEL_BUILD_JOBS:-$(nproc 2> /dev/null || echo 2)}
+build_pids=()
+rm -f "$out/build-failures"
+build_async() { # name compiler args...
+  local name=$1 p alive; shift
+  while :; do
+    alive=()
+    for p in "${build_pids[@]}"; do kill -0 "$p" 2> /dev/null && alive+=("$p"); done
+    build_pids=("${alive[@]}")
+    [ "${#build_pids[@]}" -lt "$build_jobs" ] && break
+    wait -n 2> /dev/null || sleep 0.1
+  done
+  ( "$@" > "$out/$name.build.log" 2>&1 || echo "$name" >> "$out/build-failures" ) &
+  build_pids+=("$!")
+}
+build_wait() {
+  local p n
+  for p in "${build_pids[@]}"; do wait "$p" 2> /dev/null; done
+  build_pids=()
+  [ -f "$out/build-failures" ] || return 0
+  while read -r n; do fail "build $n: $(head -c 600 "$out/$n.build.log")"; done < "$out/build-failures"
+  rm -f "$out/build-failures"
+}
 t_build=$SECONDS
-build init gcc -O2 -Wall -Wextra -static "$here/init.c" -o "$stage/init"
+# The kernel's selftests, plain and linking the component, through their
+# cache (selftests-cached.sh), in the background while the programs below
+# build.
+st_pids=()
+for v in 6.12 7.3; do
+  s=$src612; [ $v = 7.3 ] && s=$src73
+  bash "$here/selftests-cached.sh" "$v" "$s" "$stage/st/$v" > "$out/selftests-$v.build.log" 2>&1 & st_pids+=("$!")
+  bash "$here/selftests-cached.sh" "$v-component" "$s" "$stage/st/$v-component" "$lib" > "$out/selftests-$v-component.build.log" 2>&1 & st_pids+=("$!")
+done
+build_async init gcc -O2 -Wall -Wextra -static "$here/init.c" -o "$stage/init"
 # posix_spawn in lifecycle.c runs /bin/true.
 printf 'int main (void) { return 0; }\n' > "$out/true.c"
-build true gcc -O2 -static "$out/true.c" -o "$bin/true"
-build no_rseq gcc -O2 -I"$root/tests/c" -static tests/c/no_rseq_launcher.c -o "$bin/no_rseq"
+build_async true gcc -O2 -static "$out/true.c" -o "$bin/true"
+build_async no_rseq gcc -O2 -I"$root/tests/c" -static tests/c/no_rseq_launcher.c -o "$bin/no_rseq"
 # host_test in every host.
 build hostlib gcc "${cflags[@]}" -fPIC -shared tests/c/hostlib.c -o "$stage/lib/x86_64-linux-gnu/libhostlib.so"
-build host-glibc-dynamic gcc "${cflags[@]}" -DWITH_HOSTLIB tests/c/host_test.c "$lib" \
+build_async host-glibc-dynamic gcc "${cflags[@]}" -DWITH_HOSTLIB tests/c/host_test.c "$lib" \
   -L"$stage/lib/x86_64-linux-gnu" -lhostlib -lpthread -o "$bin/host-glibc-dynamic"
-build host-glibc-static gcc "${cflags[@]}" -static tests/c/host_test.c "$lib" -lpthread -o "$bin/host-glibc-static"
-[ $have_musl = 1 ] && build host-musl-static musl-gcc "${cflags[@]}" -static tests/c/host_test.c "$lib" -o "$bin/host-musl-static"
+build_async host-glibc-static gcc "${cflags[@]}" -static tests/c/host_test.c "$lib" -lpthread -o "$bin/host-glibc-static"
+[ $have_musl = 1 ] && build_async host-musl-static musl-gcc "${cflags[@]}" -static tests/c/host_test.c "$lib" -o "$bin/host-musl-static"
 for mode in static static-pie; do
   pie=(); [ "$mode" = static-pie ] && pie=(-fpie)
-  build "host-standalone-$mode" gcc "${cflags[@]}" "${sacflags[@]}" "-$mode" "${pie[@]}" tests/c/host_test.c "$salib" -lgcc -o "$bin/host-standalone-$mode"
-  build "ctor_matrix-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" tests/standalone/ctor_matrix.c "$salib" -lgcc -o "$bin/ctor_matrix-$mode"
+  build_async "host-standalone-$mode" gcc "${cflags[@]}" "${sacflags[@]}" "-$mode" "${pie[@]}" tests/c/host_test.c "$salib" -lgcc -o "$bin/host-standalone-$mode"
+  build_async "ctor_matrix-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" tests/standalone/ctor_matrix.c "$salib" -lgcc -o "$bin/ctor_matrix-$mode"
   for align in 8 64 4096; do
-    build "tls$align-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" -DMAX_ALIGN=$align tests/standalone/tls.c "$salib" -lgcc -o "$bin/tls$align-$mode"
+    build_async "tls$align-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" -DMAX_ALIGN=$align tests/standalone/tls.c "$salib" -lgcc -o "$bin/tls$align-$mode"
   done
   for t in lifecycle storm reuse; do
-    build "$t-standalone-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" "tests/pthread-hooks/$t.c" "$salib" -lgcc -o "$bin/$t-standalone-$mode"
+    build_async "$t-standalone-$mode" gcc "${sacflags[@]}" "-$mode" "${pie[@]}" "tests/pthread-hooks/$t.c" "$salib" -lgcc -o "$bin/$t-standalone-$mode"
   done
 done
 for t in lifecycle storm reuse safety; do
-  build "$t-glibc-static" gcc "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -lpthread -o "$bin/$t-glibc-static"
-  [ $have_musl = 1 ] && build "$t-musl-static" musl-gcc "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -o "$bin/$t-musl-static"
+  build_async "$t-glibc-static" gcc "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -lpthread -o "$bin/$t-glibc-static"
+  [ $have_musl = 1 ] && build_async "$t-musl-static" musl-gcc "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -o "$bin/$t-musl-static"
 done
-build percpu-glibc-static gcc -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$root/headers" -I"$root/tests/c" -static \
+build_async percpu-glibc-static gcc -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$root/headers" -I"$root/tests/c" -static \
   tests/percpu/percpu_c_test.c "$lib" -lpthread -o "$bin/percpu-glibc-static"
-[ $have_musl = 1 ] && build percpu-musl-static musl-gcc -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$root/headers" -I"$root/tests/c" -static \
+[ $have_musl = 1 ] && build_async percpu-musl-static musl-gcc -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$root/headers" -I"$root/tests/c" -static \
   tests/percpu/percpu_c_test.c "$lib" -o "$bin/percpu-musl-static"
-build v2check-glibc-static gcc "${cflags[@]}" -static "$here/v2check.c" "$lib" -lpthread -o "$bin/v2check-glibc-static"
-[ $have_musl = 1 ] && build v2check-musl-static musl-gcc "${cflags[@]}" -static "$here/v2check.c" "$lib" -o "$bin/v2check-musl-static"
+build_async v2check-glibc-static gcc "${cflags[@]}" -static "$here/v2check.c" "$lib" -lpthread -o "$bin/v2check-glibc-static"
+[ $have_musl = 1 ] && build_async v2check-musl-static musl-gcc "${cflags[@]}" -static "$here/v2check.c" "$lib" -o "$bin/v2check-musl-static"
 # The per-CPU stress is the rseq-libc command, linked statically (glibc).
 if RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -q -p rseq-libc-cli \
      --target x86_64-unknown-linux-gnu --target-dir "$root/target/kernels-static" > "$out/cli.build.log" 2>&1; then
@@ -125,11 +161,12 @@ if RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -q -p rseq-li
 else
   fail "build the static rseq-libc command: $(tail -n 5 "$out/cli.build.log")"
 fi
-# The kernel's selftests, plain and linking the component.
-for v in 6.12 7.3; do
-  s=$src612; [ $v = 7.3 ] && s=$src73
-  build "selftests-$v" bash "$here/build-selftests.sh" "$s" "$stage/st/$v"
-  build "selftests-$v-component" bash "$here/build-selftests.sh" "$s" "$stage/st/$v-component" "$lib"
+build_wait
+i=0
+for n in 6.12 6.12-component 7.3 7.3-component; do
+  wait "${st_pids[$i]}" || fail "build selftests-$n: $(tail -c 600 "$out/selftests-$n.build.log")"
+  echo "selftests-$n: $(tail -n 1 "$out/selftests-$n.build.log")"
+  i=$((i + 1))
 done
 # The patched glibc 2.36 (built and cached by tests/glibc-patched/run.sh,
 # which the test command runs before this): the host test linked against
@@ -346,6 +383,19 @@ echo "run_param_test.sh matrices: 6.12 $(printf '%s\n' "${param_calls[@]}" | gre
 # ---- judging ---------------------------------------------------------------
 declare -A CELL_P CELL_F
 KCOLS=()
+# What a failing program said, for the FAIL line: every FAIL line first (a
+# stress log's PASS lines all mention "aborts", so a grep for error words
+# would fill its quota with them and cut the failing mode off), each trimmed
+# to 200 characters; then the summary; error or panic lines only when there
+# is no FAIL line (a crash before any verdict).
+fail_excerpt() { # logfile
+  local fails summary errors
+  fails=$(grep -E '^[[:space:]]*FAIL' "$1" | sed -E 's/^[[:space:]]+//' | cut -c1-200 | paste -sd'|' -)
+  summary=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1 | cut -c1-120)
+  [ -z "$fails" ] &&
+    errors=$(grep -v -E '^[[:space:]]*PASS' "$1" | grep -m 3 -E 'rror|panick|abort|Oops|BUG' | cut -c1-200 | paste -sd'|' -)
+  printf '%s' "${fails:+$fails | }${errors:+$errors | }${summary:-no summary line}"
+}
 judge() { # kernel-label name rc logfile v2(0/1)
   local k=$1 name=$2 rc=$3 log=$4 v2=$5 ok=0 why=""
   case ${J_JUDGE[$name]} in
@@ -373,9 +423,36 @@ judge() { # kernel-label name rc logfile v2(0/1)
     passed=$((passed + 1))
   else
     CELL_F[$key]=$(( ${CELL_F[$key]:-0} + 1 ))
-    fail "$k: $name (${J_SUITE[$name]}, ${J_HOST[$name]}): rc=$rc: $(grep -m 5 -E 'FAIL|passed|rror|abort' "$log" | tr '\n' ' ' | head -c 400) (log: $log)"
+    fail "$k: $name (${J_SUITE[$name]}, ${J_HOST[$name]}): rc=$rc: $(fail_excerpt "$log") (log: $log)"
   fi
 }
+
+# ---- the guests' plans and initramfs images ---------------------------------
+# Every kernel's plan and image first: the guests then run in the
+# background, KERNEL_GUEST_JOBS at a time.
+guest_list=() # "kernel index v2 release vmlinuz" per guest to boot
+idx=0
+for k in $kernels; do
+  vmlinuz=$(awk -v k="$k" '$1 == "kernel" && $2 == k {print $4}' "$out/fetch.txt")
+  rel=$(awk -v k="$k" '$1 == "kernel" && $2 == k {print $3}' "$out/fetch.txt")
+  [ -f "$vmlinuz" ] || { fail "kernel $k: no vmlinuz"; continue; }
+  idx=$((idx + 1))
+  v2=0; case " $v2_kernels " in *" $k "*) v2=1 ;; esac
+  cur_v2=$v2
+  : > "$plan"
+  cur_kernel=$k
+  project_plan
+  # The selftests of 6.12 and 7.3 assert node_id and mm_cid (Linux 6.3+):
+  # not meaningful on older kernels.
+  case " $selftest_kernels " in
+    *" $k "*) selftest_plan 6.12 "$idx" "$sample"; selftest_plan 7.3 "$idx" "$sample" ;;
+    *) skip "kernel $k: the kernel's 6.12 and 7.3 rseq selftests need node_id and mm_cid (Linux 6.3+)" ;;
+  esac
+  cp "$plan" "$out/plan-$k"
+  rm -f "$out/console-$k.log" "$out/guest-secs-$k"
+  (cd "$stage" && find . | cpio -o -H newc --quiet) > "$out/initramfs-$k.cpio"
+  guest_list+=("$k $v2 $rel $vmlinuz")
+done
 
 # ---- this machine's kernel: the selftests ----------------------------------
 hk="host $(uname -r | cut -d- -f1)"
@@ -405,57 +482,64 @@ run_host_entry() { # plan line
 }
 # On this kernel: every selftest entry of the plan, with run_param_test.sh's
 # matrices sampled every $host_sample-th invocation (the whole of each takes
-# over 10 minutes here).
+# over 10 minutes here). Its own plan file: the guests' are in their images.
 host_sample=${HOST_PARAM_SAMPLE:-16}
+host_plan=$out/plan-host
 : > "$plan"
 selftest_plan 6.12 0 "$host_sample"
 selftest_plan 7.3 0 "$host_sample"
-host_entries=$(grep -c . "$plan")
-[ "${KERNEL_HOST_SELFTESTS:-1}" = 1 ] && while read -r l; do run_host_entry "$l"; done < "$plan"
+mv "$plan" "$host_plan"
+host_entries=$(grep -c . "$host_plan")
+[ "${KERNEL_HOST_SELFTESTS:-1}" = 1 ] && while read -r l; do run_host_entry "$l"; done < "$host_plan"
 echo "this kernel's selftests: $host_entries programs, $((SECONDS - t_host)) s"
 
-# ---- the guests ------------------------------------------------------------
+# ---- the guests, in the background -------------------------------------------
 # Single-threaded TCG: with one host thread per vCPU (qemu's default), the
 # 7.x kernels' int3-based text patching sometimes hit a stale translation
 # (an "Oops: int3" at boot, or in sched_clock_cpu under param_test's yield
 # injection): 1 boot in 8 with -smp 4, and the mm_cid memcpy tests with -y
 # reproducibly; with thread=single, 0 in 8 boots and those tests pass.
+# A single-threaded TCG guest keeps one host core busy: KERNEL_GUEST_JOBS
+# guests (2: this machine's core count) run at once. Each program's time
+# limit inside a guest, and the guest's own, are several times what it needs
+# alone, so a guest slowed by its neighbours is not reported as failing.
+# This machine's selftests run before, alone: the basic_percpu_ops tests
+# spin 200 threads on a spin lock and slow down past their limit when
+# their holders are preempted by guests (seen: 120 s instead of 20 s).
 qemu_log() { # kernel vmlinuz log
   timeout -s KILL "$guest_timeout" qemu-system-x86_64 -accel tcg,thread=single -cpu max,la57=off -smp 2 -m 1024 \
     -nographic -no-reboot -kernel "$2" -initrd "$out/initramfs-$1.cpio" \
     -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init" < /dev/null 2>&1 | tr -d '\r' > "$3"
 }
 guest_timeout=${KERNEL_GUEST_TIMEOUT:-420}
-idx=0
-for k in $kernels; do
-  vmlinuz=$(awk -v k="$k" '$1 == "kernel" && $2 == k {print $4}' "$out/fetch.txt")
-  rel=$(awk -v k="$k" '$1 == "kernel" && $2 == k {print $3}' "$out/fetch.txt")
-  [ -f "$vmlinuz" ] || { fail "kernel $k: no vmlinuz"; continue; }
-  idx=$((idx + 1))
+guest_jobs=${KERNEL_GUEST_JOBS:-2}
+t_guests=$SECONDS
+(
+  running=0
+  for g in "${guest_list[@]}"; do
+    read -r k _ _ vmlinuz <<< "$g"
+    if [ "$running" -ge "$guest_jobs" ]; then wait -n; running=$((running - 1)); fi
+    (t=$SECONDS; qemu_log "$k" "$vmlinuz" "$out/console-$k.log"; echo $((SECONDS - t)) > "$out/guest-secs-$k") &
+    running=$((running + 1))
+  done
+  wait
+) &
+guests_pid=$!
+
+# ---- the guests' results -----------------------------------------------------
+wait "$guests_pid"
+echo "the guests: ${#guest_list[@]} kernels, $guest_jobs at a time, $((SECONDS - t_guests)) s"
+for g in "${guest_list[@]}"; do
+  read -r k v2 rel _ <<< "$g"
   kl="$k"; KCOLS+=("$kl")
-  v2=0; case " $v2_kernels " in *" $k "*) v2=1 ;; esac
-  cur_v2=$v2
-  J_SUITE=(); J_HOST=(); J_JUDGE=()
-  : > "$plan"
-  cur_kernel=$k
-  project_plan
-  # The selftests of 6.12 and 7.3 assert node_id and mm_cid (Linux 6.3+):
-  # not meaningful on older kernels.
-  case " $selftest_kernels " in
-    *" $k "*) selftest_plan 6.12 "$idx" "$sample"; selftest_plan 7.3 "$idx" "$sample" ;;
-    *) skip "kernel $k: the kernel's 6.12 and 7.3 rseq selftests need node_id and mm_cid (Linux 6.3+)" ;;
-  esac
-  (cd "$stage" && find . | cpio -o -H newc --quiet) > "$out/initramfs-$k.cpio"
   logs=$out/logs/$k; rm -rf "$logs"; mkdir -p "$logs"
-  t_k=$SECONDS
-  qemu_log "$k" "$vmlinuz" "$out/console-$k.log"
   # Split the console into one log per program.
   awk -v dir="$logs" '
     /^@@BEGIN / { name = $2; file = dir "/" name ".log"; printf "" > file; next }
     /^@@END / { split($3, a, "="); print a[2] > (dir "/" $2 ".rc"); close(file); name = ""; next }
     name != "" { print >> file }' "$out/console-$k.log"
   header=$(grep -m 1 '^@@KERNEL' "$out/console-$k.log")
-  echo "== kernel $k ($rel): ${header#@@KERNEL } booted and ran $(grep -c . "$plan") programs in $((SECONDS - t_k)) s"
+  echo "== kernel $k ($rel): ${header#@@KERNEL } booted and ran $(grep -c . "$out/plan-$k") programs in $(cat "$out/guest-secs-$k" 2> /dev/null || echo '?') s"
   grep -q '^@@DONE' "$out/console-$k.log" ||
     fail "kernel $k: the guest did not finish (timeout ${guest_timeout}s or crash): $(grep -E 'panic|BUG|Oops|double fault' "$out/console-$k.log" | head -n 3 | tr '\n' ' ') (log: $out/console-$k.log)"
   while read -r l; do
@@ -465,7 +549,7 @@ for k in $kernels; do
     else
       judge "$kl" "$name" "not-run" /dev/null "$v2"
     fi
-  done < "$plan"
+  done < "$out/plan-$k"
 done
 
 # ---- the table -------------------------------------------------------------

@@ -7,19 +7,22 @@
 # and back under the per-CPU stress) and slice.sh (the time-slice
 # extension on a 7.3 kernel built with it, which build-kernel.sh builds and
 # caches on the first run, and its no-op fallback on Debian's kernels) and
-# numa.sh (the NUMA lock in two-node guests).
+# numa.sh (the NUMA lock in two-node guests; hotplug.sh and numa.sh run
+# beside slice.sh).
 #
-# Sized for the test command's budget on a busy 2-core machine: every
-# project suite runs in every kernel; of run_param_test.sh's matrices
-# (2,000+ invocations per tree) each guest runs every 48th invocation and
-# this machine every 32nd, from offsets that differ per kernel; the
-# selftests' basic_percpu_ops tests (200 spinning threads, 20 s each) run
-# from the 7.3 tree only, linked with the component and under the patched
-# glibc; the hooks' storm starts 800 threads instead of 1500. The fuller
-# sampling is `bash tests/kernels/matrix.sh` (its defaults: every 24th in
-# guests, every 16th here, both trees, every host; docs/kernels.md, "Kernel
-# generations"). Any knob set in the
-# environment wins. RSEQ_LIBC_SKIP_KERNELS=1 skips the step (SKIP).
+# Sized for the test command's budget on a busy 2-core machine
+# (docs/testing-budget.md): every kernel boots, and every project suite runs
+# in every kernel and host; matrix.sh runs this machine's selftests first,
+# then boots two guests at a time; of run_param_test.sh's matrices (1,184 and 2,048
+# invocations) each guest runs every 96th invocation and this machine every
+# 64th, from offsets that differ per kernel; the selftests' basic_percpu_ops
+# tests (200 spinning threads, 20 s each) run from the 7.3 tree only, linked
+# with the component and under the patched glibc; the hooks' storm starts
+# 800 threads instead of 1500. The fuller sampling is `bash
+# tests/kernels/matrix.sh` (its defaults: every 24th in guests, every 16th
+# here, both trees, every host), the whole matrices `LONG_TESTS=param bash
+# scripts/long-tests.sh`. Any knob set in the environment wins.
+# RSEQ_LIBC_SKIP_KERNELS=1 skips the step (SKIP).
 # Ends with "N passed, N failed, N skipped" over all scripts.
 set -u
 cd "$(dirname "$0")/../.."
@@ -28,8 +31,8 @@ if [ "${RSEQ_LIBC_SKIP_KERNELS:-0}" = 1 ]; then
   echo "kernels: 0 passed, 0 failed, 1 skipped"
   exit 0
 fi
-export KERNEL_PARAM_SAMPLE=${KERNEL_PARAM_SAMPLE:-48}
-export HOST_PARAM_SAMPLE=${HOST_PARAM_SAMPLE:-32}
+export KERNEL_PARAM_SAMPLE=${KERNEL_PARAM_SAMPLE:-96}
+export HOST_PARAM_SAMPLE=${HOST_PARAM_SAMPLE:-64}
 export HOST_PERCPU_OPS_TREES=${HOST_PERCPU_OPS_TREES:-7.3}
 export HOST_PERCPU_OPS_HOSTS=${HOST_PERCPU_OPS_HOSTS:-comp pglibc}
 # 1500 threads per storm by default: 20 s a storm under TCG on a busy host.
@@ -39,30 +42,52 @@ export STORM_THREADS=${STORM_THREADS:-800}
 export KERNEL_GUEST_TIMEOUT=${KERNEL_GUEST_TIMEOUT:-1200}
 
 passed=0 failed=0 skipped=0
-run() { # script
-  local log status line p f s
-  log=$(mktemp)
-  echo "== $1"
-  bash "$1" 2>&1 | tee "$log"
-  status=${PIPESTATUS[0]}
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-  rm -f "$log"
+count() { # script log status: adds the script's summary line to the totals
+  local line p f s
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)
   if [ -z "$line" ]; then
-    echo "FAIL $1: no 'N passed, N failed' line (exit $status)"; failed=$((failed + 1)); return
+    echo "FAIL $1: no 'N passed, N failed' line (exit $3)"; failed=$((failed + 1)); return
   fi
   p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<< "$line")
   f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<< "$line")
   s=$(grep -oE '[0-9]+ skipped' <<< "$line" | grep -oE '[0-9]+' || echo 0)
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
-    echo "FAIL $1: exit $status"; failed=$((failed + 1))
+  if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "FAIL $1: exit $3"; failed=$((failed + 1))
   fi
+}
+run() { # script: its output as it runs
+  local log status
+  log=$(mktemp)
+  echo "== $1"
+  bash "$1" 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  count "$1" "$log" "$status"
+  rm -f "$log"
 }
 start=$SECONDS
 run tests/kernels/matrix.sh
-run tests/kernels/hotplug.sh
+# Each of the other scripts boots one guest at a time (one host core each):
+# hotplug.sh then numa.sh run beside slice.sh, so two guests run at once as
+# in matrix.sh; their output follows slice.sh's.
+t=$SECONDS
+side=$(mktemp -d)
+(
+  for script in hotplug numa; do
+    bash "tests/kernels/$script.sh" > "$side/$script.log" 2>&1
+    echo $? > "$side/$script.status"
+  done
+) &
+side_pid=$!
 run tests/kernels/slice.sh
-run tests/kernels/numa.sh
+wait "$side_pid"
+for script in hotplug numa; do
+  echo "== tests/kernels/$script.sh (ran beside slice.sh)"
+  cat "$side/$script.log"
+  count "tests/kernels/$script.sh" "$side/$script.log" "$(cat "$side/$script.status" 2> /dev/null || echo 1)"
+done
+rm -rf "$side"
+echo "kernels: hotplug.sh, slice.sh and numa.sh $((SECONDS - t)) s"
 echo "kernels: all scripts $((SECONDS - start)) s"
 echo "kernels: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
