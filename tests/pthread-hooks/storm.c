@@ -1,7 +1,9 @@
 /* Signal storm: one thread sends SIGUSR1 to the process as fast as it can
-   (at most STORM_SIGNALS signals and STORM_SECONDS seconds) while
-   STORM_THREADS threads (joinable and detached mixed, in waves of 64)
-   start and exit.  The handler checks that it runs on a registered area
+   (at most STORM_SIGNALS signals and STORM_SECONDS seconds: a bound on the
+   storm, never a pass/fail condition) while STORM_THREADS threads
+   (joinable and detached mixed, in waves of 64) start and exit; every
+   thread is created however slow the machine (a hang is the harness's
+   timeout).  The handler checks that it runs on a registered area
    with the right cpu_id and bumps a per-CPU counter through the component;
    every thread bumps another.  Counters must be exact, nothing may crash.  */
 #include "hooks_common.h"
@@ -47,11 +49,13 @@ sender (void *arg)
 {
   (void) arg;
   pid_t pid = getpid ();
-  while (!atomic_load (&stop) && sent < max_signals && now () < deadline)
+  /* At least one signal, then until stopped or a bound is reached.  */
+  do
     {
       kill (pid, SIGUSR1);
       sent++;
     }
+  while (!atomic_load (&stop) && sent < max_signals && now () < deadline);
   return NULL;
 }
 
@@ -73,7 +77,7 @@ main (void)
   pthread_attr_init (&detached);
   pthread_attr_setdetachstate (&detached, PTHREAD_CREATE_DETACHED);
   long created = 0, failed = 0;
-  for (int base = 0; base < nthreads && now () < deadline; base += 64)
+  for (int base = 0; base < nthreads; base += 64)
     {
       pthread_t t[64];
       int joinable[64];
@@ -96,14 +100,15 @@ main (void)
         if (joinable[i])
           pthread_join (t[i], NULL);
     }
-  while (atomic_load (&threads_done) < created && now () < deadline + 10)
+  /* The detached ones: no time limit (a slow machine is not a failure).  */
+  while (atomic_load (&threads_done) < created)
     usleep (1000);
   atomic_store (&stop, 1);
   pthread_join (snd, NULL);
   /* Let pending signals land before counting.  */
   usleep (10000);
   long runs = atomic_load (&handler_runs);
-  CHECK (created == nthreads && failed == 0, "created %ld of %d (%ld failed; time limit?)",
+  CHECK (created == nthreads && failed == 0, "created %ld of %d (%ld failed)",
          created, nthreads, failed);
   CHECK (atomic_load (&threads_done) == created && percpu_sum (worked) == created,
          "threads done %ld, per-CPU sum %ld, created %ld", atomic_load (&threads_done),
