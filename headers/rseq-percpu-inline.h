@@ -188,7 +188,7 @@ rseq_percpu_inline_refresh_ (int mode, int *err)
    stand-in and on an unregistered area), an mm_cid object when A's cpu_id
    is not negative.  */
 #define RSEQ_PERCPU_INLINE_OBJECT_OK(off, a) \
-  ((off) == 4 || RSEQ_PERCPU_INLINE_HAS_AREA (a))
+  (RSEQ_PERCPU_INLINE_LIKELY ((off) == 4) || RSEQ_PERCPU_INLINE_HAS_AREA (a))
 #define RSEQ_PERCPU_INLINE_HANDLE_OK(p) \
   ((p) != NULL && ((uintptr_t) (p) & (RSEQ_PERCPU_ALIGN - 1)) == 0)
 
@@ -506,14 +506,33 @@ rseq_percpu_inline_counter_inc (void *counter)
    -EFAULT elsewhere), so map it at the same address in every process, as
    <rseq-percpu.h> requires.  */
 
+/* The alloc's slow path: the call, into the inline function's local OBJ
+   (see rseq_percpu_inline_pool_alloc).  */
+static RSEQ_PERCPU_INLINE_SLOW int
+rseq_percpu_inline_pool_alloc_slow_ (void *pool, void **obj, const uint32_t *a)
+{
+  if (RSEQ_PERCPU_INLINE_UNLIKELY (a == rseq_percpu_inline_no_area_))
+    rseq_percpu_inline_first_lookup_ ();
+  return rseq_percpu_pool_alloc (pool, obj);
+}
+
 static inline int
 rseq_percpu_inline_pool_alloc (void *pool, void **out)
 {
   char *p = (char *) pool;
   const uint32_t *a = rseq_percpu_inline_area_;
   unsigned off;
+  void *obj; /* written by the slow path's call when it is read */
+  int r;
+  /* As the call (which checks OUT first).  OUT is only written here,
+     never handed to a call: the slow path writes a local of this function
+     instead, so a caller's object pointer whose address is OUT stays in a
+     register (handed to a call, it would be stored to the stack and
+     reloaded on every alloc, and the free that follows would wait for
+     the reload).  */
+  if (!RSEQ_PERCPU_INLINE_WORD_OK (out))
+    return -EINVAL;
   if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_HANDLE_OK (p)
-                                 && RSEQ_PERCPU_INLINE_WORD_OK (out)
                                  && (off = (unsigned char) p[RSEQ_PERCPU_INLINE_MODE],
                                      RSEQ_PERCPU_INLINE_OBJECT_OK (off, a))))
     {
@@ -522,7 +541,7 @@ rseq_percpu_inline_pool_alloc (void *pool, void **out)
       if (RSEQ_PERCPU_INLINE_LIKELY (i < RSEQ_PERCPU_INLINE_SLOTS))
         {
           uintptr_t node;
-          int r = rseq_percpu_arch_pool_pop
+          r = rseq_percpu_arch_pool_pop
             ((void *) a, off, i,
              (uintptr_t *) (p + (size_t) i * RSEQ_PERCPU_INLINE_STRIDE),
              &node);
@@ -535,9 +554,12 @@ rseq_percpu_inline_pool_alloc (void *pool, void **out)
             RSEQ_PERCPU_INLINE_ON_ABORT ();
         }
     }
-  if (RSEQ_PERCPU_INLINE_UNLIKELY (a == rseq_percpu_inline_no_area_))
-    rseq_percpu_inline_first_lookup_ ();
-  return rseq_percpu_pool_alloc (pool, out);
+  r = rseq_percpu_inline_pool_alloc_slow_ (pool, &obj, a);
+  /* What the call writes: the object, or NULL on -ENOMEM; *OUT is left
+     as it was on a bad handle's -EINVAL.  */
+  if (r == 0 || r == -ENOMEM)
+    *out = obj;
+  return r;
 }
 
 static inline int

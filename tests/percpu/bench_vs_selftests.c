@@ -522,11 +522,58 @@ BOTH (our_mc_call)
    slower than the plain code they stand for.  */
 #define FLOOR_BASE_ADDRESSED(p) __asm__ ("" : "+r" (p))
 
-/* Floors: no rseq, so not safe against preemption or migration: the
-   thread's cpu_id loaded from its area, then the same data operation with
-   plain loads and stores.  */
+/* Floors (run I): the same algorithm's memory work as our fast path,
+   without restartable-sequence protection (no descriptor store, no
+   in-section index check, no abort exit), so not safe against preemption
+   or migration.  They read the index as our inline path does: the
+   thread's area pointer from the header's initial-exec TLS cache
+   (rseq_percpu_inline_area_, one %fs load), the object's mode byte (the
+   index field's offset), the field with a plain load; then the object's
+   bound check (an index beyond the slots goes to the fallback slot, as
+   ours does), and the data operation on the slot of an object of the
+   library's layout (initialized by the library), addressed through one
+   register.  */
+static unsigned char floor_counter[RSEQ_PERCPU_INLINE_COUNTER_SIZE]
+  __attribute__ ((aligned (64)));
+static unsigned char floor_pool[RSEQ_PERCPU_INLINE_POOL_SIZE]
+  __attribute__ ((aligned (64)));
+static uint64_t floor_pool_objects[16 * W] __attribute__ ((aligned (64)));
+static uint64_t floor_fallback_hits;
+
+/* The index as our path reads it, without rseq: the cached area, the
+   object's mode byte, the field.  */
+static ALWAYS uint32_t
+floor_index (const unsigned char *object, size_t mode_offset)
+{
+  const uint32_t *a = rseq_percpu_inline_area_;
+  unsigned off = *(const volatile unsigned char *) (object + mode_offset);
+  return *(const volatile uint32_t *) RSEQ_PERCPU_INLINE_FIELD (a, off);
+}
+
 static NOINLINE void
 counter_floor (long n)
+{
+  for (long i = 0; i < n; i++)
+    {
+      uint32_t c = floor_index (floor_counter, RSEQ_PERCPU_INLINE_MODE);
+      if (__builtin_expect (c < RSEQ_PERCPU_INLINE_SLOTS, 1))
+        {
+          uint64_t *p = (uint64_t *) (floor_counter + (size_t) c * RSEQ_PERCPU_INLINE_STRIDE);
+          FLOOR_BASE_ADDRESSED (p);
+          *p += 1;
+          __asm__ volatile ("" : : : "memory");
+        }
+      else
+        floor_fallback_hits++;
+    }
+}
+
+/* The floors of run H: the CPU number through a pointer to the area's
+   cpu_id kept in a register (no TLS load, no mode byte), masked instead
+   of bound-checked; the pool's without the depth bookkeeping.  Kept
+   (rows counter_floor_h, pool_floor_h) and printed beside run I's.  */
+static NOINLINE void
+counter_floor_h (long n)
 {
   for (long i = 0; i < n; i++)
     {
@@ -564,8 +611,59 @@ pool_call (long n)
     }
 }
 
+/* The pool's: alloc pops the CPU's list (next pointer in the object's
+   first word), free pushes the object back with our pool's depth
+   bookkeeping (the list's length from its head down in the object's
+   second word, read from the head outside the section in ours too,
+   compared with the pool's per-CPU limit: a full list sends the object
+   to the global list).  Lacks what rseq needs: the descriptor stores, the
+   in-section index compares, the reclaim guard loads (which exist for
+   rseq_percpu_pool_reclaim's membarrier protocol) and the outcome tests.  */
 static NOINLINE void
 pool_floor (long n)
+{
+  for (long i = 0; i < n; i++)
+    {
+      uint32_t c = floor_index (floor_pool, RSEQ_PERCPU_INLINE_MODE);
+      if (__builtin_expect (c >= RSEQ_PERCPU_INLINE_SLOTS, 0))
+        {
+          floor_fallback_hits++;
+          continue;
+        }
+      uintptr_t *h = (uintptr_t *) (floor_pool + (size_t) c * RSEQ_PERCPU_INLINE_STRIDE);
+      FLOOR_BASE_ADDRESSED (h);
+      uintptr_t *o = (uintptr_t *) *(volatile uintptr_t *) h;
+      if (__builtin_expect (o == NULL, 0))
+        {
+          floor_fallback_hits++;
+          continue;
+        }
+      *(volatile uintptr_t *) h = *(volatile uintptr_t *) o;
+      __asm__ volatile ("" : : "r" (o) : "memory");
+      c = floor_index (floor_pool, RSEQ_PERCPU_INLINE_MODE);
+      if (__builtin_expect (c >= RSEQ_PERCPU_INLINE_SLOTS, 0))
+        {
+          floor_fallback_hits++;
+          continue;
+        }
+      h = (uintptr_t *) (floor_pool + (size_t) c * RSEQ_PERCPU_INLINE_STRIDE);
+      FLOOR_BASE_ADDRESSED (h);
+      uintptr_t head = *(volatile uintptr_t *) h;
+      uintptr_t depth = head ? ((volatile uintptr_t *) head)[1] : 0;
+      if (__builtin_expect
+            (depth < *(const volatile size_t *) (floor_pool + RSEQ_PERCPU_INLINE_POOL_LIMIT), 1))
+        {
+          ((volatile uintptr_t *) o)[0] = head;
+          ((volatile uintptr_t *) o)[1] = depth + 1;
+          *(volatile uintptr_t *) h = (uintptr_t) o;
+        }
+      else
+        floor_fallback_hits++;
+    }
+}
+
+static NOINLINE void
+pool_floor_h (long n)
 {
   for (long i = 0; i < n; i++)
     {
@@ -805,6 +903,7 @@ static struct row rows[] = {
   ROW (st_mc_cpu), ROW (our_mc_inline_cpu), ROW (our_mc_call_cpu),
   ROW (st_mc_mm), ROW (our_mc_inline_mm), ROW (our_mc_call_mm),
   ROW (counter_floor), ROW (pool_inline), ROW (pool_call), ROW (pool_floor),
+  ROW (counter_floor_h), ROW (pool_floor_h),
   ROW (counter_floor_indexed), ROW (pool_floor_indexed),
   ROWT (ring_inline), ROWT (ring_call), ROWT (ring_floor),
   ROW (getcpu_atomic), ROW (shared_atomic), ROW (empty_loop),
@@ -1025,6 +1124,21 @@ main (int argc, char **argv)
       o[0] = *h;
       *h = (uintptr_t) o;
     }
+  /* The run I floors' objects: the library's layout, cpu_id mode; the
+     pool floor's list on this CPU's slot built by hand (16 objects, each
+     holding the list's depth from it down, as the library's free does),
+     the library never touching it; the header's TLS area cache filled.  */
+  rseq_percpu_counter_init (floor_counter, sizeof floor_counter, RSEQ_PERCPU_CPU_ID);
+  rseq_percpu_pool_init (floor_pool, sizeof floor_pool, RSEQ_PERCPU_CPU_ID, 64, 256);
+  (void) rseq_percpu_inline_current_index (RSEQ_PERCPU_CPU_ID);
+  for (int k = 0; k < 16; k++)
+    {
+      uintptr_t *o = (uintptr_t *) &floor_pool_objects[k * W];
+      uintptr_t *h = (uintptr_t *) (floor_pool + (size_t) *cpu_id_field * RSEQ_PERCPU_INLINE_STRIDE);
+      o[0] = *h;
+      o[1] = (uintptr_t) k + 1;
+      *h = (uintptr_t) o;
+    }
   {
     void *o;
     rseq_percpu_pool_alloc (pool, &o);
@@ -1107,5 +1221,10 @@ main (int argc, char **argv)
           (unsigned long) our_ix, (unsigned long) c0, (unsigned long) c1,
           (unsigned long) want);
   printf ("check retries %ld\n", retries);
+  /* The floors measured their fast path only (none took its fallback).  */
+  printf ("check floors %s (fallback taken %lu times)\n",
+          floor_fallback_hits == 0 ? "fast-path-only" : "WRONG",
+          (unsigned long) floor_fallback_hits);
+  ok = ok && floor_fallback_hits == 0;
   return ok ? 0 : 1;
 }

@@ -26,3 +26,26 @@ pool_free_one (void *pool, void *obj)
 {
   return rseq_percpu_inline_pool_free (pool, obj);
 }
+
+/* Alloc and free in a loop, the object used in between (the benchmark's
+   pool row, as a user writes it): run.sh checks (loop_path.py) that one
+   iteration's committing path touches no stack slot, i.e. the object
+   pointer whose address the alloc takes stays in a register (the alloc's
+   slow path must not take that address: handed to a call it escapes,
+   and gcc stores and reloads it around every alloc).  */
+static unsigned char pool_object[RSEQ_PERCPU_INLINE_POOL_SIZE]
+  __attribute__ ((aligned (64)));
+
+void
+pool_cycle (long n)
+{
+  for (long k = 0; k < n; k++)
+    {
+      void *o;
+      if (rseq_percpu_inline_pool_alloc (pool_object, &o) == 0)
+        {
+          __asm__ volatile ("" : : "r" (o) : "memory");
+          rseq_percpu_inline_pool_free (pool_object, o);
+        }
+    }
+}

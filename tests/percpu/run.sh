@@ -182,6 +182,16 @@ else
     else
       fail "head loads, inline C with $cc: $(grep -m 2 -E 'FAIL|error' "$o.log" | cut -c 1-300 | tr '\n' ' ')"
     fi
+    # The same object's pool_cycle (alloc, use, free in a loop): one
+    # iteration's committing path (loop_path.py) touches no stack slot,
+    # i.e. the object pointer the alloc writes through OUT stays in a
+    # register (the alloc's slow path must not take that address).
+    if [ -f "$o.dis" ] && python3 tests/percpu/loop_path.py --functions "$o.dis" -v pool_cycle \
+         > "$o.cycle" 2>&1 && grep -q '^pool_cycle [0-9]' "$o.cycle" && ! grep -q '(%rsp)' "$o.cycle"; then
+      pass "pool alloc + free, inline C with $cc -O2: the object stays in a register ($(grep '^pool_cycle' "$o.cycle"))"
+    else
+      fail "pool alloc + free, inline C with $cc: stack traffic on the committing path: $(grep -m 2 '(%rsp)\|Error' "$o.cycle" 2>/dev/null | tr '\n' ' ')"
+    fi
   done
 fi
 
