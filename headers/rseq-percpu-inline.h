@@ -536,23 +536,17 @@ rseq_percpu_inline_pool_alloc (void *pool, void **out)
                                  && (off = (unsigned char) p[RSEQ_PERCPU_INLINE_MODE],
                                      RSEQ_PERCPU_INLINE_OBJECT_OK (off, a))))
     {
-      const uint32_t *field = RSEQ_PERCPU_INLINE_FIELD (a, off);
-      uint32_t i = *(const volatile uint32_t *) field;
-      if (RSEQ_PERCPU_INLINE_LIKELY (i < RSEQ_PERCPU_INLINE_SLOTS))
+      /* The index is read, bound-checked and its slot found inside the
+         section (the counter's form).  */
+      uintptr_t node;
+      r = rseq_percpu_arch_pool_pop_current ((void *) a, off, p, &node);
+      if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
         {
-          uintptr_t node;
-          r = rseq_percpu_arch_pool_pop
-            ((void *) a, off, i,
-             (uintptr_t *) (p + (size_t) i * RSEQ_PERCPU_INLINE_STRIDE),
-             &node);
-          if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
-            {
-              *out = (void *) node;
-              return 0;
-            }
-          if (r == RSEQ_PERCPU_ABORTED)
-            RSEQ_PERCPU_INLINE_ON_ABORT ();
+          *out = (void *) node;
+          return 0;
         }
+      if (r == RSEQ_PERCPU_ABORTED)
+        RSEQ_PERCPU_INLINE_ON_ABORT ();
     }
   r = rseq_percpu_inline_pool_alloc_slow_ (pool, &obj, a);
   /* What the call writes: the object, or NULL on -ENOMEM; *OUT is left
@@ -573,32 +567,17 @@ rseq_percpu_inline_pool_free (void *pool, void *obj)
                                  && (off = (unsigned char) p[RSEQ_PERCPU_INLINE_MODE],
                                      RSEQ_PERCPU_INLINE_OBJECT_OK (off, a))))
     {
-      const uint32_t *field = RSEQ_PERCPU_INLINE_FIELD (a, off);
-      uint32_t i = *(const volatile uint32_t *) field;
-      if (RSEQ_PERCPU_INLINE_LIKELY (i < RSEQ_PERCPU_INLINE_SLOTS))
-        {
-          uintptr_t *word
-            = (uintptr_t *) (p + (size_t) i * RSEQ_PERCPU_INLINE_STRIDE);
-          /* Through the register the section commits through (see the
-             arch header).  */
-          uintptr_t head = rseq_percpu_arch_load_word_unindexed (word);
-          /* The list's length from its head down (second word of a free
-             object): a bound, read outside the section, as the library.  */
-          uintptr_t depth = head ? ((volatile uintptr_t *) head)[1] : 0;
-          if (RSEQ_PERCPU_INLINE_LIKELY
-                (depth < *(const size_t *) (p + RSEQ_PERCPU_INLINE_POOL_LIMIT)))
-            {
-              int r;
-              ((volatile uintptr_t *) obj)[0] = head;
-              ((volatile uintptr_t *) obj)[1] = depth + 1;
-              r = rseq_percpu_arch_pool_push ((void *) a, off, i, word,
-                                              head, (uintptr_t) obj);
-              if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
-                return 0;
-              if (r == RSEQ_PERCPU_ABORTED)
-                RSEQ_PERCPU_INLINE_ON_ABORT ();
-            }
-        }
+      /* Index, head and the list's depth (second word of a free object:
+         the list's length from it down, bounded by the pool's per-CPU
+         limit) are read inside the section; a full list is its
+         compare-failed exit, and the call puts OBJ on the global list.  */
+      int r = rseq_percpu_arch_pool_push_current
+        ((void *) a, off, p, *(const size_t *) (p + RSEQ_PERCPU_INLINE_POOL_LIMIT),
+         (uintptr_t *) obj);
+      if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
+        return 0;
+      if (r == RSEQ_PERCPU_ABORTED)
+        RSEQ_PERCPU_INLINE_ON_ABORT ();
     }
   if (RSEQ_PERCPU_INLINE_UNLIKELY (a == rseq_percpu_inline_no_area_))
     rseq_percpu_inline_first_lookup_ ();

@@ -49,8 +49,8 @@
      RSEQ_PERCPU_INLINE_INJECT_ASM(n)  asm text inside every section:
        n = 1 right after start_ip, n = 2 just before the commit;
        numeric labels from 100 up are the hook's; it must leave every
-       operand, %r11 (the asm goto sequences' scratch) and %xmm15 (the
-       copy16_32 write's) alone;
+       operand, %r11 (the asm goto sequences' scratch), %r9 and %r10 (the
+       inline pool push's) and %xmm15 (the copy16_32 write's) alone;
      RSEQ_PERCPU_INLINE_INJECT_INPUT   more input operands, each ", [x] ..."
      RSEQ_PERCPU_INLINE_INJECT_CLOBBER more clobbers, each ", \"reg\"".  */
 
@@ -471,6 +471,98 @@ rseq_percpu_arch_pool_pop (void *area, uintptr_t field_offset,
   (void) tmp;
   *node_out = node;
   RSEQ_PERCPU_ASM_ENC_RESULT (node);
+}
+
+/* The inline pool's pop (rseq_percpu_inline_pool_alloc), with the index
+   read inside the section, as the counter's add: I = the field at
+   FIELD_OFFSET (4 cpu_id, 24 mm_cid) of AREA; I >= 256
+   (RSEQ_PERCPU_INLINE_SLOTS; also a negative cpu_id: the stand-in, an
+   unregistered area), the slot's guard word (BASE + 64 * I + 8: see
+   rseq_percpu_arch_pool_push) not zero, or an empty list: compare
+   failed; else the head *(BASE + 64 * I) = the node's first word (the
+   commit).  One index load and no compare of an index read before the
+   section; the slot through one register.  Outcome encoded in the node
+   (RSEQ_PERCPU_ASM_ENC_END).  */
+static inline int
+rseq_percpu_arch_pool_pop_current (void *area, uintptr_t field_offset,
+                                   char *base, uintptr_t *node_out)
+{
+  uintptr_t tmp, node, next;
+  __asm__ __volatile__ (RSEQ_PERCPU_ASM_ENC_BEGIN
+                        "xorl %k[node], %k[node]\n\t"
+                        "movl (%[area],%[off]), %k[tmp]\n\t"
+                        "cmpl $256, %k[tmp]\n\t"
+                        "jae 5f\n\t"
+                        "shlq $6, %[tmp]\n\t"
+                        "addq %[base], %[tmp]\n\t"
+                        "cmpq $0, 8(%[tmp])\n\t"
+                        "jnz 5f\n\t"
+                        "movq (%[tmp]), %[node]\n\t"
+                        "testq %[node], %[node]\n\t"
+                        "jz 5f\n\t"
+                        "movq (%[node]), %[next]\n\t"
+                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                        "movq %[next], (%[tmp])\n\t"
+                        RSEQ_PERCPU_ASM_ENC_END
+                        : [tmp] "=&r" (tmp), [node] "=&r" (node),
+                          [next] "=&r" (next)
+                        : [area] "r" (area), [off] "r" (field_offset),
+                          [base] "r" (base)
+                          RSEQ_PERCPU_INLINE_INJECT_INPUT
+                        : RSEQ_PERCPU_ASM_CLOBBERS);
+  (void) tmp;
+  (void) next;
+  *node_out = node;
+  RSEQ_PERCPU_ASM_ENC_RESULT (node);
+}
+
+/* The inline pool's push (rseq_percpu_inline_pool_free), with the index
+   and the list's depth read inside the section: I as in
+   rseq_percpu_arch_pool_pop_current (I >= 256 or the guard set: compare
+   failed); HEAD = *(BASE + 64 * I); DEPTH = HEAD ? HEAD[1] : 0 (the
+   list's length from its head down); DEPTH >= LIMIT: compare failed (a
+   full list); else OBJ[0] = HEAD, OBJ[1] = DEPTH + 1 (the caller's free
+   object: redone after an abort), then *(BASE + 64 * I) = OBJ (the
+   commit).  The head is read in the section, so no compare of a head read
+   before it, and the depth is exact (read outside, the head could be
+   popped and reused by a thread preempting this one).  LIMIT in a
+   register ("rm" makes clang store it to the stack and compare with
+   that, every free).  asm goto.  Scratch: %r9, %r10, %r11 (a stress hook
+   must leave them alone).  */
+static inline int
+rseq_percpu_arch_pool_push_current (void *area, uintptr_t field_offset,
+                                    char *base, uintptr_t limit,
+                                    uintptr_t *obj)
+{
+  __asm__ goto (RSEQ_PERCPU_ASM_GOTO_BEGIN
+                "movl (%[area],%[off]), %%r11d\n\t"
+                "cmpl $256, %%r11d\n\t"
+                "jae 5f\n\t"
+                "shlq $6, %%r11\n\t"
+                "addq %[base], %%r11\n\t"
+                "cmpq $0, 8(%%r11)\n\t"
+                "jnz 5f\n\t"
+                "movq (%%r11), %%r10\n\t"
+                "xorl %%r9d, %%r9d\n\t"
+                "testq %%r10, %%r10\n\t"
+                "jz 21f\n\t"
+                "movq 8(%%r10), %%r9\n\t"
+                "21:\n\t"
+                "cmpq %[limit], %%r9\n\t"
+                "jae 5f\n\t"
+                "incq %%r9\n\t"
+                "movq %%r10, (%[obj])\n\t"
+                "movq %%r9, 8(%[obj])\n\t"
+                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                "movq %[obj], (%%r11)\n\t"
+                RSEQ_PERCPU_ASM_GOTO_END
+                : /* asm goto: no outputs */
+                : [area] "r" (area), [off] "r" (field_offset),
+                  [base] "r" (base), [limit] "r" (limit), [obj] "r" (obj)
+                  RSEQ_PERCPU_INLINE_INJECT_INPUT
+                : "memory", "cc", "r9", "r10", "r11" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+                : rseq_aborted, rseq_compare_failed);
+  RSEQ_PERCPU_ASM_GOTO_RESULT;
 }
 
 /* On INDEX, if *V == EXPECT: *V2 = NEWV2 (may be redone after an abort),

@@ -1,8 +1,10 @@
-/* Callers of the inline C header's ring write and pool free, compiled
-   (not run) by tests/percpu/run.sh, whose head_load_check.py then checks
-   in their disassembly that each section's head word was loaded through
-   the register the section commits through, never base + index (see
-   rseq_percpu_arch_load_word_unindexed in <rseq-percpu-arch/x86_64.h>).  */
+/* Callers of the inline C header's ring write and pool alloc + free,
+   compiled (not run) by tests/percpu/run.sh, whose head_load_check.py
+   then checks in their disassembly that each ring section's head word was
+   loaded through the register the section commits through, never base +
+   index (see rseq_percpu_arch_load_word_unindexed in
+   <rseq-percpu-arch/x86_64.h>), and loop_path.py that pool_cycle's
+   committing path touches no stack slot.  */
 #include <rseq-percpu-inline.h>
 
 static unsigned char payload[24];
@@ -19,12 +21,6 @@ int
 ring_one (void *ring, const void *p, unsigned long len)
 {
   return rseq_percpu_inline_ring_write (ring, p, len);
-}
-
-int
-pool_free_one (void *pool, void *obj)
-{
-  return rseq_percpu_inline_pool_free (pool, obj);
 }
 
 /* Alloc and free in a loop, the object used in between (the benchmark's
