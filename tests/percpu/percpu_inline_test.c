@@ -631,16 +631,83 @@ pool_collector (void *arg)
   return NULL;
 }
 
+/* Reclaims every list in a loop while the workers run: the inline
+   sections' guard check (a list being reclaimed is left alone) under
+   fire; the workers' ownership marks and the final collection catch an
+   object on two lists or lost.  */
+static volatile int reclaim_stop;
+static long reclaimed;
+
+static void *
+pool_reclaimer (void *arg)
+{
+  (void) arg;
+  while (!__atomic_load_n (&reclaim_stop, __ATOMIC_ACQUIRE))
+    {
+      for (unsigned c = 0; c < 256 && c < (unsigned) ncpus + 8; c++)
+        {
+          long r = rseq_percpu_pool_reclaim (pool, c);
+          if (r > 0)
+            reclaimed += r;
+        }
+      sched_yield ();
+    }
+  return NULL;
+}
+
+/* The per-CPU list's depth words, kept by the inline free inside its
+   section: one thread pinned to one CPU frees 40 objects (inline) into an
+   empty pool whose per-CPU limit is 32: the CPU's list holds 32 (a free
+   pushes while the head's depth is below the limit), each object's
+   second word the list's length from it down; the rest went global.
+   cpu_id mode (the slot is the CPU the thread is pinned to).  */
+static void
+check_pool_depth (uintptr_t *objs, int n)
+{
+  if (mode != RSEQ_PERCPU_CPU_ID || !has_area || n < 40)
+    return;
+  pin_to_cpu (cpus[0]);
+  int before = rseq_percpu_current_index (RSEQ_PERCPU_CPU_ID);
+  for (int i = 0; i < 40; i++)
+    CHECK (rseq_percpu_inline_pool_free (pool, (void *) objs[i]) == 0, "free %d", i);
+  int after = rseq_percpu_current_index (RSEQ_PERCPU_CPU_ID);
+  unpin ();
+  CHECK (before == after && before >= 0 && before < RSEQ_PERCPU_INLINE_SLOTS,
+         "pinned: index %d then %d", before, after);
+  if (before != after || before < 0 || before >= RSEQ_PERCPU_INLINE_SLOTS)
+    return;
+  uintptr_t head = *(volatile uintptr_t *) ((char *) pool + (size_t) before
+                                            * RSEQ_PERCPU_INLINE_STRIDE);
+  long len = 0, wrong = 0;
+  for (uintptr_t o = head; o != 0 && len <= 64; o = ((uintptr_t *) o)[0])
+    len++;
+  long k = len;
+  for (uintptr_t o = head; o != 0 && k > 0; o = ((uintptr_t *) o)[0], k--)
+    wrong += ((uintptr_t *) o)[1] != (uintptr_t) k;
+  CHECK (len == 32 && wrong == 0,
+         "pool depth: CPU %d's list holds %ld objects (want 32, the limit), %ld depth words wrong",
+         before, len, wrong);
+  CHECK (rseq_percpu_pool_cpu_free (pool, (unsigned) before) == 32,
+         "pool depth: cpu_free %ld", rseq_percpu_pool_cpu_free (pool, (unsigned) before));
+}
+
 static void
 test_pool (void)
 {
   void *res[THREADS];
   long bad = 0;
+  pthread_t rec;
+  int rec_ok;
   CHECK (rseq_percpu_pool_init (pool, sizeof pool_mem, mode, 64, 32) == 0,
          "pool init");
   CHECK (rseq_percpu_pool_add_storage (pool, pool_storage, sizeof pool_storage)
              == POOL_OBJECTS, "add storage");
+  reclaim_stop = 0;
+  rec_ok = pthread_create (&rec, NULL, pool_reclaimer, NULL) == 0;
   CHECK (run_threads (pool_worker, res) == 0, "threads");
+  __atomic_store_n (&reclaim_stop, 1, __ATOMIC_RELEASE);
+  if (rec_ok)
+    pthread_join (rec, NULL);
   unpin ();
   for (int i = 0; i < THREADS; i++)
     bad += (long) res[i];
@@ -671,6 +738,9 @@ test_pool (void)
   void *o = &o;
   CHECK (rseq_percpu_inline_pool_alloc (pool, &o) == -ENOMEM && o == NULL,
          "empty pool");
+  printf ("pool: %ld objects reclaimed from per-CPU lists during the run\n", reclaimed);
+  if (n == POOL_OBJECTS && dup == 0)
+    check_pool_depth (got, n);
 }
 
 /* ---- ring ---- */
