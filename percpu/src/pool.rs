@@ -43,8 +43,7 @@
 //!   clearing it leaves that CPU on the global list (slower, not wrong).
 
 use crate::{
-    arch, cached_index, count_abort, injected, injection, read_index, thread_area, IndexMode,
-    Outcome, Slots,
+    arch, count_abort, injected, injection, read_index, thread_area, IndexMode, Outcome, Slots,
 };
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -439,21 +438,34 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
     /// is freed.
     #[inline]
     pub fn alloc(&self) -> Option<NonNull<u8>> {
-        // Fast path: the cached area, the index bound, one compare-and-pop,
-        // straight-line; everything else (abort, empty list, no area, index
-        // beyond N) is out of line.
-        let (area, field, i) = cached_index(self.heads.mode());
-        if (i as usize) < N {
-            let node = self.pop_at(area, field, i);
-            if arch::enc_outcome(node) == Outcome::Done {
-                // SAFETY: a committed pop returns the node it popped, an
-                // object of this pool (not null).
-                return Some(unsafe { NonNull::new_unchecked(node as *mut u8) });
-            }
-            if arch::enc_outcome(node) == Outcome::Aborted {
-                // Counted here: alloc_slow's retries count only their own.
-                count_abort();
-            }
+        // Fast path: one pop on the cached area that reads the index, bounds
+        // it and finds the slot inside the section (no index read before it
+        // to compare again), straight-line; everything else (abort, empty
+        // list, no area, index beyond N) is out of line.
+        let inj = injection::<INJECT>();
+        // SAFETY: the cached cpu_id field is this thread's area's or the
+        // stand-in's (whose cpu_id < 0 fails the section's check), the mode
+        // offset is 4 or 24; slot i's head and guard are at base + 64 * i for
+        // 64 * i < SLOT_LIMIT = 64 * N, the head written only by sequences
+        // committing on i (or a reclaimer owning it by the guard); every node
+        // on a list is a free object of this pool, next pointer first.
+        let node = unsafe {
+            arch::pool_pop_current::<INJECT>(
+                crate::cache::cached_cpu_field(),
+                self.heads.mode().offset(),
+                self.heads.base(),
+                Slots::<N, INJECT>::SLOT_LIMIT,
+                &inj,
+            )
+        };
+        injected::<INJECT>(&inj, arch::enc_outcome(node));
+        match arch::enc_outcome(node) {
+            // SAFETY: a committed pop returns the node it popped, an object
+            // of this pool (not null).
+            Outcome::Done => return Some(unsafe { NonNull::new_unchecked(node as *mut u8) }),
+            // Counted here: alloc_slow's retries count only their own.
+            Outcome::Aborted => count_abort(),
+            Outcome::CompareFailed => {}
         }
         self.alloc_slow()
     }
@@ -489,19 +501,32 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
     /// `obj` came from [`Pool::alloc`] of this pool and is not used after.
     #[inline]
     pub unsafe fn free(&self, obj: NonNull<u8>) {
-        // Fast path: one push, straight-line; a retry, a full list, no area
-        // or an index beyond N go out of line.
-        let (area, field, i) = cached_index(self.heads.mode());
-        if (i as usize) < N {
-            // SAFETY: the caller's contract; area/field are this thread's
-            // cached ones (or the stand-in's, which no section accepts);
-            // i < N.
-            match unsafe { self.push_at(area, field, i, obj.as_ptr()) } {
-                Some(Outcome::Done) => return,
-                // Counted here: free_slow's retries count only their own.
-                Some(Outcome::Aborted) => count_abort(),
-                _ => {}
-            }
+        // Fast path: one push that reads the index, the head and the list's
+        // depth inside the section (nothing read before it to compare
+        // again), straight-line; a retry, a full list, no area or an index
+        // beyond N go out of line.
+        let inj = injection::<INJECT>();
+        // SAFETY: as in `alloc`; obj is a free object of this pool on no
+        // list (the caller's contract), and every node on a list holds the
+        // list's length from it down in its second word (written by every
+        // push, this one's included).
+        let r = unsafe {
+            arch::pool_push_current::<INJECT>(
+                crate::cache::cached_cpu_field(),
+                self.heads.mode().offset(),
+                self.heads.base(),
+                Slots::<N, INJECT>::SLOT_LIMIT,
+                self.per_cpu_limit,
+                obj.as_ptr(),
+                &inj,
+            )
+        };
+        injected::<INJECT>(&inj, r);
+        match r {
+            Outcome::Done => return,
+            // Counted here: free_slow's retries count only their own.
+            Outcome::Aborted => count_abort(),
+            Outcome::CompareFailed => {}
         }
         // SAFETY: the caller's contract (the failed attempt did not publish
         // obj: it is still on no list).
@@ -782,6 +807,52 @@ mod tests {
             }
         }
         assert_eq!(all.len(), 512, "objects lost");
+    }
+
+    /// The per-CPU list's depth words, kept by the free inside its section:
+    /// one thread pinned to one CPU frees 40 objects into a pool whose
+    /// per-CPU limit is 32: that CPU's list holds 32 (a free pushes while
+    /// the head's depth is below the limit), each object's second word the
+    /// list's length from it down; the rest went to the global list.
+    #[test]
+    fn free_keeps_the_lists_depth() {
+        let pool: &'static Pool<64> = Box::leak(Box::new(Pool::new(IndexMode::CpuId, 64, 32)));
+        assert_eq!(pool.add_storage(storage(64 * 64)), Ok(64));
+        let mut cpus = [0u32; 1024];
+        assert!(crate::allowed_cpus(&mut cpus) >= 1);
+        let c = cpus[0];
+        let registered = std::thread::spawn(move || {
+            assert_eq!(crate::pin_to_cpu(c as usize), 0);
+            let objs: Vec<_> = (0..40).map(|_| pool.alloc().unwrap()).collect();
+            for o in objs {
+                // SAFETY: from this pool, not used after.
+                unsafe { pool.free(o) };
+            }
+            rseq_registration::current_area().is_some()
+        })
+        .join()
+        .unwrap();
+        if !registered {
+            return; // no area: every free went to the global list
+        }
+        let head = pool
+            .heads
+            .slot(crate::Where::Slot(c))
+            .word
+            .load(Ordering::Relaxed);
+        let mut nodes = Vec::new();
+        let mut o = head;
+        while o != 0 && nodes.len() <= 64 {
+            nodes.push(o);
+            // SAFETY: a free object of the pool's storage: next pointer first.
+            o = unsafe { ptr::read(o as *const usize) };
+        }
+        assert_eq!(nodes.len(), 32, "CPU {c}'s list: the per-CPU limit");
+        for (k, &o) in nodes.iter().enumerate() {
+            // SAFETY: as above; the depth is the second word.
+            let depth = unsafe { ptr::read((o as *const usize).add(1)) };
+            assert_eq!(depth, 32 - k, "depth word of the list's node {k}");
+        }
     }
 
     /// A CPU's list taken by another thread: exactly the objects freed

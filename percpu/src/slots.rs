@@ -315,7 +315,7 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
 
     /// `64 * N`: the bound of [`arch::add_slot`]'s offsets (which scales
     /// the index in 32 bits: N below 2^25 keeps it exact).
-    const SLOT_LIMIT: u32 = {
+    pub(crate) const SLOT_LIMIT: u32 = {
         assert!(N < 1 << 25, "Slots: N must be below 2^25");
         (N * Self::STRIDE) as u32
     };
