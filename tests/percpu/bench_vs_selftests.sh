@@ -85,7 +85,7 @@ ops="add cbne indexed list ss mc"
 fns=""
 for op in $ops; do for m in cpu mm; do fns="$fns st_${op}_$m our_${op}_inline_$m our_${op}_call_$m"; done; done
 fns="$fns our_counter_inline_cpu our_counter_inline_mm counter_floor pool_inline pool_floor getcpu_atomic"
-fns="$fns counter_floor_h pool_floor_h counter_floor_indexed pool_floor_indexed ring_floor rseq_libc_bench_rust_pool"
+fns="$fns counter_floor_h pool_floor_h counter_floor_indexed pool_floor_indexed rseq_libc_bench_rust_pool@jmp"
 fns="$fns rseq_libc_bench_rust_counter rseq_libc_bench_rust_add rseq_libc_bench_rust_cbne rseq_libc_bench_rust_store_store"
 fns="$fns rseq_libc_bench_rust_indexed rseq_libc_bench_rust_list rseq_libc_bench_rust_memcpy"
 python3 tests/percpu/loop_path.py --functions "$out/bvs.dis" $fns > "$out/bvs.insns"

@@ -16,7 +16,9 @@ or:    loop_path.py --functions DISASSEMBLY NAME...: for each function NAME
        lowest target of its backward conditional branches (the loop's head),
        falling
        through every forward conditional branch, back to that head; prints
-       "NAME instructions macro-ops" per function (add -v for the paths).
+       "NAME instructions macro-ops" per function (add -v for the paths);
+       NAME@jmp: the head is the lowest target of a backward `jmp', and
+       every conditional branch falls through.
 """
 import re
 import sys
@@ -85,18 +87,27 @@ def main():
         ins, order, funcs = parse(args[1])
         nxt = dict(zip(order, order[1:]))
         for name in names:
-            addrs = funcs.get(name)
+            # NAME@jmp: a loop whose back edge is an unconditional jmp (the
+            # loop's head: the lowest target of a backward jmp), with
+            # conditional branches back to that head on other paths (LLVM's
+            # layout of the Rust pool loop): every conditional branch falls
+            # through.
+            by_jmp = name.endswith('@jmp')
+            fname = name[:-4] if by_jmp else name
+            addrs = funcs.get(fname)
             if not addrs:
-                print(f"{name} missing")
+                print(f"{fname} missing")
                 continue
             lo, hi = addrs[0], addrs[-1]
             head = None
             for a in addrs:
                 op, a_args = ins[a]
-                t = target(a_args) if op.startswith('j') and op != 'jmp' else None
+                back = (op == 'jmp') if by_jmp else (op.startswith('j') and op != 'jmp')
+                t = target(a_args) if back else None
                 if t is not None and lo <= t < a and (head is None or t < head):
                     head = t
-            path = walk(ins, nxt, head, set(), True) if head is not None else None
+            path = walk(ins, nxt, head, set(), not by_jmp) if head is not None else None
+            name = fname
             if path is None:
                 print(f"{name} no-loop")
                 continue
