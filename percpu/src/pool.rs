@@ -12,8 +12,9 @@
 //! see an empty list, pushes go to the global list, until the guard drops.
 //!
 //! A free object's first word is its next pointer, its second the length of
-//! the list from it down (a bound on per-CPU lists, read outside the
-//! sections, so only a heuristic: it never decides correctness).
+//! the list from it down (a bound on per-CPU lists: the fast free reads it
+//! from the head inside its section, exact there; the retry path reads it
+//! before its section, a heuristic; it never decides correctness).
 //!
 //! # Shared memory (several processes)
 //!
