@@ -88,6 +88,8 @@ pub mod lock;
 #[allow(unsafe_code)]
 pub mod pool;
 #[allow(unsafe_code)]
+pub mod rcu;
+#[allow(unsafe_code)]
 pub mod remote;
 #[allow(unsafe_code)]
 pub mod ring;
