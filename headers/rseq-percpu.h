@@ -324,6 +324,41 @@ int rseq_percpu_read_unlock (void *lock);
 int rseq_percpu_write_lock (void *lock);
 int rseq_percpu_write_unlock (void *lock);
 
+/* Per-CPU read-copy-update (SRCU-style grace periods, see docs/percpu.md).
+   Readers need no registration: any thread, signal handlers, constructors,
+   nested sections.  read_lock adds 1 to the current period's lock count of
+   the current CPU's slot (one restartable sequence, no atomic instruction,
+   no fence) and returns the period (0 or 1); read_unlock(PERIOD) adds 1 to
+   that period's unlock count on whatever CPU the thread runs then.
+   synchronize waits until every section that started before it has ended:
+   it waits for the inactive period to drain, flips the period, waits for
+   the old one (lock and unlock sums equal around a
+   membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)), sleeping between checks;
+   concurrent callers share grace periods.  call queues FUNC(HEAD) to run
+   after a grace period (HEAD embedded in the object it frees); every
+   1024th call runs the queued callbacks in the calling thread, barrier
+   runs every callback queued before it.  synchronize, call and barrier
+   must not be called inside a read-side section or a signal handler; a
+   callback must not call barrier.  Without rseq or membarrier, readers
+   count in an atomic fallback line with full fences (same semantics).
+   Process-private (init refuses RSEQ_PERCPU_SHARED).  Errors: -EINVAL for
+   a null or misaligned object, head or function, or a PERIOD other than
+   0 or 1.  */
+struct rseq_percpu_rcu_head
+{
+  struct rseq_percpu_rcu_head *next;
+  void (*func) (struct rseq_percpu_rcu_head *);
+};
+size_t rseq_percpu_rcu_size (void);
+int rseq_percpu_rcu_init (void *mem, size_t size, int mode);
+int rseq_percpu_rcu_read_lock (void *rcu);
+int rseq_percpu_rcu_read_unlock (void *rcu, int period);
+int rseq_percpu_rcu_synchronize (void *rcu);
+int rseq_percpu_rcu_call (void *rcu, struct rseq_percpu_rcu_head *head,
+                          void (*func) (struct rseq_percpu_rcu_head *));
+int rseq_percpu_rcu_barrier (void *rcu);
+int rseq_percpu_rcu_readers (void *rcu, uint64_t *out);
+
 /* Spin locks that track their holder's preemption (adaptive mutexes: spin,
    then sleep on a futex).  While held, the holder has an rseq time-slice
    extension requested (Linux 7.0+ with CONFIG_RSEQ_SLICE_EXTENSION; a

@@ -128,6 +128,15 @@ pub struct RcuSlot {
     _pad: [AtomicUsize; 4],
 }
 
+impl RcuSlot {
+    /// Counter `k` (`LOCK + i` or `UNLOCK + i`), masked: no bounds check
+    /// (the C API's objects link no panic machinery).
+    #[inline(always)]
+    fn counter(&self, k: usize) -> &AtomicUsize {
+        &self.counts[k & 3]
+    }
+}
+
 /// The words every reader loads: the period (bit 0) and [`FENCED`], the
 /// index mode. One line, written by a grace period's flip only.
 #[repr(C, align(64))]
@@ -400,21 +409,31 @@ impl<const N: usize, const INJECT: bool> Rcu<N, INJECT> {
     #[inline(always)]
     pub fn read_lock(&self) -> ReadToken {
         let p = self.read.period.load(Ordering::Relaxed);
+        let mut aborted = false;
         if p & FENCED == 0 {
             let i = p & 1;
-            if self.count_fast(LOCK + i).is_ok() {
-                // B: a compiler barrier (the section's asm clobbers memory
-                // too); the CPU's ordering is the writer's membarrier.
-                compiler_fence(Ordering::SeqCst);
-                return ReadToken(i);
+            match self.count_fast(LOCK + i) {
+                Ok(()) => {
+                    // B: a compiler barrier (the section's asm clobbers
+                    // memory too); the CPU's ordering is the writer's
+                    // membarrier.
+                    compiler_fence(Ordering::SeqCst);
+                    return ReadToken(i);
+                }
+                Err(a) => aborted = a,
             }
         }
-        self.read_lock_slow()
+        self.read_lock_slow(aborted)
     }
 
+    /// [`Self::read_lock`] after a first attempt that did not commit
+    /// (`aborted`: the kernel restarted it), or with [`FENCED`] set.
     #[cold]
     #[inline(never)]
-    fn read_lock_slow(&self) -> ReadToken {
+    fn read_lock_slow(&self, aborted: bool) -> ReadToken {
+        if aborted {
+            count_abort();
+        }
         loop {
             let mut p = self.read.period.load(Ordering::Relaxed);
             if p & FENCED != 0 && self.enable_fence_free() {
@@ -435,7 +454,9 @@ impl<const N: usize, const INJECT: bool> Rcu<N, INJECT> {
                 }
             }
             // SRCU's reader: the increment, then a full barrier (B).
-            self.fallback.counts[LOCK + i].fetch_add(1, Ordering::SeqCst);
+            self.fallback
+                .counter(LOCK + i)
+                .fetch_add(1, Ordering::SeqCst);
             fence(Ordering::SeqCst);
             return ReadToken(i);
         }
@@ -453,17 +474,24 @@ impl<const N: usize, const INJECT: bool> Rcu<N, INJECT> {
         // the writer's membarrier).
         compiler_fence(Ordering::SeqCst);
         let i = token.0 & 1;
-        if self.read.period.load(Ordering::Relaxed) & FENCED == 0
-            && self.count_fast(UNLOCK + i).is_ok()
-        {
-            return;
+        let mut aborted = false;
+        if self.read.period.load(Ordering::Relaxed) & FENCED == 0 {
+            match self.count_fast(UNLOCK + i) {
+                Ok(()) => return,
+                Err(a) => aborted = a,
+            }
         }
-        self.read_unlock_slow(i);
+        self.read_unlock_slow(i, aborted);
     }
 
+    /// [`Self::read_unlock`] after a first attempt that did not commit, or
+    /// with [`FENCED`] set.
     #[cold]
     #[inline(never)]
-    fn read_unlock_slow(&self, i: usize) {
+    fn read_unlock_slow(&self, i: usize, aborted: bool) {
+        if aborted {
+            count_abort();
+        }
         if self.read.period.load(Ordering::Relaxed) & FENCED == 0
             && thread_area(self.read.mode).is_some()
         {
@@ -477,7 +505,9 @@ impl<const N: usize, const INJECT: bool> Rcu<N, INJECT> {
         }
         // SRCU's C: a full barrier, then the increment.
         fence(Ordering::SeqCst);
-        self.fallback.counts[UNLOCK + i].fetch_add(1, Ordering::SeqCst);
+        self.fallback
+            .counter(UNLOCK + i)
+            .fetch_add(1, Ordering::SeqCst);
     }
 
     /// A read-side section held until the guard drops.
@@ -492,15 +522,16 @@ impl<const N: usize, const INJECT: bool> Rcu<N, INJECT> {
     /// The slots a reader may have counted in: those below the possible
     /// CPUs (and N), then the fallback.
     fn counted_slots(&self) -> impl Iterator<Item = &RcuSlot> {
-        self.slots[..N.min(possible_cpu_bound())]
+        self.slots
             .iter()
+            .take(possible_cpu_bound())
             .chain(core::iter::once(&self.fallback))
     }
 
     /// Wrapping sum of counter `k` over the counted slots.
     fn sum(&self, k: usize) -> usize {
         self.counted_slots().fold(0usize, |s, slot| {
-            s.wrapping_add(slot.counts[k].load(Ordering::Relaxed))
+            s.wrapping_add(slot.counter(k).load(Ordering::Relaxed))
         })
     }
 
@@ -516,16 +547,15 @@ impl<const N: usize, const INJECT: bool> Rcu<N, INJECT> {
     /// Waits until period `i` has drained, sleeping between checks.
     fn wait_drained(&self, i: usize, membarrier: bool) {
         let mut nap_us = 20u64;
-        for attempt in 0u32.. {
-            if self.drained(i, membarrier) {
-                return;
-            }
+        let mut first = true;
+        while !self.drained(i, membarrier) {
             // Two checks right away (a reader inside usually leaves within
             // a microsecond), then sleeps that double up to 1 ms.
-            if attempt >= 1 {
+            if !first {
                 futex_nap(&self.write.nap, nap_us);
                 nap_us = (nap_us * 2).min(1000);
             }
+            first = false;
         }
     }
 
@@ -551,7 +581,13 @@ impl<const N: usize, const INJECT: bool> Rcu<N, INJECT> {
     /// other callers: returns at once if one completed.
     fn synchronize_from(&self, needed: u64, membarrier: bool) {
         futex_lock(&self.write.gp_lock);
-        if (self.write.completed.load(Ordering::Acquire).wrapping_sub(needed) as i64) >= 0 {
+        if (self
+            .write
+            .completed
+            .load(Ordering::Acquire)
+            .wrapping_sub(needed) as i64)
+            >= 0
+        {
             // SAFETY: taken just above.
             unsafe { futex_unlock(&self.write.gp_lock) };
             return;
@@ -932,7 +968,10 @@ mod tests {
             n += a;
             bad += b;
         }
-        assert_eq!(bad, 0, "{mode:?}: {bad} of {n} sections read a poisoned object");
+        assert_eq!(
+            bad, 0,
+            "{mode:?}: {bad} of {n} sections read a poisoned object"
+        );
         assert_eq!(rcu.readers_inside(), 0);
         assert!(rcu.grace_periods() >= 1);
     }
@@ -1013,7 +1052,11 @@ mod tests {
         let done = rcu.grace_periods();
         assert_eq!(done, 1);
         rcu.synchronize_from(needed, mb);
-        assert_eq!(rcu.grace_periods(), done, "shared grace period was not reused");
+        assert_eq!(
+            rcu.grace_periods(),
+            done,
+            "shared grace period was not reused"
+        );
         rcu.synchronize_from(needed.wrapping_add(1), mb);
         assert_eq!(rcu.grace_periods(), done + 1);
     }
@@ -1034,7 +1077,10 @@ mod tests {
         };
         for _ in 0..50 {
             std::thread::sleep(std::time::Duration::from_millis(1));
-            assert!(!done.load(Ordering::SeqCst), "grace period ended with a reader inside");
+            assert!(
+                !done.load(Ordering::SeqCst),
+                "grace period ended with a reader inside"
+            );
         }
         drop(g);
         w.join().unwrap();
@@ -1103,7 +1149,10 @@ mod tests {
         let rcu = Rcu::<1024>::new(IndexMode::CpuId);
         let g = rcu.read();
         if rseq_registration::current_area().is_some() && membarrier_ready() {
-            assert_eq!(rcu.fallback.counts[LOCK + g.token().period()].load(Ordering::Relaxed), 0);
+            assert_eq!(
+                rcu.fallback.counts[LOCK + g.token().period()].load(Ordering::Relaxed),
+                0
+            );
         }
         assert_eq!(rcu.readers_inside(), 1);
         drop(g);
