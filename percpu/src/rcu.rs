@@ -76,8 +76,8 @@
 //! tested, so a counter that wraps in a long run changes nothing.
 //!
 //! Slots counted: every slot below the kernel's number of possible CPUs
-//! (`nr_cpu_ids`, from the size `sched_getaffinity` copies out, rounded up
-//! to 64), and the fallback. A CPU taken offline keeps its slot's counts,
+//! (`nr_cpu_ids`: `/sys/devices/system/cpu/possible`, else the size
+//! `sched_getaffinity` copies out, rounded up to 64), and the fallback. A CPU taken offline keeps its slot's counts,
 //! which still enter the sums: a reader that locked there and unlocks
 //! elsewhere balances the sum, not the slot. Indexes are below
 //! `nr_cpu_ids` in both modes (`mm_cid` is below the number of CPUs too).
@@ -793,31 +793,93 @@ static NAP: AtomicU32 = AtomicU32::new(0);
 
 // ---- possible CPUs ---------------------------------------------------------
 
-/// `nr_cpu_ids` rounded up to 64, or `usize::MAX` until known / unknown.
+/// The bound of the counted slots, 0 until known.
 static CPU_BOUND: AtomicUsize = AtomicUsize::new(0);
 
-/// An upper bound of every `cpu_id` and `mm_cid` the kernel can hand out:
-/// `sched_getaffinity` copies out `nr_cpu_ids` bits rounded up to a long,
-/// and reports how many bytes. `usize::MAX` when the kernel refuses the
-/// 1024-bit buffer (more possible CPUs): every slot is then counted.
+/// An upper bound of every `cpu_id` and `mm_cid` the kernel can hand out
+/// (`nr_cpu_ids`): the highest CPU of `/sys/devices/system/cpu/possible`
+/// plus one; without `/sys`, the number of bits `sched_getaffinity` copies
+/// out (`nr_cpu_ids` rounded up to 64); `usize::MAX` (every slot counted)
+/// when neither answers. Raw system calls, no libc.
 fn possible_cpu_bound() -> usize {
     match CPU_BOUND.load(Ordering::Relaxed) {
         0 => {
-            let mut mask = [0u64; 16];
-            // SAFETY: sched_getaffinity writes at most the length given.
-            let r = unsafe {
-                rseq_abi::arch::syscall3(
-                    rseq_abi::arch::nr::SCHED_GETAFFINITY,
-                    0,
-                    core::mem::size_of_val(&mask),
-                    mask.as_mut_ptr() as usize,
-                )
-            };
-            let bound = if r > 0 { r as usize * 8 } else { usize::MAX };
+            let bound = possible_from_sysfs().unwrap_or_else(possible_from_affinity);
             CPU_BOUND.store(bound, Ordering::Relaxed);
             bound
         }
         b => b,
+    }
+}
+
+/// `/sys/devices/system/cpu/possible` ("0-3,8-11"): the highest number
+/// plus one.
+fn possible_from_sysfs() -> Option<usize> {
+    use rseq_abi::arch::{nr, syscall1, syscall3, syscall4};
+    const AT_FDCWD: isize = -100;
+    const O_RDONLY_CLOEXEC: usize = 0o2000000;
+    let path = b"/sys/devices/system/cpu/possible\0";
+    // SAFETY: openat reads the NUL-terminated path only.
+    let fd = unsafe {
+        syscall4(
+            nr::OPENAT,
+            AT_FDCWD as usize,
+            path.as_ptr() as usize,
+            O_RDONLY_CLOEXEC,
+            0,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    let mut buf = [0u8; 256];
+    // SAFETY: read writes at most the buffer's length into it.
+    let n = unsafe { syscall3(nr::READ, fd as usize, buf.as_mut_ptr() as usize, buf.len()) };
+    // SAFETY: closes the descriptor opened above.
+    unsafe { syscall1(nr::CLOSE, fd as usize) };
+    if n <= 0 || n as usize >= buf.len() {
+        return None;
+    }
+    let (mut highest, mut cur, mut digits) = (None::<usize>, 0usize, false);
+    for &c in buf.iter().take(n as usize) {
+        match c {
+            b'0'..=b'9' => {
+                cur = cur.checked_mul(10)?.checked_add(usize::from(c - b'0'))?;
+                digits = true;
+            }
+            b'-' | b',' | b'\n' => {
+                if digits {
+                    highest = Some(highest.map_or(cur, |h: usize| h.max(cur)));
+                }
+                cur = 0;
+                digits = false;
+            }
+            _ => return None,
+        }
+    }
+    if digits {
+        highest = Some(highest.map_or(cur, |h: usize| h.max(cur)));
+    }
+    highest.map(|h| h + 1)
+}
+
+/// `sched_getaffinity` copies out `nr_cpu_ids` bits rounded up to a long
+/// and reports how many bytes.
+fn possible_from_affinity() -> usize {
+    let mut mask = [0u64; 16];
+    // SAFETY: sched_getaffinity writes at most the length given.
+    let r = unsafe {
+        rseq_abi::arch::syscall3(
+            rseq_abi::arch::nr::SCHED_GETAFFINITY,
+            0,
+            core::mem::size_of_val(&mask),
+            mask.as_mut_ptr() as usize,
+        )
+    };
+    if r > 0 {
+        r as usize * 8
+    } else {
+        usize::MAX
     }
 }
 
@@ -1142,6 +1204,16 @@ mod tests {
         rcu.barrier();
         assert_eq!(RAN.load(Ordering::SeqCst), 10 + DEFER_BATCH);
         assert_eq!(rcu.pending_callbacks(), 0);
+    }
+
+    #[test]
+    fn possible_cpus_bound_every_index() {
+        let b = possible_cpu_bound();
+        assert!(b >= crate::possible_cpus(), "{b}");
+        assert!(b <= possible_from_affinity());
+        if let Some(s) = possible_from_sysfs() {
+            assert_eq!(s, b);
+        }
     }
 
     #[test]
