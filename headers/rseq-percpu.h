@@ -1,6 +1,6 @@
 /* rseq-percpu: per-CPU operations as restartable sequences, and the use
    cases they exist for (statistics counter, ring buffer, memory pool,
-   reader lock), from librseq_libc.a.
+   reader lock, spin locks, read-copy-update), from librseq_libc.a.
 
    Inline or call: every operation below is a CALL into the library; no
    sequence is inlined into C code.  <rseq-percpu-inline.h> has inline
@@ -82,9 +82,9 @@ extern "C" {
        a push or a pop is one commit); see docs/percpu.md, "Shared
        memory", for what a death between two steps leaks (a consumer
        killed inside flush or consume leaves later ones -EBUSY or 0);
-     - the reader lock and the spin locks are process-private (private
-       membarrier, private futexes): their init refuses RSEQ_PERCPU_SHARED
-       (-EINVAL).  */
+     - the reader lock, the spin locks and RCU are process-private
+       (private membarrier, private futexes): their init refuses
+       RSEQ_PERCPU_SHARED (-EINVAL).  */
 #define RSEQ_PERCPU_SHARED 0x100
 
 /* Results of the raw operations (>= 0), besides negative errno values.  */

@@ -251,13 +251,6 @@ pub struct Rcu<const N: usize, const INJECT: bool = false> {
     write: WriteSide,
 }
 
-// SAFETY: the raw pointers in the callback list are handed over by
-// `Rcu::call`'s caller (its contract) and only followed by the batch that
-// takes the list; every other field is atomic.
-unsafe impl<const N: usize, const INJECT: bool> Sync for Rcu<N, INJECT> {}
-// SAFETY: as above.
-unsafe impl<const N: usize, const INJECT: bool> Send for Rcu<N, INJECT> {}
-
 impl<const N: usize, const INJECT: bool> Default for Rcu<N, INJECT> {
     fn default() -> Self {
         Self::new(IndexMode::CpuId)

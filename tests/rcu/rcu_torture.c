@@ -13,7 +13,7 @@
    The witness rounds force the overlap a correct grace period must wait
    for: a witness thread holds a section with the current object while a
    writer retires it; the witness leaves when the writer reports the object
-   retired or after 100 ms (with a correct grace period the report cannot
+   retired or after 20 ms (with a correct grace period the report cannot
    come while the witness is inside: the writer is still waiting), then
    checks the object.  In the negative-control builds the witness waits for
    the report only, so that the broken grace period is caught every time:
@@ -301,8 +301,8 @@ witness (void *arg)
     sched_yield ();
 #else
   /* A correct grace period waits for this section: the report cannot come;
-     leave after 100 ms (the result does not depend on how long).  */
-  double end = now () + 0.1;
+     leave after 20 ms (the result does not depend on how long).  */
+  double end = now () + 0.02;
   while (__atomic_load_n (&retired, __ATOMIC_ACQUIRE) != o && now () < end)
     {
       struct timespec ts = { 0, 1000000 };
