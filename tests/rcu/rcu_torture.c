@@ -399,6 +399,13 @@ main (int argc, char **argv)
                            && rseq_percpu_inline_current_index (mode) == -EOPNOTSUPP))
     printf ("mm_cid unsupported: cpu_id instead\n");
   check (r == 0, "init");
+  /* The readers' path the run exercises: fence-free, or fenced when the
+     process cannot use membarrier (the period word's FENCED bit).  */
+  uintptr_t period_word = __atomic_load_n ((uintptr_t *) ((char *) rcu + RSEQ_PERCPU_INLINE_RCU_PERIOD),
+                                           __ATOMIC_RELAXED);
+  check (!(period_word & RSEQ_PERCPU_INLINE_RCU_FENCED) == !no_membarrier,
+         no_membarrier ? "membarrier refused: readers fenced"
+                       : "membarrier registered: readers fence-free");
   current = new_obj ();
   struct sigaction sa;
   memset (&sa, 0, sizeof sa);
