@@ -14,8 +14,8 @@
    counter's inc/add, the pool's alloc/free fast paths, the ring's
    write and the RCU read side (rseq_percpu_inline_rcu_read_lock/unlock:
    the counter's add on the period's lock or unlock count, no fence).  The
-   reader lock, RCU grace periods and callbacks, counter read/reset, pool storage and ring
-   consume stay calls.
+   reader lock, RCU grace periods and callbacks, counter read/reset, pool
+   storage and ring consume stay calls.
 
    The thread's area: found once per thread through the library
    (rseq_percpu_inline_area_v2: the area the libc or rseq-libc registered,
