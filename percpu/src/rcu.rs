@@ -767,18 +767,22 @@ pub fn membarrier_ready() -> bool {
 /// The grace period's `A`: a full barrier on every CPU running a thread of
 /// the process (`membarrier`), or on this one only when readers fence.
 fn fence_readers(membarrier_usable: bool) {
-    fence(Ordering::SeqCst);
-    if membarrier_usable {
-        while membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 {
-            // -EPERM: this mm is not registered (a fork's child starts
-            // unregistered): register and retry; a writer never goes on
-            // without the barrier.
-            if membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0 {
-                futex_nap(&NAP, 1000);
-            }
+    if !membarrier_usable {
+        fence(Ordering::SeqCst);
+        return;
+    }
+    // The call is the caller's full barrier too (the kernel's
+    // `membarrier_private_expedited()` runs `smp_mb()` before and after
+    // the IPIs), and the compiler does not move memory accesses across the
+    // system call's `asm!`.
+    while membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 {
+        // -EPERM: this mm is not registered (a fork's child starts
+        // unregistered): register and retry; a writer never goes on
+        // without the barrier.
+        if membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0 {
+            futex_nap(&NAP, 1000);
         }
     }
-    fence(Ordering::SeqCst);
 }
 
 /// A futex word nobody wakes, for naps outside an instance.
