@@ -93,6 +93,13 @@
 //! full fence. The bit is cleared only after this process registered for
 //! the command, which is permanent: from then on every writer uses it.
 //!
+//! If `membarrier` stops working after the process registered (a seccomp
+//! filter installed later refuses it), the writer's `A` becomes a visit of
+//! every CPU its affinity allows (it runs there in turn, as the remote
+//! fences' fallback does): correct for readers on those CPUs, not for a
+//! reader on a CPU the writer may not run on. Readers keep their fence-free
+//! path (the period's [`FENCED`] bit is never set again).
+//!
 //! # Rules
 //!
 //! Neither [`Rcu::synchronize`] nor [`Rcu::barrier`] may be called inside a
@@ -775,14 +782,43 @@ fn fence_readers(membarrier_usable: bool) {
     // `membarrier_private_expedited()` runs `smp_mb()` before and after
     // the IPIs), and the compiler does not move memory accesses across the
     // system call's `asm!`.
-    while membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 {
-        // -EPERM: this mm is not registered (a fork's child starts
-        // unregistered): register and retry; a writer never goes on
-        // without the barrier.
-        if membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0 {
-            futex_nap(&NAP, 1000);
+    loop {
+        let r = membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+        if r == 0 {
+            return;
         }
+        // -EPERM: this mm is not registered (a fork's child starts
+        // unregistered): register and retry.
+        if r == -(rseq_abi::errno::EPERM as isize)
+            && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0
+        {
+            continue;
+        }
+        // The command stopped working after the process registered (a
+        // seccomp filter installed since): readers may be fence-free, so
+        // the writer runs on every CPU it may run on in turn (whatever ran
+        // there passed through the scheduler's full barrier), as the
+        // remote fences' fallback does; see the module documentation for
+        // the CPUs it cannot reach. A writer never goes on without the
+        // barrier: retried until every allowed CPU was visited.
+        if visit_allowed_cpus() {
+            return;
+        }
+        futex_nap(&NAP, 1000);
     }
+}
+
+/// Runs the calling thread on each CPU of its affinity mask in turn;
+/// false when one could not be visited (offline since, or the mask
+/// changed).
+fn visit_allowed_cpus() -> bool {
+    let mut cpus = [0u32; 1024];
+    let n = crate::allowed_cpus(&mut cpus);
+    n != 0
+        && cpus
+            .iter()
+            .take(n)
+            .all(|&c| crate::remote::visit(c).is_ok())
 }
 
 /// A futex word nobody wakes, for naps outside an instance.

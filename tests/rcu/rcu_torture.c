@@ -29,9 +29,15 @@
    Writers retire at least --gps objects each (default 2000), and go on
    until the readers ran 200000 sections.
 
-   Usage: rcu_torture [--mm-cid] [--gps N] [--no-membarrier] (the last
-   installs a seccomp filter making membarrier fail with ENOSYS first: the
-   fenced fallback).  Ends with "N passed, N failed".  */
+   A constructor runs nested read sections and a grace period before main.
+
+   Usage: rcu_torture [--mm-cid] [--gps N] [--no-membarrier]
+   [--expect-fenced].  --no-membarrier installs, in main, a seccomp filter
+   making membarrier fail with ENOSYS: the process registered for it in
+   the constructor, so readers stay fence-free and the writer visits every
+   CPU instead.  --expect-fenced: membarrier was refused from the start
+   (tests/rcu/no_membarrier_launcher.c), readers must be fenced.  Ends
+   with "N passed, N failed".  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -236,7 +242,7 @@ reader (void *arg)
   return (void *) n;
 }
 
-static int no_membarrier;
+static int no_membarrier, expect_fenced;
 
 static void *
 writer (void *arg)
@@ -342,6 +348,29 @@ witness_round (int by_call)
   return bad != NULL;
 }
 
+/* A read section and a grace period in a constructor, before main: readers
+   need no registration, nor does the writer.  */
+static int ctor_ok = -1;
+
+__attribute__ ((constructor)) static void
+before_main (void)
+{
+  void *r = aligned_alloc (RSEQ_PERCPU_ALIGN, rseq_percpu_rcu_size ());
+  uint64_t inside = 99, after = 99;
+  int ok = r && rseq_percpu_rcu_init (r, rseq_percpu_rcu_size (), RSEQ_PERCPU_CPU_ID) == 0;
+  if (ok)
+    {
+      int p = rseq_percpu_inline_rcu_read_lock (r);
+      int q = rseq_percpu_rcu_read_lock (r); /* nested, through the call */
+      ok = p >= 0 && q >= 0 && rseq_percpu_rcu_readers (r, &inside) == 0 && inside == 2;
+      ok = ok && rseq_percpu_rcu_read_unlock (r, q) == 0
+           && rseq_percpu_inline_rcu_read_unlock (r, p) == 0;
+      ok = ok && rseq_percpu_rcu_synchronize (r) == 0
+           && rseq_percpu_rcu_readers (r, &after) == 0 && after == 0;
+    }
+  ctor_ok = ok;
+}
+
 static void
 test_bad_input (void)
 {
@@ -379,6 +408,8 @@ main (int argc, char **argv)
       mode = RSEQ_PERCPU_MM_CID;
     else if (!strcmp (argv[i], "--gps") && i + 1 < argc)
       gps = atoi (argv[++i]);
+    else if (!strcmp (argv[i], "--expect-fenced"))
+      expect_fenced = 1;
     else if (!strcmp (argv[i], "--no-membarrier"))
       {
         no_membarrier = 1;
@@ -403,8 +434,8 @@ main (int argc, char **argv)
      process cannot use membarrier (the period word's FENCED bit).  */
   uintptr_t period_word = __atomic_load_n ((uintptr_t *) ((char *) rcu + RSEQ_PERCPU_INLINE_RCU_PERIOD),
                                            __ATOMIC_RELAXED);
-  check (!(period_word & RSEQ_PERCPU_INLINE_RCU_FENCED) == !no_membarrier,
-         no_membarrier ? "membarrier refused: readers fenced"
+  check (!(period_word & RSEQ_PERCPU_INLINE_RCU_FENCED) == !expect_fenced,
+         expect_fenced ? "membarrier refused from the start: readers fenced"
                        : "membarrier registered: readers fence-free");
   current = new_obj ();
   struct sigaction sa;
@@ -438,6 +469,7 @@ main (int argc, char **argv)
           rseq_percpu_inline_current_index (RSEQ_PERCPU_CPU_ID) >= 0 ? "yes" : "no",
           ncpus);
   test_bad_input ();
+  check (ctor_ok == 1, "constructor: nested read sections and a grace period before main");
 
   int wbad = 0;
   for (int i = 0; i < 4; i++)
@@ -484,8 +516,9 @@ main (int argc, char **argv)
   check (inside == 0, "torture: readers inside after all left");
 #if defined(INJECT) && defined(RCU_INLINE) && !defined(BROKEN_READER)
   /* Forced: every 32nd inline section of a thread with an area traps
-     (fenced readers, with membarrier refused, take the calls instead).  */
-  if (rseq_percpu_inline_current_index (RSEQ_PERCPU_CPU_ID) >= 0 && !no_membarrier)
+     (fenced readers, with membarrier refused from the start, take the
+     calls instead).  */
+  if (rseq_percpu_inline_current_index (RSEQ_PERCPU_CPU_ID) >= 0 && !expect_fenced)
     check (traps > 0, "injected aborts taken");
 #endif
   printf ("%d passed, %d failed\n", checks_passed, checks_failed);

@@ -10,8 +10,9 @@
 #   the inline stress hooks (an int3 in every 32nd section), cpu_id and
 #   mm_cid, in glibc dynamic (libc owns the area), glibc with
 #   glibc.pthread.rseq=0 (rseq-libc owns it), glibc static, musl static,
-#   rseq unavailable (seccomp ENOSYS: the atomic fallback) and membarrier
-#   unavailable (seccomp ENOSYS: fenced readers); `rseq-libc inspect' on the
+#   rseq unavailable (seccomp ENOSYS: the atomic fallback), membarrier
+#   unavailable from the start (seccomp ENOSYS: fenced readers) and refused
+#   after the process registered (the writer visits every CPU); `rseq-libc inspect' on the
 #   inline binary; then the negative-control builds (-DBROKEN_SYNC with the
 #   calls and inline, -DBROKEN_READER), which must FAIL, caught by their
 #   witness rounds every time.
@@ -103,7 +104,14 @@ if build call gcc && build inline gcc -DRCU_INLINE && build inject gcc -DRCU_INL
   ctest "glibc inline+injected aborts mm_cid" pass "" "$out/inject" --mm-cid
   ctest "glibc rseq=0 (component owns) inline+injected" pass \
     "GLIBC_TUNABLES=glibc.pthread.rseq=0" "$out/inject"
-  ctest "membarrier unavailable (fenced readers) inline+injected" pass "" "$out/inject" --no-membarrier
+  ctest "membarrier refused after registration (writer visits CPUs) inline+injected" pass \
+    "" "$out/inject" --no-membarrier
+  if gcc -O2 -I"$root/tests/c" -o "$out/no_membarrier" tests/rcu/no_membarrier_launcher.c 2> "$out/nomb.err"; then
+    ctest "membarrier unavailable (fenced readers) inline+injected" pass \
+      "$out/no_membarrier" "$out/inject" --expect-fenced
+  else
+    skip "membarrier unavailable: cannot build the seccomp launcher ($(head -1 "$out/nomb.err"))"
+  fi
   launcher=$out/no_rseq
   if gcc -O2 -I"$root/tests/c" -o "$launcher" tests/c/no_rseq_launcher.c 2> "$out/launcher.err"; then
     ctest "rseq unavailable (fallback) inline+injected" pass \
