@@ -11,9 +11,11 @@
    with the calls.
 
    What is inlined: the raw operations (rseq_percpu_inline_add ...), the
-   counter's inc/add, the pool's alloc/free fast paths and the ring's
-   write.  The reader lock, counter read/reset, pool storage and ring
-   consume stay calls.
+   counter's inc/add, the pool's alloc/free fast paths, the ring's
+   write and the RCU read side (rseq_percpu_inline_rcu_read_lock/unlock:
+   the counter's add on the period's lock or unlock count, no fence).  The
+   reader lock, RCU grace periods and callbacks, counter read/reset, pool
+   storage and ring consume stay calls.
 
    The thread's area: found once per thread through the library
    (rseq_percpu_inline_area_v2: the area the libc or rseq-libc registered,
@@ -83,6 +85,11 @@ extern "C" {
 #define RSEQ_PERCPU_INLINE_RING_SLOT0 128  /* in a buffer: record 0 */
 #define RSEQ_PERCPU_INLINE_RING_MODE 1073328
 #define RSEQ_PERCPU_INLINE_RING_SIZE 1073344
+#define RSEQ_PERCPU_INLINE_RCU_UNLOCK 16   /* in a slot: unlock[0]; lock[0] at 0 */
+#define RSEQ_PERCPU_INLINE_RCU_PERIOD 16448 /* period word: bit 0, FENCED */
+#define RSEQ_PERCPU_INLINE_RCU_FENCED 2u   /* readers must take the call */
+#define RSEQ_PERCPU_INLINE_RCU_MODE 16456  /* index-field offset byte */
+#define RSEQ_PERCPU_INLINE_RCU_SIZE 16576
 
 /* The library's per-thread lookup: the calling thread's area usable for
    MODE (registered, cpu_id >= 0, and for RSEQ_PERCPU_MM_CID a kernel that
@@ -492,6 +499,74 @@ static inline int
 rseq_percpu_inline_counter_inc (void *counter)
 {
   return rseq_percpu_inline_counter_add (counter, 1);
+}
+
+/* ---- RCU read side, as the calls: read_lock returns the period (0 or 1)
+   or -EINVAL, read_unlock 0 or -EINVAL.  One load of the period word,
+   then the counter's add on the period's lock (unlock) count of the
+   current slot: no atomic instruction, no fence (the grace period's
+   membarrier orders the readers; the asm's memory clobber keeps the
+   compiler from moving the section's accesses across it).  Anything else
+   (an abort, no area yet, an index beyond the slots, the FENCED bit of a
+   process without membarrier, bad input) is the call, after a look-up of
+   the area at the thread's first use.  */
+static RSEQ_PERCPU_INLINE_SLOW int
+rseq_percpu_inline_rcu_slow_ (void *rcu, int unlock, int period)
+{
+  int err;
+  if (rseq_percpu_inline_area_ == rseq_percpu_inline_no_area_)
+    (void) rseq_percpu_inline_refresh_ (RSEQ_PERCPU_CPU_ID, &err);
+  return unlock ? rseq_percpu_rcu_read_unlock (rcu, period)
+                : rseq_percpu_rcu_read_lock (rcu);
+}
+
+static inline int
+rseq_percpu_inline_rcu_read_lock (void *rcu)
+{
+  char *c = (char *) rcu;
+  const uint32_t *a = rseq_percpu_inline_area_;
+  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_HANDLE_OK (c)))
+    {
+      uintptr_t p = __atomic_load_n ((uintptr_t *) (c + RSEQ_PERCPU_INLINE_RCU_PERIOD),
+                                     __ATOMIC_RELAXED);
+      uintptr_t off = (unsigned char) c[RSEQ_PERCPU_INLINE_RCU_MODE];
+      if (RSEQ_PERCPU_INLINE_LIKELY (!(p & RSEQ_PERCPU_INLINE_RCU_FENCED)
+                                     && RSEQ_PERCPU_INLINE_OBJECT_OK (off, a)))
+        {
+          int period = (int) (p & 1);
+          int r = rseq_percpu_arch_counter_add ((void *) a, off, c + 8 * period, 1);
+          if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
+            return period;
+          if (r == RSEQ_PERCPU_ABORTED)
+            RSEQ_PERCPU_INLINE_ON_ABORT ();
+        }
+    }
+  return rseq_percpu_inline_rcu_slow_ (rcu, 0, 0);
+}
+
+static inline int
+rseq_percpu_inline_rcu_read_unlock (void *rcu, int period)
+{
+  char *c = (char *) rcu;
+  const uint32_t *a = rseq_percpu_inline_area_;
+  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_HANDLE_OK (c)
+                                 && (period & ~1) == 0))
+    {
+      uintptr_t p = __atomic_load_n ((uintptr_t *) (c + RSEQ_PERCPU_INLINE_RCU_PERIOD),
+                                     __ATOMIC_RELAXED);
+      uintptr_t off = (unsigned char) c[RSEQ_PERCPU_INLINE_RCU_MODE];
+      if (RSEQ_PERCPU_INLINE_LIKELY (!(p & RSEQ_PERCPU_INLINE_RCU_FENCED)
+                                     && RSEQ_PERCPU_INLINE_OBJECT_OK (off, a)))
+        {
+          int r = rseq_percpu_arch_counter_add
+            ((void *) a, off, c + RSEQ_PERCPU_INLINE_RCU_UNLOCK + 8 * period, 1);
+          if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
+            return 0;
+          if (r == RSEQ_PERCPU_ABORTED)
+            RSEQ_PERCPU_INLINE_ON_ABORT ();
+        }
+    }
+  return rseq_percpu_inline_rcu_slow_ (rcu, 1, period);
 }
 
 /* ---- Pool: alloc/free as the calls.  One attempt inline on the current

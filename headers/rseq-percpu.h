@@ -1,6 +1,6 @@
 /* rseq-percpu: per-CPU operations as restartable sequences, and the use
    cases they exist for (statistics counter, ring buffer, memory pool,
-   reader lock), from librseq_libc.a.
+   reader lock, spin locks, read-copy-update), from librseq_libc.a.
 
    Inline or call: every operation below is a CALL into the library; no
    sequence is inlined into C code.  <rseq-percpu-inline.h> has inline
@@ -82,9 +82,9 @@ extern "C" {
        a push or a pop is one commit); see docs/percpu.md, "Shared
        memory", for what a death between two steps leaks (a consumer
        killed inside flush or consume leaves later ones -EBUSY or 0);
-     - the reader lock and the spin locks are process-private (private
-       membarrier, private futexes): their init refuses RSEQ_PERCPU_SHARED
-       (-EINVAL).  */
+     - the reader lock, the spin locks and RCU are process-private
+       (private membarrier, private futexes): their init refuses
+       RSEQ_PERCPU_SHARED (-EINVAL).  */
 #define RSEQ_PERCPU_SHARED 0x100
 
 /* Results of the raw operations (>= 0), besides negative errno values.  */
@@ -323,6 +323,41 @@ int rseq_percpu_read_lock (void *lock);
 int rseq_percpu_read_unlock (void *lock);
 int rseq_percpu_write_lock (void *lock);
 int rseq_percpu_write_unlock (void *lock);
+
+/* Per-CPU read-copy-update (SRCU-style grace periods, see docs/percpu.md).
+   Readers need no registration: any thread, signal handlers, constructors,
+   nested sections.  read_lock adds 1 to the current period's lock count of
+   the current CPU's slot (one restartable sequence, no atomic instruction,
+   no fence) and returns the period (0 or 1); read_unlock(PERIOD) adds 1 to
+   that period's unlock count on whatever CPU the thread runs then.
+   synchronize waits until every section that started before it has ended:
+   it waits for the inactive period to drain, flips the period, waits for
+   the old one (lock and unlock sums equal around a
+   membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)), sleeping between checks;
+   concurrent callers share grace periods.  call queues FUNC(HEAD) to run
+   after a grace period (HEAD embedded in the object it frees); every
+   1024th call runs the queued callbacks in the calling thread, barrier
+   runs every callback queued before it.  synchronize, call and barrier
+   must not be called inside a read-side section or a signal handler; a
+   callback must not call barrier.  Without rseq or membarrier, readers
+   count in an atomic fallback line with full fences (same semantics).
+   Process-private (init refuses RSEQ_PERCPU_SHARED).  Errors: -EINVAL for
+   a null or misaligned object, head or function, or a PERIOD other than
+   0 or 1.  */
+struct rseq_percpu_rcu_head
+{
+  struct rseq_percpu_rcu_head *next;
+  void (*func) (struct rseq_percpu_rcu_head *);
+};
+size_t rseq_percpu_rcu_size (void);
+int rseq_percpu_rcu_init (void *mem, size_t size, int mode);
+int rseq_percpu_rcu_read_lock (void *rcu);
+int rseq_percpu_rcu_read_unlock (void *rcu, int period);
+int rseq_percpu_rcu_synchronize (void *rcu);
+int rseq_percpu_rcu_call (void *rcu, struct rseq_percpu_rcu_head *head,
+                          void (*func) (struct rseq_percpu_rcu_head *));
+int rseq_percpu_rcu_barrier (void *rcu);
+int rseq_percpu_rcu_readers (void *rcu, uint64_t *out);
 
 /* Spin locks that track their holder's preemption (adaptive mutexes: spin,
    then sleep on a futex).  While held, the holder has an rseq time-slice

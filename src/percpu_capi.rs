@@ -19,6 +19,7 @@ use rseq_percpu::counter::Counter;
 use rseq_percpu::flush::FlushRing;
 use rseq_percpu::lock::ReaderLock;
 use rseq_percpu::pool::Pool;
+use rseq_percpu::rcu::{Rcu, RcuHead, ReadToken};
 use rseq_percpu::ring::{Overrun, PerCpuRing, RECORD_MAX};
 use rseq_percpu::{arch, IndexMode, Outcome, Where};
 
@@ -50,6 +51,7 @@ type CCounter = Counter<C_SLOTS>;
 type CPool = Pool<C_SLOTS>;
 type CRing = PerCpuRing<C_RING_CPUS, C_RING_RECORDS>;
 type CLock = ReaderLock<C_SLOTS>;
+type CRcu = Rcu<C_SLOTS>;
 /// CPUs with their own active packet in the C flush ring.
 pub const C_FLUSH_CPUS: usize = 64;
 /// Records per packet of the C flush ring (`RSEQ_PERCPU_FLUSH_RECORDS`).
@@ -64,6 +66,7 @@ const _: () = {
     assert!(align_of::<CRing>() <= OBJECT_ALIGN);
     assert!(align_of::<CLock>() <= OBJECT_ALIGN);
     assert!(align_of::<CFlush>() <= OBJECT_ALIGN);
+    assert!(align_of::<CRcu>() <= OBJECT_ALIGN);
 };
 
 // The object layout the inline C header (headers/rseq-percpu-inline.h)
@@ -94,6 +97,13 @@ const _: () = {
     assert!(CRing::BUFFER_SLOTS_OFFSET == 128);
     assert!(CRing::MODE_OFFSET == 1073328);
     assert!(size_of::<CRing>() == 1073344);
+    assert!(CRcu::STRIDE == 64);
+    assert!(CRcu::LOCK_OFFSET == 0 && CRcu::UNLOCK_OFFSET == 16);
+    assert!(CRcu::FALLBACK_OFFSET == 16384);
+    assert!(CRcu::PERIOD_OFFSET == 16448);
+    assert!(CRcu::MODE_OFFSET == 16456);
+    assert!(rseq_percpu::rcu::FENCED == 2);
+    assert!(size_of::<CRcu>() == 16576);
     // The mode byte is the index field's offset in struct rseq.
     assert!(IndexMode::CpuId as usize == 4 && IndexMode::MmCid as usize == 24);
 };
@@ -980,6 +990,120 @@ pub unsafe extern "C" fn rseq_percpu_write_unlock(lock: *mut c_void) -> c_int {
     status(handle::<CLock>(lock).map(|l| {
         // SAFETY: the caller's contract.
         unsafe { l.write_unlock() };
+        0
+    }))
+}
+
+// ---- RCU ---------------------------------------------------------------
+
+/// `rseq_percpu_rcu_size`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_rcu_size() -> usize {
+    size_of::<CRcu>()
+}
+
+/// `rseq_percpu_rcu_init`.
+///
+/// # Safety
+/// As [`rseq_percpu_counter_init`].
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_rcu_init(mem: *mut c_void, size: usize, mode: c_int) -> c_int {
+    if !object_ok::<CRcu>(mem, size) {
+        return -EINVAL;
+    }
+    // Not shareable: the grace period orders readers with the private
+    // membarrier command, which reaches the calling process only.
+    let mode = match init_mode(mode, false) {
+        Ok((m, _)) => m,
+        Err(e) => return e,
+    };
+    // SAFETY: checked size and alignment; the caller's contract.
+    unsafe { CRcu::init_in_place(mem.cast(), mode) };
+    0
+}
+
+/// `rseq_percpu_rcu_read_lock`: the period counted in (0 or 1).
+#[no_mangle]
+pub extern "C" fn rseq_percpu_rcu_read_lock(rcu: *mut c_void) -> c_int {
+    status(handle::<CRcu>(rcu).map(|r| r.read_lock().period() as c_int))
+}
+
+/// `rseq_percpu_rcu_read_unlock`: `-EINVAL` for a period other than 0 or 1.
+///
+/// # Safety
+/// `period` comes from a `rseq_percpu_rcu_read_lock` of `rcu` not yet
+/// matched by an unlock.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_rcu_read_unlock(rcu: *mut c_void, period: c_int) -> c_int {
+    let Some(token) = usize::try_from(period)
+        .ok()
+        .and_then(ReadToken::from_period)
+    else {
+        return -EINVAL;
+    };
+    status(handle::<CRcu>(rcu).map(|r| {
+        // SAFETY: the caller's contract.
+        unsafe { r.read_unlock(token) };
+        0
+    }))
+}
+
+/// `rseq_percpu_rcu_synchronize`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_rcu_synchronize(rcu: *mut c_void) -> c_int {
+    status(handle::<CRcu>(rcu).map(|r| {
+        r.synchronize();
+        0
+    }))
+}
+
+/// `rseq_percpu_rcu_call`: `-EINVAL` for a null or misaligned head or a
+/// null function.
+///
+/// # Safety
+/// As [`Rcu::call`]: `head` stays valid and unqueued elsewhere until
+/// `func` runs with it.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_rcu_call(
+    rcu: *mut c_void,
+    head: *mut RcuHead,
+    func: Option<unsafe extern "C" fn(*mut RcuHead)>,
+) -> c_int {
+    if !word_ok(head) {
+        return -EINVAL;
+    }
+    let Some(func) = func else {
+        return -EINVAL;
+    };
+    status(handle::<CRcu>(rcu).map(|r| {
+        // SAFETY: checked non-null and aligned; the caller's contract.
+        unsafe { r.call(head, func) };
+        0
+    }))
+}
+
+/// `rseq_percpu_rcu_barrier`.
+#[no_mangle]
+pub extern "C" fn rseq_percpu_rcu_barrier(rcu: *mut c_void) -> c_int {
+    status(handle::<CRcu>(rcu).map(|r| {
+        r.barrier();
+        0
+    }))
+}
+
+/// `rseq_percpu_rcu_readers`: readers inside now (exact when none is
+/// entering or leaving).
+///
+/// # Safety
+/// `out` is null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rseq_percpu_rcu_readers(rcu: *mut c_void, out: *mut u64) -> c_int {
+    if !word_ok(out) {
+        return -EINVAL;
+    }
+    status(handle::<CRcu>(rcu).map(|r| {
+        // SAFETY: checked non-null and aligned.
+        unsafe { *out = r.readers_inside() as u64 };
         0
     }))
 }

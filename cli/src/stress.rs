@@ -43,8 +43,10 @@ const MODES: &[&str] = &[
 /// Modes run only when asked for: `hotplug` needs root and a kernel with
 /// CPU hotplug (tests/kernels/hotplug.sh runs it in a guest); `shared` and
 /// `shared-forced` fork producer and consumer processes over a shared
-/// mapping (cli/src/stress_shared.rs).
-const EXTRA_MODES: &[&str] = &["hotplug", "shared", "shared-forced"];
+/// mapping (cli/src/stress_shared.rs); `rcu` (its suite: tests/rcu/run.sh)
+/// starts with witness rounds of up to 20 ms each, kept out of the default
+/// list that every kernel-matrix guest runs.
+const EXTRA_MODES: &[&str] = &["hotplug", "shared", "shared-forced", "rcu"];
 pub(crate) const CPUS: usize = 256;
 
 #[derive(Clone)]
@@ -63,6 +65,19 @@ pub(crate) struct Config {
     pub(crate) hotplug_cycles: usize,
     /// `shared-forced`: the private fence in place of the cross-process one.
     pub(crate) private_fence: bool,
+    /// `rcu`: the negative control to run (`--rcu-broken sync|reader`).
+    rcu_broken: RcuBroken,
+}
+
+/// `rcu`'s negative controls: the stress must FAIL with either.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RcuBroken {
+    None,
+    /// Grace periods end at once (`synchronize` skipped, callbacks run at
+    /// once).
+    Sync,
+    /// Readers skip `read_lock` / `read_unlock`.
+    Reader,
 }
 
 fn usage() -> i32 {
@@ -70,10 +85,13 @@ fn usage() -> i32 {
         "usage: rseq-libc stress [--mode MODE|all] [--seconds S] [--threads N] [--delay ITER] [--trap N]\n\
          \x20                       [--yield N] [--sleep N] [--signal N] [--migrate N] [--mm-cid] [--no-inject]\n\
          \x20                       [--fallback-fence] [--cycles N] [--hotplug-cycles N] [--private-fence]\n\
-         modes: {} (and hotplug: root, CPU hotplug; --cycles offline/online cycles;\n\
+         \x20                       [--rcu-broken sync|reader]\n\
+         modes: {} (and rcu: the read-copy-update torture, --rcu-broken for its negative controls;\n\
+         hotplug: root, CPU hotplug; --cycles offline/online cycles;\n\
          shared: producer processes and a consumer process over MAP_SHARED memory, producers SIGKILLed,\n\
          --hotplug-cycles: CPUs 1.. offline and back meanwhile (root); shared-forced: a producer process\n\
          spinning inside a section while the consumer process flushes, --private-fence: the negative control);\n\
+         --rcu-broken: rcu's negative controls (grace periods that end at once, readers without the lock: must FAIL);\n\
          --fallback-fence: remote fences visit the CPU instead of membarrier; --delay: delay-loop iterations at each of the 3 points inside every section;\n\
          --trap: a forced abort (int3 inside the section) in every Nth section;\n\
          yield/sleep/signal/migrate: every N operations per thread (0: off).\n\
@@ -585,6 +603,193 @@ fn mode_lock(cfg: &Config) -> Result<(String, u64), String> {
     Ok((
         format!("lock: {reads} read and {writes} write sections, invariant held, total exact"),
         reads + writes,
+    ))
+}
+
+/// `rcu`: an rcutorture-style run. Witness rounds first (a reader holds a
+/// section with the current object while a writer retires it: with a real
+/// grace period the writer cannot report it retired while the witness is
+/// inside, so the witness leaves after 20 ms; in the negative controls it
+/// waits for the report, so that the early grace period is caught every
+/// time), then readers that check, inside each (sometimes nested) section,
+/// that the object they hold is not poisoned, against writers that replace
+/// it and poison the old one after `synchronize` or from an `Rcu::call`
+/// callback. Objects are never freed (poisoned only): a stale read shows
+/// as poison, not as a crash.
+fn mode_rcu(cfg: &Config) -> Result<(String, u64), String> {
+    use rseq_percpu::rcu::{Rcu, RcuHead};
+    use std::cell::UnsafeCell;
+    use std::sync::atomic::AtomicPtr;
+    const LIVE: u64 = 0x1111_2222_3333_4444;
+    const POISON: u64 = 0xdead_dead_dead_dead;
+    #[repr(C)]
+    struct Obj {
+        head: UnsafeCell<RcuHead>,
+        value: AtomicU64,
+    }
+    // SAFETY: `head` is written only by `Rcu::call` of the one writer that
+    // retires the object, and read by the batch that runs its callback.
+    #[allow(unsafe_code)]
+    unsafe impl Sync for Obj {}
+    fn obj() -> *mut Obj {
+        Box::into_raw(Box::new(Obj {
+            head: UnsafeCell::new(RcuHead::new()),
+            value: AtomicU64::new(LIVE),
+        }))
+    }
+    #[allow(unsafe_code)]
+    unsafe extern "C" fn poison(head: *mut RcuHead) {
+        // SAFETY: `head` is the first field of a leaked Obj (repr(C), and
+        // UnsafeCell is transparent).
+        unsafe { &*head.cast::<Obj>() }
+            .value
+            .store(POISON, Ordering::Relaxed);
+    }
+    struct Shared {
+        rcu: Rcu<CPUS, true>,
+        current: AtomicPtr<Obj>,
+        holds: AtomicPtr<Obj>,
+        retired: AtomicPtr<Obj>,
+        broken: RcuBroken,
+    }
+    impl Shared {
+        fn lock(&self) -> Option<rseq_percpu::rcu::ReadToken> {
+            (self.broken != RcuBroken::Reader).then(|| self.rcu.read_lock())
+        }
+        fn unlock(&self, t: Option<rseq_percpu::rcu::ReadToken>) {
+            if let Some(t) = t {
+                #[allow(unsafe_code)]
+                // SAFETY: the token of this thread's own lock, once.
+                unsafe {
+                    self.rcu.read_unlock(t)
+                };
+            }
+        }
+        fn get(&self) -> &Obj {
+            #[allow(unsafe_code)]
+            // SAFETY: objects are leaked, never freed.
+            unsafe {
+                &*self.current.load(Ordering::Acquire)
+            }
+        }
+        /// Replaces the current object and retires the old one.
+        fn retire(&self, by_call: bool) -> *mut Obj {
+            let old = self.current.swap(obj(), Ordering::AcqRel);
+            if self.broken == RcuBroken::Sync {
+                #[allow(unsafe_code)]
+                // SAFETY: leaked object.
+                unsafe { &*old }.value.store(POISON, Ordering::Relaxed);
+            } else if by_call {
+                #[allow(unsafe_code)]
+                // SAFETY: a leaked object's head, queued once.
+                unsafe {
+                    self.rcu.call((*old).head.get(), poison)
+                };
+            } else {
+                self.rcu.synchronize();
+                #[allow(unsafe_code)]
+                // SAFETY: leaked object.
+                unsafe { &*old }.value.store(POISON, Ordering::Relaxed);
+            }
+            old
+        }
+    }
+    let s: &'static Shared = Box::leak(Box::new(Shared {
+        rcu: Rcu::new(cfg.index),
+        current: AtomicPtr::new(obj()),
+        holds: AtomicPtr::new(std::ptr::null_mut()),
+        retired: AtomicPtr::new(std::ptr::null_mut()),
+        broken: cfg.rcu_broken,
+    }));
+    let mut witness_bad = 0;
+    for round in 0..4 {
+        s.holds.store(std::ptr::null_mut(), Ordering::Relaxed);
+        let w = std::thread::spawn(move || {
+            let t = s.lock();
+            let o = s.get();
+            s.holds
+                .store(o as *const Obj as *mut Obj, Ordering::Release);
+            let mine = |p: *mut Obj| std::ptr::eq(p, o);
+            if s.broken == RcuBroken::None {
+                let end = Instant::now() + Duration::from_millis(20);
+                while !mine(s.retired.load(Ordering::Acquire)) && Instant::now() < end {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            } else {
+                while !mine(s.retired.load(Ordering::Acquire)) {
+                    std::thread::yield_now();
+                }
+            }
+            let bad = o.value.load(Ordering::Relaxed) != LIVE;
+            s.unlock(t);
+            bad
+        });
+        while s.holds.load(Ordering::Acquire).is_null() {
+            std::thread::yield_now();
+        }
+        let old = s.retire(round % 2 == 1);
+        if round % 2 == 1 && s.broken != RcuBroken::Sync {
+            s.rcu.barrier();
+        }
+        s.retired.store(old, Ordering::Release);
+        witness_bad += usize::from(w.join().unwrap());
+    }
+    let results: Vec<(u64, u64, u64)> = run_threads(cfg, move |t, inj, stop| {
+        let (mut sections, mut retired, mut bad) = (0u64, 0u64, 0u64);
+        while !stop.load(Ordering::Relaxed) {
+            if t % 4 == 1 {
+                s.retire(retired % 2 == 1);
+                retired += 1;
+            } else {
+                let outer = s.lock();
+                let inner = sections.is_multiple_of(8).then(|| s.lock());
+                let o = s.get();
+                for _ in 0..(t * 7 % 50) {
+                    std::hint::spin_loop();
+                }
+                bad += u64::from(o.value.load(Ordering::Relaxed) != LIVE);
+                if let Some(i) = inner {
+                    s.unlock(i);
+                }
+                s.unlock(outer);
+                sections += 1;
+            }
+            inj.tick();
+        }
+        (sections, retired, bad)
+    });
+    s.rcu.barrier();
+    let sections: u64 = results.iter().map(|r| r.0).sum();
+    let retired: u64 = results.iter().map(|r| r.1).sum();
+    let bad: u64 = results.iter().map(|r| r.2).sum();
+    let control = match s.broken {
+        RcuBroken::None => "",
+        RcuBroken::Sync => " (negative control: grace periods end at once)",
+        RcuBroken::Reader => " (negative control: readers skip the lock)",
+    };
+    if witness_bad != 0 {
+        return Err(format!(
+            "rcu{control}: {witness_bad} of 4 witness sections saw their object poisoned"
+        ));
+    }
+    if bad != 0 {
+        return Err(format!(
+            "rcu{control}: {bad} of {sections} read sections held a poisoned object"
+        ));
+    }
+    let inside = s.rcu.readers_inside();
+    if inside != 0 {
+        return Err(format!("rcu: reader count {inside} after all left"));
+    }
+    Ok((
+        format!(
+            "rcu{control}: 4 witness rounds, {sections} read sections, {retired} objects retired \
+             ({} grace periods), none seen poisoned",
+            s.rcu.grace_periods()
+        ),
+        // Each section: a lock and an unlock sequence (the nested ones not
+        // counted: a lower bound).
+        2 * sections + retired,
     ))
 }
 
@@ -1180,6 +1385,7 @@ pub fn run(args: &[String]) -> i32 {
         cycles: 12,
         hotplug_cycles: 0,
         private_fence: false,
+        rcu_broken: RcuBroken::None,
     };
     let mut modes: Vec<&str> = MODES.to_vec();
     let mut chosen = false;
@@ -1235,6 +1441,11 @@ pub fn run(args: &[String]) -> i32 {
             },
             "--fallback-fence" => rseq_percpu::remote::set_fallback_only(true),
             "--private-fence" => cfg.private_fence = true,
+            "--rcu-broken" => match it.next().map(String::as_str) {
+                Some("sync") => cfg.rcu_broken = RcuBroken::Sync,
+                Some("reader") => cfg.rcu_broken = RcuBroken::Reader,
+                _ => return usage(),
+            },
             "--mm-cid" => cfg.index = IndexMode::MmCid.or_supported(),
             "--no-inject" => {
                 cfg.delay = 0;
@@ -1335,6 +1546,7 @@ pub fn run(args: &[String]) -> i32 {
             "lock" => mode_lock(&cfg),
             "flush" => mode_flush(&cfg),
             "reclaim" => mode_reclaim(&cfg),
+            "rcu" => mode_rcu(&cfg),
             "hotplug" => mode_hotplug(&cfg),
             "shared" => crate::stress_shared::mode_shared(&cfg),
             "shared-forced" => crate::stress_shared::mode_shared_forced(&cfg, cfg.private_fence),

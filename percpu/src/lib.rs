@@ -1,6 +1,8 @@
 //! Per-CPU operations as restartable sequences, and the use cases they exist
 //! for: a statistics [`counter`], a [`ring`] buffer, a memory [`pool`], a
-//! per-CPU reader [`lock`], [`spinlock`]s that track their holder's
+//! per-CPU reader [`lock`], read-copy-update ([`rcu`]: grace periods over
+//! per-CPU lock and unlock counts, readers without registration),
+//! [`spinlock`]s that track their holder's
 //! preemption (time-slice extension, holder CPU checked by the waiters in a
 //! restartable sequence, futex sleep) with a NUMA hand-off variant, and the
 //! [`remote`] access that lets one thread take over another CPU's data (the
@@ -87,6 +89,8 @@ pub mod fork;
 pub mod lock;
 #[allow(unsafe_code)]
 pub mod pool;
+#[allow(unsafe_code)]
+pub mod rcu;
 #[allow(unsafe_code)]
 pub mod remote;
 #[allow(unsafe_code)]

@@ -213,7 +213,7 @@ fn getcpu() -> Option<u32> {
 
 /// Runs the calling thread on `cpu` for a moment (the fallback fence), then
 /// gives it its affinity back.
-fn visit(cpu: u32) -> Result<(), i32> {
+pub(crate) fn visit(cpu: u32) -> Result<(), i32> {
     let mut saved = [0u64; 16];
     // SAFETY: sched_getaffinity writes at most the buffer length given.
     let n = unsafe {
