@@ -179,7 +179,7 @@ pub fn parse_cpu_list(list: &[u8], mut f: impl FnMut(u32) -> Result<(), i32>) ->
         .iter()
         .rposition(|c| !c.is_ascii_whitespace() && *c != 0)
         .map_or(0, |p| p + 1);
-    let list = &list[..end];
+    let list = list.get(..end).unwrap_or(&[]);
     if list.is_empty() {
         return Ok(());
     }
@@ -229,11 +229,17 @@ pub fn counter_value(pmc: u64, offset: u64, width: u32) -> u64 {
 /// The CPU PMUs of sysfs: up to [`MAX_TYPES`] types, sorted by type.
 struct Scanned {
     n: usize,
-    types: [u32; MAX_TYPES],
-    cpus: [[u8; 512]; MAX_TYPES],
-    cpus_len: [usize; MAX_TYPES],
+    list: [ScannedType; MAX_TYPES],
+}
+
+/// One CPU PMU of sysfs.
+#[derive(Clone, Copy)]
+struct ScannedType {
+    pmu_type: u32,
+    cpus: [u8; 512],
+    cpus_len: usize,
     /// x86's `cpu` PMU, which has no `cpus` file: every CPU.
-    all: [bool; MAX_TYPES],
+    all: bool,
 }
 
 const DEVICES: &[u8] = b"/sys/bus/event_source/devices/";
@@ -244,21 +250,24 @@ fn device_path<'a>(buf: &'a mut [u8; 256], name: &[u8], file: &[u8]) -> Result<&
     if len > buf.len() {
         return Err(ERANGE);
     }
-    let mut at = 0;
-    for part in [DEVICES, name, b"/", file, b"\0"] {
-        buf[at..at + part.len()].copy_from_slice(part);
-        at += part.len();
+    let bytes = DEVICES
+        .iter()
+        .chain(name)
+        .chain(b"/")
+        .chain(file)
+        .chain(b"\0");
+    for (dst, src) in buf.iter_mut().zip(bytes) {
+        *dst = *src;
     }
-    Ok(&buf[..len])
+    buf.get(..len).ok_or(ERANGE)
 }
 
 /// Reads the CPU PMUs from sysfs: every device with a `cpus` file (arm64's
 /// PMUs, x86 hybrid's `cpu_core` and `cpu_atom`), and x86's `cpu` (every
 /// CPU). Uncore and software PMUs have none of these.
 fn scan_sysfs(out: &mut Scanned) -> Result<(), i32> {
-    let mut dir_path = [0u8; 64];
-    dir_path[..DEVICES.len()].copy_from_slice(DEVICES);
-    let dir = sys::open_read(&dir_path[..DEVICES.len() + 1])?;
+    let mut dir_path = [0u8; 256];
+    let dir = sys::open_read(device_path(&mut dir_path, b"", b"")?)?;
     let mut buf = [0u8; 2048];
     let mut r = Ok(());
     'dir: loop {
@@ -272,11 +281,16 @@ fn scan_sysfs(out: &mut Scanned) -> Result<(), i32> {
         };
         let mut at = 0;
         while at + 19 < n {
-            let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
+            // struct linux_dirent64: d_ino, d_off (8 bytes each), d_reclen
+            // (u16), d_type (u8), d_name.
+            let reclen = match buf.get(at + 16..at + 18) {
+                Some(&[lo, hi]) => u16::from_ne_bytes([lo, hi]) as usize,
+                _ => 0,
+            };
             if reclen == 0 {
                 break;
             }
-            let name_all = &buf[at + 19..(at + reclen).min(n)];
+            let name_all = buf.get(at + 19..(at + reclen).min(n)).unwrap_or(&[]);
             let name = &name_all[..name_all
                 .iter()
                 .position(|c| *c == 0)
@@ -285,21 +299,20 @@ fn scan_sysfs(out: &mut Scanned) -> Result<(), i32> {
             if name.first() == Some(&b'.') {
                 continue;
             }
-            if out.n == MAX_TYPES {
+            let Some(found) = out.list.get_mut(out.n) else {
                 r = Err(ERANGE);
                 break 'dir;
-            }
-            let i = out.n;
+            };
             let mut path = [0u8; 256];
             let Ok(p) = device_path(&mut path, name, b"cpus") else {
                 continue;
             };
-            match sys::read_file(p, &mut out.cpus[i]) {
+            match sys::read_file(p, &mut found.cpus) {
                 Ok(len) => {
-                    out.cpus_len[i] = len;
-                    out.all[i] = false;
+                    found.cpus_len = len;
+                    found.all = false;
                 }
-                Err(ENOENT) if name == b"cpu" => out.all[i] = true,
+                Err(ENOENT) if name == b"cpu" => found.all = true,
                 Err(_) => continue,
             }
             let Ok(p) = device_path(&mut path, name, b"type") else {
@@ -309,26 +322,15 @@ fn scan_sysfs(out: &mut Scanned) -> Result<(), i32> {
             let Ok(len) = sys::read_file(p, &mut t) else {
                 continue;
             };
-            let Ok(ty) = parse_u32(&t[..len]) else {
+            let Ok(ty) = parse_u32(t.get(..len).unwrap_or(&[])) else {
                 continue;
             };
-            out.types[i] = ty;
+            found.pmu_type = ty;
             out.n += 1;
         }
     }
     sys::close(dir);
     r?;
-    // Sorted by type, so that entries are numbered the same in every run.
-    for i in 1..out.n {
-        let mut j = i;
-        while j > 0 && out.types[j - 1] > out.types[j] {
-            out.types.swap(j - 1, j);
-            out.cpus.swap(j - 1, j);
-            out.cpus_len.swap(j - 1, j);
-            out.all.swap(j - 1, j);
-            j -= 1;
-        }
-    }
     if out.n == 0 {
         Err(ENODEV)
     } else {
@@ -340,7 +342,8 @@ fn scan_sysfs(out: &mut Scanned) -> Result<(), i32> {
 /// counter access; absent: no).
 fn perf_user_access() -> bool {
     let mut b = [0u8; 16];
-    matches!(sys::read_file(b"/proc/sys/kernel/perf_user_access\0", &mut b), Ok(n) if parse_u32(&b[..n]) == Ok(1))
+    matches!(sys::read_file(b"/proc/sys/kernel/perf_user_access\0", &mut b),
+             Ok(n) if parse_u32(b.get(..n).unwrap_or(&[])) == Ok(1))
 }
 
 impl PmuSet {
@@ -382,27 +385,42 @@ impl PmuSet {
             }];
             return self.open_types(event, &all);
         }
+        let none = ScannedType {
+            pmu_type: 0,
+            cpus: [0; 512],
+            cpus_len: 0,
+            all: false,
+        };
         let mut s = Scanned {
             n: 0,
-            types: [0; MAX_TYPES],
-            cpus: [[0; 512]; MAX_TYPES],
-            cpus_len: [0; MAX_TYPES],
-            all: [false; MAX_TYPES],
+            list: [none; MAX_TYPES],
         };
         scan_sysfs(&mut s)?;
         let mut types = [PmuType {
             pmu_type: 0,
             cpus: None,
         }; MAX_TYPES];
-        for (i, t) in types.iter_mut().enumerate().take(s.n) {
-            t.pmu_type = s.types[i];
-            t.cpus = if s.all[i] {
+        // In the order of their types (each PMU has its own), so that
+        // entries are numbered the same in every run.
+        let found = s.list.get(..s.n).unwrap_or(&[]);
+        let mut last = None;
+        for t in types.iter_mut() {
+            let Some(next) = found
+                .iter()
+                .filter(|f| last.is_none_or(|l| f.pmu_type > l))
+                .min_by_key(|f| f.pmu_type)
+            else {
+                break;
+            };
+            last = Some(next.pmu_type);
+            t.pmu_type = next.pmu_type;
+            t.cpus = if next.all {
                 None
             } else {
-                Some(&s.cpus[i][..s.cpus_len[i]])
+                Some(next.cpus.get(..next.cpus_len).unwrap_or(&[]))
             };
         }
-        self.open_types(event, &types[..s.n])
+        self.open_types(event, types.get(..s.n).unwrap_or(&[]))
     }
 
     /// Opens `event` for the calling thread once per entry of `types`
@@ -439,7 +457,13 @@ impl PmuSet {
             }
         }
         let user_read = !arch::NEEDS_PERF_USER_ACCESS || perf_user_access();
-        for (i, t) in types.iter().enumerate() {
+        let slots = self
+            .pages
+            .iter_mut()
+            .zip(self.fds.iter_mut())
+            .zip(self.types.iter_mut());
+        let mut failed = None;
+        for (t, ((page, fd), ty)) in types.iter().zip(slots) {
             let (kind, config) = match event {
                 Event::Hardware(id) if types.len() == 1 => (PERF_TYPE_HARDWARE, id),
                 Event::Hardware(id) => (PERF_TYPE_HARDWARE, id | (u64::from(t.pmu_type) << 32)),
@@ -467,25 +491,28 @@ impl PmuSet {
                 attr.config1 = arch::CONFIG1_USER_READ;
                 r = sys::perf_event_open(&attr);
             }
-            let opened = r.and_then(|fd| {
-                self.fds[i] = fd;
-                sys::map_event_page(fd)
+            let opened = r.and_then(|f| {
+                *fd = f;
+                sys::map_event_page(f)
             });
             match opened {
-                Ok(page) => self.pages[i] = page,
+                Ok(p) => *page = p,
                 Err(e) => {
-                    self.len = i as u32 + 1;
-                    self.release();
-                    return Err(e);
+                    failed = Some(e);
+                    break;
                 }
             }
-            self.types[i] = if hardware {
+            *ty = if hardware {
                 t.pmu_type
             } else {
                 PERF_TYPE_SOFTWARE
             };
         }
         self.len = types.len() as u32;
+        if let Some(e) = failed {
+            self.release();
+            return Err(e);
+        }
         self.owner_tp = rseq_abi::arch::thread_pointer() as usize;
         self.magic = MAGIC;
         Ok(())
@@ -493,12 +520,17 @@ impl PmuSet {
 
     /// Unmaps and closes every entry; the set is closed afterwards.
     fn release(&mut self) {
-        for i in 0..self.len as usize {
-            if self.pages[i] != 0 {
-                sys::unmap_event_page(self.pages[i]);
+        for (&page, &fd) in self
+            .pages
+            .iter()
+            .zip(self.fds.iter())
+            .take(self.len as usize)
+        {
+            if page != 0 {
+                sys::unmap_event_page(page);
             }
-            if self.fds[i] >= 0 {
-                sys::close(self.fds[i]);
+            if fd >= 0 {
+                sys::close(fd);
             }
         }
         self.reset();
@@ -566,7 +598,7 @@ impl PmuSet {
                         count: counter_value(out.pmc, out.offset, out.width),
                         cpu: out.cpu,
                         entry: out.entry,
-                        pmu_type: self.types[out.entry as usize],
+                        pmu_type: self.type_of(out.entry),
                         path: Path::User,
                         restarts,
                     })
@@ -597,7 +629,7 @@ impl PmuSet {
                 }
                 (cpu, u32::from(entry))
             };
-            let path = if self.types[entry as usize] == PERF_TYPE_SOFTWARE {
+            let path = if self.type_of(entry) == PERF_TYPE_SOFTWARE {
                 Path::Software
             } else {
                 path
@@ -606,7 +638,7 @@ impl PmuSet {
                 count: self.read_entry(entry)?,
                 cpu,
                 entry,
-                pmu_type: self.types[entry as usize],
+                pmu_type: self.type_of(entry),
                 path,
                 restarts,
             });
@@ -624,7 +656,8 @@ impl PmuSet {
             return Err(EINVAL);
         }
         let mut v = [0u8; 8];
-        match sys::read(self.fds[entry as usize], &mut v)? {
+        let fd = *self.fds.get(entry as usize).ok_or(EINVAL)?;
+        match sys::read(fd, &mut v)? {
             8 => Ok(u64::from_ne_bytes(v)),
             _ => Err(EIO),
         }
@@ -644,14 +677,18 @@ impl PmuSet {
         self.len() == 0
     }
 
+    fn type_of(&self, entry: u32) -> u32 {
+        self.types.get(entry as usize).copied().unwrap_or(0)
+    }
+
     /// Entry `entry`'s perf type (`PERF_TYPE_SOFTWARE` for a software event).
     pub fn pmu_type(&self, entry: u32) -> Option<u32> {
-        (entry < self.len()).then(|| self.types[entry as usize])
+        (entry < self.len()).then(|| self.type_of(entry))
     }
 
     /// Entry `entry`'s event descriptor.
     pub fn fd(&self, entry: u32) -> Option<i32> {
-        (entry < self.len()).then(|| self.fds[entry as usize])
+        (entry < self.len()).then(|| self.fds.get(entry as usize).copied().unwrap_or(-1))
     }
 
     /// The entry serving `cpu`, if any.

@@ -108,7 +108,10 @@ pub fn read_file(path: &[u8], buf: &mut [u8]) -> Result<usize, i32> {
         if len == buf.len() {
             break Err(crate::ERANGE);
         }
-        match read(fd, &mut buf[len..]) {
+        let Some(rest) = buf.get_mut(len..) else {
+            break Err(crate::ERANGE);
+        };
+        match read(fd, rest) {
             Ok(0) => break Ok(len),
             Ok(n) => len += n,
             Err(e) => break Err(e),
