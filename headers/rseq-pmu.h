@@ -79,7 +79,9 @@ struct rseq_pmu_reading
   uint32_t pmu_type; /* that entry's perf type */
   uint32_t path;     /* RSEQ_PMU_PATH_* */
   uint32_t restarts; /* restarts of the sequence during this read */
-  uint32_t reserved;
+  uint32_t index;    /* RSEQ_PMU_PATH_USER: the page's index, the counter read + 1
+                        (arm64: 32 PMCCNTR_EL0, 1-31 PMEVCNTR0-30_EL0; x86-64: rdpmc's
+                        ecx + 1); 0 on the read (2) paths */
 };
 
 /* One entry of rseq_pmu_open_types: a perf type and its CPUs, a CPU list as

@@ -31,8 +31,8 @@ pub struct CReading {
     pub path: u32,
     /// Restarts of the sequence during this read.
     pub restarts: u32,
-    /// Zero.
-    pub reserved: u32,
+    /// The page's `index` read with (user path), else 0.
+    pub index: u32,
 }
 
 /// `struct rseq_pmu_type` of the header.
@@ -73,8 +73,12 @@ fn event(kind: c_int, config: u64) -> Result<Event, c_int> {
 }
 
 /// Opens `kind`/`config` on every CPU PMU type for the calling thread.
+///
+/// # Safety
+/// `set` is NULL (-EINVAL), or points to `RSEQ_PMU_SIZE` bytes the caller
+/// owns and no other thread uses meanwhile (misaligned: -EINVAL).
 #[no_mangle]
-pub extern "C" fn rseq_pmu_open(set: *mut PmuSet, kind: c_int, config: u64) -> c_int {
+pub unsafe extern "C" fn rseq_pmu_open(set: *mut PmuSet, kind: c_int, config: u64) -> c_int {
     let r = set_mut(set).and_then(|s| {
         let e = event(kind, config)?;
         s.open(e).map_err(|e| -e)
@@ -85,7 +89,7 @@ pub extern "C" fn rseq_pmu_open(set: *mut PmuSet, kind: c_int, config: u64) -> c
 /// Opens `kind`/`config` once per entry of `types[0..n]`.
 ///
 /// # Safety
-/// `types` points to `n` entries whose `cpus` are NULL or NUL-terminated
+/// `set` as [`rseq_pmu_open`]'s; `types` points to `n` entries whose `cpus` are NULL or NUL-terminated
 /// strings (checked: NULL `types` with `n` > 0 is -EINVAL).
 #[no_mangle]
 pub unsafe extern "C" fn rseq_pmu_open_types(
@@ -125,8 +129,13 @@ pub unsafe extern "C" fn rseq_pmu_open_types(
 }
 
 /// Reads the current CPU's counter into `*out`.
+///
+/// # Safety
+/// `set` is NULL (-EINVAL), or points to `RSEQ_PMU_SIZE` bytes the caller
+/// owns and no other thread uses meanwhile (misaligned: -EINVAL). `out` is NULL
+/// (-EINVAL) or valid for a write of its type.
 #[no_mangle]
-pub extern "C" fn rseq_pmu_read(set: *mut PmuSet, out: *mut CReading) -> c_int {
+pub unsafe extern "C" fn rseq_pmu_read(set: *mut PmuSet, out: *mut CReading) -> c_int {
     if out.is_null() || !out.is_aligned() {
         return -EINVAL;
     }
@@ -141,7 +150,7 @@ pub extern "C" fn rseq_pmu_read(set: *mut PmuSet, out: *mut CReading) -> c_int {
                     pmu_type: r.pmu_type,
                     path: r.path as u32,
                     restarts: r.restarts,
-                    reserved: 0,
+                    index: r.index,
                 })
             };
             0
@@ -151,8 +160,17 @@ pub extern "C" fn rseq_pmu_read(set: *mut PmuSet, out: *mut CReading) -> c_int {
 }
 
 /// `read(2)` of entry `entry`'s event into `*count`.
+///
+/// # Safety
+/// `set` is NULL (-EINVAL), or points to `RSEQ_PMU_SIZE` bytes the caller
+/// owns and no other thread uses meanwhile (misaligned: -EINVAL). `count` is NULL
+/// (-EINVAL) or valid for a write of its type.
 #[no_mangle]
-pub extern "C" fn rseq_pmu_read_entry(set: *const PmuSet, entry: c_uint, count: *mut u64) -> c_int {
+pub unsafe extern "C" fn rseq_pmu_read_entry(
+    set: *const PmuSet,
+    entry: c_uint,
+    count: *mut u64,
+) -> c_int {
     if count.is_null() || !count.is_aligned() {
         return -EINVAL;
     }
@@ -167,14 +185,22 @@ pub extern "C" fn rseq_pmu_read_entry(set: *const PmuSet, entry: c_uint, count: 
 }
 
 /// The number of entries (0 for a closed set) or -EINVAL.
+///
+/// # Safety
+/// `set` is NULL (-EINVAL), or points to `RSEQ_PMU_SIZE` bytes the caller
+/// owns and no other thread uses meanwhile (misaligned: -EINVAL).
 #[no_mangle]
-pub extern "C" fn rseq_pmu_entries(set: *const PmuSet) -> c_int {
+pub unsafe extern "C" fn rseq_pmu_entries(set: *const PmuSet) -> c_int {
     set_ref(set).map(|s| s.len() as c_int).unwrap_or_else(|e| e)
 }
 
 /// Entry `entry`'s perf type, or -EINVAL.
+///
+/// # Safety
+/// `set` is NULL (-EINVAL), or points to `RSEQ_PMU_SIZE` bytes the caller
+/// owns and no other thread uses meanwhile (misaligned: -EINVAL).
 #[no_mangle]
-pub extern "C" fn rseq_pmu_type(set: *const PmuSet, entry: c_uint) -> c_int {
+pub unsafe extern "C" fn rseq_pmu_type(set: *const PmuSet, entry: c_uint) -> c_int {
     match set_ref(set) {
         Ok(s) => s.pmu_type(entry).map_or(-EINVAL, |t| t as c_int),
         Err(e) => e,
@@ -182,8 +208,12 @@ pub extern "C" fn rseq_pmu_type(set: *const PmuSet, entry: c_uint) -> c_int {
 }
 
 /// The entry serving `cpu`, or -ENODEV (none), -EINVAL.
+///
+/// # Safety
+/// `set` is NULL (-EINVAL), or points to `RSEQ_PMU_SIZE` bytes the caller
+/// owns and no other thread uses meanwhile (misaligned: -EINVAL).
 #[no_mangle]
-pub extern "C" fn rseq_pmu_entry_of_cpu(set: *const PmuSet, cpu: c_uint) -> c_int {
+pub unsafe extern "C" fn rseq_pmu_entry_of_cpu(set: *const PmuSet, cpu: c_uint) -> c_int {
     match set_ref(set) {
         Ok(s) => s.entry_of_cpu(cpu).map_or(-ENODEV, |e| e as c_int),
         Err(e) => e,
@@ -191,8 +221,12 @@ pub extern "C" fn rseq_pmu_entry_of_cpu(set: *const PmuSet, cpu: c_uint) -> c_in
 }
 
 /// Restarts of the read's sequence over the set's life, or -EINVAL.
+///
+/// # Safety
+/// `set` is NULL (-EINVAL), or points to `RSEQ_PMU_SIZE` bytes the caller
+/// owns and no other thread uses meanwhile (misaligned: -EINVAL).
 #[no_mangle]
-pub extern "C" fn rseq_pmu_restarts(set: *const PmuSet) -> i64 {
+pub unsafe extern "C" fn rseq_pmu_restarts(set: *const PmuSet) -> i64 {
     match set_ref(set) {
         Ok(s) => s.restarts() as i64,
         Err(e) => e as i64,
@@ -201,8 +235,12 @@ pub extern "C" fn rseq_pmu_restarts(set: *const PmuSet) -> i64 {
 
 /// Test hook: the next `traps` runs of the read's sequence raise SIGTRAP
 /// inside the section.
+///
+/// # Safety
+/// `set` is NULL (-EINVAL), or points to `RSEQ_PMU_SIZE` bytes the caller
+/// owns and no other thread uses meanwhile (misaligned: -EINVAL).
 #[no_mangle]
-pub extern "C" fn rseq_pmu_inject_traps(set: *mut PmuSet, traps: c_uint) -> c_int {
+pub unsafe extern "C" fn rseq_pmu_inject_traps(set: *mut PmuSet, traps: c_uint) -> c_int {
     set_mut(set)
         .map(|s| s.inject_traps(traps))
         .err()
@@ -210,8 +248,12 @@ pub extern "C" fn rseq_pmu_inject_traps(set: *mut PmuSet, traps: c_uint) -> c_in
 }
 
 /// Closes the set's events.
+///
+/// # Safety
+/// `set` is NULL (-EINVAL), or points to `RSEQ_PMU_SIZE` bytes the caller
+/// owns and no other thread uses meanwhile (misaligned: -EINVAL).
 #[no_mangle]
-pub extern "C" fn rseq_pmu_close(set: *mut PmuSet) -> c_int {
+pub unsafe extern "C" fn rseq_pmu_close(set: *mut PmuSet) -> c_int {
     set_mut(set)
         .and_then(|s| s.close().map_err(|e| -e))
         .err()

@@ -135,6 +135,11 @@ pub struct Reading {
     pub path: Path,
     /// How many times the sequence was restarted during this read.
     pub restarts: u32,
+    /// The page's `index` the counter was read with ([`Path::User`]; 0
+    /// otherwise): the hardware counter plus one (aarch64: 32 is
+    /// `PMCCNTR_EL0`, 1 to 31 `PMEVCNTR0_EL0` to `PMEVCNTR30_EL0`; x86-64:
+    /// `rdpmc`'s `ecx` plus one).
+    pub index: u32,
 }
 
 /// One PMU type of a set: its perf type and the CPUs it covers, a CPU list
@@ -539,7 +544,7 @@ impl PmuSet {
     /// Back to [`PmuSet::new`]'s state without dropping the old value
     /// (whose `Drop` would release the entries a second time).
     fn reset(&mut self) {
-        core::mem::forget(core::mem::replace(self, PmuSet::new()));
+        core::mem::forget(core::mem::take(self));
     }
 
     /// Closes the events. `EBADF` if the set is not open.
@@ -584,6 +589,7 @@ impl PmuSet {
                     )
                 },
                 None => SequenceOutput {
+                    index: 0,
                     status: arch::STATUS_NO_RSEQ,
                     cpu: 0,
                     entry: 0,
@@ -601,6 +607,7 @@ impl PmuSet {
                         pmu_type: self.type_of(out.entry),
                         path: Path::User,
                         restarts,
+                        index: out.index,
                     })
                 }
                 arch::STATUS_ABORTED => {
@@ -608,6 +615,7 @@ impl PmuSet {
                     self.restarts = self.restarts.wrapping_add(1);
                     continue;
                 }
+                arch::STATUS_PAGE_CHANGED => continue,
                 arch::STATUS_NO_EVENT => return Err(ENODEV),
                 arch::STATUS_NO_ACCESS => Path::NoAccess,
                 arch::STATUS_NO_INDEX => Path::NoIndex,
@@ -641,6 +649,7 @@ impl PmuSet {
                 pmu_type: self.type_of(entry),
                 path,
                 restarts,
+                index: 0,
             });
         }
     }

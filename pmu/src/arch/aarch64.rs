@@ -61,7 +61,7 @@ pub unsafe fn read_sequence(
     map: *const u8,
     inject: *mut u32,
 ) -> SequenceOutput {
-    let (status, cpu, entry, pmc, offset, width): (u64, u64, u64, u64, u64, u64);
+    let (status, cpu, entry, pmc, offset, width, idx): (u64, u64, u64, u64, u64, u64, u64);
     // SAFETY: the caller's contract; the section only loads (and, for the
     // test hook, stores the injection counter), the counter reads are of
     // registers the kernel lets EL0 read while the page's index names them
@@ -99,21 +99,22 @@ pub unsafe fn read_sequence(
             "mov {status}, #5",
             "cbz {idx:w}, 3f",
             "mov {status}, #6",
-            "sub {idx:w}, {idx:w}, #1",
-            "cmp {idx:w}, #31",
+            "sub {seq2:w}, {idx:w}, #1",
+            "cmp {seq2:w}, #31",
             "b.eq 30f",
             "b.hi 3f",
             "adr {tmp}, 20f",
-            "add {tmp}, {tmp}, {idx}, lsl #4",
+            "add {tmp}, {tmp}, {seq2}, lsl #4",
             "br {tmp}",
             "20:",
             evcntr_table!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30),
             "30:",
             "mrs {pmc}, pmccntr_el0",
             "31:",
-            "ldr {tmp:w}, [{page}, #8]",
-            "cmp {tmp:w}, {seq:w}",
-            "b.ne 2b",
+            "ldr {seq2:w}, [{page}, #8]",
+            "cmp {seq2:w}, {seq:w}",
+            "mov {status}, #7",
+            "b.ne 3f",
             "mov {status}, #0",
             "3:",
             ".pushsection __rseq_failure, \"ax\"",
@@ -142,7 +143,8 @@ pub unsafe fn read_sequence(
             tmp = out(reg) _,
             seq = out(reg) _,
             page = out(reg) _,
-            idx = out(reg) _,
+            idx = out(reg) idx,
+            seq2 = out(reg) _,
             status = out(reg) status,
             cpu = out(reg) cpu,
             entry = out(reg) entry,
@@ -159,5 +161,6 @@ pub unsafe fn read_sequence(
         pmc,
         offset,
         width: width as u32,
+        index: idx as u32,
     }
 }

@@ -20,8 +20,8 @@
 //!    software event): [`STATUS_NO_INDEX`];
 //! 5. the hardware counter `index - 1` (`mrs` / `rdpmc`);
 //! 6. `lock` again: changed (the kernel rewrote the page: an update from an
-//!    interrupt on this CPU, which does not abort the section) re-runs
-//!    from step 1 inside the section;
+//!    interrupt on this CPU, which does not abort the section):
+//!    [`STATUS_PAGE_CHANGED`], and the caller runs the sequence again;
 //! 7. the commit: reaching `post_commit_ip` ([`STATUS_USER`]).
 //!
 //! Nothing is stored: the section exists so that steps 1 to 5 run on one
@@ -79,6 +79,9 @@ pub const STATUS_NO_ACCESS: u32 = 4;
 /// The page's `index` is 0: the event is on no hardware counter now (not
 /// scheduled, or a software event, which never is).
 pub const STATUS_NO_INDEX: u32 = 5;
+/// The page's seqlock moved during the read: run the sequence again (not
+/// a restart by the kernel).
+pub const STATUS_PAGE_CHANGED: u32 = 7;
 /// The counter `index - 1` is one this code does not read (aarch64: the
 /// FEAT_PMUv3p9 instruction counter), or the architecture has no user
 /// counter read here at all.
@@ -101,4 +104,7 @@ pub struct SequenceOutput {
     pub offset: u64,
     /// The page's `pmc_width` ([`STATUS_USER`] only).
     pub width: u32,
+    /// The page's `index`: the hardware counter read plus one
+    /// ([`STATUS_USER`] only).
+    pub index: u32,
 }

@@ -39,5 +39,6 @@ pub unsafe fn read_sequence(
         pmc: 0,
         offset: 0,
         width: 0,
+        index: 0,
     }
 }

@@ -44,7 +44,7 @@ pub unsafe fn read_sequence(
     map: *const u8,
     inject: *mut u32,
 ) -> SequenceOutput {
-    let (status, cpu, entry, pmc, offset, width): (u64, u64, u64, u64, u64, u64);
+    let (status, cpu, entry, pmc, offset, width, idx): (u64, u64, u64, u64, u64, u64, u64);
     // SAFETY: the caller's contract; the section only loads (and, for the
     // test hook, stores the injection counter), and every exit, the abort
     // handler's included, leaves through `3:` with `status` set.
@@ -72,23 +72,24 @@ pub unsafe fn read_sequence(
             "7:",
             "mov ({pages},{entry},8), {page}",
             "movl 8({page}), {seq:e}",
-            "movl 12({page}), %ecx",
+            "movl 12({page}), {inject:e}",
             "mov 16({page}), {offset}",
             "mov 40({page}), {tmp}",
-            "movzwl 48({page}), {width:e}",
+            "movzwl 48({page}), {map:e}",
             "mov $4, {status:e}",
             "test $4, {tmp:e}",
             "jz 3f",
             "mov $5, {status:e}",
-            "test %ecx, %ecx",
+            "test {inject:e}, {inject:e}",
             "jz 3f",
-            "dec %ecx",
+            "lea -1({inject}), %ecx",
             "rdpmc",
             "shl $32, %rdx",
             "or %rax, %rdx",
             "movl 8({page}), {tmp:e}",
             "cmp {tmp:e}, {seq:e}",
-            "jne 2b",
+            "mov $7, {status:e}",
+            "jne 3f",
             "xor {status:e}, {status:e}",
             "3:",
             ".pushsection __rseq_failure, \"ax\"",
@@ -112,8 +113,10 @@ pub unsafe fn read_sequence(
             ".popsection",
             area = in(reg) area,
             pages = in(reg) pages,
-            map = in(reg) map,
-            inject = in(reg) inject,
+            // Free once the entry is chosen: the page's pmc_width and
+            // index (x86-64 has too few registers for separate ones).
+            map = inout(reg) map => width,
+            inject = inout(reg) inject => idx,
             max_cpus = const crate::MAX_CPUS,
             tmp = out(reg) _,
             seq = out(reg) _,
@@ -122,7 +125,6 @@ pub unsafe fn read_sequence(
             cpu = out(reg) cpu,
             entry = out(reg) entry,
             offset = out(reg) offset,
-            width = out(reg) width,
             out("rcx") _,
             out("rax") _,
             out("rdx") pmc,
@@ -136,5 +138,6 @@ pub unsafe fn read_sequence(
         pmc,
         offset,
         width: width as u32,
+        index: idx as u32,
     }
 }
