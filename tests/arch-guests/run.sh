@@ -101,7 +101,8 @@ PLAN
   # (read(2) reported as such; restarts under forced migration) in both
   # architectures; on aarch64 (qemu's armv8_pmuv3 with -cpu max) the
   # counter read with mrs, which must be there (PMU_REQUIRE=1), and the
-  # fallback with perf_user_access=0. riscv64 has no user read yet.
+  # fallbacks: perf_user_access=0, and rseq hidden by seccomp (ENOSYS).
+  # riscv64 has no user read yet.
   echo "pmu.errors.gs 60 -- /bin/pmu-glibc-static errors"
   echo "pmu.software.gs 60 -- /bin/pmu-glibc-static software"
   echo "pmu.software.ms 60 -- /bin/pmu-musl-static software"
@@ -109,6 +110,8 @@ PLAN
     echo "pmu.user.gs 120 PMU_REQUIRE=1 -- /bin/pmu-glibc-static user"
     echo "pmu.user.ms 120 PMU_REQUIRE=1 -- /bin/pmu-musl-static user"
     echo "pmu.noaccess.gs 60 PMU_REQUIRE=1 -- /bin/pmu-glibc-static noaccess"
+    echo "pmu.norseq.gs 60 PMU_REQUIRE=1 $off -- /bin/no-rseq /bin/pmu-glibc-static norseq"
+    echo "pmu.norseq.ms 60 PMU_REQUIRE=1 -- /bin/no-rseq /bin/pmu-musl-static norseq"
   fi
 }
 # The aarch64 guest booted once more with -icount shift=0,sleep=off (instructions

@@ -20,8 +20,13 @@
                with the single type qemu presents); migrations forced as in
                "software", on the user path.  PMU_REQUIRE=1 turns every
                SKIP into a FAIL (a guest whose PMU must be there)
-     noaccess  aarch64: perf_user_access = 0: every read is read (2), says
-               RSEQ_PMU_PATH_NO_ACCESS, and agrees with read (2) exactly
+     noaccess  user access off (aarch64: perf_user_access = 0; x86-64:
+               /sys/bus/event_source/devices/cpu/rdpmc = 0, restored after):
+               every read is read (2), says RSEQ_PMU_PATH_NO_ACCESS, and
+               agrees with read (2) exactly
+     norseq    run without rseq (tests/c/no_rseq_launcher.c): the software
+               event exact, and the hardware one read by read (2) with
+               RSEQ_PMU_PATH_NO_RSEQ, exact (no PMU: SKIP)
    Prints PASS/FAIL/SKIP lines and "N passed, N failed, N skipped".  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -467,10 +472,27 @@ static void
 noaccess_mode (void)
 {
   static struct rseq_pmu set;
-  int sc = write_sysctl ("/proc/sys/kernel/perf_user_access", "0");
+#ifdef __aarch64__
+  const char *knob = "/proc/sys/kernel/perf_user_access", *restore = "1";
+#else
+  const char *knob = "/sys/bus/event_source/devices/cpu/rdpmc";
+  char old[16] = "1";
+  FILE *f = fopen (knob, "r");
+  if (f != NULL)
+    {
+      if (fgets (old, sizeof old, f) == NULL)
+        strcpy (old, "1");
+      fclose (f);
+    }
+  const char *restore = old;
+#endif
+  int sc = write_sysctl (knob, "0");
   if (sc != 0)
     {
-      skip ("noaccess: no /proc/sys/kernel/perf_user_access to turn off");
+      char why[200];
+      snprintf (why, sizeof why, "noaccess: cannot turn user access off (%s: %s)", knob,
+                strerror (-sc));
+      skip (why);
       return;
     }
   int rc = rseq_pmu_open (&set, RSEQ_PMU_HARDWARE, PERF_COUNT_HW_CPU_CYCLES);
@@ -483,7 +505,31 @@ noaccess_mode (void)
   sandwich (&set, RSEQ_PMU_PATH_NO_ACCESS, 200, 0,
             "noaccess: perf_user_access=0: every read is read (2), reported, exact");
   rseq_pmu_close (&set);
+  write_sysctl (knob, restore);
+}
+
+static void
+norseq_mode (void)
+{
+  static struct rseq_pmu soft, set;
+  int rc = rseq_pmu_open (&soft, RSEQ_PMU_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK);
+  CHECK (rc == 0, "open software: %d", rc);
+  if (rc == 0)
+    sandwich (&soft, RSEQ_PMU_PATH_SOFTWARE, 200, 0, "norseq: task-clock without rseq, exact");
+  rseq_pmu_close (&soft);
+#ifdef __aarch64__
   write_sysctl ("/proc/sys/kernel/perf_user_access", "1");
+#endif
+  rc = rseq_pmu_open (&set, RSEQ_PMU_HARDWARE, PERF_COUNT_HW_CPU_CYCLES);
+  const char *why = no_pmu_reason (rc);
+  if (why != NULL)
+    {
+      skip (why);
+      return;
+    }
+  sandwich (&set, RSEQ_PMU_PATH_NO_RSEQ, 200, 0,
+            "norseq: no rseq area: every read is read (2), reported, exact");
+  rseq_pmu_close (&set);
 }
 
 int
@@ -499,9 +545,11 @@ main (int argc, char **argv)
     user_mode ();
   else if (strcmp (mode, "noaccess") == 0)
     noaccess_mode ();
+  else if (strcmp (mode, "norseq") == 0)
+    norseq_mode ();
   else
     {
-      fprintf (stderr, "usage: %s errors|software|user|noaccess\n", argv[0]);
+      fprintf (stderr, "usage: %s errors|software|user|noaccess|norseq\n", argv[0]);
       return 2;
     }
   printf ("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
