@@ -15,6 +15,15 @@
 #              (sized for TCG), glibc static (owns / rseq=0) and musl static;
 #              storm only where the component owns, no setxid, unless
 #              ARCH_GUEST_FULL=1
+#   pmu        the PMU API (tests/pmu/pmu_test.c, docs/pmu.md): bad input and
+#              a software event (restarts under forced migration) in both;
+#              on aarch64 cycles read with mrs against read(2), forced
+#              migrations, two entries of the one PMU type, the
+#              perf_user_access=0 and no-rseq fallbacks (glibc and musl
+#              static), and one more boot of the last kernel with
+#              -icount shift=0,sleep=off for the instructions event
+#              (ARCH_GUEST_PMU_ICOUNT=0 skips it; ARCH_GUEST_PMU_TOLERANCE
+#              bounds its deltas, 1000 instructions)
 # and, on the build side, clippy -D warnings for the target and rseq-abi's
 # unit tests under qemu-user.
 # Not yet on these architectures (docs/architectures.md): the standalone
