@@ -7,6 +7,8 @@
 //! - [`rseq_registration`]: owning or adopting each thread's registration;
 //! - [`rseq_csu`]: registering the main thread before constructors;
 //! - [`rseq_sched_getcpu`]: `sched_getcpu` and `getcpu` from the area;
+//! - [`rseq_pmu`]: self-monitoring PMU counters read per PMU type in one
+//!   restartable sequence (C API of `headers/rseq-pmu.h`, see [`pmu_capi`]);
 //!
 //! and exports the C API of `headers/rseq-libc.h` (see [`capi`]), and on
 //! x86-64 the per-CPU C API of `headers/rseq-percpu.h` (`percpu_capi`, over
@@ -24,6 +26,8 @@
 pub mod bench_hooks;
 #[allow(unsafe_code)]
 pub mod capi;
+#[allow(unsafe_code)]
+pub mod pmu_capi;
 // The per-CPU sequences are x86-64 only so far (issue 21's next stage).
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
@@ -35,6 +39,7 @@ pub mod unload;
 
 pub use rseq_abi;
 pub use rseq_csu;
+pub use rseq_pmu;
 pub use rseq_pthread_hooks;
 pub use rseq_registration;
 pub use rseq_sched_getcpu;

@@ -41,6 +41,11 @@ for t in lifecycle storm reuse safety; do
     -o "$bin/$t-glibc-static"
   build "$t-musl-static" $musl "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -o "$bin/$t-musl-static"
 done
+# The PMU API (tests/pmu/pmu_test.c): glibc (glibc owns the area) and musl
+# (the component owns it).
+build pmu-glibc-static $gcc "${cflags[@]}" -static tests/pmu/pmu_test.c "$lib" -lpthread -o "$bin/pmu-glibc-static"
+build pmu-musl-static $musl "${cflags[@]}" -static tests/pmu/pmu_test.c "$lib" -o "$bin/pmu-musl-static"
+build no-rseq $gcc -O2 -static -Itests/c tests/c/no_rseq_launcher.c -o "$bin/no-rseq"
 # Debug info is not needed in the guest; the initramfs stays small.
 find "$out/root" -type f \( -perm -u+x -o -name '*.so*' \) -exec "$arch-linux-gnu-strip" --strip-debug {} + 2> /dev/null
 (cd "$out/root" && find . | cpio -o -H newc --quiet) > "$out/initramfs.cpio.tmp" ||

@@ -15,6 +15,15 @@
 #              (sized for TCG), glibc static (owns / rseq=0) and musl static;
 #              storm only where the component owns, no setxid, unless
 #              ARCH_GUEST_FULL=1
+#   pmu        the PMU API (tests/pmu/pmu_test.c, docs/pmu.md): bad input and
+#              a software event (restarts under forced migration) in both;
+#              on aarch64 cycles read with mrs against read(2), forced
+#              migrations, two entries of the one PMU type, the
+#              perf_user_access=0 and no-rseq fallbacks (glibc and musl
+#              static), and one more boot of the last kernel with
+#              -icount shift=0,sleep=off for the instructions event
+#              (ARCH_GUEST_PMU_ICOUNT=0 skips it; ARCH_GUEST_PMU_TOLERANCE
+#              bounds its deltas, 1000 instructions)
 # and, on the build side, clippy -D warnings for the target and rseq-abi's
 # unit tests under qemu-user.
 # Not yet on these architectures (docs/architectures.md): the standalone
@@ -43,6 +52,11 @@ arches=${ARCH_GUESTS:-aarch64 riscv64}
 kernels=${ARCH_GUEST_KERNELS:-6.12 7.2}
 guest_timeout=${ARCH_GUEST_TIMEOUT:-300}
 full=${ARCH_GUEST_FULL:-0}
+pmu_icount=${ARCH_GUEST_PMU_ICOUNT:-1}
+# Largest instructions (user space only) between two reads of the same
+# event under -icount (deterministic): one rseq_pmu_read and one
+# rseq_pmu_read_entry in between (measured: see docs/pmu.md).
+pmu_icount_tolerance=${ARCH_GUEST_PMU_TOLERANCE:-1000}
 
 if [ "$(id -u)" -ne 0 ]; then
   skip "arch guests: the cross tree needs root (chroot, mount)"; finish
@@ -92,20 +106,79 @@ PLAN
       done
     done
   done
+  # The PMU API (tests/pmu/pmu_test.c): bad input and the software event
+  # (read(2) reported as such; restarts under forced migration) in both
+  # architectures; on aarch64 (qemu's armv8_pmuv3 with -cpu max) the
+  # counter read with mrs, which must be there (PMU_REQUIRE=1), and the
+  # fallbacks: perf_user_access=0, and rseq hidden by seccomp (ENOSYS).
+  # riscv64 has no user read yet.
+  echo "pmu.errors.gs 60 -- /bin/pmu-glibc-static errors"
+  echo "pmu.software.gs 60 -- /bin/pmu-glibc-static software"
+  echo "pmu.software.ms 60 -- /bin/pmu-musl-static software"
+  if [ "$arch" = aarch64 ]; then
+    echo "pmu.user.gs 120 PMU_REQUIRE=1 -- /bin/pmu-glibc-static user"
+    echo "pmu.user.ms 120 PMU_REQUIRE=1 -- /bin/pmu-musl-static user"
+    echo "pmu.noaccess.gs 60 PMU_REQUIRE=1 -- /bin/pmu-glibc-static noaccess"
+    echo "pmu.norseq.gs 60 PMU_REQUIRE=1 $off -- /bin/no-rseq /bin/pmu-glibc-static norseq"
+    echo "pmu.norseq.ms 60 PMU_REQUIRE=1 -- /bin/no-rseq /bin/pmu-musl-static norseq"
+  fi
+}
+# The aarch64 guest booted once more with -icount shift=0,sleep=off (instructions
+# counted, deterministically: TCG has no instruction event without it),
+# on the last kernel only, for the instructions event read with mrs.
+icount_plan_lines() {
+  echo "pmu.icount.gs 120 PMU_REQUIRE=1 PMU_EVENT=instructions PMU_TOLERANCE=$pmu_icount_tolerance -- /bin/pmu-glibc-static user"
 }
 declare -A modes=([lifecycle]=- [storm]=- [reuse]=- [safety]="detached setxid atexit keys")
 
 # Every crate that builds for aarch64 and riscv64 so far.
 component_crates=(-p rseq-abi -p rseq-registration -p rseq-sched-getcpu -p rseq-csu -p rseq-pthread-hooks
-                  -p rseq-pthread-interpose -p rseq-libc -p rseq-libc-glibc)
+                  -p rseq-pthread-interpose -p rseq-pmu -p rseq-libc -p rseq-libc-glibc)
 
 # Single-threaded TCG, as tests/kernels does: with one host thread per
 # vCPU the x86-64 7.x guests hit stale translations; here it also leaves
 # a core to the rest of a busy machine.
-boot_guest() { # arch image console-log
-  timeout -s KILL "$guest_timeout" "$qemu" -accel tcg,thread=single "${qemu_args[@]}" -smp 2 -m 1024 \
-    -nic none -nographic -no-reboot -kernel "$2" -initrd "$out/initramfs-$1.cpio" \
+boot_guest() { # initramfs-name image console-log
+  timeout -s KILL "$guest_timeout" "$qemu" -accel tcg,thread=single "${qemu_args[@]}" "${extra_qemu_args[@]}" \
+    -smp 2 -m 1024 -nic none -nographic -no-reboot -kernel "$2" -initrd "$out/initramfs-$1.cpio" \
     -append "console=$console loglevel=4 panic=-1 rdinit=/init" < /dev/null 2>&1 | tr -d '\r' > "$3"
+}
+
+# Boots ARCH's guest with kernel K and the initramfs INITRD (with PLAN in
+# it) and judges each plan line; LABEL names the logs.
+run_kernel() { # k initrd label plan
+  local k=$1 initrd=$2 label=$3 plan=$4 image pkg log logs t_k header name rc
+  image=$(awk -v a="$arch" -v k="$k" '$1 == "kernel" && $2 == a && $3 == k {print $5}' "$out/fetch.txt")
+  pkg=$(awk -v a="$arch" -v k="$k" '$1 == "kernel" && $2 == a && $3 == k {print $4}' "$out/fetch.txt")
+  [ -f "$image" ] || { fail "$label: no kernel image"; return; }
+  log=$out/console-$label.log logs=$out/logs/$label
+  rm -rf "$logs"; mkdir -p "$logs"
+  t_k=$SECONDS
+  boot_guest "$initrd" "$image" "$log"
+  # A guest that never reached init (no @@KERNEL line: a hang inside the
+  # emulated boot, seen once in about 20 riscv64 boots) boots once more;
+  # a guest whose programs ran is never retried.
+  if ! grep -q '^@@KERNEL' "$log"; then
+    echo "$label: the guest did not reach init; booting it again (first console: $log.first)"
+    mv "$log" "$log.first"
+    boot_guest "$initrd" "$image" "$log"
+  fi
+  awk -v dir="$logs" '
+    /^@@BEGIN / { name = $2; file = dir "/" name ".log"; printf "" > file; next }
+    /^@@END / { split($3, a, "="); print a[2] > (dir "/" $2 ".rc"); close(file); name = ""; next }
+    name != "" { print >> file }' "$log"
+  header=$(grep -m 1 '^@@KERNEL' "$log")
+  echo "== ${label/-/ } ($pkg${extra_qemu_args[*]:+, qemu ${extra_qemu_args[*]}}): ${header#@@KERNEL } in $((SECONDS - t_k)) s"
+  grep -q '^@@DONE' "$log" ||
+    fail "$label: the guest did not finish (timeout ${guest_timeout}s or crash): $(grep -E 'panic|BUG|Oops' "$log" | head -n 3 | tr '\n' ' ') (log: $log)"
+  while read -r name _; do
+    rc=not-run; [ -f "$logs/$name.rc" ] && rc=$(cat "$logs/$name.rc")
+    if [ "$rc" = 0 ] && grep -q ', 0 failed' "$logs/$name.log"; then
+      pass "${label/-/ }: $name ($(grep -m 1 -E '[0-9]+ passed, 0 failed' "$logs/$name.log"))"
+    else
+      fail "${label/-/ }: $name: rc=$rc: $(grep -m 5 -E 'FAIL|passed|rror|abort' "$logs/$name.log" 2>/dev/null | tr '\n' ' ' | head -c 400) (log: $logs/$name.log)"
+    fi
+  done < "$plan"
 }
 
 for arch in $arches; do
@@ -168,38 +241,21 @@ for arch in $arches; do
   plan_lines > "$plan_dir/plan"
   (cd "$plan_dir" && echo plan | cpio -o -H newc --quiet) > "$out/plan-$arch.cpio"
   cat "$root/$gout/initramfs.cpio.tmp" "$out/plan-$arch.cpio" > "$out/initramfs-$arch.cpio"
+  extra_qemu_args=()
   for k in $kernels; do
-    image=$(awk -v a="$arch" -v k="$k" '$1 == "kernel" && $2 == a && $3 == k {print $5}' "$out/fetch.txt")
-    pkg=$(awk -v a="$arch" -v k="$k" '$1 == "kernel" && $2 == a && $3 == k {print $4}' "$out/fetch.txt")
-    [ -f "$image" ] || { fail "$arch $k: no kernel image"; continue; }
-    log=$out/console-$arch-$k.log logs=$out/logs/$arch-$k
-    rm -rf "$logs"; mkdir -p "$logs"
-    t_k=$SECONDS
-    boot_guest "$arch" "$image" "$log"
-    # A guest that never reached init (no @@KERNEL line: a hang inside the
-    # emulated boot, seen once in about 20 riscv64 boots) boots once more;
-    # a guest whose programs ran is never retried.
-    if ! grep -q '^@@KERNEL' "$log"; then
-      echo "$arch $k: the guest did not reach init; booting it again (first console: $log.first)"
-      mv "$log" "$log.first"
-      boot_guest "$arch" "$image" "$log"
-    fi
-    awk -v dir="$logs" '
-      /^@@BEGIN / { name = $2; file = dir "/" name ".log"; printf "" > file; next }
-      /^@@END / { split($3, a, "="); print a[2] > (dir "/" $2 ".rc"); close(file); name = ""; next }
-      name != "" { print >> file }' "$log"
-    header=$(grep -m 1 '^@@KERNEL' "$log")
-    echo "== $arch $k ($pkg): ${header#@@KERNEL } in $((SECONDS - t_k)) s"
-    grep -q '^@@DONE' "$log" ||
-      fail "$arch $k: the guest did not finish (timeout ${guest_timeout}s or crash): $(grep -E 'panic|BUG|Oops' "$log" | head -n 3 | tr '\n' ' ') (log: $log)"
-    while read -r name _; do
-      rc=not-run; [ -f "$logs/$name.rc" ] && rc=$(cat "$logs/$name.rc")
-      if [ "$rc" = 0 ] && grep -q ', 0 failed' "$logs/$name.log"; then
-        pass "$arch $k: $name ($(grep -m 1 -E '[0-9]+ passed, 0 failed' "$logs/$name.log"))"
-      else
-        fail "$arch $k: $name: rc=$rc: $(grep -m 5 -E 'FAIL|passed|rror|abort' "$logs/$name.log" 2>/dev/null | tr '\n' ' ' | head -c 400) (log: $logs/$name.log)"
-      fi
-    done < "$plan_dir/plan"
+    run_kernel "$k" "$arch" "$arch-$k" "$plan_dir/plan"
   done
+  # The instructions event needs -icount (see icount_plan_lines): one more
+  # aarch64 boot, on the last kernel, with that plan only.
+  if [ "$arch" = aarch64 ] && [ "$pmu_icount" = 1 ]; then
+    k=${kernels##* }
+    icount_dir=$out/plan-$arch-icount; rm -rf "$icount_dir"; mkdir -p "$icount_dir"
+    icount_plan_lines > "$icount_dir/plan"
+    (cd "$icount_dir" && echo plan | cpio -o -H newc --quiet) > "$out/plan-$arch-icount.cpio"
+    cat "$root/$gout/initramfs.cpio.tmp" "$out/plan-$arch-icount.cpio" > "$out/initramfs-$arch-icount.cpio"
+    extra_qemu_args=(-icount shift=0,sleep=off)
+    run_kernel "$k" "$arch-icount" "$arch-$k-icount" "$icount_dir/plan"
+    extra_qemu_args=()
+  fi
 done
 finish

@@ -56,7 +56,7 @@ run_host() { # name owner rseq_size launcher binary
 }
 
 # Headers: C99 pedantic, clang, C++11.
-printf '%s\n' '#include <rseq-libc.h>' '#include <rseq-percpu.h>' \
+printf '%s\n' '#include <rseq-libc.h>' '#include <rseq-percpu.h>' '#include <rseq-pmu.h>' \
   'int main (void) { return RSEQ_SIG == 0 || sizeof (struct rseq) != 32; }' > "$out/hdr.c"
 cp "$out/hdr.c" "$out/hdr.cpp"
 for variant in "gcc -std=c99" "gcc -std=c11" "clang -std=c99" "g++ -std=c++11"; do

@@ -49,6 +49,7 @@ include/rseq-libc/rseq-libc.h
 include/rseq-libc/rseq-percpu-arch/x86_64.h
 include/rseq-libc/rseq-percpu-inline.h
 include/rseq-libc/rseq-percpu.h
+include/rseq-libc/rseq-pmu.h
 include/rseq-libc/sys/rseq.h
 lib/librseq_libc.a
 lib/librseq_libc_nohooks.a
