@@ -41,6 +41,10 @@ for t in lifecycle storm reuse safety; do
     -o "$bin/$t-glibc-static"
   build "$t-musl-static" $musl "${cflags[@]}" -static "tests/pthread-hooks/$t.c" "$lib" -o "$bin/$t-musl-static"
 done
+# CPU hotplug under the component (tests/arch-guests/hotplug.c).
+build hotplug-glibc-static $gcc "${cflags[@]}" -static tests/arch-guests/hotplug.c "$lib" -lpthread \
+  -o "$bin/hotplug-glibc-static"
+build hotplug-musl-static $musl "${cflags[@]}" -static tests/arch-guests/hotplug.c "$lib" -o "$bin/hotplug-musl-static"
 # Debug info is not needed in the guest; the initramfs stays small.
 find "$out/root" -type f \( -perm -u+x -o -name '*.so*' \) -exec "$arch-linux-gnu-strip" --strip-debug {} + 2> /dev/null
 (cd "$out/root" && find . | cpio -o -H newc --quiet) > "$out/initramfs.cpio.tmp" ||
