@@ -159,7 +159,7 @@ selftest_lines() { # guest-index
 
 # Every crate that builds for aarch64 and riscv64 so far.
 component_crates=(-p rseq-abi -p rseq-registration -p rseq-sched-getcpu -p rseq-csu -p rseq-pthread-hooks
-                  -p rseq-pthread-interpose -p rseq-libc -p rseq-libc-glibc)
+                  -p rseq-pthread-interpose -p rseq-libc -p rseq-libc-glibc -p rseq-dl-early-tls)
 
 # Single-threaded TCG, as tests/kernels does: with one host thread per
 # vCPU the x86-64 7.x guests hit stale translations; here it also leaves
@@ -200,21 +200,23 @@ for arch in $arches; do
   else
     fail "$arch: clippy: $(grep -m 3 -E '^(error|warning)' "$out/clippy-$arch.log" | tr '\n' ' ') (log: $out/clippy-$arch.log)"
   fi
-  # rseq-abi's unit tests under qemu-user (the tree's glibc as the
-  # sysroot): syscalls, TLS accessors, fork, weak references; qemu-user
-  # has no rseq, the guests below test that.
-  if command -v "qemu-$arch-static" > /dev/null; then
-    if bash "$root/scripts/cross-cargo.sh" "$arch" test --locked -p rseq-abi --no-run > "$out/abi-test-$arch.log" 2>&1 &&
-       t=$(sed -n 's/.*Executable unittests src\/lib.rs (\(.*\))$/\1/p' "$out/abi-test-$arch.log" | tail -n 1) &&
+  # rseq-abi's and rseq-dl-early-tls's unit tests under qemu-user (the
+  # tree's glibc as the sysroot): syscalls, TLS accessors, fork, weak
+  # references; the TLS variant I and II layouts and this target's TLS ABI.
+  # qemu-user has no rseq, the guests below test that.
+  for crate in rseq-abi rseq-dl-early-tls; do
+    tlog=$out/$crate-test-$arch.log
+    if ! command -v "qemu-$arch-static" > /dev/null; then
+      skip "$arch: qemu-$arch-static missing (qemu-user-static): $crate's unit tests not run"
+    elif bash "$root/scripts/cross-cargo.sh" "$arch" test --locked -p "$crate" --no-run > "$tlog" 2>&1 &&
+       t=$(sed -n 's/.*Executable unittests src\/lib.rs (\(.*\))$/\1/p' "$tlog" | tail -n 1) &&
        [ -n "$t" ] &&
-       "qemu-$arch-static" -L "$(cat "$out/toolchain-$arch.txt")/usr/$arch-linux-gnu" "$root/$t" >> "$out/abi-test-$arch.log" 2>&1; then
-      pass "$arch: rseq-abi unit tests under qemu-user ($(grep -m 1 '^test result' "$out/abi-test-$arch.log"))"
+       "qemu-$arch-static" -L "$(cat "$out/toolchain-$arch.txt")/usr/$arch-linux-gnu" "$root/$t" >> "$tlog" 2>&1; then
+      pass "$arch: $crate unit tests under qemu-user ($(grep -m 1 '^test result' "$tlog"))"
     else
-      fail "$arch: rseq-abi unit tests: $(grep -m 3 -E '^error|FAILED|panicked' "$out/abi-test-$arch.log" | tr '\n' ' ') (log: $out/abi-test-$arch.log)"
+      fail "$arch: $crate unit tests: $(grep -m 3 -E '^error|FAILED|panicked' "$tlog" | tr '\n' ' ') (log: $tlog)"
     fi
-  else
-    skip "$arch: qemu-$arch-static missing (qemu-user-static): rseq-abi's unit tests not run"
-  fi
+  done
   gout=target/cross/guest-$arch
   CROSS_RUN=1 bash "$root/scripts/cross-cargo.sh" "$arch" bash tests/arch-guests/build-guest.sh \
     "$arch" "$triple" "$gout" > "$out/build-$arch.log" 2>&1
