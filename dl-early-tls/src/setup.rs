@@ -7,7 +7,8 @@ use rseq_abi::RSEQ_CPU_ID_UNINITIALIZED;
 impl Layout {
     /// Lays out one thread's TLS in `len` bytes at `mem`: copies `.tdata`,
     /// zeroes `.tbss`, the TCB and the rseq area (whose `cpu_id` becomes
-    /// `RSEQ_CPU_ID_UNINITIALIZED`), and writes the TCB's ABI words.
+    /// `RSEQ_CPU_ID_UNINITIALIZED`), and writes the TCB's self pointers
+    /// ([`crate::TlsAbi::self_words`]).
     /// Returns the thread pointer to install, or None if `len` is too small.
     ///
     /// # Safety
@@ -16,17 +17,23 @@ impl Layout {
     pub unsafe fn install(&self, mem: *mut u8, len: usize) -> Option<*mut u8> {
         let tp_addr = self.thread_pointer_in(mem as usize, len)?;
         let tp = mem.wrapping_add(tp_addr - mem as usize);
-        let block = tp.wrapping_sub(self.tls_offset);
+        let block = tp.wrapping_offset(self.tls_block);
         let t = &self.template;
-        // SAFETY: block..tp + above_tp lies within mem..mem + len
-        // (thread_pointer_in checked it); the image holds filesz bytes.
+        // SAFETY: tp - below_tp..tp + above_tp lies within mem..mem + len
+        // (thread_pointer_in checked it), the block and the rseq area in
+        // it (Layout::compute_for); the image holds filesz bytes.
         unsafe {
-            core::ptr::write_bytes(block, 0, self.tls_offset + self.above_tp());
+            core::ptr::write_bytes(tp.sub(self.below_tp), 0, self.below_tp + self.above_tp);
             if t.filesz > 0 {
                 core::ptr::copy_nonoverlapping(t.image as *const u8, block, t.filesz);
             }
-            arch::init_tcb(tp);
-            let area = tp.add(self.rseq_offset);
+            let words = tp.cast::<usize>();
+            for i in 0..8 {
+                if self.self_words & (1 << i) != 0 {
+                    words.add(i).write(tp as usize);
+                }
+            }
+            let area = tp.offset(self.rseq_offset);
             area.add(4)
                 .cast::<u32>()
                 .write_volatile(RSEQ_CPU_ID_UNINITIALIZED as u32);
@@ -112,7 +119,7 @@ pub unsafe fn init_main_thread(
     };
     // SAFETY: tp is a TCB laid out above, never unmapped.
     if unsafe { arch::set_thread_pointer(tp) } != 0 {
-        fail(b"arch_prctl(ARCH_SET_FS) failed");
+        fail(b"cannot set the thread pointer");
     }
     store(&layout);
     layout

@@ -156,6 +156,28 @@ fn relative_type(machine: u16) -> Option<u32> {
     })
 }
 
+/// Which half of a label difference a relocation applies.
+#[derive(Clone, Copy)]
+enum Difference {
+    Add,
+    Sub,
+}
+
+/// The relocations that together write `a - b` into one word of a
+/// relocatable object, with the word's width: RISC-V assemblers emit
+/// `.quad 2f - 1f` (a descriptor's `post_commit_offset`) as an
+/// `R_RISCV_ADD64`/`R_RISCV_SUB64` pair, because linker relaxation may
+/// still move the labels apart.
+fn difference_part(machine: u16, r_type: u32) -> Option<(u8, Difference)> {
+    match (machine, r_type) {
+        (elf::EM_RISCV, elf::R_RISCV_ADD64) => Some((8, Difference::Add)),
+        (elf::EM_RISCV, elf::R_RISCV_SUB64) => Some((8, Difference::Sub)),
+        (elf::EM_RISCV, elf::R_RISCV_ADD32) => Some((4, Difference::Add)),
+        (elf::EM_RISCV, elf::R_RISCV_SUB32) => Some((4, Difference::Sub)),
+        _ => None,
+    }
+}
+
 impl<'d> Image<'d> {
     pub fn parse(data: &'d [u8]) -> Result<Self, Error> {
         let bad = |e: object::Error| Error(format!("bad ELF file: {e}"));
@@ -313,9 +335,14 @@ impl<'d> Image<'d> {
                         break 'sections;
                     }
                     budget -= 1;
-                    let width = match (relocation.kind(), relocation.size()) {
-                        (RelocationKind::Absolute, 64) => 8u8,
-                        (RelocationKind::Absolute, 32) => 4u8,
+                    let pair = match relocation.flags() {
+                        RelocationFlags::Elf { r_type } => difference_part(machine, r_type),
+                        _ => None,
+                    };
+                    let width = match (pair, relocation.kind(), relocation.size()) {
+                        (Some((width, _)), _, _) => width,
+                        (None, RelocationKind::Absolute, 64) => 8u8,
+                        (None, RelocationKind::Absolute, 32) => 4u8,
                         // Not a pointer: not in the tables read here.
                         _ => continue,
                     };
@@ -346,14 +373,21 @@ impl<'d> Image<'d> {
                             (None, _) => 0,
                         };
                     }
-                    let value = target.map(|t| {
-                        let v = t.wrapping_add(addend);
-                        if width == 4 {
-                            v & 0xffff_ffff
-                        } else {
-                            v
-                        }
-                    });
+                    let mut value = target.map(|t| t.wrapping_add(addend));
+                    if let Some((_, part)) = pair {
+                        // One half of `a - b`: applied to what the word
+                        // holds so far (the other half, or the file's word).
+                        let current = match relocations.get(&at) {
+                            Some(Applied { value, .. }) => *value,
+                            None => raw_word(&sections, &by_address, file.endianness(), at, width),
+                        };
+                        value = match (current, value, part) {
+                            (Some(c), Some(v), Difference::Add) => Some(c.wrapping_add(v)),
+                            (Some(c), Some(v), Difference::Sub) => Some(c.wrapping_sub(v)),
+                            _ => None,
+                        };
+                    }
+                    let value = value.map(|v| if width == 4 { v & 0xffff_ffff } else { v });
                     relocations.insert(at, Applied { value, width });
                 }
             }

@@ -46,6 +46,10 @@ done
 build pmu-glibc-static $gcc "${cflags[@]}" -static tests/pmu/pmu_test.c "$lib" -lpthread -o "$bin/pmu-glibc-static"
 build pmu-musl-static $musl "${cflags[@]}" -static tests/pmu/pmu_test.c "$lib" -o "$bin/pmu-musl-static"
 build no-rseq $gcc -O2 -static -Itests/c tests/c/no_rseq_launcher.c -o "$bin/no-rseq"
+# CPU hotplug under the component (tests/arch-guests/hotplug.c).
+build hotplug-glibc-static $gcc "${cflags[@]}" -static tests/arch-guests/hotplug.c "$lib" -lpthread \
+  -o "$bin/hotplug-glibc-static"
+build hotplug-musl-static $musl "${cflags[@]}" -static tests/arch-guests/hotplug.c "$lib" -o "$bin/hotplug-musl-static"
 # Debug info is not needed in the guest; the initramfs stays small.
 find "$out/root" -type f \( -perm -u+x -o -name '*.so*' \) -exec "$arch-linux-gnu-strip" --strip-debug {} + 2> /dev/null
 (cd "$out/root" && find . | cpio -o -H newc --quiet) > "$out/initramfs.cpio.tmp" ||

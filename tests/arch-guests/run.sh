@@ -24,6 +24,18 @@
 #              -icount shift=0,sleep=off for the instructions event
 #              (ARCH_GUEST_PMU_ICOUNT=0 skips it; ARCH_GUEST_PMU_TOLERANCE
 #              bounds its deltas, 1000 instructions)
+#   hotplug    hotplug.c: CPU 1 offline and back (ARCH_GUEST_HOTPLUG_CYCLES,
+#              3) while threads read their area and others are created:
+#              registration, owner and cpu_id stay right; glibc static
+#              (glibc owns; rseq=0 too with ARCH_GUEST_FULL=1) and musl
+#              static
+#   st.*       the kernel's rseq selftests of linux-source-6.12 (the x86-64
+#              matrix's tree), cross-built and cached
+#              (tests/kernels/selftests-cached.sh, SELFTESTS_CROSS_ARCH),
+#              plain (glibc owns) and linking the component: basic_test
+#              and ARCH_GUEST_PARAM_SAMPLES (1) run_param_test.sh
+#              invocations per guest, a different one in each guest;
+#              judged by exit status 0
 # and, on the build side, clippy -D warnings for the target and rseq-abi's
 # unit tests under qemu-user.
 # Not yet on these architectures (docs/architectures.md): the standalone
@@ -57,6 +69,8 @@ pmu_icount=${ARCH_GUEST_PMU_ICOUNT:-1}
 # event under -icount (deterministic): one rseq_pmu_read and one
 # rseq_pmu_read_entry in between (measured: see docs/pmu.md).
 pmu_icount_tolerance=${ARCH_GUEST_PMU_TOLERANCE:-1000}
+hotplug_cycles=${ARCH_GUEST_HOTPLUG_CYCLES:-3}
+param_samples=${ARCH_GUEST_PARAM_SAMPLES:-1}
 
 if [ "$(id -u)" -ne 0 ]; then
   skip "arch guests: the cross tree needs root (chroot, mount)"; finish
@@ -68,6 +82,25 @@ if ! bash "$here/fetch.sh" > "$out/fetch.txt" 2> "$out/fetch.log"; then
   skip "arch guests: the Debian kernel packages cannot be fetched: $(tail -n 2 "$out/fetch.log")"; finish
 fi
 echo "fetched ($((SECONDS - t_start)) s):"; sed 's/^/  /' "$out/fetch.txt"
+# linux-source-6.12's rseq selftests, from tests/kernels/fetch.sh's cache
+# (the x86-64 matrix's; warm, it makes no network access).
+src612=
+if bash "$root/tests/kernels/fetch.sh" > "$out/fetch-src.txt" 2> "$out/fetch-src.log"; then
+  src612=$(awk '$1 == "source" && $2 == "6.12" {print $3}' "$out/fetch-src.txt")
+fi
+# run_param_test.sh's invocations, recorded once with stand-ins that log
+# their arguments (the guests have 2 CPUs, as -t 12 from this machine's 2).
+param_calls=()
+record_param_calls() { # the selftests' directory
+  local rec=$out/record p l
+  rm -rf "$rec"; mkdir -p "$rec"
+  cp "$1/run_param_test.sh" "$rec/"
+  for p in param_test param_test_compare_twice param_test_mm_cid param_test_mm_cid_compare_twice check_optimized; do
+    printf '#!/bin/sh\necho "$(basename "$0") $*" >> "%s/calls"\n' "$rec" > "$rec/$p"; chmod +x "$rec/$p"
+  done
+  (cd "$rec" && bash run_param_test.sh > /dev/null 2>&1)
+  while read -r l; do case $l in check_optimized*) ;; *) param_calls+=("$l") ;; esac; done < "$rec/calls"
+}
 
 off=GLIBC_TUNABLES=glibc.pthread.rseq=0
 # name seconds env... -- program args (init.c's plan format; @FS@ is the
@@ -130,10 +163,39 @@ icount_plan_lines() {
   echo "pmu.icount.gs 120 PMU_REQUIRE=1 PMU_EVENT=instructions PMU_TOLERANCE=$pmu_icount_tolerance -- /bin/pmu-glibc-static user"
 }
 declare -A modes=([lifecycle]=- [storm]=- [reuse]=- [safety]="detached setxid atexit keys")
+# CPU hotplug (hotplug.c): CPU 1 offline and back while threads read their
+# area and short-lived threads are created, where glibc owns and where the
+# component does (musl); ARCH_GUEST_FULL=1 adds glibc with rseq=0 (each
+# row takes 5-15 s under TCG on a busy machine).
+hotplug_lines() {
+  local c="HOTPLUG_CYCLES=$hotplug_cycles"
+  echo "hotplug.gs 120 $c EXPECT_OWNER=1 -- /bin/hotplug-glibc-static"
+  [ "$full" = 1 ] && echo "hotplug.gs0 120 $c $off EXPECT_OWNER=2 -- /bin/hotplug-glibc-static"
+  echo "hotplug.ms 120 $c EXPECT_OWNER=2 -- /bin/hotplug-musl-static"
+}
+# The kernel's rseq selftests of linux-source-6.12, cross-built (plain in
+# /st/plain, linking the component in /st/comp), as tests/kernels/matrix.sh
+# runs them with glibc owning registration (the component adopts glibc's
+# area where linked): basic_test, and $param_samples of run_param_test.sh's
+# invocations (recorded with stand-ins, as matrix.sh does), spread over the
+# list from an offset that differs per guest so that the guests share it
+# out. Judged by exit status 0, as the selftests report.
+selftest_lines() { # guest-index
+  local g=$1 n=${#param_calls[@]} i j stride
+  echo "st.basic_test.glibc 120 CWD=/st/plain -- /st/plain/basic_test"
+  echo "st.basic_test.comp 120 CWD=/st/comp -- /st/comp/basic_test"
+  [ "$n" -gt 0 ] && [ "$param_samples" -gt 0 ] || return 0
+  stride=$((n / param_samples)); [ "$stride" -ge 1 ] || stride=1
+  for ((j = 0; j < param_samples && j < n; j++)); do
+    i=$(((g * 97 + j * stride) % n))
+    echo "st.pt$i.glibc 180 CWD=/st/plain -- /st/plain/${param_calls[$i]}"
+    echo "st.pt$i.comp 180 CWD=/st/comp -- /st/comp/${param_calls[$i]}"
+  done
+}
 
 # Every crate that builds for aarch64 and riscv64 so far.
 component_crates=(-p rseq-abi -p rseq-registration -p rseq-sched-getcpu -p rseq-csu -p rseq-pthread-hooks
-                  -p rseq-pthread-interpose -p rseq-pmu -p rseq-libc -p rseq-libc-glibc)
+                  -p rseq-pthread-interpose -p rseq-pmu -p rseq-libc -p rseq-libc-glibc -p rseq-dl-early-tls)
 
 # Single-threaded TCG, as tests/kernels does: with one host thread per
 # vCPU the x86-64 7.x guests hit stale translations; here it also leaves
@@ -173,7 +235,9 @@ run_kernel() { # k initrd label plan
     fail "$label: the guest did not finish (timeout ${guest_timeout}s or crash): $(grep -E 'panic|BUG|Oops' "$log" | head -n 3 | tr '\n' ' ') (log: $log)"
   while read -r name _; do
     rc=not-run; [ -f "$logs/$name.rc" ] && rc=$(cat "$logs/$name.rc")
-    if [ "$rc" = 0 ] && grep -q ', 0 failed' "$logs/$name.log"; then
+    if [ "$rc" = 0 ] && [ "${name#st.}" != "$name" ]; then
+      pass "${label/-/ }: $name (exit 0: $(awk -v n="$name" '$1 == n {sub(/.* -- /, ""); print}' "$plan"))"
+    elif [ "$rc" = 0 ] && grep -q ', 0 failed' "$logs/$name.log"; then
       pass "${label/-/ }: $name ($(grep -m 1 -E '[0-9]+ passed, 0 failed' "$logs/$name.log"))"
     else
       fail "${label/-/ }: $name: rc=$rc: $(grep -m 5 -E 'FAIL|passed|rror|abort' "$logs/$name.log" 2>/dev/null | tr '\n' ' ' | head -c 400) (log: $logs/$name.log)"
@@ -181,6 +245,7 @@ run_kernel() { # k initrd label plan
   done < "$plan"
 }
 
+g_index=0
 for arch in $arches; do
   case $arch in
     aarch64) triple=aarch64-unknown-linux-gnu qemu=qemu-system-aarch64
@@ -210,21 +275,23 @@ for arch in $arches; do
   else
     fail "$arch: clippy: $(grep -m 3 -E '^(error|warning)' "$out/clippy-$arch.log" | tr '\n' ' ') (log: $out/clippy-$arch.log)"
   fi
-  # rseq-abi's unit tests under qemu-user (the tree's glibc as the
-  # sysroot): syscalls, TLS accessors, fork, weak references; qemu-user
-  # has no rseq, the guests below test that.
-  if command -v "qemu-$arch-static" > /dev/null; then
-    if bash "$root/scripts/cross-cargo.sh" "$arch" test --locked -p rseq-abi --no-run > "$out/abi-test-$arch.log" 2>&1 &&
-       t=$(sed -n 's/.*Executable unittests src\/lib.rs (\(.*\))$/\1/p' "$out/abi-test-$arch.log" | tail -n 1) &&
+  # rseq-abi's and rseq-dl-early-tls's unit tests under qemu-user (the
+  # tree's glibc as the sysroot): syscalls, TLS accessors, fork, weak
+  # references; the TLS variant I and II layouts and this target's TLS ABI.
+  # qemu-user has no rseq, the guests below test that.
+  for crate in rseq-abi rseq-dl-early-tls; do
+    tlog=$out/$crate-test-$arch.log
+    if ! command -v "qemu-$arch-static" > /dev/null; then
+      skip "$arch: qemu-$arch-static missing (qemu-user-static): $crate's unit tests not run"
+    elif bash "$root/scripts/cross-cargo.sh" "$arch" test --locked -p "$crate" --no-run > "$tlog" 2>&1 &&
+       t=$(sed -n 's/.*Executable unittests src\/lib.rs (\(.*\))$/\1/p' "$tlog" | tail -n 1) &&
        [ -n "$t" ] &&
-       "qemu-$arch-static" -L "$(cat "$out/toolchain-$arch.txt")/usr/$arch-linux-gnu" "$root/$t" >> "$out/abi-test-$arch.log" 2>&1; then
-      pass "$arch: rseq-abi unit tests under qemu-user ($(grep -m 1 '^test result' "$out/abi-test-$arch.log"))"
+       "qemu-$arch-static" -L "$(cat "$out/toolchain-$arch.txt")/usr/$arch-linux-gnu" "$root/$t" >> "$tlog" 2>&1; then
+      pass "$arch: $crate unit tests under qemu-user ($(grep -m 1 '^test result' "$tlog"))"
     else
-      fail "$arch: rseq-abi unit tests: $(grep -m 3 -E '^error|FAILED|panicked' "$out/abi-test-$arch.log" | tr '\n' ' ') (log: $out/abi-test-$arch.log)"
+      fail "$arch: $crate unit tests: $(grep -m 3 -E '^error|FAILED|panicked' "$tlog" | tr '\n' ' ') (log: $tlog)"
     fi
-  else
-    skip "$arch: qemu-$arch-static missing (qemu-user-static): rseq-abi's unit tests not run"
-  fi
+  done
   gout=target/cross/guest-$arch
   CROSS_RUN=1 bash "$root/scripts/cross-cargo.sh" "$arch" bash tests/arch-guests/build-guest.sh \
     "$arch" "$triple" "$gout" > "$out/build-$arch.log" 2>&1
@@ -235,14 +302,34 @@ for arch in $arches; do
   pass "$arch: the guest programs link (glibc static, static-pie, dynamic; musl static)"
   skip "$arch: the standalone libc (static, static-pie) is x86-64 only so far (TLS variant I: docs/architectures.md)"
   skip "$arch: the per-CPU API and its tests are x86-64 only so far (docs/architectures.md)"
+  # The kernel's selftests for this architecture, through their cache
+  # (keyed by the build script, the source package, the cross tree and
+  # gcc, and the component archive), into their own cpio archive.
+  have_st=0
+  st_dir=$out/st-$arch
+  if [ -z "$src612" ]; then
+    skip "$arch: the kernel's rseq selftests: no linux-source-6.12 tree: $(tail -n 2 "$out/fetch-src.log")"
+  elif rm -rf "$st_dir" && mkdir -p "$st_dir/st" &&
+       SELFTESTS_CROSS_ARCH=$arch bash "$root/tests/kernels/selftests-cached.sh" "$arch-6.12" "$src612" \
+         "$st_dir/st/plain" > "$out/selftests-$arch.log" 2>&1 &&
+       SELFTESTS_CROSS_ARCH=$arch bash "$root/tests/kernels/selftests-cached.sh" "$arch-6.12-component" "$src612" \
+         "$st_dir/st/comp" "$root/target/cross/$triple/release/librseq_libc.a" >> "$out/selftests-$arch.log" 2>&1; then
+    pass "$arch: the kernel's rseq selftests (linux-source-6.12) built with the cross gcc, plain and linking the component ($(grep -E '^(cached|built)' "$out/selftests-$arch.log" | paste -sd, -))"
+    [ ${#param_calls[@]} -gt 0 ] || record_param_calls "$st_dir/st/plain"
+    (cd "$st_dir" && find st | cpio -o -H newc --quiet) > "$out/st-$arch.cpio" && have_st=1
+  else
+    fail "$arch: building the kernel's rseq selftests: $(tail -n 3 "$out/selftests-$arch.log" | tr '\n' ' ' | head -c 600)"
+  fi
   echo "$arch: built in $((SECONDS - t_arch)) s"
-  # The plan goes into a copy of the initramfs (cpio archives concatenate).
-  plan_dir=$out/plan-$arch; rm -rf "$plan_dir"; mkdir -p "$plan_dir"
-  plan_lines > "$plan_dir/plan"
-  (cd "$plan_dir" && echo plan | cpio -o -H newc --quiet) > "$out/plan-$arch.cpio"
-  cat "$root/$gout/initramfs.cpio.tmp" "$out/plan-$arch.cpio" > "$out/initramfs-$arch.cpio"
-  extra_qemu_args=()
   for k in $kernels; do
+    g=$((g_index++))
+    # The plan goes into a copy of the initramfs (cpio archives concatenate).
+    plan_dir=$out/plan-$arch-$k; rm -rf "$plan_dir"; mkdir -p "$plan_dir"
+    { plan_lines; hotplug_lines; [ $have_st = 1 ] && selftest_lines "$g"; } > "$plan_dir/plan"
+    (cd "$plan_dir" && echo plan | cpio -o -H newc --quiet) > "$out/plan-$arch.cpio"
+    st_cpio=(); [ $have_st = 1 ] && st_cpio=("$out/st-$arch.cpio")
+    cat "$root/$gout/initramfs.cpio.tmp" "${st_cpio[@]}" "$out/plan-$arch.cpio" > "$out/initramfs-$arch.cpio"
+    extra_qemu_args=()
     run_kernel "$k" "$arch" "$arch-$k" "$plan_dir/plan"
   done
   # The instructions event needs -icount (see icount_plan_lines): one more

@@ -10,10 +10,27 @@
 #include <stdint.h>
 #include <sys/rseq.h>
 
-#ifdef BROKEN_SIGNATURE
-# define SIG "0x53053054"
+/* The architecture's RSEQ_SIG (BROKEN_SIGNATURE: off by one), emitted as
+   the kernel selftests do: x86 after the bytes that make it decode as ud1,
+   aarch64 as an instruction word, riscv as a data word.  */
+#if defined __x86_64__
+# define SIG_WORD 0x53053053
+# define SIG_PREFIX ".byte 0x0f, 0xb9, 0x3d\n\t.long "
+#elif defined __aarch64__
+# define SIG_WORD 0xd428bc00
+# define SIG_PREFIX ".inst "
+#elif defined __riscv && __riscv_xlen == 64
+# define SIG_WORD 0xf1401073
+# define SIG_PREFIX ".long "
 #else
-# define SIG "0x53053053"
+# error "cs.c: x86-64, aarch64 and riscv64 only"
+#endif
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#ifdef BROKEN_SIGNATURE
+# define SIG SIG_PREFIX STR (SIG_WORD + 1)
+#else
+# define SIG SIG_PREFIX STR (SIG_WORD)
 #endif
 #ifdef BROKEN_ALIGNMENT
 # define MISALIGN ".skip 8\n\t"
@@ -46,16 +63,19 @@
 int
 cs_percpu_add (struct rseq *area, int64_t *slot, uint32_t cpu, int64_t count)
 {
-  __asm__ goto (
-      ".pushsection __rseq_cs, \"aw\"\n\t"
-      ".balign 32\n\t"
-      MISALIGN
-      "3:\n\t"
-      ".long 0x0, 0x0\n\t"
-      ".quad 1f, (2f - 1f), " ABORT_LABEL "\n\t"
-      ".popsection\n\t"
-      LISTED
+#define TABLES \
+      ".pushsection __rseq_cs, \"aw\"\n\t" \
+      ".balign 32\n\t" \
+      MISALIGN \
+      "3:\n\t" \
+      ".long 0x0, 0x0\n\t" \
+      ".quad 1f, (2f - 1f), " ABORT_LABEL "\n\t" \
+      ".popsection\n\t" \
+      LISTED \
       EXITS
+#if defined __x86_64__
+  __asm__ goto (
+      TABLES
       "leaq 3b(%%rip), %%rax\n\t"
       "movq %%rax, %[rseq_cs]\n\t"
       "1:\n\t"
@@ -64,8 +84,7 @@ cs_percpu_add (struct rseq *area, int64_t *slot, uint32_t cpu, int64_t count)
       "addq %[count], %[slot]\n\t"
       "2:\n\t"
       ".pushsection __rseq_failure, \"ax\"\n\t"
-      ".byte 0x0f, 0xb9, 0x3d\n\t"
-      ".long " SIG "\n\t"
+      SIG "\n\t"
       "4:\n\t"
       "jmp %l[aborted]\n\t"
       ".popsection\n\t"
@@ -74,6 +93,55 @@ cs_percpu_add (struct rseq *area, int64_t *slot, uint32_t cpu, int64_t count)
         [cpu] "r" (cpu), [slot] "m" (*slot), [count] "er" (count)
       : "memory", "cc", "rax"
       : aborted);
+#elif defined __aarch64__
+  __asm__ goto (
+      TABLES
+      "adrp x9, 3b\n\t"
+      "add x9, x9, :lo12:3b\n\t"
+      "str x9, %[rseq_cs]\n\t"
+      "1:\n\t"
+      "ldr w10, %[cpu_id]\n\t"
+      "cmp w10, %w[cpu]\n\t"
+      "b.ne 4f\n\t"
+      "ldr x10, %[slot]\n\t"
+      "add x10, x10, %[count]\n\t"
+      "str x10, %[slot]\n\t"
+      "2:\n\t"
+      ".pushsection __rseq_failure, \"ax\"\n\t"
+      SIG "\n\t"
+      "4:\n\t"
+      "b %l[aborted]\n\t"
+      ".popsection\n\t"
+      : /* asm goto: no outputs */
+      : [rseq_cs] "Q" (area->rseq_cs), [cpu_id] "Q" (area->cpu_id),
+        [cpu] "r" (cpu), [slot] "Q" (*slot), [count] "r" (count)
+      : "memory", "cc", "x9", "x10"
+      : aborted);
+#else
+  __asm__ goto (
+      TABLES
+      "lla t0, 3b\n\t"
+      "sd t0, %[rseq_cs]\n\t"
+      "1:\n\t"
+      "lw t1, %[cpu_id]\n\t"
+      "beq t1, %[cpu], 5f\n\t"
+      "j 4f\n\t"
+      "5:\n\t"
+      "ld t1, %[slot]\n\t"
+      "add t1, t1, %[count]\n\t"
+      "sd t1, %[slot]\n\t"
+      "2:\n\t"
+      ".pushsection __rseq_failure, \"ax\"\n\t"
+      SIG "\n\t"
+      "4:\n\t"
+      "j %l[aborted]\n\t"
+      ".popsection\n\t"
+      : /* asm goto: no outputs */
+      : [rseq_cs] "m" (area->rseq_cs), [cpu_id] "m" (area->cpu_id),
+        [cpu] "r" ((int64_t) (int32_t) cpu), [slot] "m" (*slot), [count] "r" (count)
+      : "memory", "t0", "t1"
+      : aborted);
+#endif
   return 0;
 aborted:
   return -1;

@@ -7,8 +7,10 @@
 # names, overlapping relocation sections, inspected under a 256 MiB
 # address-space limit); a bounded fuzz run (cargo +nightly fuzz, 20 s,
 # RSEQ_INSPECT_FUZZ_SECONDS=N to change, 0 to skip; the long run is
-# scripts/long-tests.sh, docs/testing-budget.md); and the project's own
-# binaries, which must all validate. The fuzz build's target directory is
+# scripts/long-tests.sh, docs/testing-budget.md); the same variants built
+# for aarch64 and riscv64 with the cross gcc (scripts/cross-toolchain.sh;
+# SKIP without root or the tree) and cross-built files with lying headers;
+# and the project's own binaries, which must all validate. The fuzz build's target directory is
 # shared by every checkout (RSEQ_LIBC_FUZZ_TARGET, default
 # ~/.cache/rseq-libc/fuzz-target): cargo's fingerprints key it, and a fresh
 # clone does not rebuild libFuzzer and the sanitized dependencies.
@@ -31,18 +33,43 @@ fi
 tool=$root/target/release/rseq-libc
 inspect() { timeout 20 "$tool" inspect "$@"; }
 
+# check_variant DIR LABEL NAME KIND: inspects the six builds of one cs.c
+# variant in DIR (KIND: the violation expected, "-" for none).
+check_variant() {
+  local dir=$1 label=$2 name=$3 kind=$4 file code sections
+  for file in "$name-pie" "$name-nopie" "$name-static" "lib$name.so" "$name.o" "lib$name.a"; do
+    if [ ! -f "$dir/$file" ]; then skip "$label$file: no static libc to link with"; continue; fi
+    inspect "$dir/$file" > "$dir/$file.txt" 2>&1; code=$?
+    inspect --json "$dir/$file" > "$dir/$file.json" 2> /dev/null
+    sections=$(grep -m1 -o '"critical_sections": [0-9]*' "$dir/$file.json" | grep -o '[0-9]*$')
+    if [ "$kind" = - ]; then
+      if [ $code = 0 ] && [ "$sections" = 1 ] && grep -q '"valid": true' "$dir/$file.json"; then
+        pass "$label$file: 1 critical section, valid"
+      else
+        fail "$label$file: exit $code, ${sections:-?} sections: $(grep -m3 -E 'VIOLATION|error' "$dir/$file.txt")"
+      fi
+    else
+      if [ $code = 1 ] && grep -q "\"kind\": \"$kind\"" "$dir/$file.json" && grep -q "\[$kind\]" "$dir/$file.txt"; then
+        pass "$label$file: $kind detected: $(grep -m1 "\[$kind\]" "$dir/$file.txt" | sed 's/^ *//')"
+      else
+        fail "$label$file: expected $kind and exit 1, got exit $code: $(grep -m3 -E 'VIOLATION|error' "$dir/$file.txt")"
+      fi
+    fi
+  done
+}
+# variant: "name macro expected-violation-kind" (good has none).
+variants=(
+  "good - -"
+  "wrong-signature BROKEN_SIGNATURE wrong_signature"
+  "misaligned BROKEN_ALIGNMENT misaligned_descriptor"
+  "no-exit BROKEN_NO_EXIT missing_exit_points"
+  "unlisted BROKEN_UNLISTED unlisted_descriptor"
+  "abort-inside BROKEN_ABORT_INSIDE abort_inside_section"
+)
+
 if ! command -v gcc > /dev/null || ! command -v ar > /dev/null; then
   skip "generated inputs: gcc or ar not installed (apt-get install gcc binutils)"
 else
-  # variant: "name macro expected-violation-kind" (good has none).
-  variants=(
-    "good - -"
-    "wrong-signature BROKEN_SIGNATURE wrong_signature"
-    "misaligned BROKEN_ALIGNMENT misaligned_descriptor"
-    "no-exit BROKEN_NO_EXIT missing_exit_points"
-    "unlisted BROKEN_UNLISTED unlisted_descriptor"
-    "abort-inside BROKEN_ABORT_INSIDE abort_inside_section"
-  )
   for v in "${variants[@]}"; do
     read -r name macro kind <<< "$v"
     def=(); [ "$macro" != - ] && def=(-D"$macro")
@@ -55,25 +82,7 @@ else
       rm -f "$out/lib$name.a" && ar rcs "$out/lib$name.a" "$out/$name.o" || ok=0
     "${cc[@]}" -DWITH_MAIN -static tests/inspect/cs.c -o "$out/$name-static" 2>> "$out/$name.build.log" || true
     if [ $ok = 0 ]; then fail "$name: build failed: $(head -c 400 "$out/$name.build.log")"; continue; fi
-    for file in "$name-pie" "$name-nopie" "$name-static" "lib$name.so" "$name.o" "lib$name.a"; do
-      if [ ! -f "$out/$file" ]; then skip "$file: no static libc to link with"; continue; fi
-      inspect "$out/$file" > "$out/$file.txt" 2>&1; code=$?
-      inspect --json "$out/$file" > "$out/$file.json" 2> /dev/null
-      sections=$(grep -m1 -o '"critical_sections": [0-9]*' "$out/$file.json" | grep -o '[0-9]*$')
-      if [ "$kind" = - ]; then
-        if [ $code = 0 ] && [ "$sections" = 1 ] && grep -q '"valid": true' "$out/$file.json"; then
-          pass "$file: 1 critical section, valid"
-        else
-          fail "$file: exit $code, ${sections:-?} sections: $(grep -m3 -E 'VIOLATION|error' "$out/$file.txt")"
-        fi
-      else
-        if [ $code = 1 ] && grep -q "\"kind\": \"$kind\"" "$out/$file.json" && grep -q "\[$kind\]" "$out/$file.txt"; then
-          pass "$file: $kind detected: $(grep -m1 "\[$kind\]" "$out/$file.txt" | sed 's/^ *//')"
-        else
-          fail "$file: expected $kind and exit 1, got exit $code: $(grep -m3 -E 'VIOLATION|error' "$out/$file.txt")"
-        fi
-      fi
-    done
+    check_variant "$out" "" "$name" "$kind"
   done
 
   # Hostile input: a clear error (exit 2), never a panic (exit 101) or hang.
@@ -98,6 +107,60 @@ else
     fi
   done
 fi
+
+# aarch64 and riscv64 ELF files, built with Debian's cross gcc in the
+# project's cross tree (scripts/cross-toolchain.sh; cached, shared with
+# tests/arch-guests): the same variants, each architecture's RSEQ_SIG
+# (aarch64 0xd428bc00 as an instruction word, riscv 0xf1401073), and files
+# whose header lies about them. riscv64 relocatable objects hold a
+# descriptor's post_commit_offset as an R_RISCV_ADD64/SUB64 pair.
+for arch in aarch64 riscv64; do
+  case $arch in aarch64) sig=0xd428bc00 name=aarch64 other=243 ;; riscv64) sig=0xf1401073 name=riscv other=183 ;; esac
+  if [ "$(id -u)" -ne 0 ]; then skip "$arch files: the cross tree needs root (chroot)"; continue; fi
+  if ! bash "$root/scripts/cross-toolchain.sh" "$arch" > /dev/null 2> "$out/cross-$arch.log"; then
+    skip "$arch files: no cross toolchain: $(tail -n 2 "$out/cross-$arch.log")"; continue
+  fi
+  xdir=target/cross/inspect-$arch
+  rm -rf "$root/$xdir"
+  specs=()
+  for v in "${variants[@]}"; do read -r vname macro _ <<< "$v"; specs+=("$vname=$macro"); done
+  CROSS_RUN=1 bash "$root/scripts/cross-cargo.sh" "$arch" bash tests/inspect/build-cross.sh "$arch" "$xdir" "${specs[@]}" \
+    > "$out/cross-build-$arch.log" 2>&1
+  if grep -q '^BUILD-FAILED' "$out/cross-build-$arch.log" || [ ! -f "$root/$xdir/good-pie" ]; then
+    fail "$arch: building cs.c with the cross gcc: $(grep -m 2 -E 'BUILD-FAILED|rror' "$out/cross-build-$arch.log" | tr '\n' ' ' | head -c 600)"
+    continue
+  fi
+  for v in "${variants[@]}"; do
+    read -r vname _ kind <<< "$v"
+    check_variant "$root/$xdir" "$arch " "$vname" "$kind"
+  done
+  if grep -q "executable for $name, RSEQ_SIG $sig: 1 critical section" "$root/$xdir/good-pie.txt"; then
+    pass "$arch: reported as $name with RSEQ_SIG $sig"
+  else
+    fail "$arch: not reported as $name with RSEQ_SIG $sig: $(head -n 2 "$root/$xdir/good-pie.txt" | tail -n 1)"
+  fi
+  # Lying headers: the other architecture's e_machine (its signature is not
+  # the one in the file), a machine without rseq, big-endian data, a
+  # truncated file. A violation (exit 1) or a clear error (exit 2).
+  h=$root/$xdir/hostile; mkdir -p "$h"
+  cp "$root/$xdir/good-pie" "$h/other-machine"
+  printf "$(printf '\\%03o' "$other")\\000" | dd of="$h/other-machine" bs=1 seek=18 conv=notrunc status=none
+  cp "$root/$xdir/good-pie" "$h/unknown-machine"
+  printf '\231\231' | dd of="$h/unknown-machine" bs=1 seek=18 conv=notrunc status=none
+  cp "$root/$xdir/good-static" "$h/big-endian"
+  printf '\002' | dd of="$h/big-endian" bs=1 seek=5 conv=notrunc status=none
+  head -c $(($(stat -c %s "$root/$xdir/good.o") * 2 / 3)) "$root/$xdir/good.o" > "$h/truncated.o"
+  for e in "other-machine 1 VIOLATION" "unknown-machine 1 unsupported_architecture" \
+           "big-endian 2 bad ELF file" "truncated.o 2 bad ELF file"; do
+    read -r hname want what <<< "$e"
+    inspect "$h/$hname" > "$h/$hname.txt" 2>&1; code=$?
+    if [ "$code" = "$want" ] && grep -q "$what" "$h/$hname.txt"; then
+      pass "$arch hostile $hname: exit $code: $(grep -m1 "$what" "$h/$hname.txt" | sed 's/^ *//' | head -c 200)"
+    else
+      fail "$arch hostile $hname: exit $code (expected $want, \"$what\"): $(head -c 300 "$h/$hname.txt")"
+    fi
+  done
+done
 
 # Files built to blow up a reader doing work per header, per overlapping byte
 # or per pair of entries: each must finish under a 256 MiB address-space

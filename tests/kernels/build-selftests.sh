@@ -4,18 +4,24 @@
 # -lpthread -ldl), without kbuild: the same compiler lines, one per program
 # the Makefile lists. With a component archive as $3, each program also
 # links it (the host "a program that links the component").
+# CC (default gcc) is the compiler: a cross gcc (aarch64-linux-gnu-gcc,
+# riscv64-linux-gnu-gcc, inside scripts/cross-toolchain.sh's tree) builds
+# them for that architecture (tools/arch/x86/include only for x86).
 # Usage: build-selftests.sh SOURCE-TREE OUT-DIR [librseq_libc.a]
 set -eu
 top=$(cd "$1" && pwd); out=$2; component=${3:-}
+cc=${CC:-gcc}
 src=$top/tools/testing/selftests/rseq
 mkdir -p "$out"
-cflags=(-O2 -Wall -g -I"$src" -I"$top/tools/testing/selftests" -I"$top/tools/include" -I"$top/tools/arch/x86/include" -L"$out" -Wl,-rpath=./)
+cflags=(-O2 -Wall -g -I"$src" -I"$top/tools/testing/selftests" -I"$top/tools/include")
+case $("$cc" -dumpmachine) in x86_64*) cflags+=(-I"$top/tools/arch/x86/include") ;; esac
+cflags+=(-L"$out" -Wl,-rpath=./)
 libs=(-lpthread -ldl)
-gcc "${cflags[@]}" -shared -fPIC "$src/rseq.c" "${libs[@]}" -o "$out/librseq.so"
+"$cc" "${cflags[@]}" -shared -fPIC "$src/rseq.c" "${libs[@]}" -o "$out/librseq.so"
 extra=(); [ -n "$component" ] && extra=("$component")
 prog() { # name source defines...
   local name=$1 file=$2; shift 2
-  gcc "${cflags[@]}" "$@" "$src/$file" "${extra[@]}" "${libs[@]}" -lrseq -o "$out/$name"
+  "$cc" "${cflags[@]}" "$@" "$src/$file" "${extra[@]}" "${libs[@]}" -lrseq -o "$out/$name"
 }
 # The Makefile's TEST_GEN_PROGS and TEST_GEN_PROGS_EXTENDED, with its defines.
 progs=$(sed -n '/^TEST_GEN_PROGS/,/^$/p' "$src/Makefile" | tr -d '\\' | tr ' \t' '\n\n' |

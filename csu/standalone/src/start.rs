@@ -251,7 +251,7 @@ pub(crate) unsafe extern "C" fn start(sp: *const usize) -> ! {
     // Step 4. The declaration cannot fail: capacity >= 32 and the
     // alignment is a power of two >= 32 (Layout::compute checked).
     let _ = rseq_registration::set_host_reserved_area(
-        layout.rseq_offset as isize,
+        layout.rseq_offset,
         layout.rseq_capacity as u32,
         layout.rseq_align as u32,
     );
@@ -261,7 +261,7 @@ pub(crate) unsafe extern "C" fn start(sp: *const usize) -> ! {
     let (offset, _, _, own) = rseq_abi::arch::rseq_symbols();
     if own {
         // SAFETY: the component's own writable definition; no other thread.
-        unsafe { offset.write_volatile(layout.rseq_offset as isize) };
+        unsafe { offset.write_volatile(layout.rseq_offset) };
     }
     // SAFETY: the kernel's auxiliary vector.
     unsafe { rseq_registration::auxv::init_from_vector(s.auxv) };

@@ -1,17 +1,31 @@
-//! The architecture surface of dl-early-tls: the TLS variant, the thread
-//! control block, installing the thread pointer and the syscalls that need
-//! more than four arguments. One module per architecture.
+//! The architecture surface of dl-early-tls: the TLS ABI ([`TLS_ABI`]: the
+//! variant, the thread control block), installing the thread pointer and
+//! the syscalls that need more than four arguments. One module per
+//! architecture.
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 #[cfg(target_arch = "x86_64")]
 pub use x86_64::*;
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "aarch64")]
+pub use aarch64::*;
+
+#[cfg(target_arch = "riscv64")]
+mod riscv64;
+#[cfg(target_arch = "riscv64")]
+pub use riscv64::*;
+
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "riscv64"
+)))]
 compile_error!(
     "rseq-dl-early-tls: no arch module for this target. Add src/arch/<arch>.rs with: \
-     the TLS variant's layout (TCB_SIZE, init_tcb), set_thread_pointer(), syscall6() \
-     and the mmap/munmap syscall numbers. aarch64 and riscv64 (issue 21) use TLS \
-     variant I, whose blocks sit above the thread pointer: Layout (src/lib.rs) lays \
-     out variant II only, so they need a variant-I layout first (docs/architectures.md)."
+     TLS_ABI (variant, TCB size and alignment, host words, self pointers), TCB_SIZE, \
+     TCB_ALIGN, TCB_HOST_WORDS_OFFSET, set_thread_pointer(), syscall6(), exit_group() \
+     and the mmap/munmap syscall numbers."
 );

@@ -13,9 +13,17 @@ use rseq_abi::arch::{syscall1, syscall2};
 /// host libc (its errno, its thread descriptor).
 pub const TCB_SIZE: usize = 128;
 /// Offset from the thread pointer of the words reserved for the host libc.
-pub const TCB_HOST_WORDS_OFFSET: usize = 64;
+pub const TCB_HOST_WORDS_OFFSET: isize = 64;
 /// Alignment of the thread pointer (and of the TCB): a cache line.
 pub const TCB_ALIGN: usize = 64;
+/// Variant II; words 0 and 2 of the TCB point to it.
+pub const TLS_ABI: crate::TlsAbi = crate::TlsAbi {
+    variant_one: false,
+    tcb_size: TCB_SIZE,
+    tcb_align: TCB_ALIGN,
+    host_words: 64,
+    self_words: 0b101,
+};
 
 /// Syscall numbers dl-early-tls and its hosts use beyond rseq-abi's.
 pub mod nr {
@@ -26,19 +34,6 @@ pub mod nr {
 }
 
 const ARCH_SET_FS: usize = 0x1002;
-
-/// Writes the ABI words of the TCB at `tp` (the rest stays as it is).
-///
-/// # Safety
-/// `tp` must be valid for writes of [`TCB_SIZE`] bytes and aligned 8.
-pub unsafe fn init_tcb(tp: *mut u8) {
-    let w = tp.cast::<usize>();
-    // SAFETY: within the TCB, per the caller.
-    unsafe {
-        w.write(tp as usize);
-        w.add(2).write(tp as usize);
-    }
-}
 
 /// Installs `tp` as the calling thread's thread pointer. Returns 0 or a
 /// negated errno.

@@ -6,14 +6,14 @@ use rseq_abi::arch::thread_pointer;
 use rseq_dl_early_tls::TCB_HOST_WORDS_OFFSET;
 
 /// Offset from the thread pointer of errno.
-pub const ERRNO_OFFSET: usize = TCB_HOST_WORDS_OFFSET;
+pub const ERRNO_OFFSET: isize = TCB_HOST_WORDS_OFFSET;
 /// Offset from the thread pointer of the thread descriptor pointer.
-pub const SELF_OFFSET: usize = TCB_HOST_WORDS_OFFSET + 8;
+pub const SELF_OFFSET: isize = TCB_HOST_WORDS_OFFSET + 8;
 
 /// The calling thread's errno (`#define errno (*__errno_location ())`).
 #[no_mangle]
 pub extern "C" fn __errno_location() -> *mut c_int {
-    thread_pointer().wrapping_add(ERRNO_OFFSET).cast()
+    thread_pointer().wrapping_offset(ERRNO_OFFSET).cast()
 }
 
 /// Sets errno and returns -1, the libc convention.

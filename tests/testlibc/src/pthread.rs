@@ -124,7 +124,7 @@ static MAIN: MainThread = MainThread(core::cell::UnsafeCell::new(Thread {
 fn current() -> *mut Thread {
     // SAFETY: the TCB's descriptor word, written before the thread starts
     // (0 in the main thread, whose TCB dl-early-tls zeroed).
-    let d = unsafe { *(thread_pointer().add(SELF_OFFSET) as *const *mut Thread) };
+    let d = unsafe { *(thread_pointer().offset(SELF_OFFSET) as *const *mut Thread) };
     if d.is_null() {
         MAIN.0.get()
     } else {
@@ -287,7 +287,7 @@ pub unsafe extern "C" fn pthread_create(
             free(&p);
             return e::EAGAIN;
         };
-        *(tp.add(SELF_OFFSET) as *mut *mut Thread) = desc;
+        *(tp.offset(SELF_OFFSET) as *mut *mut Thread) = desc;
         // Every signal stays blocked in the child until it is registered.
         // (A local copy: a detached thread may be gone, its descriptor
         // unmapped, before clone returns here.)
