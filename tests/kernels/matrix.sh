@@ -23,7 +23,8 @@
 #   its negative control); the kernel's rseq selftests of linux-source-6.12
 #   and -7.3.
 # Sizes for TCG: STORM_THREADS (1500), REUSE_THREADS (1000), SAFETY_THREADS
-# (200), RSEQ_STRESS_SECONDS (0.3), KERNEL_PARAM_SAMPLE (every Nth
+# (200), RSEQ_STRESS_SECONDS (0.3), PERCPU_C_RECORDS (percpu_c_test's
+# --records: flush-ring records per writer, 20000), KERNEL_PARAM_SAMPLE (every Nth
 # run_param_test.sh invocation inside a guest, 24), KERNELS (names to boot:
 # "6.1 6.12 7.0 7.1 7.3"; empty: none, this machine only), HOST_PARAM_SAMPLE (the same on this machine, 16),
 # HOST_PERCPU_OPS_TREES (whose basic_percpu_ops tests run on this machine,
@@ -51,6 +52,7 @@ storm_threads=${STORM_THREADS:-1500}
 reuse_threads=${REUSE_THREADS:-1000}
 safety_threads=${SAFETY_THREADS:-200}
 stress_secs=${RSEQ_STRESS_SECONDS:-0.3}
+percpu_c_records=${PERCPU_C_RECORDS:-20000}
 sample=${KERNEL_PARAM_SAMPLE:-24}
 kernels=${KERNELS-6.1 6.12 7.0 7.1 7.3}
 # Kernels that run a registration longer than 32 bytes in the V2 mode
@@ -285,9 +287,9 @@ add stress-cpu.gs percpu "glibc static" stress 120 -- /bin/rseq-libc stress --se
 add stress-cid.gs percpu "glibc static" stress 120 -- /bin/rseq-libc stress --seconds "$stress_secs" --threads $threads --mm-cid
 add stress-cpu.gs0 percpu "glibc static, rseq=0" stress 120 $off -- /bin/rseq-libc stress --seconds "$stress_secs" --threads $threads
 add stress-cid.gs0 percpu "glibc static, rseq=0" stress 120 $off -- /bin/rseq-libc stress --seconds "$stress_secs" --threads $threads --mm-cid
-add percpu-c.gs percpu "glibc static" ok 120 -- /bin/percpu-glibc-static --mm-cid
-add percpu-c.gs0 percpu "glibc static, rseq=0" ok 120 $off -- /bin/percpu-glibc-static --mm-cid
-[ $have_musl = 1 ] && add percpu-c.ms percpu "musl static" ok 120 -- /bin/percpu-musl-static --mm-cid
+add percpu-c.gs percpu "glibc static" ok 120 -- /bin/percpu-glibc-static --mm-cid --records "$percpu_c_records"
+add percpu-c.gs0 percpu "glibc static, rseq=0" ok 120 $off -- /bin/percpu-glibc-static --mm-cid --records "$percpu_c_records"
+[ $have_musl = 1 ] && add percpu-c.ms percpu "musl static" ok 120 -- /bin/percpu-musl-static --mm-cid --records "$percpu_c_records"
 # Registration length and kernel-owned fields.
 add v2.gs v2 "glibc static" ok 120 EXPECT_OWNER=1 EXPECT_LEN=32 V2_ITERS=1000 -- /bin/v2check-glibc-static
 add v2.gs0 v2 "glibc static, rseq=0" ok 120 $off EXPECT_OWNER=2 V2_ITERS=1000 -- /bin/v2check-glibc-static
