@@ -23,14 +23,17 @@
 #   its negative control); the kernel's rseq selftests of linux-source-6.12
 #   and -7.3.
 # Sizes for TCG: STORM_THREADS (1500), REUSE_THREADS (1000), SAFETY_THREADS
-# (200), RSEQ_STRESS_SECONDS (0.3), KERNEL_PARAM_SAMPLE (every Nth
+# (200), RSEQ_STRESS_SECONDS (0.3), PERCPU_C_RECORDS (percpu_c_test's
+# --records: flush-ring records per writer, 20000), KERNEL_PARAM_SAMPLE (every Nth
 # run_param_test.sh invocation inside a guest, 24), KERNELS (names to boot:
 # "6.1 6.12 7.0 7.1 7.3"; empty: none, this machine only), HOST_PARAM_SAMPLE (the same on this machine, 16),
 # HOST_PERCPU_OPS_TREES (whose basic_percpu_ops tests run on this machine,
 # "6.12 7.3"), HOST_PERCPU_OPS_HOSTS (in which hosts, "glibc comp pglibc
 # self"), KERNEL_HOST_SELFTESTS (0: none on this machine),
 # KERNEL_GUEST_TIMEOUT (seconds per guest, 420), KERNEL_GUEST_JOBS (guests
-# run at once, 2). Ends with "N
+# run at once, 2), KERNEL_SLOT_FREE_FILE (touched once every guest has
+# started and one has finished: tests/kernels/run.sh then starts the next
+# script's guests). Ends with "N
 # passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
@@ -51,6 +54,7 @@ storm_threads=${STORM_THREADS:-1500}
 reuse_threads=${REUSE_THREADS:-1000}
 safety_threads=${SAFETY_THREADS:-200}
 stress_secs=${RSEQ_STRESS_SECONDS:-0.3}
+percpu_c_records=${PERCPU_C_RECORDS:-20000}
 sample=${KERNEL_PARAM_SAMPLE:-24}
 kernels=${KERNELS-6.1 6.12 7.0 7.1 7.3}
 # Kernels that run a registration longer than 32 bytes in the V2 mode
@@ -285,9 +289,9 @@ add stress-cpu.gs percpu "glibc static" stress 120 -- /bin/rseq-libc stress --se
 add stress-cid.gs percpu "glibc static" stress 120 -- /bin/rseq-libc stress --seconds "$stress_secs" --threads $threads --mm-cid
 add stress-cpu.gs0 percpu "glibc static, rseq=0" stress 120 $off -- /bin/rseq-libc stress --seconds "$stress_secs" --threads $threads
 add stress-cid.gs0 percpu "glibc static, rseq=0" stress 120 $off -- /bin/rseq-libc stress --seconds "$stress_secs" --threads $threads --mm-cid
-add percpu-c.gs percpu "glibc static" ok 120 -- /bin/percpu-glibc-static --mm-cid
-add percpu-c.gs0 percpu "glibc static, rseq=0" ok 120 $off -- /bin/percpu-glibc-static --mm-cid
-[ $have_musl = 1 ] && add percpu-c.ms percpu "musl static" ok 120 -- /bin/percpu-musl-static --mm-cid
+add percpu-c.gs percpu "glibc static" ok 120 -- /bin/percpu-glibc-static --mm-cid --records "$percpu_c_records"
+add percpu-c.gs0 percpu "glibc static, rseq=0" ok 120 $off -- /bin/percpu-glibc-static --mm-cid --records "$percpu_c_records"
+[ $have_musl = 1 ] && add percpu-c.ms percpu "musl static" ok 120 -- /bin/percpu-musl-static --mm-cid --records "$percpu_c_records"
 # Registration length and kernel-owned fields.
 add v2.gs v2 "glibc static" ok 120 EXPECT_OWNER=1 EXPECT_LEN=32 V2_ITERS=1000 -- /bin/v2check-glibc-static
 add v2.gs0 v2 "glibc static, rseq=0" ok 120 $off EXPECT_OWNER=2 V2_ITERS=1000 -- /bin/v2check-glibc-static
@@ -476,8 +480,10 @@ run_host_entry() { # plan line
   done
   set -- "${args[@]}"
   cwd=${cwd/#\/st\//$stage/st/}
+  local t0=$EPOCHREALTIME
   (cd "$cwd" && env -i PATH=/usr/bin:/bin "${envs[@]}" timeout -s KILL "$secs" "$prog" "$@") > "$hostlogs/$name.log" 2>&1
   local rc=$?; [ $rc = 137 ] && rc=timeout
+  echo "$name $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}')" >> "$hostlogs/.secs"
   judge "$hk" "$name" "$rc" "$hostlogs/$name.log" $host_v2
 }
 # On this kernel: every selftest entry of the plan, with run_param_test.sh's
@@ -491,7 +497,7 @@ selftest_plan 7.3 0 "$host_sample"
 mv "$plan" "$host_plan"
 host_entries=$(grep -c . "$host_plan")
 [ "${KERNEL_HOST_SELFTESTS:-1}" = 1 ] && while read -r l; do run_host_entry "$l"; done < "$host_plan"
-echo "this kernel's selftests: $host_entries programs, $((SECONDS - t_host)) s"
+echo "this kernel's selftests: $host_entries programs, $((SECONDS - t_host)) s; the longest: $(sort -k2 -rn "$hostlogs/.secs" 2> /dev/null | head -n 5 | awk '{printf "%s%s %s s", (NR > 1 ? ", " : ""), $1, $2}')"
 
 # ---- the guests, in the background -------------------------------------------
 # Single-threaded TCG: with one host thread per vCPU (qemu's default), the
@@ -522,6 +528,13 @@ t_guests=$SECONDS
     (t=$SECONDS; qemu_log "$k" "$vmlinuz" "$out/console-$k.log"; echo $((SECONDS - t)) > "$out/guest-secs-$k") &
     running=$((running + 1))
   done
+  # Every guest has started: from the next one to finish, a core is free
+  # for the next script's guests (tests/kernels/run.sh starts them on this
+  # file).
+  if [ -n "${KERNEL_SLOT_FREE_FILE:-}" ]; then
+    [ "$running" -ge "$guest_jobs" ] && wait -n
+    touch "$KERNEL_SLOT_FREE_FILE"
+  fi
   wait
 ) &
 guests_pid=$!
@@ -539,7 +552,7 @@ for g in "${guest_list[@]}"; do
     /^@@END / { split($3, a, "="); print a[2] > (dir "/" $2 ".rc"); close(file); name = ""; next }
     name != "" { print >> file }' "$out/console-$k.log"
   header=$(grep -m 1 '^@@KERNEL' "$out/console-$k.log")
-  echo "== kernel $k ($rel): ${header#@@KERNEL } booted and ran $(grep -c . "$out/plan-$k") programs in $(cat "$out/guest-secs-$k" 2> /dev/null || echo '?') s"
+  echo "== kernel $k ($rel): ${header#@@KERNEL } booted and ran $(grep -c . "$out/plan-$k") programs in $(cat "$out/guest-secs-$k" 2> /dev/null || echo '?') s; the longest: $(awk '/^@@END / {sub(/^secs=/, "", $4); print $2, $4}' "$out/console-$k.log" | sort -k2 -rn | head -n 4 | awk '{printf "%s%s %s s", (NR > 1 ? ", " : ""), $1, $2}')"
   grep -q '^@@DONE' "$out/console-$k.log" ||
     fail "kernel $k: the guest did not finish (timeout ${guest_timeout}s or crash): $(grep -E 'panic|BUG|Oops|double fault' "$out/console-$k.log" | head -n 3 | tr '\n' ' ') (log: $out/console-$k.log)"
   while read -r l; do

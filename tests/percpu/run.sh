@@ -144,6 +144,25 @@ elif gcc -O2 -g -std=gnu11 -Wall -Wextra -Werror -I"$root/headers" -I"$root/test
   # The component owns registration (glibc's off): its own unregistration
   # path as well as a raw one, in the unregistered-thread test.
   run_c "mm_cid, component-owned registration" "env GLIBC_TUNABLES=glibc.pthread.rseq=0" --mm-cid
+  # --records, as the kernel matrix's guests run it (tests/kernels/run.sh,
+  # PERCPU_C_RECORDS=4000): the shared ring's 3 producers write 4000 each,
+  # and a value outside 1-20000 is refused before any test runs.
+  run_c "mm_cid, --records 4000" "" --mm-cid --records 4000
+  if grep -q '^shared: 3 producer processes wrote 12000 records' "$out/c-mm_cid__--records_4000.log"; then
+    pass "C API, --records 4000: 3 x 4000 shared-ring records written and read"
+  else
+    fail "C API, --records 4000: $(grep -m 1 '^shared:' "$out/c-mm_cid__--records_4000.log")"
+  fi
+  for bad in 0 20001 x; do
+    "$ctest" --records "$bad" > "$out/c-records-$bad.log" 2>&1
+    rc=$?
+    if [ $rc = 2 ] && grep -q "^percpu_c_test: --records $bad: not a number from 1 to 20000" "$out/c-records-$bad.log" &&
+       ! grep -q passed "$out/c-records-$bad.log"; then
+      pass "C API, --records $bad: refused (exit 2, before any test)"
+    else
+      fail "C API, --records $bad: exit $rc: $(head -c 200 "$out/c-records-$bad.log")"
+    fi
+  done
   if [ -x "$launcher" ]; then
     run_c "no rseq (fallback)" "env GLIBC_TUNABLES=glibc.pthread.rseq=0 $launcher"
     grep -q 'no area: fallback paths' "$out"/c-no_rseq__fallback_.log \
