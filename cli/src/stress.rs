@@ -89,7 +89,7 @@ fn usage() -> i32 {
          modes: {} (and rcu: the read-copy-update torture, --rcu-broken for its negative controls;\n\
          hotplug: root, CPU hotplug; --cycles offline/online cycles;\n\
          shared: producer processes and a consumer process over MAP_SHARED memory, producers SIGKILLed,\n\
-         --hotplug-cycles: CPUs 1.. offline and back meanwhile (root); shared-forced: a producer process\n\
+         --hotplug-cycles: CPUs 1.. offline and back meanwhile (root; shared and rcu); shared-forced: a producer process\n\
          spinning inside a section while the consumer process flushes, --private-fence: the negative control);\n\
          --rcu-broken: rcu's negative controls (grace periods that end at once, readers without the lock: must FAIL);\n\
          --fallback-fence: remote fences visit the CPU instead of membarrier; --delay: delay-loop iterations at each of the 3 points inside every section;\n\
@@ -193,6 +193,17 @@ fn run_threads<R: Send + 'static>(
     cfg: &Config,
     work: impl Fn(usize, &mut Injector, &AtomicBool) -> R + Send + Sync + 'static,
 ) -> Vec<R> {
+    run_threads_until(cfg, None, work)
+}
+
+/// `run_threads`, but the workers also keep going until `hold` (when
+/// given) is set: a driver thread's whole job (CPU hotplug cycles) then
+/// overlaps the workers whatever the machine's speed.
+fn run_threads_until<R: Send + 'static>(
+    cfg: &Config,
+    hold: Option<&AtomicBool>,
+    work: impl Fn(usize, &mut Injector, &AtomicBool) -> R + Send + Sync + 'static,
+) -> Vec<R> {
     let stop = Arc::new(AtomicBool::new(false));
     let peers = Arc::new(Mutex::new(Vec::new()));
     let work = Arc::new(work);
@@ -218,6 +229,11 @@ fn run_threads<R: Send + 'static>(
         .collect();
     started.wait();
     std::thread::sleep(Duration::from_secs_f64(cfg.seconds));
+    if let Some(hold) = hold {
+        while !hold.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
     // No more signals to threads that may be exiting.
     peers.lock().unwrap().clear();
     stop.store(true, Ordering::Release);
@@ -734,7 +750,38 @@ fn mode_rcu(cfg: &Config) -> Result<(String, u64), String> {
         s.retired.store(old, Ordering::Release);
         witness_bad += usize::from(w.join().unwrap());
     }
-    let results: Vec<(u64, u64, u64)> = run_threads(cfg, move |t, inj, stop| {
+    // With --hotplug-cycles (root, tests/kernels/hotplug.sh): CPUs 1.. go
+    // offline and back while the torture runs, so sections lock on a CPU
+    // that goes away and unlock elsewhere; the workers run until the last
+    // cycle is done.
+    if cfg.hotplug_cycles > 0 && rseq_percpu::possible_cpus() < 2 {
+        return Err("rcu hotplug: needs CPU 1".into());
+    }
+    let hotplug_done: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+    let hotplug = (cfg.hotplug_cycles > 0).then(|| {
+        let cycles = cfg.hotplug_cycles;
+        let ncpu = rseq_percpu::possible_cpus();
+        std::thread::spawn(move || {
+            let mut result = Ok(0usize);
+            'cycles: for k in 0..cycles {
+                for c in 1..ncpu {
+                    let step = set_online(c, false).and_then(|()| {
+                        std::thread::sleep(Duration::from_millis(15));
+                        set_online(c, true)
+                    });
+                    if let Err(e) = step {
+                        result = Err(format!("rcu hotplug: {e}"));
+                        break 'cycles;
+                    }
+                }
+                result = Ok(k + 1);
+            }
+            hotplug_done.store(true, Ordering::Release);
+            result
+        })
+    });
+    let hold = hotplug.is_some().then_some(hotplug_done);
+    let results: Vec<(u64, u64, u64)> = run_threads_until(cfg, hold, move |t, inj, stop| {
         let (mut sections, mut retired, mut bad) = (0u64, 0u64, 0u64);
         while !stop.load(Ordering::Relaxed) {
             if t % 4 == 1 {
@@ -759,6 +806,12 @@ fn mode_rcu(cfg: &Config) -> Result<(String, u64), String> {
         (sections, retired, bad)
     });
     s.rcu.barrier();
+    let cycles = match hotplug.map(|h| h.join()) {
+        None => String::new(),
+        Some(Ok(Ok(n))) => format!(", {n} CPU hotplug cycles meanwhile"),
+        Some(Ok(Err(e))) => return Err(e),
+        Some(Err(_)) => return Err("rcu hotplug: the driver thread panicked".into()),
+    };
     let sections: u64 = results.iter().map(|r| r.0).sum();
     let retired: u64 = results.iter().map(|r| r.1).sum();
     let bad: u64 = results.iter().map(|r| r.2).sum();
@@ -784,7 +837,7 @@ fn mode_rcu(cfg: &Config) -> Result<(String, u64), String> {
     Ok((
         format!(
             "rcu{control}: 4 witness rounds, {sections} read sections, {retired} objects retired \
-             ({} grace periods), none seen poisoned",
+             ({} grace periods{cycles}), none seen poisoned",
             s.rcu.grace_periods()
         ),
         // Each section: a lock and an unlock sequence (the nested ones not

@@ -20,7 +20,10 @@
 # mapping and reclaiming a shared pool with the cross-process fence) while
 # another process takes CPUs 1-3 offline and back (`--mode shared
 # --hotplug-cycles`: every committed record read once, no object handed out
-# twice, packets of an offline CPU deferred until it is back). Judged from the serial console: exit 0 and
+# twice, packets of an offline CPU deferred until it is back); the RCU torture
+# (`--mode rcu --hotplug-cycles 2`, cpu_id and mm_cid: sections that lock on
+# a CPU going offline unlock on another, grace periods still wait for them;
+# the workers run until the last cycle is done). Judged from the serial console: exit 0 and
 # "N passed, 0 failed". Sizes: HOTPLUG_CYCLES (12, more than the 8
 # packets), HOTPLUG_THREADS (8), KERNELS ("7.3 6.12").
 # Ends with "N passed, N failed, N skipped"; exits non-zero on failure.
@@ -69,6 +72,8 @@ hotplug 300 -- ${stress[*]} --mode hotplug --cycles $cycles
 hotplug-fallback 300 -- ${stress[*]} --mode hotplug --cycles $((cycles / 2)) --fallback-fence
 remote-4cpu 120 -- ${stress[*]} --mode flush --mode reclaim --mode pool --mode ring
 shared-hotplug 300 -- ${stress[*]} --mode shared --hotplug-cycles $cycles
+rcu-hotplug 120 -- ${stress[*]} --mode rcu --hotplug-cycles 2
+rcu-hotplug-cid 120 -- ${stress[*]} --mode rcu --mm-cid --hotplug-cycles 2
 EOF
 (cd "$stage" && find . | cpio -o -H newc --quiet) > "$out/initramfs.cpio"
 

@@ -289,6 +289,9 @@ add stress-cpu.gs percpu "glibc static" stress 120 -- /bin/rseq-libc stress --se
 add stress-cid.gs percpu "glibc static" stress 120 -- /bin/rseq-libc stress --seconds "$stress_secs" --threads $threads --mm-cid
 add stress-cpu.gs0 percpu "glibc static, rseq=0" stress 120 $off -- /bin/rseq-libc stress --seconds "$stress_secs" --threads $threads
 add stress-cid.gs0 percpu "glibc static, rseq=0" stress 120 $off -- /bin/rseq-libc stress --seconds "$stress_secs" --threads $threads --mm-cid
+# The RCU torture (an extra mode: not in the default list), injected.
+add rcu-cpu.gs percpu "glibc static" stress 120 -- /bin/rseq-libc stress --seconds "$stress_secs" --threads $threads --mode rcu
+add rcu-cid.gs0 percpu "glibc static, rseq=0" stress 120 $off -- /bin/rseq-libc stress --seconds "$stress_secs" --threads $threads --mode rcu --mm-cid
 add percpu-c.gs percpu "glibc static" ok 120 -- /bin/percpu-glibc-static --mm-cid --records "$percpu_c_records"
 add percpu-c.gs0 percpu "glibc static, rseq=0" ok 120 $off -- /bin/percpu-glibc-static --mm-cid --records "$percpu_c_records"
 [ $have_musl = 1 ] && add percpu-c.ms percpu "musl static" ok 120 -- /bin/percpu-musl-static --mm-cid --records "$percpu_c_records"
