@@ -1,6 +1,8 @@
 //! The restartable sequences themselves, one module per architecture.
 
+// Generated (scripts/gen-sequences.py): formatted by the generator.
 #[cfg(target_arch = "x86_64")]
+#[rustfmt::skip]
 mod x86_64;
 #[cfg(target_arch = "x86_64")]
 pub use x86_64::*;

@@ -1,3 +1,5 @@
+// @generated from percpu/seq/x86_64.seq by scripts/gen-sequences.py: do not edit;
+// edit the template and run `python3 scripts/gen-sequences.py`.
 //! x86-64 restartable sequences (AT&T syntax `asm!`).
 //!
 //! # Layout of every critical section (read by `rseq-libc inspect` and GDB)
@@ -96,83 +98,68 @@
 use crate::Outcome;
 use core::arch::asm;
 
-/// Publish the descriptor (`rseq_cs` is 4 bytes after `cpu_id`, which
-/// `{cpu}` points at), `2:`. `{tmp}` is free again after `2:`.
-macro_rules! cs_begin {
-    () => {
-        concat!("lea 6f(%rip), {tmp}\n", "mov {tmp}, 4({cpu})\n", "2:\n",)
-    };
-}
-
-/// Abort unless the area is registered (`cpu_id >= 0`) and its index field
-/// still equals the expected index. `({cpu})`: no displacement, so that
-/// the compare and the branch fuse into one macro-op.
-macro_rules! cs_check_index {
+macro_rules! cs_signature {
     () => {
         concat!(
-            "cmpl $0, ({cpu})\n",
-            "js 4f\n",
-            "cmpl {index:e}, -4({cpu},{mode})\n",
-            "jnz 4f\n",
+            ".byte 0x0f, 0xb9, 0x3d\n",
+            ".long 0x53053053\n",
         )
     };
 }
 
-/// Leave by the compare-failed exit unless the area is registered
-/// (`cpu_id >= 0`): for sections that read the index themselves.
-macro_rules! cs_check_area {
+macro_rules! cs_descriptor {
     () => {
-        concat!("cmpl $0, ({cpu})\n", "js 5f\n")
+        concat!(
+            ".pushsection __rseq_cs, \"aw\"\n",
+            ".balign 32\n",
+            "6:\n",
+            ".long 0, 0\n",
+            ".quad 2b, 3b - 2b, 4b\n",
+            ".popsection\n",
+            ".pushsection __rseq_cs_ptr_array, \"awR\"\n",
+            ".quad 6b\n",
+            ".popsection\n",
+        )
     };
 }
 
-/// Copies `{len}` bytes from `{src}` to `{dst}` inside the section, with
-/// no byte loop for the common lengths: 16 bytes or more: the first and
-/// the last 16 bytes (unaligned `movdqu` through `{xmm}`, overlapping), and
-/// above 32 the 16-byte blocks in between (a 16-32 byte copy is two loads,
-/// two stores and no loop); 8 to 15 bytes: the first and the last 8
-/// (overlapping); below 8: a byte loop.
-/// Only `[src, src + len)` is read and `[dst, dst + len)` written. An abort
-/// part-way leaves only the destination's unpublished bytes written, which
-/// the commit that follows publishes or not.
-macro_rules! cs_copy_bytes {
+macro_rules! cs_copy {
     () => {
         concat!(
-            // As the inline C header's RSEQ_PERCPU_ASM_COPY.
-            "cmp $16, {len}\n",
+            "cmpq $16, {len}\n",
             "jb 25f\n",
             "movdqu ({src}), {xmm}\n",
             "movdqu {xmm}, ({dst})\n",
             "movdqu -16({src},{len}), {xmm}\n",
             "movdqu {xmm}, -16({dst},{len})\n",
-            "cmp $32, {len}\n",
+            "cmpq $32, {len}\n",
             "jbe 24f\n",
             "22:\n",
-            "add $16, {src}\n",
-            "add $16, {dst}\n",
-            "sub $16, {len}\n",
+            "addq $16, {src}\n",
+            "addq $16, {dst}\n",
+            "subq $16, {len}\n",
             "movdqu ({src}), {xmm}\n",
             "movdqu {xmm}, ({dst})\n",
-            "cmp $32, {len}\n",
+            "cmpq $32, {len}\n",
             "ja 22b\n",
             "jmp 24f\n",
             "25:\n",
-            "cmp $8, {len}\n",
+            "cmpq $8, {len}\n",
             "jb 23f\n",
-            "mov ({src}), {tmp}\n",
-            "mov {tmp}, ({dst})\n",
-            "mov -8({src},{len}), {tmp}\n",
-            "mov {tmp}, -8({dst},{len})\n",
+            "movq ({src}), {tmp}\n",
+            "movq {tmp}, ({dst})\n",
+            "movq -8({src},{len}), {tmp}\n",
+            "movq {tmp}, -8({dst},{len})\n",
             "jmp 24f\n",
             "23:\n",
-            "test {len}, {len}\n",
+            "testq {len}, {len}\n",
             "jz 24f\n",
             "26:\n",
             "movb ({src}), {tmp:l}\n",
             "movb {tmp:l}, ({dst})\n",
-            "inc {src}\n",
-            "inc {dst}\n",
-            "dec {len}\n",
+            "incq {src}\n",
+            "incq {dst}\n",
+            "decq {len}\n",
             "jnz 26b\n",
             "24:\n",
         )
@@ -203,98 +190,6 @@ macro_rules! cs_delay {
 macro_rules! cs_trap {
     () => {
         concat!("cmpl $0, 12({inj})\n", "je 7f\n", "int3\n", "7:\n",)
-    };
-}
-
-/// `3:` (right after the commit) = the end `9:`, the abort handler `4:` and
-/// the compare-failed exit `5:` (both out of line: `$abort` and `$failed`
-/// say how each reports itself, e.g. `mov $2, {v}`, before jumping back to
-/// `9:`) and the tables. `$exits` adds exit-point pairs.
-macro_rules! cs_end {
-    ($abort:expr, $failed:expr $(, $exits:expr)?) => {
-        concat!(
-            "3:\n",
-            "9:\n",
-            ".pushsection __rseq_failure, \"ax\"\n",
-            ".byte 0x0f, 0xb9, 0x3d\n",
-            ".long 0x53053053\n",
-            "4:\n",
-            $abort,
-            "jmp 9b\n",
-            "5:\n",
-            $failed,
-            "jmp 9b\n",
-            ".popsection\n",
-            ".pushsection __rseq_cs, \"aw\"\n",
-            ".balign 32\n",
-            "6:\n",
-            ".long 0, 0\n",
-            ".quad 2b, 3b - 2b, 4b\n",
-            ".popsection\n",
-            ".pushsection __rseq_cs_ptr_array, \"awR\"\n",
-            ".quad 6b\n",
-            ".popsection\n",
-            ".pushsection __rseq_exit_point_array, \"awR\"\n",
-            ".quad 2b, 3b\n",
-            $($exits,)?
-            ".popsection\n",
-        )
-    };
-}
-
-/// `3:` (right after the commit: the committing path falls through to the
-/// code after the `asm!`), the abort handler `4:` and, with `failed`, the
-/// compare-failed exit `5:`, both out of line, each one `jmp` to a label
-/// block of the `asm!` (`{aborted}`, `{failed}`: asm goto), and the
-/// tables. No register carries the outcome: the committing path sets and
-/// tests nothing after the commit.
-macro_rules! cs_end_goto {
-    (aborted) => {
-        cs_end_goto!(@ "", "")
-    };
-    (aborted, failed) => {
-        cs_end_goto!(@ "5:\njmp {failed}\n", exit_compare_failed!())
-    };
-    (@ $failed:expr, $exits:expr) => {
-        concat!(
-            "3:\n",
-            ".pushsection __rseq_failure, \"ax\"\n",
-            ".byte 0x0f, 0xb9, 0x3d\n",
-            ".long 0x53053053\n",
-            "4:\n",
-            "jmp {aborted}\n",
-            $failed,
-            ".popsection\n",
-            ".pushsection __rseq_cs, \"aw\"\n",
-            ".balign 32\n",
-            "6:\n",
-            ".long 0, 0\n",
-            ".quad 2b, 3b - 2b, 4b\n",
-            ".popsection\n",
-            ".pushsection __rseq_cs_ptr_array, \"awR\"\n",
-            ".quad 6b\n",
-            ".popsection\n",
-            ".pushsection __rseq_exit_point_array, \"awR\"\n",
-            ".quad 2b, 3b\n",
-            $exits,
-            ".popsection\n",
-        )
-    };
-}
-
-/// The end of a section whose outcome is encoded in the register `$r`
-/// ([`enc_outcome`]): it holds a pointer (>= 8) on the committing path;
-/// the exits overwrite it with 1 (compare failed) or 2 (aborted).
-macro_rules! cs_end_enc {
-    ($r:literal $(, $exits:expr)?) => {
-        cs_end!(concat!("mov $2, ", $r, "\n"), concat!("mov $1, ", $r, "\n") $(, $exits)?)
-    };
-}
-
-/// The exit-point pair of the compare-failed branch.
-macro_rules! exit_compare_failed {
-    () => {
-        ".quad 2b, 5b\n"
     };
 }
 
@@ -423,6 +318,7 @@ fn mode_of(area: *mut rseq_abi::Rseq, index_field: *const u32) -> usize {
     (index_field as usize).wrapping_sub(area as usize)
 }
 
+
 /// Load-compare-store: if `*v == expect` on CPU (or concurrency id) `index`,
 /// store `newv` (the commit). `INJECT`: the stress instantiation, with the
 /// injection points (see the module documentation); `inject` is ignored
@@ -448,10 +344,37 @@ pub unsafe fn load_cbne_store<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
-            ["cmp {expect}, ({v})\n", "jnz 5f\n"],
-            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
+            [
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
+            [
+                "cmpq {expect}, ({v})\n",
+                "jnz 5f\n",
+            ],
+            [
+                "movq {newv}, ({v})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -466,6 +389,7 @@ pub unsafe fn load_cbne_store<const INJECT: bool>(
     }
     Outcome::Done
 }
+
 
 /// Add `inc` to `*v` on CPU (or concurrency id) `index` (the add commits).
 ///
@@ -494,10 +418,32 @@ pub unsafe fn add<const INJECT: bool>(
             rseq_asm!(
                 INJECT,
                 inject,
-                [cs_begin!()],
-                [cs_check_index!()],
-                [],
-                ["addq $1, ({v})\n", cs_end_goto!(aborted)],
+                [
+                    "leaq 6f(%rip), {tmp}\n",
+                    "movq {tmp}, 4({cpu})\n",
+                    "2:\n",
+                ],
+                [
+                    "cmpl $0, ({cpu})\n",
+                    "js 4f\n",
+                    "cmpl {index:e}, -4({cpu},{mode})\n",
+                    "jnz 4f\n",
+                ],
+                [
+                ],
+                [
+                    "addq $1, ({v})\n",
+                    "3:\n",
+                    ".pushsection __rseq_failure, \"ax\"\n",
+                    cs_signature!(),
+                    "4:\n",
+                    "jmp {aborted}\n",
+                    ".popsection\n",
+                    cs_descriptor!(),
+                    ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                    ".quad 2b, 3b\n",
+                    ".popsection\n",
+                ],
                 tmp = out(reg) _,
                 cpu = in(reg) cpu_field(area),
                 mode = in(reg) mode_of(area, index_field),
@@ -514,10 +460,32 @@ pub unsafe fn add<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
-            [],
-            ["add {inc}, ({v})\n", cs_end_goto!(aborted)],
+            [
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
+            [
+            ],
+            [
+                "addq {inc}, ({v})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -530,6 +498,7 @@ pub unsafe fn add<const INJECT: bool>(
     }
     Outcome::Done
 }
+
 
 /// The per-CPU slot add of [`crate::Slots`] (the counter's increment),
 /// indexed inside the section, stride 64: reads the index `i` from the
@@ -571,17 +540,39 @@ pub unsafe fn add_slot<const INJECT: bool>(
             rseq_asm!(
                 INJECT,
                 inject,
-                ["lea 6f(%rip), {off}\n", "mov {off}, 4({cpu})\n", "2:\n"],
                 [
-                    cs_check_area!(),
+                    "leaq 6f(%rip), {off}\n",
+                    "movq {off}, 4({cpu})\n",
+                    "2:\n",
+                ],
+                [
+                    "cmpl $0, ({cpu})\n",
+                    "js 5f\n",
                     "imull $64, -4({cpu},{mode}), {off:e}\n",
                     "cmpl {limit:e}, {off:e}\n",
                     "jae 5f\n",
                 ],
-                ["lea ({base},{off}), {slot}\n"],
+                [
+                    "leaq ({base},{off}), {slot}\n",
+                ],
                 [
                     "addq $1, ({slot})\n",
-                    cs_end!("mov $-1, {off}\n", "mov $-2, {off}\n", exit_compare_failed!())
+                    "3:\n",
+                    "9:\n",
+                    ".pushsection __rseq_failure, \"ax\"\n",
+                    cs_signature!(),
+                    "4:\n",
+                    "movq $-1, {off}\n",
+                    "jmp 9b\n",
+                    "5:\n",
+                    "movq $-2, {off}\n",
+                    "jmp 9b\n",
+                    ".popsection\n",
+                    cs_descriptor!(),
+                    ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                    ".quad 2b, 3b\n",
+                    ".quad 2b, 5b\n",
+                    ".popsection\n",
                 ],
                 off = out(reg) off,
                 slot = out(reg) _,
@@ -599,17 +590,38 @@ pub unsafe fn add_slot<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            ["lea 6f(%rip), {off}\n", "mov {off}, 4({cpu})\n", "2:\n"],
             [
-                cs_check_area!(),
+                "leaq 6f(%rip), {off}\n",
+                "movq {off}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 5f\n",
                 "imull $64, -4({cpu},{mode}), {off:e}\n",
                 "cmpl {limit:e}, {off:e}\n",
                 "jae 5f\n",
             ],
-            [],
             [
-                "add {inc}, ({base},{off})\n",
-                cs_end!("mov $-1, {off}\n", "mov $-2, {off}\n", exit_compare_failed!())
+            ],
+            [
+                "addq {inc}, ({base},{off})\n",
+                "3:\n",
+                "9:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "movq $-1, {off}\n",
+                "jmp 9b\n",
+                "5:\n",
+                "movq $-2, {off}\n",
+                "jmp 9b\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
             ],
             off = out(reg) off,
             cpu = in(reg) cpu,
@@ -622,6 +634,8 @@ pub unsafe fn add_slot<const INJECT: bool>(
     }
     off
 }
+
+
 
 /// Load-add-store at an offset, indexed inside the section: reads the index
 /// `i` from `index_field`, then adds `inc` to the word at
@@ -655,15 +669,39 @@ pub unsafe fn add_indexed<const INJECT: bool>(
             rseq_asm!(
                 INJECT,
                 inject,
-                [cs_begin!()],
                 [
-                    cs_check_area!(),
+                    "leaq 6f(%rip), {tmp}\n",
+                    "movq {tmp}, 4({cpu})\n",
+                    "2:\n",
+                ],
+                [
+                    "cmpl $0, ({cpu})\n",
+                    "js 5f\n",
                     "movl -4({cpu},{mode}), {tmp:e}\n",
                     "cmpl {slots:e}, {tmp:e}\n",
                     "jae 5f\n",
                 ],
-                ["movl {tmp:e}, ({at})\n", "imul {stride}, {tmp}\n", "add {base}, {tmp}\n"],
-                ["addq $1, ({tmp})\n", cs_end_goto!(aborted, failed)],
+                [
+                    "movl {tmp:e}, ({at})\n",
+                    "imulq {stride}, {tmp}\n",
+                    "addq {base}, {tmp}\n",
+                ],
+                [
+                    "addq $1, ({tmp})\n",
+                    "3:\n",
+                    ".pushsection __rseq_failure, \"ax\"\n",
+                    cs_signature!(),
+                    "4:\n",
+                    "jmp {aborted}\n",
+                    "5:\n",
+                    "jmp {failed}\n",
+                    ".popsection\n",
+                    cs_descriptor!(),
+                    ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                    ".quad 2b, 3b\n",
+                    ".quad 2b, 5b\n",
+                    ".popsection\n",
+                ],
                 tmp = out(reg) _,
                 cpu = in(reg) cpu_field(area),
                 mode = in(reg) mode_of(area, index_field),
@@ -684,15 +722,38 @@ pub unsafe fn add_indexed<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
             [
-                cs_check_area!(),
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 5f\n",
                 "movl -4({cpu},{mode}), {tmp:e}\n",
                 "cmpl {slots:e}, {tmp:e}\n",
                 "jae 5f\n",
             ],
-            ["movl {tmp:e}, ({at})\n", "imul {stride}, {tmp}\n"],
-            ["add {inc}, ({base}, {tmp})\n", cs_end_goto!(aborted, failed)],
+            [
+                "movl {tmp:e}, ({at})\n",
+                "imulq {stride}, {tmp}\n",
+            ],
+            [
+                "addq {inc}, ({base},{tmp})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -709,6 +770,7 @@ pub unsafe fn add_indexed<const INJECT: bool>(
     // SAFETY: the committing path stored the index.
     (Outcome::Done, unsafe { index.assume_init() })
 }
+
 
 /// Compare, then load-add-store at an offset: as [`add_indexed`], but the
 /// add commits only if `*guard == expect` when the section reads it (after
@@ -738,20 +800,40 @@ pub unsafe fn cmpeq_add_indexed<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
             [
-                cs_check_area!(),
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 5f\n",
                 "movl -4({cpu},{mode}), {tmp:e}\n",
                 "cmpl {slots:e}, {tmp:e}\n",
                 "jae 5f\n",
             ],
             [
-                "cmp {expect}, ({guard})\n",
+                "cmpq {expect}, ({guard})\n",
                 "jnz 5f\n",
                 "movl {tmp:e}, ({at})\n",
-                "imul {stride}, {tmp}\n",
+                "imulq {stride}, {tmp}\n",
             ],
-            ["add {inc}, ({base}, {tmp})\n", cs_end_goto!(aborted, failed)],
+            [
+                "addq {inc}, ({base},{tmp})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -770,6 +852,8 @@ pub unsafe fn cmpeq_add_indexed<const INJECT: bool>(
     // SAFETY: the committing path stored the index.
     (Outcome::Done, unsafe { index.assume_init() })
 }
+
+
 
 /// Compare-and-pop: on `index`, if the list head `*head` is not null, load
 /// the node's next pointer (at `next_offset` in the node) and store it into
@@ -798,6 +882,7 @@ pub unsafe fn load_cbeq_pop<const INJECT: bool>(
     (enc_outcome(node), node)
 }
 
+
 /// [`load_cbeq_pop`] returning the register that encodes its outcome
 /// ([`enc_outcome`]), for the fast paths: they branch on it directly.
 ///
@@ -818,21 +903,44 @@ pub unsafe fn load_cbeq_pop_raw<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
             [
-                "mov ({head}), {node}\n",
-                "test {node}, {node}\n",
-                "jz 5f\n",
-                // The next pointer through one register (node + offset),
-                // not (node, offset): the push that stored it wrote it
-                // through the node's own address (see `add`: the next load
-                // gets the store sooner; list pop + push 3.1 -> 2.0 ns).
-                "mov {node}, {tmp}\n",
-                "add {next_offset}, {tmp}\n",
-                "mov ({tmp}), {tmp}\n",
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
             ],
-            ["mov {tmp}, ({head})\n", cs_end_enc!("{node}", exit_compare_failed!())],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
+            [
+                "movq ({head}), {node}\n",
+                "testq {node}, {node}\n",
+                "jz 5f\n",
+                "movq {node}, {tmp}\n",
+                "addq {next_offset}, {tmp}\n",
+                "movq ({tmp}), {tmp}\n",
+            ],
+            [
+                "movq {tmp}, ({head})\n",
+                "3:\n",
+                "9:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "movq $2, {node}\n",
+                "jmp 9b\n",
+                "5:\n",
+                "movq $1, {node}\n",
+                "jmp 9b\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             node = out(reg) node,
             cpu = in(reg) cpu_field(area),
@@ -845,6 +953,7 @@ pub unsafe fn load_cbeq_pop_raw<const INJECT: bool>(
     }
     node
 }
+
 
 /// The pool's push: [`load_cbne_store`] that first leaves by the
 /// compare-failed exit when the guard word 8 bytes after `*v` (the slot's
@@ -872,15 +981,39 @@ pub unsafe fn pool_push<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
+            [
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
             [
                 "cmpq $0, 8({v})\n",
                 "jnz 5f\n",
-                "cmp {expect}, ({v})\n",
-                "jnz 5f\n"
+                "cmpq {expect}, ({v})\n",
+                "jnz 5f\n",
             ],
-            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
+            [
+                "movq {newv}, ({v})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -895,6 +1028,7 @@ pub unsafe fn pool_push<const INJECT: bool>(
     }
     Outcome::Done
 }
+
 
 /// The pool's pop: [`load_cbeq_pop_raw`] (next pointer at offset 0) that
 /// first leaves by the compare-failed exit when the guard word 8 bytes after
@@ -916,17 +1050,44 @@ pub unsafe fn pool_pop_raw<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
+            [
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
             [
                 "cmpq $0, 8({head})\n",
                 "jnz 5f\n",
-                "mov ({head}), {node}\n",
-                "test {node}, {node}\n",
+                "movq ({head}), {node}\n",
+                "testq {node}, {node}\n",
                 "jz 5f\n",
-                "mov ({node}), {tmp}\n",
+                "movq ({node}), {tmp}\n",
             ],
-            ["mov {tmp}, ({head})\n", cs_end_enc!("{node}", exit_compare_failed!())],
+            [
+                "movq {tmp}, ({head})\n",
+                "3:\n",
+                "9:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "movq $2, {node}\n",
+                "jmp 9b\n",
+                "5:\n",
+                "movq $1, {node}\n",
+                "jmp 9b\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             node = out(reg) node,
             cpu = in(reg) cpu_field(area),
@@ -938,6 +1099,7 @@ pub unsafe fn pool_pop_raw<const INJECT: bool>(
     }
     node
 }
+
 
 /// The flush ring's write (`cpu_id` indexing only): on CPU `index`, load the
 /// active packet from `*slot` *inside the section*, as an offset from `slot`
@@ -975,30 +1137,53 @@ pub unsafe fn packet_write_raw<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            // cpu_id itself is the index: one compare also refuses an
-            // unregistered area (-1 never equals an index).
-            ["cmpl {index:e}, ({cpu})\n", "jnz 4f\n"],
             [
-                "mov ({slot}), {pkt}\n",
-                "test {pkt}, {pkt}\n",
-                "jz 5f\n",
-                "add {slot}, {pkt}\n",
-                "mov ({pkt}), {off}\n",
-                "cmp {cap}, {off}\n",
-                "jae 5f\n",
-                "mov {off}, {dst}\n",
-                "shl $6, {dst}\n",
-                "lea 64({pkt},{dst}), {dst}\n",
-                "lea 1({off}), {tmp}\n",
-                "shl $32, {tmp}\n",
-                "or {len}, {tmp}\n",
-                "mov {tmp}, ({dst})\n",
-                "add $8, {dst}\n",
-                cs_copy_bytes!(),
-                "inc {off}\n",
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
             ],
-            ["mov {off}, ({pkt})\n", cs_end_enc!("{pkt}", exit_compare_failed!())],
+            [
+                "cmpl {index:e}, ({cpu})\n",
+                "jnz 4f\n",
+            ],
+            [
+                "movq ({slot}), {pkt}\n",
+                "testq {pkt}, {pkt}\n",
+                "jz 5f\n",
+                "addq {slot}, {pkt}\n",
+                "movq ({pkt}), {off}\n",
+                "cmpq {cap}, {off}\n",
+                "jae 5f\n",
+                "movq {off}, {dst}\n",
+                "shlq $6, {dst}\n",
+                "leaq 64({pkt},{dst}), {dst}\n",
+                "leaq 1({off}), {tmp}\n",
+                "shlq $32, {tmp}\n",
+                "orq {len}, {tmp}\n",
+                "movq {tmp}, ({dst})\n",
+                "addq $8, {dst}\n",
+                cs_copy!(),
+                "incq {off}\n",
+            ],
+            [
+                "movq {off}, ({pkt})\n",
+                "3:\n",
+                "9:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "movq $2, {pkt}\n",
+                "jmp 9b\n",
+                "5:\n",
+                "movq $1, {pkt}\n",
+                "jmp 9b\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             index = in(reg) index,
@@ -1015,6 +1200,8 @@ pub unsafe fn packet_write_raw<const INJECT: bool>(
     }
     pkt
 }
+
+
 
 /// Compare + try-store + store: on `index`, if `*v == expect`, store `newv2`
 /// into `*v2` (may be redone after an abort), then `newv` into `*v` (the
@@ -1041,14 +1228,38 @@ pub unsafe fn load_cbne_store_store<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
             [
-                "cmp {expect}, ({v})\n",
-                "jnz 5f\n",
-                "mov {newv2}, ({v2})\n",
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
             ],
-            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
+            [
+                "cmpq {expect}, ({v})\n",
+                "jnz 5f\n",
+                "movq {newv2}, ({v2})\n",
+            ],
+            [
+                "movq {newv}, ({v})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -1065,6 +1276,7 @@ pub unsafe fn load_cbne_store_store<const INJECT: bool>(
     }
     Outcome::Done
 }
+
 
 /// Compare + memcpy + store: on `index`, if `*v == expect`, copy `len` bytes
 /// from `src` to `dst` (see `cs_copy_bytes`), then store `newv`
@@ -1092,14 +1304,38 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
             [
-                "cmp {expect}, ({v})\n",
-                "jnz 5f\n",
-                cs_copy_bytes!(),
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
             ],
-            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
+            [
+                "cmpq {expect}, ({v})\n",
+                "jnz 5f\n",
+                cs_copy!(),
+            ],
+            [
+                "movq {newv}, ({v})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -1118,6 +1354,7 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
     }
     Outcome::Done
 }
+
 
 /// Compare + store + memcpy + store: on `index`, if `*v == expect`, store
 /// the word `first` at `dst`, copy `len` bytes from `src` to `dst + 8`
@@ -1149,16 +1386,40 @@ pub unsafe fn load_cbne_store_memcpy_store<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
             [
-                "cmp {expect}, ({v})\n",
-                "jnz 5f\n",
-                "mov {first}, ({dst})\n",
-                "add $8, {dst}\n",
-                cs_copy_bytes!(),
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
             ],
-            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
+            [
+                "cmpq {expect}, ({v})\n",
+                "jnz 5f\n",
+                "movq {first}, ({dst})\n",
+                "addq $8, {dst}\n",
+                cs_copy!(),
+            ],
+            [
+                "movq {newv}, ({v})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -1178,6 +1439,7 @@ pub unsafe fn load_cbne_store_memcpy_store<const INJECT: bool>(
     }
     Outcome::Done
 }
+
 
 /// [`load_cbne_store_memcpy_store`] for a `len` of 16 to 32 bytes (a ring
 /// record's payload of that size): the payload is the first and the last
@@ -1210,18 +1472,42 @@ pub unsafe fn load_cbne_store_copy16_32_store<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
             [
-                "cmp {expect}, ({v})\n",
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
+            [
+                "cmpq {expect}, ({v})\n",
                 "jnz 5f\n",
-                "mov {first}, ({dst})\n",
+                "movq {first}, ({dst})\n",
                 "movdqu ({src}), {xmm}\n",
                 "movdqu {xmm}, 8({dst})\n",
                 "movdqu -16({src},{len}), {xmm}\n",
                 "movdqu {xmm}, -8({dst},{len})\n",
             ],
-            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
+            [
+                "movq {newv}, ({v})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -1241,6 +1527,7 @@ pub unsafe fn load_cbne_store_copy16_32_store<const INJECT: bool>(
     }
     Outcome::Done
 }
+
 
 /// Whether the `u32` at `v` equals the CPU the calling thread runs on,
 /// observed inside one critical section: `cpu_id` and `*v` are read with no
@@ -1265,12 +1552,27 @@ pub unsafe fn load_cbeq_cpu(area: *mut rseq_abi::Rseq, v: *const u32) -> Outcome
     unsafe {
         asm!(
             concat!(
-                cs_begin!(),
-                cs_check_area!(),
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+                "cmpl $0, ({cpu})\n",
+                "js 5f\n",
                 "movl ({cpu}), {tmp:e}\n",
                 "cmpl {tmp:e}, ({v})\n",
                 "jnz 5f\n",
-                cs_end_goto!(aborted, failed),
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
             ),
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
@@ -1282,6 +1584,7 @@ pub unsafe fn load_cbeq_cpu(area: *mut rseq_abi::Rseq, v: *const u32) -> Outcome
     }
     Outcome::Done
 }
+
 
 /// Whether the CPU has `rdpid` (CPUID.7.0:ECX bit 22).
 pub fn has_rdpid() -> bool {
