@@ -93,6 +93,15 @@ rseq_percpu_arch_load_word_unindexed (const uintptr_t *v)
   return r;
 }
 
+/* The template's fragments, as macros: RSEQ_PERCPU_ASM_SIGNATURE (the
+   bytes before every abort_ip), RSEQ_PERCPU_ASM_DESCRIPTOR (the __rseq_cs
+   descriptor 6: and its __rseq_cs_ptr_array entry) and RSEQ_PERCPU_ASM_COPY,
+   which copies LEN bytes from SRC to DST inside the section: 16 to 32
+   bytes (a ring record's payload, most small copies): the first and the
+   last 16 (unaligned, overlapping), no loop; above 32: the last 16, then
+   16-byte blocks from the start while more than 16 remain; 8 to 15: the
+   first and the last 8; below 8: bytes.  Reads only [SRC, SRC + LEN),
+   writes only [DST, DST + LEN).  */
 #define RSEQ_PERCPU_ASM_SIGNATURE \
   ".byte 0x0f, 0xb9, 0x3d\n\t"    \
   ".long 0x53053053\n\t"
@@ -343,7 +352,7 @@ rseq_compare_failed:
 /* Compare-and-pop on INDEX: if *HEAD is not null, *HEAD = the word at
    NEXT_OFFSET in that node (the commit), *NODE_OUT = the node; an empty
    list: compare failed.  ABA-free (head, next and the commit in one
-   section).  The outcome is encoded in the node (RSEQ_PERCPU_ASM_ENC_END).  */
+   section).  The outcome is encoded in the node (RSEQ_PERCPU_ASM_ENC_RESULT).  */
 static inline int
 rseq_percpu_arch_load_cbeq_pop (void *area, uintptr_t field_offset,
                                 uint32_t index, uintptr_t *head,

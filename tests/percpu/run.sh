@@ -155,6 +155,27 @@ else
   fail "C API: build failed: $(head -c 600 "$out/c-build.log")"
 fi
 
+# The generated sequences (scripts/gen-sequences.py, docs/sequences.md):
+# percpu/src/arch/ARCH.rs and headers/rseq-percpu-arch/ARCH.h are what
+# percpu/seq/ARCH.seq generates. The negative control edits a copy of one
+# generated file by hand and must see --check fail.
+if ! command -v python3 > /dev/null; then
+  skip "generated sequences: python3 not installed (apt-get install python3)"
+elif python3 scripts/gen-sequences.py --check > "$out/gen-check.log" 2>&1; then
+  gdir=$out/gen-control
+  rm -rf "$gdir" && mkdir -p "$gdir/scripts" "$gdir/percpu/src/arch" "$gdir/headers/rseq-percpu-arch"
+  cp scripts/gen-sequences.py "$gdir/scripts/" && cp -r percpu/seq "$gdir/percpu/" \
+    && cp percpu/src/arch/*.rs "$gdir/percpu/src/arch/" && cp headers/rseq-percpu-arch/*.h "$gdir/headers/rseq-percpu-arch/"
+  sed -i '0,/jnz 4f/s//jnz 5f/' "$gdir/headers/rseq-percpu-arch/x86_64.h"
+  if python3 "$gdir/scripts/gen-sequences.py" --check > "$gdir/check.log" 2>&1; then
+    fail "generated sequences: --check passed a hand-edited header (negative control)"
+  else
+    pass "generated sequences: current ($(tail -n 1 "$out/gen-check.log")); a hand edit fails --check"
+  fi
+else
+  fail "generated sequences: $(head -n 12 "$out/gen-check.log" | cut -c 1-200 | paste -sd ' ') (run python3 scripts/gen-sequences.py)"
+fi
+
 # The head loads of the ring write and the pool free: through the register
 # the section compares and commits through, never base + index, which the
 # CPU does not hand the previous write's commit early (BENCHMARKS.md, run

@@ -98,6 +98,18 @@
 use crate::Outcome;
 use core::arch::asm;
 
+// The template's fragments (percpu/seq/x86_64.seq), generated below as
+// macros: `cs_signature!` (the bytes before every abort_ip), `cs_descriptor!`
+// (the `__rseq_cs` descriptor `6:` and its `__rseq_cs_ptr_array` entry) and
+// `cs_copy!`, which copies `{len}` bytes from `{src}` to `{dst}` inside the
+// section with no byte loop for the common lengths: 16 bytes or more: the
+// first and the last 16 bytes (unaligned `movdqu` through `{xmm}`,
+// overlapping), and above 32 the 16-byte blocks in between (a 16-32 byte
+// copy is two loads, two stores and no loop); 8 to 15 bytes: the first and
+// the last 8 (overlapping); below 8: a byte loop. Only `[src, src + len)`
+// is read and `[dst, dst + len)` written. An abort part-way leaves only the
+// destination's unpublished bytes written, which the commit that follows
+// publishes or not.
 macro_rules! cs_signature {
     () => {
         concat!(
@@ -197,7 +209,7 @@ macro_rules! cs_trap {
 /// stress builds: a delay loop after each of the first three lists of
 /// template pieces, the forced trap after the third) or without them (every
 /// other use: no injection operand, no test, no extra register). The lists:
-/// the start (`cs_begin!`), the area/index checks, the loads and
+/// the start (`@begin`), the area/index checks, the loads and
 /// comparisons, the commit and the end.
 macro_rules! rseq_asm {
     ($inject:expr, $inj:expr, [$($begin:expr),* $(,)?], [$($check:expr),* $(,)?],
@@ -247,7 +259,7 @@ impl Injection {
 const _: () = assert!(core::mem::size_of::<Injection>() == 16);
 
 /// The outcome of a section that encodes it in a pointer register
-/// (`cs_end_enc!`): 1 compare failed, 2 aborted, anything else (a valid
+/// (`@end enc` in the template): 1 compare failed, 2 aborted, anything else (a valid
 /// pointer, at least 8) done. One compare and branch on the committing
 /// path, and no register zeroed before the section.
 #[inline(always)]
@@ -1108,7 +1120,7 @@ pub unsafe fn pool_pop_raw<const INJECT: bool>(
 /// record count `n` from the packet's first word (`n >= cap`:
 /// compare failed), store the header `(n + 1) << 32 | len` into record `n`
 /// (at `packet + 64 + 64 * n`) and copy `len` bytes from `src` after it
-/// (see `cs_copy_bytes`), then store `n + 1` into the count (the commit).
+/// (see `cs_copy`), then store `n + 1` into the count (the commit).
 /// The pointer is read inside the section so that a consumer that swaps it
 /// and then fences the CPU ([`crate::remote::fence_cpu`]) owns the old
 /// packet, count and records included. Returns the encoded outcome
@@ -1279,7 +1291,7 @@ pub unsafe fn load_cbne_store_store<const INJECT: bool>(
 
 
 /// Compare + memcpy + store: on `index`, if `*v == expect`, copy `len` bytes
-/// from `src` to `dst` (see `cs_copy_bytes`), then store `newv`
+/// from `src` to `dst` (see `cs_copy`), then store `newv`
 /// into `*v` (the commit: it publishes the copy).
 ///
 /// # Safety
@@ -1358,7 +1370,7 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
 
 /// Compare + store + memcpy + store: on `index`, if `*v == expect`, store
 /// the word `first` at `dst`, copy `len` bytes from `src` to `dst + 8`
-/// (see `cs_copy_bytes`), then store `newv` into `*v` (the commit
+/// (see `cs_copy`), then store `newv` into `*v` (the commit
 /// publishes both). The ring buffer's write: a record header and its payload
 /// go straight from the caller's buffer into the reserved slot, one copy.
 ///
