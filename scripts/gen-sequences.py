@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generates the per-CPU restartable sequences of one architecture, for
 Rust (percpu/src/arch/ARCH.rs) and for C (headers/rseq-percpu-arch/ARCH.h),
-from one template, percpu/seq/ARCH.seq. docs/sequences.md describes the
+from its template, percpu/seq/ARCH.seq (the sequences), and the wrappers
+shared by every architecture, percpu/seq/common.seq. docs/sequences.md describes the
 template's format; this script is the format's definition.
 
 Usage: scripts/gen-sequences.py [--check] [ARCH ...]
@@ -42,8 +43,8 @@ class Seq:
         return any(re.search(r'\b5f\b', t) for _, t in self.lines)
 
 
-def parse(path):
-    """The template: blocks opened by '@@ KIND [NAME]' lines."""
+def read_blocks(path):
+    """A template file: blocks opened by '@@ KIND [NAME]' lines."""
     blocks, cur = [], None
     with open(path) as f:
         for no, line in enumerate(f, 1):
@@ -58,11 +59,28 @@ def parse(path):
                     raise TemplateError('%s:%d: text before the first @@ block' % (path, no))
             else:
                 cur['lines'].append(line)
+    return blocks
+
+
+def parse(common, arch_path):
+    """The wrappers (common.seq: '@@ rust' and '@@ c' blocks) and an
+    architecture's template (its sequences, fragments, conventions and
+    '@@ rust|c head|tail' text around the wrappers)."""
     t = {'rust': [], 'c': [], 'seqs': {}, 'frags': {}, 'conv': {'rust': {}, 'c': {}, 'arch': {}}}
-    for b in blocks:
+    arch_blocks = read_blocks(arch_path)
+    wrappers = read_blocks(common)
+    for b in wrappers:
+        if b['kind'] not in ('rust', 'c') or b['name']:
+            raise TemplateError('%s: common.seq holds only @@ rust and @@ c blocks' % b['at'])
+    for lang in ('rust', 'c'):
+        t[lang] = ([b for b in arch_blocks if b['kind'] == lang and b['name'] == 'head']
+                   + [b for b in wrappers if b['kind'] == lang]
+                   + [b for b in arch_blocks if b['kind'] == lang and b['name'] == 'tail'])
+    for b in arch_blocks:
         k = b['kind']
         if k in ('rust', 'c'):
-            t[k].append(b)
+            if b['name'] not in ('head', 'tail'):
+                raise TemplateError('%s: an architecture has @@ %s head|tail blocks only' % (b['at'], k))
         elif k == 'conventions':
             lang = b['name']
             if lang not in t['conv']:
@@ -431,7 +449,8 @@ def gen_fragments(t, lang):
 
 def generate(arch):
     src = os.path.join(SEQ_DIR, arch + '.seq')
-    t = parse(os.path.join(ROOT, src))
+    t = parse(os.path.join(ROOT, SEQ_DIR, 'common.seq'), os.path.join(ROOT, src))
+    src += ' and %s/common.seq' % SEQ_DIR
     header = {
         'rust': '// @generated from %s by scripts/gen-sequences.py: do not edit;\n'
                 '// edit the template and run `python3 scripts/gen-sequences.py`.\n' % src,
@@ -472,7 +491,8 @@ def main(argv):
     check = '--check' in argv
     archs = [a for a in argv if not a.startswith('--')]
     if not archs:
-        archs = sorted(f[:-4] for f in os.listdir(os.path.join(ROOT, SEQ_DIR)) if f.endswith('.seq'))
+        archs = sorted(f[:-4] for f in os.listdir(os.path.join(ROOT, SEQ_DIR))
+                       if f.endswith('.seq') and f != 'common.seq')
     stale = 0
     for arch in archs:
         try:

@@ -1,4 +1,4 @@
-/* Generated from percpu/seq/x86_64.seq by scripts/gen-sequences.py: do not edit;
+/* Generated from percpu/seq/x86_64.seq and percpu/seq/common.seq by scripts/gen-sequences.py: do not edit;
    edit the template and run `python3 scripts/gen-sequences.py`.  */
 /* rseq-percpu-arch/x86_64.h: the x86-64 restartable sequences of
    <rseq-percpu-inline.h>.  Include that header, not this one.

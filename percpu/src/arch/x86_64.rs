@@ -1,4 +1,4 @@
-// @generated from percpu/seq/x86_64.seq by scripts/gen-sequences.py: do not edit;
+// @generated from percpu/seq/x86_64.seq and percpu/seq/common.seq by scripts/gen-sequences.py: do not edit;
 // edit the template and run `python3 scripts/gen-sequences.py`.
 //! x86-64 restartable sequences (AT&T syntax `asm!`).
 //!
@@ -205,6 +205,47 @@ macro_rules! cs_trap {
     };
 }
 
+/// A load of the word at `v` by an instruction that addresses it through
+/// one base register (`mov ({v}), {r}`), never base + index: the head load
+/// of a write whose section compares and commits that word through
+/// `({v})` (the ring's head, a pool list's head).
+///
+/// Why: in a burst of writes on one CPU each write's head load reads what
+/// the previous write's commit stored. On the benchmark machine's Intel
+/// Xeon (AVX-512 FP16 and AMX: Golden Cove cores) a load addressed
+/// through a base register alone receives a recent store's value early
+/// (a chain of load, +1, store through memory: 0.4-0.9 ns an iteration),
+/// a load with an index register does not (3-6.5 ns an iteration: run H
+/// of `BENCHMARKS.md`; the counter's `add` found the same, see [`add`];
+/// measured, not documented by the vendor). Left to itself LLVM folds
+/// the buffer index into the head load (`mov (ring, i), head` after `imul
+/// i, size`) and the commit then stores through the sum: the Rust ring
+/// write measured 0.2-0.4 ns slower than the same instructions with the
+/// head loaded through the sum (and than the inline C header, whose
+/// compiler happened to compute the sum first). An `asm!` load takes
+/// `v` in a register, which it must compute: the sum, the same register
+/// the section's compare and commit use. As a relaxed atomic load: an
+/// aligned 8-byte `mov` is single-copy atomic on x86-64.
+///
+/// # Safety
+/// `v` is valid for an aligned 8-byte read (other threads may write it
+/// concurrently, atomically).
+#[inline(always)]
+pub unsafe fn load_word_unindexed(v: *const usize) -> usize {
+    let r: usize;
+    // SAFETY: the caller's contract: one aligned 8-byte load, nothing
+    // written, flags untouched.
+    unsafe {
+        asm!(
+            "mov ({v}), {r}",
+            v = in(reg) v,
+            r = lateout(reg) r,
+            options(att_syntax, nostack, preserves_flags, readonly),
+        );
+    }
+    r
+}
+
 /// One critical section, emitted with the injection points (`INJECT`,
 /// stress builds: a delay loop after each of the first three lists of
 /// template pieces, the forced trap after the third) or without them (every
@@ -279,47 +320,6 @@ pub fn enc_outcome(r: usize) -> Outcome {
 #[inline(always)]
 pub fn cpu_field(area: *mut rseq_abi::Rseq) -> *mut u32 {
     area.cast::<u8>().wrapping_add(4).cast()
-}
-
-/// A load of the word at `v` by an instruction that addresses it through
-/// one base register (`mov ({v}), {r}`), never base + index: the head load
-/// of a write whose section compares and commits that word through
-/// `({v})` (the ring's head, a pool list's head).
-///
-/// Why: in a burst of writes on one CPU each write's head load reads what
-/// the previous write's commit stored. On the benchmark machine's Intel
-/// Xeon (AVX-512 FP16 and AMX: Golden Cove cores) a load addressed
-/// through a base register alone receives a recent store's value early
-/// (a chain of load, +1, store through memory: 0.4-0.9 ns an iteration),
-/// a load with an index register does not (3-6.5 ns an iteration: run H
-/// of `BENCHMARKS.md`; the counter's `add` found the same, see [`add`];
-/// measured, not documented by the vendor). Left to itself LLVM folds
-/// the buffer index into the head load (`mov (ring, i), head` after `imul
-/// i, size`) and the commit then stores through the sum: the Rust ring
-/// write measured 0.2-0.4 ns slower than the same instructions with the
-/// head loaded through the sum (and than the inline C header, whose
-/// compiler happened to compute the sum first). An `asm!` load takes
-/// `v` in a register, which it must compute: the sum, the same register
-/// the section's compare and commit use. As a relaxed atomic load: an
-/// aligned 8-byte `mov` is single-copy atomic on x86-64.
-///
-/// # Safety
-/// `v` is valid for an aligned 8-byte read (other threads may write it
-/// concurrently, atomically).
-#[inline(always)]
-pub unsafe fn load_word_unindexed(v: *const usize) -> usize {
-    let r: usize;
-    // SAFETY: the caller's contract: one aligned 8-byte load, nothing
-    // written, flags untouched.
-    unsafe {
-        asm!(
-            "mov ({v}), {r}",
-            v = in(reg) v,
-            r = lateout(reg) r,
-            options(att_syntax, nostack, preserves_flags, readonly),
-        );
-    }
-    r
 }
 
 /// The offset of `index_field` in `area` (4 or 24): the sections address
@@ -1596,7 +1596,6 @@ pub unsafe fn load_cbeq_cpu(area: *mut rseq_abi::Rseq, v: *const u32) -> Outcome
     }
     Outcome::Done
 }
-
 
 /// Whether the CPU has `rdpid` (CPUID.7.0:ECX bit 22).
 pub fn has_rdpid() -> bool {
