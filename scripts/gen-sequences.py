@@ -37,7 +37,8 @@ class Seq:
         self.lines = []          # (only_lang or None, text)
         self.end = None          # ('goto',) / ('enc', reg) / ('set', reg, abort, failed)
         self.inject = True
-        self.c_order = None      # C's operand order where it differs (register allocation follows it)
+        self.c_order = None
+        self.alias = None        # (sequence, call-site settings)      # C's operand order where it differs (register allocation follows it)
 
     def uses_failed(self):
         return any(re.search(r'\b5f\b', t) for _, t in self.lines)
@@ -114,6 +115,9 @@ def parse_seq(b):
                 s.operands.append((name, kind))
         elif x.startswith('@c-order'):
             s.c_order = x.split()[1:]
+        elif x.startswith('@alias '):
+            name, opts = parse_call('@asm ' + x[len('@alias '):], s.where)
+            s.alias = (name, opts)
         elif x == '@noinject':
             s.inject = False
         elif x.startswith('@end'):
@@ -133,7 +137,7 @@ def parse_seq(b):
             s.lines.append((lang, text.strip()))
         else:
             s.lines.append((None, x))
-    if s.end is None:
+    if s.end is None and s.alias is None:
         raise TemplateError('%s: no @end' % s.where)
     return s
 
@@ -291,8 +295,35 @@ def parse_call(line, where):
     return name, opts
 
 
+def area_of(conv, opts):
+    """The area operands: the language's `area' convention, or the one
+    the call names (`| area=@area_cpu')."""
+    name = opts.get('area', '@area')[1:]
+    if name not in conv:
+        raise TemplateError('no convention %s' % name)
+    return conv[name]
+
+
+def immediates(t, opts):
+    """`| inc=$1': the operand replaced by an immediate, written as the
+    architecture writes one (its `imm' convention)."""
+    return {k: t['conv']['arch']['imm'] % v[1:] for k, v in opts.items() if v.startswith('$')}
+
+
+def resolve(t, seq, opts):
+    """A sequence declared `@alias OTHER | k=v ...' is OTHER with those
+    call-site settings added."""
+    if seq.alias:
+        target, extra = seq.alias
+        merged = dict(extra)
+        merged.update(opts)
+        return resolve(t, t['seqs'][target], merged)
+    return seq, opts
+
+
 def gen_rust_asm(t, seq, opts, indent):
-    subst = {k: v for k, v in opts.items() if v.startswith('$')}
+    seq, opts = resolve(t, seq, opts)
+    subst = immediates(t, opts)
     exprs = {k: v for k, v in opts.items() if not v.startswith('$') and k not in ('aborted', 'failed')}
     L = Lang(t, 'rust', seq, subst, 'goto' if seq.end[0] == 'goto' else 'set')
     items = L.lines_of(seq.lines) + L.end_lines()
@@ -326,7 +357,7 @@ def gen_rust_asm(t, seq, opts, indent):
     conv = t['conv']['rust']
     for name, kind in seq.operands:
         if name == 'area':
-            for a in [x.strip() for x in opts.get('area', conv['area']).split(';') if x.strip()]:
+            for a in [x.strip() for x in area_of(conv, opts).split(';') if x.strip()]:
                 out.append(q + a.replace(' := ', ' = in(reg) ') + ',')
             continue
         if name in subst:
@@ -347,7 +378,8 @@ def gen_rust_asm(t, seq, opts, indent):
 
 
 def gen_c_asm(t, seq, opts, indent):
-    subst = {k: v for k, v in opts.items() if v.startswith('$')}
+    seq, opts = resolve(t, seq, opts)
+    subst = immediates(t, opts)
     exprs = {k: v for k, v in opts.items() if not v.startswith('$')}
     form = c_form(seq)
     L = Lang(t, 'c', seq, subst, form)
@@ -376,7 +408,7 @@ def gen_c_asm(t, seq, opts, indent):
         operands = [(n, kinds[n]) for n in seq.c_order]
     for name, kind in operands:
         if name == 'area':
-            ins += [x.strip() for x in opts.get('area', conv['area']).split(';') if x.strip()]
+            ins += [x.strip() for x in area_of(conv, opts).split(';') if x.strip()]
             continue
         if name in subst:
             continue

@@ -246,6 +246,14 @@ pub unsafe fn load_word_unindexed(v: *const usize) -> usize {
     r
 }
 
+/// The offset of `index_field` in `area` (4 or 24): the sections address
+/// the index field as `-4(cpu, mode)` from the `cpu_id` field, so that a
+/// caller holding the `cpu_id` pointer and the mode needs no add.
+#[inline(always)]
+fn mode_of(area: *mut rseq_abi::Rseq, index_field: *const u32) -> usize {
+    (index_field as usize).wrapping_sub(area as usize)
+}
+
 /// One critical section, emitted with the injection points (`INJECT`,
 /// stress builds: a delay loop after each of the first three lists of
 /// template pieces, the forced trap after the third) or without them (every
@@ -320,14 +328,6 @@ pub fn enc_outcome(r: usize) -> Outcome {
 #[inline(always)]
 pub fn cpu_field(area: *mut rseq_abi::Rseq) -> *mut u32 {
     area.cast::<u8>().wrapping_add(4).cast()
-}
-
-/// The offset of `index_field` in `area` (4 or 24): the sections address
-/// the index field as `-4(cpu, mode)` from the `cpu_id` field, so that a
-/// caller holding the `cpu_id` pointer and the mode needs no add.
-#[inline(always)]
-fn mode_of(area: *mut rseq_abi::Rseq, index_field: *const u32) -> usize {
-    (index_field as usize).wrapping_sub(area as usize)
 }
 
 
