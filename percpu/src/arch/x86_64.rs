@@ -254,6 +254,83 @@ fn mode_of(area: *mut rseq_abi::Rseq, index_field: *const u32) -> usize {
     (index_field as usize).wrapping_sub(area as usize)
 }
 
+// The per-thread TLS words of `crate::cache` and `crate::spinlock`,
+// initial-exec: `%fs`-relative accesses through their GOT offsets.
+
+/// The thread-pointer offset of `rseq_percpu_cpu_id_cache` (`crate::cache`: constant: a GOT entry set before
+/// any code runs, or a link-time constant in an executable).
+#[inline(always)]
+fn cache_offset() -> usize {
+    let off: usize;
+    // SAFETY: reads the GOT entry of an initial-exec TLS symbol defined
+    // above; the entry never changes once the program runs (hence `pure,
+    // nomem`: the compiler may hoist it out of any loop).
+    unsafe {
+        core::arch::asm!(
+            "mov {off}, qword ptr [rip + rseq_percpu_cpu_id_cache@GOTTPOFF]",
+            off = out(reg) off,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    off
+}
+
+/// The calling thread's cached `cpu_id` field (never null: the stand-in's
+/// when nothing is cached). Not checked: the sections check `cpu_id >= 0`
+/// themselves, and a thread without a usable area ends in the slow path.
+#[inline(always)]
+pub(crate) fn cpu_id_cache_load() -> *mut u32 {
+    let p: *mut u32;
+    // SAFETY: a load of this thread's TLS word (the fs segment is valid
+    // whenever the component's code runs: see rseq_abi::arch).
+    unsafe {
+        core::arch::asm!(
+            "mov {p}, qword ptr fs:[{off}]",
+            p = out(reg) p,
+            off = in(reg) cache_offset(),
+            options(readonly, nostack, preserves_flags),
+        );
+    }
+    p
+}
+
+/// Caches `p` (a `cpu_id` field of this thread's area, or the stand-in's).
+#[inline(always)]
+pub(crate) fn cpu_id_cache_store(p: *mut u32) {
+    // SAFETY: a store to this thread's TLS word, which only holds a
+    // pointer to a `cpu_id` field (this thread's area or the stand-in).
+    unsafe {
+        core::arch::asm!(
+            "mov qword ptr fs:[{off}], {p}",
+            p = in(reg) p,
+            off = in(reg) cache_offset(),
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
+/// Adds `d` to this thread's lock nesting depth (`rseq_percpu_lock_depth`,
+/// `crate::spinlock`) in one instruction; returns the new depth.
+#[inline(always)]
+pub(crate) fn lock_depth_add(d: u32) -> u32 {
+    let v: u32;
+    // SAFETY: reads the GOT entry of the initial-exec TLS symbol above,
+    // then adds to and reads back this thread's own TLS word (fs is
+    // valid whenever the component runs: see rseq_abi::arch).
+    unsafe {
+        core::arch::asm!(
+            "mov {off}, qword ptr [rip + rseq_percpu_lock_depth@GOTTPOFF]",
+            "add dword ptr fs:[{off}], {d:e}",
+            "mov {v:e}, dword ptr fs:[{off}]",
+            off = out(reg) _,
+            d = in(reg) d,
+            v = lateout(reg) v,
+            options(nostack),
+        );
+    }
+    v
+}
+
 /// One critical section, emitted with the injection points (`INJECT`,
 /// stress builds: a delay loop after each of the first three lists of
 /// template pieces, the forced trap after the third) or without them (every
