@@ -238,24 +238,42 @@ class Lang:
             end = ('set', 'ret', self.conv['result_aborted'], self.conv['result_failed'])
         if end[0] == 'enc':
             end = ('set', end[1], self.conv['enc_aborted'], self.conv['enc_failed'])
+        # The abort handler and the compare-failed exit: out of line in
+        # __rseq_failure (the committing path falls through), or, where the
+        # architecture's conditional branches reach too short for another
+        # section (`failure: inline'), after the commit behind a branch
+        # over them (9:), as librseq places them on aarch64.
+        inline = self.arch.get('failure') == 'inline'
         out = [('asm', '3:')]
+        if inline:
+            out.append(('asm', j + ' 9f'))
+        else:
+            out.append(('asm', '.pushsection __rseq_failure, "ax"'))
         if end[0] == 'goto':
-            out += [('asm', '.pushsection __rseq_failure, "ax"'), ('frag', 'signature'),
-                    ('asm', '4:'), ('asm', j + ' {aborted}')]
+            out += [('frag', 'signature'), ('asm', '4:'), ('asm', j + ' {aborted}')]
             if failed:
                 out += [('asm', '5:'), ('asm', j + ' {failed}')]
+            if inline:
+                out.append(('asm', '9:'))
         else:
             reg, abort, fail = end[1], end[2], end[3]
             sub = lambda x: x.replace('$reg', reg)
-            out += [('asm', '9:'), ('asm', '.pushsection __rseq_failure, "ax"'),
-                    ('frag', 'signature'), ('asm', '4:')]
+            back = j + (' 9f' if inline else ' 9b')
+            if not inline:
+                out.insert(1, ('asm', '9:'))
+            out += [('frag', 'signature'), ('asm', '4:')]
             out += [('asm', sub(p.strip())) for p in abort.split(' / ') if p.strip()]
-            out.append(('asm', j + ' 9b'))
+            out.append(('asm', back))
             if failed:
                 out.append(('asm', '5:'))
                 out += [('asm', sub(p.strip())) for p in fail.split(' / ') if p.strip()]
-                out.append(('asm', j + ' 9b'))
-        out += [('asm', '.popsection'), ('frag', 'descriptor'),
+                if not inline:
+                    out.append(('asm', back))
+            if inline:
+                out.append(('asm', '9:'))
+        if not inline:
+            out.append(('asm', '.popsection'))
+        out += [('frag', 'descriptor'),
                 ('asm', '.pushsection __rseq_exit_point_array, "awR"'),
                 ('asm', w + ' 2b, 3b')]
         if failed:

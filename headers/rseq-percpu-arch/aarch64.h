@@ -6,7 +6,9 @@
    The same functions, outcomes and section layout as
    rseq-percpu-arch/x86_64.h (see its comment), with: the descriptor's
    address formed with adrp + add :lo12:; `.inst 0xd428bc00' (RSEQ_SIG,
-   brk #0x45e0) before every abort_ip; the adds as load, add, store (the
+   brk #0x45e0) before every abort_ip, which follows the commit in .text
+   behind a `b 9f' (conditional branches reach 1 MiB at most: not a
+   __rseq_failure section); the adds as load, add, store (the
    store commits); `stlr' for the commits that publish what the section
    stored before them (the store-store and the copies).  The asm goto
    sequences' scratch registers are x15, x14 and v15: a stress hook
@@ -119,13 +121,13 @@ rseq_percpu_arch_load_cbne_store (void *area, uintptr_t field_offset,
                 RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                 "str %[newv], [%[v]]\n\t"
                 "3:\n\t"
-                ".pushsection __rseq_failure, \"ax\"\n\t"
+                "b 9f\n\t"
                 RSEQ_PERCPU_ASM_SIGNATURE
                 "4:\n\t"
                 "b %l[rseq_aborted]\n\t"
                 "5:\n\t"
                 "b %l[rseq_compare_failed]\n\t"
-                ".popsection\n\t"
+                "9:\n\t"
                 RSEQ_PERCPU_ASM_DESCRIPTOR
                 ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
                 ".quad 2b, 3b\n\t"
@@ -164,11 +166,11 @@ rseq_percpu_arch_add (void *area, uintptr_t field_offset, uint32_t index,
                 RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                 "str x14, [%[v]]\n\t"
                 "3:\n\t"
-                ".pushsection __rseq_failure, \"ax\"\n\t"
+                "b 9f\n\t"
                 RSEQ_PERCPU_ASM_SIGNATURE
                 "4:\n\t"
                 "b %l[rseq_aborted]\n\t"
-                ".popsection\n\t"
+                "9:\n\t"
                 RSEQ_PERCPU_ASM_DESCRIPTOR
                 ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
                 ".quad 2b, 3b\n\t"
@@ -216,13 +218,13 @@ rseq_percpu_arch_counter_add (void *area, uintptr_t field_offset, char *base,
                 RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                 "str x14, [x15]\n\t"
                 "3:\n\t"
-                ".pushsection __rseq_failure, \"ax\"\n\t"
+                "b 9f\n\t"
                 RSEQ_PERCPU_ASM_SIGNATURE
                 "4:\n\t"
                 "b %l[rseq_aborted]\n\t"
                 "5:\n\t"
                 "b %l[rseq_compare_failed]\n\t"
-                ".popsection\n\t"
+                "9:\n\t"
                 RSEQ_PERCPU_ASM_DESCRIPTOR
                 ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
                 ".quad 2b, 3b\n\t"
@@ -271,13 +273,13 @@ rseq_percpu_arch_add_indexed (void *area, uintptr_t field_offset,
                 RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                 "str x14, [x15]\n\t"
                 "3:\n\t"
-                ".pushsection __rseq_failure, \"ax\"\n\t"
+                "b 9f\n\t"
                 RSEQ_PERCPU_ASM_SIGNATURE
                 "4:\n\t"
                 "b %l[rseq_aborted]\n\t"
                 "5:\n\t"
                 "b %l[rseq_compare_failed]\n\t"
-                ".popsection\n\t"
+                "9:\n\t"
                 RSEQ_PERCPU_ASM_DESCRIPTOR
                 ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
                 ".quad 2b, 3b\n\t"
@@ -323,15 +325,13 @@ rseq_percpu_arch_load_cbeq_pop (void *area, uintptr_t field_offset,
                         RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                         "str %[tmp], [%[head]]\n\t"
                         "3:\n\t"
-                        "9:\n\t"
-                        ".pushsection __rseq_failure, \"ax\"\n\t"
+                        "b 9f\n\t"
                         RSEQ_PERCPU_ASM_SIGNATURE
                         "4:\n\t"
                         "mov %w[node], #1\n\t"
-                        "b 9b\n\t"
+                        "b 9f\n\t"
                         "5:\n\t"
-                        "b 9b\n\t"
-                        ".popsection\n\t"
+                        "9:\n\t"
                         RSEQ_PERCPU_ASM_DESCRIPTOR
                         ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
                         ".quad 2b, 3b\n\t"
@@ -376,13 +376,13 @@ rseq_percpu_arch_pool_push (void *area, uintptr_t field_offset,
                 RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                 "str %[newv], [%[v]]\n\t"
                 "3:\n\t"
-                ".pushsection __rseq_failure, \"ax\"\n\t"
+                "b 9f\n\t"
                 RSEQ_PERCPU_ASM_SIGNATURE
                 "4:\n\t"
                 "b %l[rseq_aborted]\n\t"
                 "5:\n\t"
                 "b %l[rseq_compare_failed]\n\t"
-                ".popsection\n\t"
+                "9:\n\t"
                 RSEQ_PERCPU_ASM_DESCRIPTOR
                 ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
                 ".quad 2b, 3b\n\t"
@@ -430,15 +430,13 @@ rseq_percpu_arch_pool_pop (void *area, uintptr_t field_offset,
                         RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                         "str %[tmp], [%[head]]\n\t"
                         "3:\n\t"
-                        "9:\n\t"
-                        ".pushsection __rseq_failure, \"ax\"\n\t"
+                        "b 9f\n\t"
                         RSEQ_PERCPU_ASM_SIGNATURE
                         "4:\n\t"
                         "mov %w[node], #1\n\t"
-                        "b 9b\n\t"
+                        "b 9f\n\t"
                         "5:\n\t"
-                        "b 9b\n\t"
-                        ".popsection\n\t"
+                        "9:\n\t"
                         RSEQ_PERCPU_ASM_DESCRIPTOR
                         ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
                         ".quad 2b, 3b\n\t"
@@ -479,13 +477,13 @@ rseq_percpu_arch_load_cbne_store_store (void *area, uintptr_t field_offset,
                 RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                 "stlr %[newv], [%[v]]\n\t"
                 "3:\n\t"
-                ".pushsection __rseq_failure, \"ax\"\n\t"
+                "b 9f\n\t"
                 RSEQ_PERCPU_ASM_SIGNATURE
                 "4:\n\t"
                 "b %l[rseq_aborted]\n\t"
                 "5:\n\t"
                 "b %l[rseq_compare_failed]\n\t"
-                ".popsection\n\t"
+                "9:\n\t"
                 RSEQ_PERCPU_ASM_DESCRIPTOR
                 ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
                 ".quad 2b, 3b\n\t"
@@ -533,16 +531,14 @@ rseq_percpu_arch_load_cbne_memcpy_store (void *area, uintptr_t field_offset,
                         RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                         "stlr %[newv], [%[v]]\n\t"
                         "3:\n\t"
-                        "9:\n\t"
-                        ".pushsection __rseq_failure, \"ax\"\n\t"
+                        "b 9f\n\t"
                         RSEQ_PERCPU_ASM_SIGNATURE
                         "4:\n\t"
                         "mov %w[ret], #2\n\t"
-                        "b 9b\n\t"
+                        "b 9f\n\t"
                         "5:\n\t"
                         "mov %w[ret], #1\n\t"
-                        "b 9b\n\t"
-                        ".popsection\n\t"
+                        "9:\n\t"
                         RSEQ_PERCPU_ASM_DESCRIPTOR
                         ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
                         ".quad 2b, 3b\n\t"
@@ -591,16 +587,14 @@ rseq_percpu_arch_load_cbne_store_memcpy_store (void *area,
                         RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                         "stlr %[newv], [%[v]]\n\t"
                         "3:\n\t"
-                        "9:\n\t"
-                        ".pushsection __rseq_failure, \"ax\"\n\t"
+                        "b 9f\n\t"
                         RSEQ_PERCPU_ASM_SIGNATURE
                         "4:\n\t"
                         "mov %w[ret], #2\n\t"
-                        "b 9b\n\t"
+                        "b 9f\n\t"
                         "5:\n\t"
                         "mov %w[ret], #1\n\t"
-                        "b 9b\n\t"
-                        ".popsection\n\t"
+                        "9:\n\t"
                         RSEQ_PERCPU_ASM_DESCRIPTOR
                         ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
                         ".quad 2b, 3b\n\t"
@@ -655,13 +649,13 @@ rseq_percpu_arch_load_cbne_store_copy16_32_store (void *area,
                 RSEQ_PERCPU_INLINE_INJECT_ASM (2)
                 "stlr %[newv], [%[v]]\n\t"
                 "3:\n\t"
-                ".pushsection __rseq_failure, \"ax\"\n\t"
+                "b 9f\n\t"
                 RSEQ_PERCPU_ASM_SIGNATURE
                 "4:\n\t"
                 "b %l[rseq_aborted]\n\t"
                 "5:\n\t"
                 "b %l[rseq_compare_failed]\n\t"
-                ".popsection\n\t"
+                "9:\n\t"
                 RSEQ_PERCPU_ASM_DESCRIPTOR
                 ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
                 ".quad 2b, 3b\n\t"
