@@ -175,6 +175,12 @@ for arch in $arches; do
        percpu_test=$(sed -n 's/.*Executable unittests src\/lib.rs (\(.*\))$/\1/p' "$out/percpu-test-$arch.log" | tail -n 1) &&
        [ -n "$percpu_test" ]; then
       pass "$arch: rseq-percpu's unit tests build (static)"
+      if bash "$root/scripts/cross-cargo.sh" "$arch" clippy --release --locked -p rseq-percpu --all-targets \
+           -- -D warnings > "$out/clippy-percpu-$arch.log" 2>&1; then
+        pass "$arch: rseq-percpu clippy -D warnings (--all-targets)"
+      else
+        fail "$arch: rseq-percpu clippy: $(grep -m 3 -E '^(error|warning)' "$out/clippy-percpu-$arch.log" | tr '\n' ' ') (log: $out/clippy-percpu-$arch.log)"
+      fi
     else
       percpu_test=
       fail "$arch: rseq-percpu's unit tests: $(grep -m 3 -E '^error' "$out/percpu-test-$arch.log" | tr '\n' ' ') (log: $out/percpu-test-$arch.log)"
