@@ -198,7 +198,8 @@ rseq_aborted:
    sooner with the simple address form).  As asm goto (librseq's form): the
    abort handler and the compare-failed exit jump straight to the C code
    that handles them, so the committing path has no result register to set
-   and test.  Scratch: %r11 (a stress hook must leave it alone).  Same
+   and test.  Scratch: the architecture's fixed asm goto registers (a
+   stress hook must leave them alone: see this header's top).  Same
    layout: exits (2b, 3b) and (2b, 5b), abort_ip 4 in __rseq_failure.  */
 static inline int
 rseq_percpu_arch_counter_add (void *area, uintptr_t field_offset, char *base,
@@ -250,8 +251,8 @@ rseq_compare_failed:
    rseq_percpu_arch_counter_add).  *INDEX_OUT = I when it commits (I is
    stored to a local inside the section: asm goto has no outputs).  As asm
    goto, the counter's form: no result register to set and test (with
-   one, this loop measured 2.0 ns an operation against 0.6 ns).  Scratch:
-   %r11.  */
+   one, this loop measured 2.0 ns an operation against 0.6 ns, x86-64).
+   Scratch: the fixed asm goto registers.  */
 static inline int
 rseq_percpu_arch_add_indexed (void *area, uintptr_t field_offset,
                               char *base, uintptr_t stride, uint32_t slots,
@@ -454,7 +455,8 @@ rseq_percpu_arch_pool_pop (void *area, uintptr_t field_offset,
 
 
 /* On INDEX, if *V == EXPECT: *V2 = NEWV2 (may be redone after an abort),
-   then *V = NEWV (the commit).  x86-64 keeps the stores in order.  asm
+   then *V = NEWV (the commit).  The stores stay in order (x86-64's
+   are ordered; aarch64 commits with a release store).  asm
    goto (the counter's form).  */
 static inline int
 rseq_percpu_arch_load_cbne_store_store (void *area, uintptr_t field_offset,
@@ -616,7 +618,8 @@ rseq_percpu_arch_load_cbne_store_memcpy_store (void *area,
    the payload is the first and the last 16 bytes of SRC (overlapping), no
    branch on LEN and nothing modified but memory, so asm goto (the
    counter's form: no result register, no copies of the pointers to
-   advance).  Scratch: %r11, %xmm15.  */
+   advance).  Scratch: the fixed asm goto registers (a general and a
+   vector one).  */
 static inline int
 rseq_percpu_arch_load_cbne_store_copy16_32_store (void *area,
                                                   uintptr_t field_offset,

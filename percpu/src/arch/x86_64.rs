@@ -368,7 +368,7 @@ pub struct Injection {
     /// section starts, after the area and index checks, and between the
     /// loads and comparisons and the commit.
     pub delay: [u32; 3],
-    /// Non-zero: `int3` at the last injection point, which forces the
+    /// Non-zero: the architecture's trap (`int3`, `brk #0`) at the last injection point, which forces the
     /// kernel to abort the section (see the module documentation). The
     /// process must have a `SIGTRAP` handler that returns.
     pub trap: u32,
@@ -1294,7 +1294,8 @@ pub unsafe fn packet_write_raw<const INJECT: bool>(
 
 /// Compare + try-store + store: on `index`, if `*v == expect`, store `newv2`
 /// into `*v2` (may be redone after an abort), then `newv` into `*v` (the
-/// commit). x86-64 keeps the two stores in order.
+/// commit). The two stores stay in order (x86-64's stores are ordered;
+/// aarch64 commits with a release store).
 ///
 /// # Safety
 /// As [`load_cbne_store`] for `v`; `v2` is valid for writes, and a store to it
@@ -1533,7 +1534,7 @@ pub unsafe fn load_cbne_store_memcpy_store<const INJECT: bool>(
 /// [`load_cbne_store_memcpy_store`] for a `len` of 16 to 32 bytes (a ring
 /// record's payload of that size): the payload is the first and the last
 /// 16 bytes of `src` (unaligned, overlapping), with no branch on `len` and
-/// no register modified but a scratch one and `{xmm}` (the inline C
+/// no register modified but a scratch one and a vector one (the inline C
 /// header's `copy16_32` write).
 ///
 /// # Safety
