@@ -33,8 +33,8 @@ const _: () = assert!(core::mem::offset_of!(Rseq, rseq_cs) == 8);
 // The per-thread cache of the area: a pointer to the `cpu_id` field of the
 // calling thread's area (the register the sections address it by: see
 // `arch::cpu_field`), starting at the stand-in's. Initial-exec TLS, as the
-// component's own (`rseq_abi::arch`): one `%fs`-relative load on the fast
-// path, its offset hoisted out of loops. Written only by its own thread
+// component's own (`rseq_abi::arch`): one thread-pointer-relative load on
+// the fast path (`arch::cpu_id_cache_load`), its offset hoisted out of loops. Written only by its own thread
 // (a signal handler writes the same values). Global (hidden) because the
 // accesses are inlined into other crates' objects.
 core::arch::global_asm!(
@@ -50,55 +50,17 @@ core::arch::global_asm!(
     no_area = sym NO_AREA,
 );
 
-/// The thread-pointer offset of the cache (constant: a GOT entry set before
-/// any code runs, or a link-time constant in an executable).
-#[inline(always)]
-fn cache_offset() -> usize {
-    let off: usize;
-    // SAFETY: reads the GOT entry of an initial-exec TLS symbol defined
-    // above; the entry never changes once the program runs (hence `pure,
-    // nomem`: the compiler may hoist it out of any loop).
-    unsafe {
-        core::arch::asm!(
-            "mov {off}, qword ptr [rip + rseq_percpu_cpu_id_cache@GOTTPOFF]",
-            off = out(reg) off,
-            options(pure, nomem, nostack, preserves_flags),
-        );
-    }
-    off
-}
-
 /// The calling thread's cached `cpu_id` field (never null: the stand-in's
 /// when nothing is cached). Not checked: the sections check `cpu_id >= 0`
 /// themselves, and a thread without a usable area ends in the slow path.
 #[inline(always)]
 pub(crate) fn cached_cpu_field() -> *mut u32 {
-    let p: *mut u32;
-    // SAFETY: a load of this thread's TLS word (the fs segment is valid
-    // whenever the component's code runs: see rseq_abi::arch).
-    unsafe {
-        core::arch::asm!(
-            "mov {p}, qword ptr fs:[{off}]",
-            p = out(reg) p,
-            off = in(reg) cache_offset(),
-            options(readonly, nostack, preserves_flags),
-        );
-    }
-    p
+    crate::arch::cpu_id_cache_load()
 }
 
 /// Caches `p` (a `cpu_id` field of this thread's area, or the stand-in's).
 pub(crate) fn set_cached_cpu_field(p: *mut u32) {
-    // SAFETY: a store to this thread's TLS word, which only holds a
-    // pointer to a `cpu_id` field (this thread's area or the stand-in).
-    unsafe {
-        core::arch::asm!(
-            "mov qword ptr fs:[{off}], {p}",
-            p = in(reg) p,
-            off = in(reg) cache_offset(),
-            options(nostack, preserves_flags),
-        );
-    }
+    crate::arch::cpu_id_cache_store(p)
 }
 
 /// The stand-in's `cpu_id` field (what the cache holds without an area).

@@ -132,7 +132,7 @@ pub(crate) mod tests {
     pub(crate) fn in_fork_child(child: impl FnOnce() -> i32) -> i32 {
         // SAFETY: fork(2); the child runs only raw system calls and memory
         // accesses (no allocation, no lock) until exit_group.
-        let pid = unsafe { rseq_abi::arch::syscall0(nr::FORK) };
+        let pid = unsafe { rseq_abi::arch::fork_process() };
         if pid == 0 {
             let code = child();
             loop {

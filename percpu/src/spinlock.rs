@@ -239,22 +239,7 @@ mod slice {
     /// Adds `d` to this thread's depth; returns the new depth.
     #[inline(always)]
     fn depth_add(d: u32) -> u32 {
-        let v: u32;
-        // SAFETY: reads the GOT entry of the initial-exec TLS symbol above,
-        // then adds to and reads back this thread's own TLS word (fs is
-        // valid whenever the component runs: see rseq_abi::arch).
-        unsafe {
-            core::arch::asm!(
-                "mov {off}, qword ptr [rip + rseq_percpu_lock_depth@GOTTPOFF]",
-                "add dword ptr fs:[{off}], {d:e}",
-                "mov {v:e}, dword ptr fs:[{off}]",
-                off = out(reg) _,
-                d = in(reg) d,
-                v = lateout(reg) v,
-                options(nostack),
-            );
-        }
-        v
+        crate::arch::lock_depth_add(d)
     }
 
     /// A hold begins (after the lock is taken).

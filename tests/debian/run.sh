@@ -83,6 +83,7 @@ fi
 # (.cargo/config.toml's wrapper applied in the package build).
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 want_dev="usr/include/rseq-libc/rseq-libc.h
+usr/include/rseq-libc/rseq-percpu-arch/aarch64.h
 usr/include/rseq-libc/rseq-percpu-arch/x86_64.h
 usr/include/rseq-libc/rseq-percpu-inline.h
 usr/include/rseq-libc/rseq-percpu.h

@@ -46,6 +46,7 @@ version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Carg
 snapshot() { (cd "$1" && find . -type f -printf '%P %m ' -exec sha256sum {} \; | awk '{print $1, $2, $3}' | sort); }
 expected_files="bin/rseq-libc
 include/rseq-libc/rseq-libc.h
+include/rseq-libc/rseq-percpu-arch/aarch64.h
 include/rseq-libc/rseq-percpu-arch/x86_64.h
 include/rseq-libc/rseq-percpu-inline.h
 include/rseq-libc/rseq-percpu.h

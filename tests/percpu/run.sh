@@ -174,6 +174,51 @@ else
   fail "C API: build failed: $(head -c 600 "$out/c-build.log")"
 fi
 
+# The generated sequences (scripts/gen-sequences.py, docs/sequences.md):
+# percpu/src/arch/ARCH.rs and headers/rseq-percpu-arch/ARCH.h are what
+# percpu/seq/ARCH.seq generates. The negative control edits a copy of one
+# generated file by hand and must see --check fail.
+if ! command -v python3 > /dev/null; then
+  skip "generated sequences: python3 not installed (apt-get install python3)"
+elif python3 scripts/gen-sequences.py --check > "$out/gen-check.log" 2>&1; then
+  gdir=$out/gen-control
+  rm -rf "$gdir" && mkdir -p "$gdir/scripts" "$gdir/percpu/src/arch" "$gdir/headers/rseq-percpu-arch"
+  cp scripts/gen-sequences.py "$gdir/scripts/" && cp -r percpu/seq "$gdir/percpu/" \
+    && cp percpu/src/arch/*.rs "$gdir/percpu/src/arch/" && cp headers/rseq-percpu-arch/*.h "$gdir/headers/rseq-percpu-arch/"
+  sed -i '0,/jnz 4f/s//jnz 5f/' "$gdir/headers/rseq-percpu-arch/x86_64.h"
+  if python3 "$gdir/scripts/gen-sequences.py" --check > "$gdir/check.log" 2>&1; then
+    fail "generated sequences: --check passed a hand-edited header (negative control)"
+  else
+    pass "generated sequences: current ($(tail -n 1 "$out/gen-check.log")); a hand edit fails --check"
+  fi
+else
+  fail "generated sequences: $(head -n 12 "$out/gen-check.log" | cut -c 1-200 | paste -sd ' ') (run python3 scripts/gen-sequences.py)"
+fi
+
+# Every generated C side (headers/rseq-percpu-arch/ARCH.h) assembles for
+# its architecture, with gcc (the host's or ARCH-linux-gnu-gcc) and clang
+# --target, and leaves one descriptor per sequence
+# (tests/percpu/arch_header_check.c). Compile only: the aarch64 side runs
+# nowhere yet (docs/architectures.md).
+command -v aarch64-linux-gnu-gcc > /dev/null ||
+  bash scripts/install-deps.sh gcc-aarch64-linux-gnu > "$out/deps-cross-gcc.log" 2>&1
+for h in headers/rseq-percpu-arch/*.h; do
+  a=$(basename "$h" .h)
+  for cc in "$a-linux-gnu-gcc" "clang --target=$a-linux-gnu"; do
+    [ "$a" = "$(uname -m)" ] && [ "${cc%% *}" != clang ] && cc=gcc
+    if ! command -v "${cc%% *}" > /dev/null; then skip "arch header $a: ${cc%% *} not installed"; continue; fi
+    o=$out/arch_header_check-$a-${cc%% *}.o
+    if $cc -O2 -Wall -Wextra -Werror -Iheaders "-DARCH_HEADER=\"rseq-percpu-arch/$a.h\"" \
+         -c tests/percpu/arch_header_check.c -o "$o" > "$o.log" 2>&1 \
+       && size=$(objdump -h "$o" 2>> "$o.log" | awk '$2 == "__rseq_cs_ptr_array" {print $3}') \
+       && [ "$((16#${size:-0}))" -eq 88 ]; then
+      pass "arch header $a with ${cc%% *}: 11 sequences assemble, 11 descriptors"
+    else
+      fail "arch header $a with $cc: $(head -c 400 "$o.log" | tr '\n' ' ') (ptr array: ${size:-none})"
+    fi
+  done
+done
+
 # The head load of the ring write: through the register the section
 # compares and commits through, never base + index, which the CPU does not
 # hand the previous write's commit early (BENCHMARKS.md, run H). The C

@@ -1,3 +1,5 @@
+// @generated from percpu/seq/x86_64.seq and percpu/seq/common.seq by scripts/gen-sequences.py: do not edit;
+// edit the template and run `python3 scripts/gen-sequences.py`.
 //! x86-64 restartable sequences (AT&T syntax `asm!`).
 //!
 //! # Layout of every critical section (read by `rseq-libc inspect` and GDB)
@@ -96,83 +98,80 @@
 use crate::Outcome;
 use core::arch::asm;
 
-/// Publish the descriptor (`rseq_cs` is 4 bytes after `cpu_id`, which
-/// `{cpu}` points at), `2:`. `{tmp}` is free again after `2:`.
-macro_rules! cs_begin {
-    () => {
-        concat!("lea 6f(%rip), {tmp}\n", "mov {tmp}, 4({cpu})\n", "2:\n",)
-    };
-}
-
-/// Abort unless the area is registered (`cpu_id >= 0`) and its index field
-/// still equals the expected index. `({cpu})`: no displacement, so that
-/// the compare and the branch fuse into one macro-op.
-macro_rules! cs_check_index {
+// The template's fragments (percpu/seq/x86_64.seq), generated below as
+// macros: `cs_signature!` (the bytes before every abort_ip), `cs_descriptor!`
+// (the `__rseq_cs` descriptor `6:` and its `__rseq_cs_ptr_array` entry) and
+// `cs_copy!`, which copies `{len}` bytes from `{src}` to `{dst}` inside the
+// section with no byte loop for the common lengths: 16 bytes or more: the
+// first and the last 16 bytes (unaligned `movdqu` through `{xmm}`,
+// overlapping), and above 32 the 16-byte blocks in between (a 16-32 byte
+// copy is two loads, two stores and no loop); 8 to 15 bytes: the first and
+// the last 8 (overlapping); below 8: a byte loop. Only `[src, src + len)`
+// is read and `[dst, dst + len)` written. An abort part-way leaves only the
+// destination's unpublished bytes written, which the commit that follows
+// publishes or not.
+macro_rules! cs_signature {
     () => {
         concat!(
-            "cmpl $0, ({cpu})\n",
-            "js 4f\n",
-            "cmpl {index:e}, -4({cpu},{mode})\n",
-            "jnz 4f\n",
+            ".byte 0x0f, 0xb9, 0x3d\n",
+            ".long 0x53053053\n",
         )
     };
 }
 
-/// Leave by the compare-failed exit unless the area is registered
-/// (`cpu_id >= 0`): for sections that read the index themselves.
-macro_rules! cs_check_area {
+macro_rules! cs_descriptor {
     () => {
-        concat!("cmpl $0, ({cpu})\n", "js 5f\n")
+        concat!(
+            ".pushsection __rseq_cs, \"aw\"\n",
+            ".balign 32\n",
+            "6:\n",
+            ".long 0, 0\n",
+            ".quad 2b, 3b - 2b, 4b\n",
+            ".popsection\n",
+            ".pushsection __rseq_cs_ptr_array, \"awR\"\n",
+            ".quad 6b\n",
+            ".popsection\n",
+        )
     };
 }
 
-/// Copies `{len}` bytes from `{src}` to `{dst}` inside the section, with
-/// no byte loop for the common lengths: 16 bytes or more: the first and
-/// the last 16 bytes (unaligned `movdqu` through `{xmm}`, overlapping), and
-/// above 32 the 16-byte blocks in between (a 16-32 byte copy is two loads,
-/// two stores and no loop); 8 to 15 bytes: the first and the last 8
-/// (overlapping); below 8: a byte loop.
-/// Only `[src, src + len)` is read and `[dst, dst + len)` written. An abort
-/// part-way leaves only the destination's unpublished bytes written, which
-/// the commit that follows publishes or not.
-macro_rules! cs_copy_bytes {
+macro_rules! cs_copy {
     () => {
         concat!(
-            // As the inline C header's RSEQ_PERCPU_ASM_COPY.
-            "cmp $16, {len}\n",
+            "cmpq $16, {len}\n",
             "jb 25f\n",
             "movdqu ({src}), {xmm}\n",
             "movdqu {xmm}, ({dst})\n",
             "movdqu -16({src},{len}), {xmm}\n",
             "movdqu {xmm}, -16({dst},{len})\n",
-            "cmp $32, {len}\n",
+            "cmpq $32, {len}\n",
             "jbe 24f\n",
             "22:\n",
-            "add $16, {src}\n",
-            "add $16, {dst}\n",
-            "sub $16, {len}\n",
+            "addq $16, {src}\n",
+            "addq $16, {dst}\n",
+            "subq $16, {len}\n",
             "movdqu ({src}), {xmm}\n",
             "movdqu {xmm}, ({dst})\n",
-            "cmp $32, {len}\n",
+            "cmpq $32, {len}\n",
             "ja 22b\n",
             "jmp 24f\n",
             "25:\n",
-            "cmp $8, {len}\n",
+            "cmpq $8, {len}\n",
             "jb 23f\n",
-            "mov ({src}), {tmp}\n",
-            "mov {tmp}, ({dst})\n",
-            "mov -8({src},{len}), {tmp}\n",
-            "mov {tmp}, -8({dst},{len})\n",
+            "movq ({src}), {tmp}\n",
+            "movq {tmp}, ({dst})\n",
+            "movq -8({src},{len}), {tmp}\n",
+            "movq {tmp}, -8({dst},{len})\n",
             "jmp 24f\n",
             "23:\n",
-            "test {len}, {len}\n",
+            "testq {len}, {len}\n",
             "jz 24f\n",
             "26:\n",
             "movb ({src}), {tmp:l}\n",
             "movb {tmp:l}, ({dst})\n",
-            "inc {src}\n",
-            "inc {dst}\n",
-            "dec {len}\n",
+            "incq {src}\n",
+            "incq {dst}\n",
+            "decq {len}\n",
             "jnz 26b\n",
             "24:\n",
         )
@@ -204,174 +203,6 @@ macro_rules! cs_trap {
     () => {
         concat!("cmpl $0, 12({inj})\n", "je 7f\n", "int3\n", "7:\n",)
     };
-}
-
-/// `3:` (right after the commit) = the end `9:`, the abort handler `4:` and
-/// the compare-failed exit `5:` (both out of line: `$abort` and `$failed`
-/// say how each reports itself, e.g. `mov $2, {v}`, before jumping back to
-/// `9:`) and the tables. `$exits` adds exit-point pairs.
-macro_rules! cs_end {
-    ($abort:expr, $failed:expr $(, $exits:expr)?) => {
-        concat!(
-            "3:\n",
-            "9:\n",
-            ".pushsection __rseq_failure, \"ax\"\n",
-            ".byte 0x0f, 0xb9, 0x3d\n",
-            ".long 0x53053053\n",
-            "4:\n",
-            $abort,
-            "jmp 9b\n",
-            "5:\n",
-            $failed,
-            "jmp 9b\n",
-            ".popsection\n",
-            ".pushsection __rseq_cs, \"aw\"\n",
-            ".balign 32\n",
-            "6:\n",
-            ".long 0, 0\n",
-            ".quad 2b, 3b - 2b, 4b\n",
-            ".popsection\n",
-            ".pushsection __rseq_cs_ptr_array, \"awR\"\n",
-            ".quad 6b\n",
-            ".popsection\n",
-            ".pushsection __rseq_exit_point_array, \"awR\"\n",
-            ".quad 2b, 3b\n",
-            $($exits,)?
-            ".popsection\n",
-        )
-    };
-}
-
-/// `3:` (right after the commit: the committing path falls through to the
-/// code after the `asm!`), the abort handler `4:` and, with `failed`, the
-/// compare-failed exit `5:`, both out of line, each one `jmp` to a label
-/// block of the `asm!` (`{aborted}`, `{failed}`: asm goto), and the
-/// tables. No register carries the outcome: the committing path sets and
-/// tests nothing after the commit.
-macro_rules! cs_end_goto {
-    (aborted) => {
-        cs_end_goto!(@ "", "")
-    };
-    (aborted, failed) => {
-        cs_end_goto!(@ "5:\njmp {failed}\n", exit_compare_failed!())
-    };
-    (@ $failed:expr, $exits:expr) => {
-        concat!(
-            "3:\n",
-            ".pushsection __rseq_failure, \"ax\"\n",
-            ".byte 0x0f, 0xb9, 0x3d\n",
-            ".long 0x53053053\n",
-            "4:\n",
-            "jmp {aborted}\n",
-            $failed,
-            ".popsection\n",
-            ".pushsection __rseq_cs, \"aw\"\n",
-            ".balign 32\n",
-            "6:\n",
-            ".long 0, 0\n",
-            ".quad 2b, 3b - 2b, 4b\n",
-            ".popsection\n",
-            ".pushsection __rseq_cs_ptr_array, \"awR\"\n",
-            ".quad 6b\n",
-            ".popsection\n",
-            ".pushsection __rseq_exit_point_array, \"awR\"\n",
-            ".quad 2b, 3b\n",
-            $exits,
-            ".popsection\n",
-        )
-    };
-}
-
-/// The end of a section whose outcome is encoded in the register `$r`
-/// ([`enc_outcome`]): it holds a pointer (>= 8) on the committing path;
-/// the exits overwrite it with 1 (compare failed) or 2 (aborted).
-macro_rules! cs_end_enc {
-    ($r:literal $(, $exits:expr)?) => {
-        cs_end!(concat!("mov $2, ", $r, "\n"), concat!("mov $1, ", $r, "\n") $(, $exits)?)
-    };
-}
-
-/// The exit-point pair of the compare-failed branch.
-macro_rules! exit_compare_failed {
-    () => {
-        ".quad 2b, 5b\n"
-    };
-}
-
-/// One critical section, emitted with the injection points (`INJECT`,
-/// stress builds: a delay loop after each of the first three lists of
-/// template pieces, the forced trap after the third) or without them (every
-/// other use: no injection operand, no test, no extra register). The lists:
-/// the start (`cs_begin!`), the area/index checks, the loads and
-/// comparisons, the commit and the end.
-macro_rules! rseq_asm {
-    ($inject:expr, $inj:expr, [$($begin:expr),* $(,)?], [$($check:expr),* $(,)?],
-     [$($loads:expr),* $(,)?], [$($commit:expr),* $(,)?], $($ops:tt)*) => {
-        if $inject {
-            asm!(
-                concat!(
-                    $($begin,)* cs_delay!("0"),
-                    $($check,)* cs_delay!("4"),
-                    $($loads,)* cs_delay!("8"), cs_trap!(),
-                    $($commit,)*
-                ),
-                inj = in(reg) $inj as *const Injection,
-                dly = out(reg) _,
-                $($ops)*
-            )
-        } else {
-            let _ = $inj;
-            asm!(concat!($($begin,)* $($check,)* $($loads,)* $($commit,)*), $($ops)*)
-        }
-    };
-}
-
-/// What the `INJECT = true` instantiation of a sequence injects (stress
-/// tests); the normal instantiation never reads it.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Injection {
-    /// Delay-loop iterations at the three injection points: right after the
-    /// section starts, after the area and index checks, and between the
-    /// loads and comparisons and the commit.
-    pub delay: [u32; 3],
-    /// Non-zero: `int3` at the last injection point, which forces the
-    /// kernel to abort the section (see the module documentation). The
-    /// process must have a `SIGTRAP` handler that returns.
-    pub trap: u32,
-}
-
-impl Injection {
-    /// Nothing injected: what callers of the normal instantiation pass.
-    pub const OFF: Injection = Injection {
-        delay: [0; 3],
-        trap: 0,
-    };
-}
-
-const _: () = assert!(core::mem::size_of::<Injection>() == 16);
-
-/// The outcome of a section that encodes it in a pointer register
-/// (`cs_end_enc!`): 1 compare failed, 2 aborted, anything else (a valid
-/// pointer, at least 8) done. One compare and branch on the committing
-/// path, and no register zeroed before the section.
-#[inline(always)]
-pub fn enc_outcome(r: usize) -> Outcome {
-    if r > 2 {
-        Outcome::Done
-    } else if r == 1 {
-        Outcome::CompareFailed
-    } else {
-        Outcome::Aborted
-    }
-}
-
-/// An area's `cpu_id` field: the register every section addresses the area
-/// by (`cpu_id` at 0, `rseq_cs` at 4), so that the area check needs no
-/// displacement.
-#[inline(always)]
-pub fn cpu_field(area: *mut rseq_abi::Rseq) -> *mut u32 {
-    area.cast::<u8>().wrapping_add(4).cast()
 }
 
 /// A load of the word at `v` by an instruction that addresses it through
@@ -423,6 +254,160 @@ fn mode_of(area: *mut rseq_abi::Rseq, index_field: *const u32) -> usize {
     (index_field as usize).wrapping_sub(area as usize)
 }
 
+// The per-thread TLS words of `crate::cache` and `crate::spinlock`,
+// initial-exec: `%fs`-relative accesses through their GOT offsets.
+
+/// The thread-pointer offset of `rseq_percpu_cpu_id_cache` (`crate::cache`: constant: a GOT entry set before
+/// any code runs, or a link-time constant in an executable).
+#[inline(always)]
+fn cache_offset() -> usize {
+    let off: usize;
+    // SAFETY: reads the GOT entry of an initial-exec TLS symbol defined
+    // above; the entry never changes once the program runs (hence `pure,
+    // nomem`: the compiler may hoist it out of any loop).
+    unsafe {
+        core::arch::asm!(
+            "mov {off}, qword ptr [rip + rseq_percpu_cpu_id_cache@GOTTPOFF]",
+            off = out(reg) off,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    off
+}
+
+/// The calling thread's cached `cpu_id` field (never null: the stand-in's
+/// when nothing is cached). Not checked: the sections check `cpu_id >= 0`
+/// themselves, and a thread without a usable area ends in the slow path.
+#[inline(always)]
+pub(crate) fn cpu_id_cache_load() -> *mut u32 {
+    let p: *mut u32;
+    // SAFETY: a load of this thread's TLS word (the fs segment is valid
+    // whenever the component's code runs: see rseq_abi::arch).
+    unsafe {
+        core::arch::asm!(
+            "mov {p}, qword ptr fs:[{off}]",
+            p = out(reg) p,
+            off = in(reg) cache_offset(),
+            options(readonly, nostack, preserves_flags),
+        );
+    }
+    p
+}
+
+/// Caches `p` (a `cpu_id` field of this thread's area, or the stand-in's).
+#[inline(always)]
+pub(crate) fn cpu_id_cache_store(p: *mut u32) {
+    // SAFETY: a store to this thread's TLS word, which only holds a
+    // pointer to a `cpu_id` field (this thread's area or the stand-in).
+    unsafe {
+        core::arch::asm!(
+            "mov qword ptr fs:[{off}], {p}",
+            p = in(reg) p,
+            off = in(reg) cache_offset(),
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
+/// Adds `d` to this thread's lock nesting depth (`rseq_percpu_lock_depth`,
+/// `crate::spinlock`) in one instruction; returns the new depth.
+#[inline(always)]
+pub(crate) fn lock_depth_add(d: u32) -> u32 {
+    let v: u32;
+    // SAFETY: reads the GOT entry of the initial-exec TLS symbol above,
+    // then adds to and reads back this thread's own TLS word (fs is
+    // valid whenever the component runs: see rseq_abi::arch).
+    unsafe {
+        core::arch::asm!(
+            "mov {off}, qword ptr [rip + rseq_percpu_lock_depth@GOTTPOFF]",
+            "add dword ptr fs:[{off}], {d:e}",
+            "mov {v:e}, dword ptr fs:[{off}]",
+            off = out(reg) _,
+            d = in(reg) d,
+            v = lateout(reg) v,
+            options(nostack),
+        );
+    }
+    v
+}
+
+/// One critical section, emitted with the injection points (`INJECT`,
+/// stress builds: a delay loop after each of the first three lists of
+/// template pieces, the forced trap after the third) or without them (every
+/// other use: no injection operand, no test, no extra register). The lists:
+/// the start (`@begin`), the area/index checks, the loads and
+/// comparisons, the commit and the end.
+macro_rules! rseq_asm {
+    ($inject:expr, $inj:expr, [$($begin:expr),* $(,)?], [$($check:expr),* $(,)?],
+     [$($loads:expr),* $(,)?], [$($commit:expr),* $(,)?], $($ops:tt)*) => {
+        if $inject {
+            asm!(
+                concat!(
+                    $($begin,)* cs_delay!("0"),
+                    $($check,)* cs_delay!("4"),
+                    $($loads,)* cs_delay!("8"), cs_trap!(),
+                    $($commit,)*
+                ),
+                inj = in(reg) $inj as *const Injection,
+                dly = out(reg) _,
+                $($ops)*
+            )
+        } else {
+            let _ = $inj;
+            asm!(concat!($($begin,)* $($check,)* $($loads,)* $($commit,)*), $($ops)*)
+        }
+    };
+}
+
+/// What the `INJECT = true` instantiation of a sequence injects (stress
+/// tests); the normal instantiation never reads it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Injection {
+    /// Delay-loop iterations at the three injection points: right after the
+    /// section starts, after the area and index checks, and between the
+    /// loads and comparisons and the commit.
+    pub delay: [u32; 3],
+    /// Non-zero: the architecture's trap (`int3`, `brk #0`) at the last injection point, which forces the
+    /// kernel to abort the section (see the module documentation). The
+    /// process must have a `SIGTRAP` handler that returns.
+    pub trap: u32,
+}
+
+impl Injection {
+    /// Nothing injected: what callers of the normal instantiation pass.
+    pub const OFF: Injection = Injection {
+        delay: [0; 3],
+        trap: 0,
+    };
+}
+
+const _: () = assert!(core::mem::size_of::<Injection>() == 16);
+
+/// The outcome of a section that encodes it in a pointer register
+/// (`@end enc` in the template): 1 compare failed, 2 aborted, anything else (a valid
+/// pointer, at least 8) done. One compare and branch on the committing
+/// path, and no register zeroed before the section.
+#[inline(always)]
+pub fn enc_outcome(r: usize) -> Outcome {
+    if r > 2 {
+        Outcome::Done
+    } else if r == 1 {
+        Outcome::CompareFailed
+    } else {
+        Outcome::Aborted
+    }
+}
+
+/// An area's `cpu_id` field: the register every section addresses the area
+/// by (`cpu_id` at 0, `rseq_cs` at 4), so that the area check needs no
+/// displacement.
+#[inline(always)]
+pub fn cpu_field(area: *mut rseq_abi::Rseq) -> *mut u32 {
+    area.cast::<u8>().wrapping_add(4).cast()
+}
+
+
 /// Load-compare-store: if `*v == expect` on CPU (or concurrency id) `index`,
 /// store `newv` (the commit). `INJECT`: the stress instantiation, with the
 /// injection points (see the module documentation); `inject` is ignored
@@ -448,10 +433,37 @@ pub unsafe fn load_cbne_store<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
-            ["cmp {expect}, ({v})\n", "jnz 5f\n"],
-            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
+            [
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
+            [
+                "cmpq {expect}, ({v})\n",
+                "jnz 5f\n",
+            ],
+            [
+                "movq {newv}, ({v})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -466,6 +478,7 @@ pub unsafe fn load_cbne_store<const INJECT: bool>(
     }
     Outcome::Done
 }
+
 
 /// Add `inc` to `*v` on CPU (or concurrency id) `index` (the add commits).
 ///
@@ -494,10 +507,32 @@ pub unsafe fn add<const INJECT: bool>(
             rseq_asm!(
                 INJECT,
                 inject,
-                [cs_begin!()],
-                [cs_check_index!()],
-                [],
-                ["addq $1, ({v})\n", cs_end_goto!(aborted)],
+                [
+                    "leaq 6f(%rip), {tmp}\n",
+                    "movq {tmp}, 4({cpu})\n",
+                    "2:\n",
+                ],
+                [
+                    "cmpl $0, ({cpu})\n",
+                    "js 4f\n",
+                    "cmpl {index:e}, -4({cpu},{mode})\n",
+                    "jnz 4f\n",
+                ],
+                [
+                ],
+                [
+                    "addq $1, ({v})\n",
+                    "3:\n",
+                    ".pushsection __rseq_failure, \"ax\"\n",
+                    cs_signature!(),
+                    "4:\n",
+                    "jmp {aborted}\n",
+                    ".popsection\n",
+                    cs_descriptor!(),
+                    ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                    ".quad 2b, 3b\n",
+                    ".popsection\n",
+                ],
                 tmp = out(reg) _,
                 cpu = in(reg) cpu_field(area),
                 mode = in(reg) mode_of(area, index_field),
@@ -514,10 +549,32 @@ pub unsafe fn add<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
-            [],
-            ["add {inc}, ({v})\n", cs_end_goto!(aborted)],
+            [
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
+            [
+            ],
+            [
+                "addq {inc}, ({v})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -530,6 +587,7 @@ pub unsafe fn add<const INJECT: bool>(
     }
     Outcome::Done
 }
+
 
 /// The per-CPU slot add of [`crate::Slots`] (the counter's increment),
 /// indexed inside the section, stride 64: reads the index `i` from the
@@ -571,17 +629,39 @@ pub unsafe fn add_slot<const INJECT: bool>(
             rseq_asm!(
                 INJECT,
                 inject,
-                ["lea 6f(%rip), {off}\n", "mov {off}, 4({cpu})\n", "2:\n"],
                 [
-                    cs_check_area!(),
+                    "leaq 6f(%rip), {off}\n",
+                    "movq {off}, 4({cpu})\n",
+                    "2:\n",
+                ],
+                [
+                    "cmpl $0, ({cpu})\n",
+                    "js 5f\n",
                     "imull $64, -4({cpu},{mode}), {off:e}\n",
                     "cmpl {limit:e}, {off:e}\n",
                     "jae 5f\n",
                 ],
-                ["lea ({base},{off}), {slot}\n"],
+                [
+                    "leaq ({base},{off}), {slot}\n",
+                ],
                 [
                     "addq $1, ({slot})\n",
-                    cs_end!("mov $-1, {off}\n", "mov $-2, {off}\n", exit_compare_failed!())
+                    "3:\n",
+                    "9:\n",
+                    ".pushsection __rseq_failure, \"ax\"\n",
+                    cs_signature!(),
+                    "4:\n",
+                    "movq $-1, {off}\n",
+                    "jmp 9b\n",
+                    "5:\n",
+                    "movq $-2, {off}\n",
+                    "jmp 9b\n",
+                    ".popsection\n",
+                    cs_descriptor!(),
+                    ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                    ".quad 2b, 3b\n",
+                    ".quad 2b, 5b\n",
+                    ".popsection\n",
                 ],
                 off = out(reg) off,
                 slot = out(reg) _,
@@ -599,17 +679,38 @@ pub unsafe fn add_slot<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            ["lea 6f(%rip), {off}\n", "mov {off}, 4({cpu})\n", "2:\n"],
             [
-                cs_check_area!(),
+                "leaq 6f(%rip), {off}\n",
+                "movq {off}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 5f\n",
                 "imull $64, -4({cpu},{mode}), {off:e}\n",
                 "cmpl {limit:e}, {off:e}\n",
                 "jae 5f\n",
             ],
-            [],
             [
-                "add {inc}, ({base},{off})\n",
-                cs_end!("mov $-1, {off}\n", "mov $-2, {off}\n", exit_compare_failed!())
+            ],
+            [
+                "addq {inc}, ({base},{off})\n",
+                "3:\n",
+                "9:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "movq $-1, {off}\n",
+                "jmp 9b\n",
+                "5:\n",
+                "movq $-2, {off}\n",
+                "jmp 9b\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
             ],
             off = out(reg) off,
             cpu = in(reg) cpu,
@@ -622,6 +723,8 @@ pub unsafe fn add_slot<const INJECT: bool>(
     }
     off
 }
+
+
 
 /// Load-add-store at an offset, indexed inside the section: reads the index
 /// `i` from `index_field`, then adds `inc` to the word at
@@ -655,15 +758,39 @@ pub unsafe fn add_indexed<const INJECT: bool>(
             rseq_asm!(
                 INJECT,
                 inject,
-                [cs_begin!()],
                 [
-                    cs_check_area!(),
+                    "leaq 6f(%rip), {tmp}\n",
+                    "movq {tmp}, 4({cpu})\n",
+                    "2:\n",
+                ],
+                [
+                    "cmpl $0, ({cpu})\n",
+                    "js 5f\n",
                     "movl -4({cpu},{mode}), {tmp:e}\n",
                     "cmpl {slots:e}, {tmp:e}\n",
                     "jae 5f\n",
                 ],
-                ["movl {tmp:e}, ({at})\n", "imul {stride}, {tmp}\n", "add {base}, {tmp}\n"],
-                ["addq $1, ({tmp})\n", cs_end_goto!(aborted, failed)],
+                [
+                    "movl {tmp:e}, ({at})\n",
+                    "imulq {stride}, {tmp}\n",
+                    "addq {base}, {tmp}\n",
+                ],
+                [
+                    "addq $1, ({tmp})\n",
+                    "3:\n",
+                    ".pushsection __rseq_failure, \"ax\"\n",
+                    cs_signature!(),
+                    "4:\n",
+                    "jmp {aborted}\n",
+                    "5:\n",
+                    "jmp {failed}\n",
+                    ".popsection\n",
+                    cs_descriptor!(),
+                    ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                    ".quad 2b, 3b\n",
+                    ".quad 2b, 5b\n",
+                    ".popsection\n",
+                ],
                 tmp = out(reg) _,
                 cpu = in(reg) cpu_field(area),
                 mode = in(reg) mode_of(area, index_field),
@@ -684,15 +811,38 @@ pub unsafe fn add_indexed<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
             [
-                cs_check_area!(),
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 5f\n",
                 "movl -4({cpu},{mode}), {tmp:e}\n",
                 "cmpl {slots:e}, {tmp:e}\n",
                 "jae 5f\n",
             ],
-            ["movl {tmp:e}, ({at})\n", "imul {stride}, {tmp}\n"],
-            ["add {inc}, ({base}, {tmp})\n", cs_end_goto!(aborted, failed)],
+            [
+                "movl {tmp:e}, ({at})\n",
+                "imulq {stride}, {tmp}\n",
+            ],
+            [
+                "addq {inc}, ({base},{tmp})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -709,6 +859,7 @@ pub unsafe fn add_indexed<const INJECT: bool>(
     // SAFETY: the committing path stored the index.
     (Outcome::Done, unsafe { index.assume_init() })
 }
+
 
 /// Compare, then load-add-store at an offset: as [`add_indexed`], but the
 /// add commits only if `*guard == expect` when the section reads it (after
@@ -738,20 +889,40 @@ pub unsafe fn cmpeq_add_indexed<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
             [
-                cs_check_area!(),
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 5f\n",
                 "movl -4({cpu},{mode}), {tmp:e}\n",
                 "cmpl {slots:e}, {tmp:e}\n",
                 "jae 5f\n",
             ],
             [
-                "cmp {expect}, ({guard})\n",
+                "cmpq {expect}, ({guard})\n",
                 "jnz 5f\n",
                 "movl {tmp:e}, ({at})\n",
-                "imul {stride}, {tmp}\n",
+                "imulq {stride}, {tmp}\n",
             ],
-            ["add {inc}, ({base}, {tmp})\n", cs_end_goto!(aborted, failed)],
+            [
+                "addq {inc}, ({base},{tmp})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -770,6 +941,8 @@ pub unsafe fn cmpeq_add_indexed<const INJECT: bool>(
     // SAFETY: the committing path stored the index.
     (Outcome::Done, unsafe { index.assume_init() })
 }
+
+
 
 /// Compare-and-pop: on `index`, if the list head `*head` is not null, load
 /// the node's next pointer (at `next_offset` in the node) and store it into
@@ -798,6 +971,7 @@ pub unsafe fn load_cbeq_pop<const INJECT: bool>(
     (enc_outcome(node), node)
 }
 
+
 /// [`load_cbeq_pop`] returning the register that encodes its outcome
 /// ([`enc_outcome`]), for the fast paths: they branch on it directly.
 ///
@@ -818,21 +992,44 @@ pub unsafe fn load_cbeq_pop_raw<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
             [
-                "mov ({head}), {node}\n",
-                "test {node}, {node}\n",
-                "jz 5f\n",
-                // The next pointer through one register (node + offset),
-                // not (node, offset): the push that stored it wrote it
-                // through the node's own address (see `add`: the next load
-                // gets the store sooner; list pop + push 3.1 -> 2.0 ns).
-                "mov {node}, {tmp}\n",
-                "add {next_offset}, {tmp}\n",
-                "mov ({tmp}), {tmp}\n",
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
             ],
-            ["mov {tmp}, ({head})\n", cs_end_enc!("{node}", exit_compare_failed!())],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
+            [
+                "movq ({head}), {node}\n",
+                "testq {node}, {node}\n",
+                "jz 5f\n",
+                "movq {node}, {tmp}\n",
+                "addq {next_offset}, {tmp}\n",
+                "movq ({tmp}), {tmp}\n",
+            ],
+            [
+                "movq {tmp}, ({head})\n",
+                "3:\n",
+                "9:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "movq $2, {node}\n",
+                "jmp 9b\n",
+                "5:\n",
+                "movq $1, {node}\n",
+                "jmp 9b\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             node = out(reg) node,
             cpu = in(reg) cpu_field(area),
@@ -845,6 +1042,7 @@ pub unsafe fn load_cbeq_pop_raw<const INJECT: bool>(
     }
     node
 }
+
 
 /// The pool's push: [`load_cbne_store`] that first leaves by the
 /// compare-failed exit when the guard word 8 bytes after `*v` (the slot's
@@ -872,15 +1070,39 @@ pub unsafe fn pool_push<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
+            [
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
             [
                 "cmpq $0, 8({v})\n",
                 "jnz 5f\n",
-                "cmp {expect}, ({v})\n",
-                "jnz 5f\n"
+                "cmpq {expect}, ({v})\n",
+                "jnz 5f\n",
             ],
-            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
+            [
+                "movq {newv}, ({v})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -895,6 +1117,7 @@ pub unsafe fn pool_push<const INJECT: bool>(
     }
     Outcome::Done
 }
+
 
 /// The pool's pop: [`load_cbeq_pop_raw`] (next pointer at offset 0) that
 /// first leaves by the compare-failed exit when the guard word 8 bytes after
@@ -916,17 +1139,44 @@ pub unsafe fn pool_pop_raw<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
+            [
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
             [
                 "cmpq $0, 8({head})\n",
                 "jnz 5f\n",
-                "mov ({head}), {node}\n",
-                "test {node}, {node}\n",
+                "movq ({head}), {node}\n",
+                "testq {node}, {node}\n",
                 "jz 5f\n",
-                "mov ({node}), {tmp}\n",
+                "movq ({node}), {tmp}\n",
             ],
-            ["mov {tmp}, ({head})\n", cs_end_enc!("{node}", exit_compare_failed!())],
+            [
+                "movq {tmp}, ({head})\n",
+                "3:\n",
+                "9:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "movq $2, {node}\n",
+                "jmp 9b\n",
+                "5:\n",
+                "movq $1, {node}\n",
+                "jmp 9b\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             node = out(reg) node,
             cpu = in(reg) cpu_field(area),
@@ -939,139 +1189,6 @@ pub unsafe fn pool_pop_raw<const INJECT: bool>(
     node
 }
 
-/// The pool's pop on the current index, read inside the section
-/// ([`add_slot`]'s form): `cpu_id >= 0` (else compare failed: an
-/// unregistered area, the stand-in), the index `i` from the field at
-/// `mode_offset` scaled by 64 (`64 * i >= limit`: compare failed), the
-/// slot at `base + 64 * i`; its guard word (8 bytes after the head: see
-/// [`pool_push`]) not zero or an empty list: compare failed; else the head
-/// = the node's first word (the commit). No index read before the section
-/// and compared again in it; the slot addressed through one register.
-/// Returns the encoded outcome ([`enc_outcome`]: the node when it popped
-/// one).
-///
-/// # Safety
-/// `cpu` and `mode_offset` as for [`add_slot`]; `base + o` is a list head
-/// followed by its guard word for every `o < limit` multiple of 64, written
-/// only by sequences committing on index `o / 64` (or by a reclaimer that
-/// owns it by the guard protocol); every node on a list is readable and
-/// holds its next pointer in its first word.
-#[inline(always)]
-pub unsafe fn pool_pop_current<const INJECT: bool>(
-    cpu: *mut u32,
-    mode_offset: usize,
-    base: *mut u8,
-    limit: u32,
-    inject: &Injection,
-) -> usize {
-    let node: usize;
-    // SAFETY: the caller's contract; the sequence reads the area, the slot's
-    // two words and the node's first word, writes the head and the area.
-    unsafe {
-        rseq_asm!(
-            INJECT,
-            inject,
-            ["lea 6f(%rip), {slot}\n", "mov {slot}, 4({cpu})\n", "2:\n"],
-            [
-                cs_check_area!(),
-                "imull $64, -4({cpu},{mode}), {slot:e}\n",
-                "cmpl {limit:e}, {slot:e}\n",
-                "jae 5f\n",
-            ],
-            [
-                "add {base}, {slot}\n",
-                "cmpq $0, 8({slot})\n",
-                "jnz 5f\n",
-                "mov ({slot}), {node}\n",
-                "test {node}, {node}\n",
-                "jz 5f\n",
-                "mov ({node}), {next}\n",
-            ],
-            ["mov {next}, ({slot})\n", cs_end_enc!("{node}", exit_compare_failed!())],
-            slot = out(reg) _,
-            node = out(reg) node,
-            next = out(reg) _,
-            cpu = in(reg) cpu,
-            mode = in(reg) mode_offset,
-            limit = in(reg) limit,
-            base = in(reg) base,
-            options(att_syntax, nostack),
-        );
-    }
-    node
-}
-
-/// The pool's push on the current index, with the list's depth kept inside
-/// the section: the index as in [`pool_pop_current`] (compare failed
-/// beyond `limit` or with the guard set); `head` = the slot's head, `depth`
-/// = `head`'s second word (the list's length from it down; 0 for an empty
-/// list); `depth >= max_depth`: compare failed (a full list); else `obj[0]
-/// = head`, `obj[1] = depth + 1` (the caller's free object: redone after an
-/// abort) and the head = `obj` (the commit). Read in the section, the head
-/// needs no compare and the depth is exact (read before it, the head could
-/// be popped and reused by a thread preempting this one).
-///
-/// # Safety
-/// As [`pool_pop_current`]; `obj` is a free object of the pool (at least
-/// 16 bytes, 8-aligned) on no list, and every node on a list holds the
-/// list's length from it down in its second word.
-#[inline(always)]
-pub unsafe fn pool_push_current<const INJECT: bool>(
-    cpu: *mut u32,
-    mode_offset: usize,
-    base: *mut u8,
-    limit: u32,
-    max_depth: usize,
-    obj: *mut u8,
-    inject: &Injection,
-) -> Outcome {
-    // SAFETY: the caller's contract; the sequence reads the area, the slot's
-    // two words and the head's second word, writes `obj[0..2]`, the head
-    // and the area.
-    unsafe {
-        rseq_asm!(
-            INJECT,
-            inject,
-            ["lea 6f(%rip), {slot}\n", "mov {slot}, 4({cpu})\n", "2:\n"],
-            [
-                cs_check_area!(),
-                "imull $64, -4({cpu},{mode}), {slot:e}\n",
-                "cmpl {limit:e}, {slot:e}\n",
-                "jae 5f\n",
-            ],
-            [
-                "add {base}, {slot}\n",
-                "cmpq $0, 8({slot})\n",
-                "jnz 5f\n",
-                "mov ({slot}), {head}\n",
-                "xor {depth:e}, {depth:e}\n",
-                "test {head}, {head}\n",
-                "jz 21f\n",
-                "mov 8({head}), {depth}\n",
-                "21:\n",
-                "cmp {max}, {depth}\n",
-                "jae 5f\n",
-                "inc {depth}\n",
-                "mov {head}, ({obj})\n",
-                "mov {depth}, 8({obj})\n",
-            ],
-            ["mov {obj}, ({slot})\n", cs_end_goto!(aborted, failed)],
-            slot = out(reg) _,
-            head = out(reg) _,
-            depth = out(reg) _,
-            cpu = in(reg) cpu,
-            mode = in(reg) mode_offset,
-            limit = in(reg) limit,
-            base = in(reg) base,
-            max = in(reg) max_depth,
-            obj = in(reg) obj,
-            aborted = label { return Outcome::Aborted },
-            failed = label { return Outcome::CompareFailed },
-            options(att_syntax, nostack),
-        );
-    }
-    Outcome::Done
-}
 
 /// The flush ring's write (`cpu_id` indexing only): on CPU `index`, load the
 /// active packet from `*slot` *inside the section*, as an offset from `slot`
@@ -1080,7 +1197,7 @@ pub unsafe fn pool_push_current<const INJECT: bool>(
 /// record count `n` from the packet's first word (`n >= cap`:
 /// compare failed), store the header `(n + 1) << 32 | len` into record `n`
 /// (at `packet + 64 + 64 * n`) and copy `len` bytes from `src` after it
-/// (see `cs_copy_bytes`), then store `n + 1` into the count (the commit).
+/// (see `cs_copy`), then store `n + 1` into the count (the commit).
 /// The pointer is read inside the section so that a consumer that swaps it
 /// and then fences the CPU ([`crate::remote::fence_cpu`]) owns the old
 /// packet, count and records included. Returns the encoded outcome
@@ -1109,30 +1226,53 @@ pub unsafe fn packet_write_raw<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            // cpu_id itself is the index: one compare also refuses an
-            // unregistered area (-1 never equals an index).
-            ["cmpl {index:e}, ({cpu})\n", "jnz 4f\n"],
             [
-                "mov ({slot}), {pkt}\n",
-                "test {pkt}, {pkt}\n",
-                "jz 5f\n",
-                "add {slot}, {pkt}\n",
-                "mov ({pkt}), {off}\n",
-                "cmp {cap}, {off}\n",
-                "jae 5f\n",
-                "mov {off}, {dst}\n",
-                "shl $6, {dst}\n",
-                "lea 64({pkt},{dst}), {dst}\n",
-                "lea 1({off}), {tmp}\n",
-                "shl $32, {tmp}\n",
-                "or {len}, {tmp}\n",
-                "mov {tmp}, ({dst})\n",
-                "add $8, {dst}\n",
-                cs_copy_bytes!(),
-                "inc {off}\n",
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
             ],
-            ["mov {off}, ({pkt})\n", cs_end_enc!("{pkt}", exit_compare_failed!())],
+            [
+                "cmpl {index:e}, ({cpu})\n",
+                "jnz 4f\n",
+            ],
+            [
+                "movq ({slot}), {pkt}\n",
+                "testq {pkt}, {pkt}\n",
+                "jz 5f\n",
+                "addq {slot}, {pkt}\n",
+                "movq ({pkt}), {off}\n",
+                "cmpq {cap}, {off}\n",
+                "jae 5f\n",
+                "movq {off}, {dst}\n",
+                "shlq $6, {dst}\n",
+                "leaq 64({pkt},{dst}), {dst}\n",
+                "leaq 1({off}), {tmp}\n",
+                "shlq $32, {tmp}\n",
+                "orq {len}, {tmp}\n",
+                "movq {tmp}, ({dst})\n",
+                "addq $8, {dst}\n",
+                cs_copy!(),
+                "incq {off}\n",
+            ],
+            [
+                "movq {off}, ({pkt})\n",
+                "3:\n",
+                "9:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "movq $2, {pkt}\n",
+                "jmp 9b\n",
+                "5:\n",
+                "movq $1, {pkt}\n",
+                "jmp 9b\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             index = in(reg) index,
@@ -1150,9 +1290,12 @@ pub unsafe fn packet_write_raw<const INJECT: bool>(
     pkt
 }
 
+
+
 /// Compare + try-store + store: on `index`, if `*v == expect`, store `newv2`
 /// into `*v2` (may be redone after an abort), then `newv` into `*v` (the
-/// commit). x86-64 keeps the two stores in order.
+/// commit). The two stores stay in order (x86-64's stores are ordered;
+/// aarch64 commits with a release store).
 ///
 /// # Safety
 /// As [`load_cbne_store`] for `v`; `v2` is valid for writes, and a store to it
@@ -1175,14 +1318,38 @@ pub unsafe fn load_cbne_store_store<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
             [
-                "cmp {expect}, ({v})\n",
-                "jnz 5f\n",
-                "mov {newv2}, ({v2})\n",
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
             ],
-            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
+            [
+                "cmpq {expect}, ({v})\n",
+                "jnz 5f\n",
+                "movq {newv2}, ({v2})\n",
+            ],
+            [
+                "movq {newv}, ({v})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -1200,8 +1367,9 @@ pub unsafe fn load_cbne_store_store<const INJECT: bool>(
     Outcome::Done
 }
 
+
 /// Compare + memcpy + store: on `index`, if `*v == expect`, copy `len` bytes
-/// from `src` to `dst` (see `cs_copy_bytes`), then store `newv`
+/// from `src` to `dst` (see `cs_copy`), then store `newv`
 /// into `*v` (the commit: it publishes the copy).
 ///
 /// # Safety
@@ -1226,14 +1394,38 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
             [
-                "cmp {expect}, ({v})\n",
-                "jnz 5f\n",
-                cs_copy_bytes!(),
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
             ],
-            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
+            [
+                "cmpq {expect}, ({v})\n",
+                "jnz 5f\n",
+                cs_copy!(),
+            ],
+            [
+                "movq {newv}, ({v})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -1253,9 +1445,10 @@ pub unsafe fn load_cbne_memcpy_store<const INJECT: bool>(
     Outcome::Done
 }
 
+
 /// Compare + store + memcpy + store: on `index`, if `*v == expect`, store
 /// the word `first` at `dst`, copy `len` bytes from `src` to `dst + 8`
-/// (see `cs_copy_bytes`), then store `newv` into `*v` (the commit
+/// (see `cs_copy`), then store `newv` into `*v` (the commit
 /// publishes both). The ring buffer's write: a record header and its payload
 /// go straight from the caller's buffer into the reserved slot, one copy.
 ///
@@ -1283,16 +1476,40 @@ pub unsafe fn load_cbne_store_memcpy_store<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
             [
-                "cmp {expect}, ({v})\n",
-                "jnz 5f\n",
-                "mov {first}, ({dst})\n",
-                "add $8, {dst}\n",
-                cs_copy_bytes!(),
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
             ],
-            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
+            [
+                "cmpq {expect}, ({v})\n",
+                "jnz 5f\n",
+                "movq {first}, ({dst})\n",
+                "addq $8, {dst}\n",
+                cs_copy!(),
+            ],
+            [
+                "movq {newv}, ({v})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -1313,10 +1530,11 @@ pub unsafe fn load_cbne_store_memcpy_store<const INJECT: bool>(
     Outcome::Done
 }
 
+
 /// [`load_cbne_store_memcpy_store`] for a `len` of 16 to 32 bytes (a ring
 /// record's payload of that size): the payload is the first and the last
 /// 16 bytes of `src` (unaligned, overlapping), with no branch on `len` and
-/// no register modified but a scratch one and `{xmm}` (the inline C
+/// no register modified but a scratch one and a vector one (the inline C
 /// header's `copy16_32` write).
 ///
 /// # Safety
@@ -1344,18 +1562,42 @@ pub unsafe fn load_cbne_store_copy16_32_store<const INJECT: bool>(
         rseq_asm!(
             INJECT,
             inject,
-            [cs_begin!()],
-            [cs_check_index!()],
             [
-                "cmp {expect}, ({v})\n",
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 4f\n",
+                "cmpl {index:e}, -4({cpu},{mode})\n",
+                "jnz 4f\n",
+            ],
+            [
+                "cmpq {expect}, ({v})\n",
                 "jnz 5f\n",
-                "mov {first}, ({dst})\n",
+                "movq {first}, ({dst})\n",
                 "movdqu ({src}), {xmm}\n",
                 "movdqu {xmm}, 8({dst})\n",
                 "movdqu -16({src},{len}), {xmm}\n",
                 "movdqu {xmm}, -8({dst},{len})\n",
             ],
-            ["mov {newv}, ({v})\n", cs_end_goto!(aborted, failed)],
+            [
+                "movq {newv}, ({v})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
             mode = in(reg) mode_of(area, index_field),
@@ -1375,6 +1617,7 @@ pub unsafe fn load_cbne_store_copy16_32_store<const INJECT: bool>(
     }
     Outcome::Done
 }
+
 
 /// Whether the `u32` at `v` equals the CPU the calling thread runs on,
 /// observed inside one critical section: `cpu_id` and `*v` are read with no
@@ -1399,12 +1642,27 @@ pub unsafe fn load_cbeq_cpu(area: *mut rseq_abi::Rseq, v: *const u32) -> Outcome
     unsafe {
         asm!(
             concat!(
-                cs_begin!(),
-                cs_check_area!(),
+                "leaq 6f(%rip), {tmp}\n",
+                "movq {tmp}, 4({cpu})\n",
+                "2:\n",
+                "cmpl $0, ({cpu})\n",
+                "js 5f\n",
                 "movl ({cpu}), {tmp:e}\n",
                 "cmpl {tmp:e}, ({v})\n",
                 "jnz 5f\n",
-                cs_end_goto!(aborted, failed),
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
             ),
             tmp = out(reg) _,
             cpu = in(reg) cpu_field(area),
