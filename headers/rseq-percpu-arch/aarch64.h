@@ -454,6 +454,131 @@ rseq_percpu_arch_pool_pop (void *area, uintptr_t field_offset,
 
 
 
+/* The inline pool's pop (rseq_percpu_inline_pool_alloc), with the index
+   read inside the section, as the counter's add: I = the field at
+   FIELD_OFFSET (4 cpu_id, 24 mm_cid) of AREA; I >= 256
+   (RSEQ_PERCPU_INLINE_SLOTS; also a negative cpu_id: the stand-in, an
+   unregistered area), the slot's guard word (BASE + 64 * I + 8: see
+   rseq_percpu_arch_pool_push) not zero, or an empty list: compare
+   failed; else the head *(BASE + 64 * I) = the node's first word (the
+   commit).  One index load and no compare of an index read before the
+   section; the slot through one register.  Outcome encoded in the node
+   (RSEQ_PERCPU_ASM_ENC_RESULT).  */
+static inline int
+rseq_percpu_arch_pool_pop_current (void *area, uintptr_t field_offset,
+                                   char *base, uintptr_t *node_out)
+{
+  uintptr_t node;
+  uintptr_t tmp;
+  uintptr_t next;
+  __asm__ __volatile__ ("adrp %[tmp], 6f\n\t"
+                        "add %[tmp], %[tmp], :lo12:6f\n\t"
+                        "str %[tmp], [%[area], #8]\n\t"
+                        "2:\n\t"
+                        RSEQ_PERCPU_INLINE_INJECT_ASM (1)
+                        "mov %[node], xzr\n\t"
+                        "ldr %w[tmp], [%[area], %[off]]\n\t"
+                        "cmp %w[tmp], #256\n\t"
+                        "b.hs 5f\n\t"
+                        "add %[tmp], %[base], %[tmp], lsl #6\n\t"
+                        "ldr %[next], [%[tmp], #8]\n\t"
+                        "cbnz %[next], 5f\n\t"
+                        "ldr %[node], [%[tmp]]\n\t"
+                        "cbz %[node], 5f\n\t"
+                        "ldr %[next], [%[node]]\n\t"
+                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                        "str %[next], [%[tmp]]\n\t"
+                        "3:\n\t"
+                        "b 9f\n\t"
+                        RSEQ_PERCPU_ASM_SIGNATURE
+                        "4:\n\t"
+                        "mov %w[node], #1\n\t"
+                        "b 9f\n\t"
+                        "5:\n\t"
+                        "9:\n\t"
+                        RSEQ_PERCPU_ASM_DESCRIPTOR
+                        ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
+                        ".quad 2b, 3b\n\t"
+                        ".quad 2b, 5b\n\t"
+                        ".popsection\n\t"
+                        : [tmp] "=&r" (tmp), [node] "=&r" (node), [next] "=&r" (next)
+                        : [area] "r" (area), [off] "r" (field_offset), [base] "r" (base)
+                          RSEQ_PERCPU_INLINE_INJECT_INPUT
+                        : "memory", "cc" RSEQ_PERCPU_INLINE_INJECT_CLOBBER);
+  (void) tmp;
+  (void) next;
+  *node_out = node;
+  RSEQ_PERCPU_ASM_ENC_RESULT (node);
+}
+
+/* The inline pool's push (rseq_percpu_inline_pool_free), with the index
+   and the list's depth read inside the section: I as in
+   rseq_percpu_arch_pool_pop_current (I >= 256 or the guard set: compare
+   failed); HEAD = *(BASE + 64 * I); DEPTH = HEAD ? HEAD[1] : 0 (the
+   list's length from its head down); DEPTH >= LIMIT: compare failed (a
+   full list); else OBJ[0] = HEAD, OBJ[1] = DEPTH + 1 (the caller's free
+   object: redone after an abort), then *(BASE + 64 * I) = OBJ (the
+   commit).  The head is read in the section, so no compare of a head read
+   before it, and the depth is exact (read outside, the head could be
+   popped and reused by a thread preempting this one).  LIMIT in a
+   register ("rm" makes clang store it to the stack and compare with
+   that, every free).  asm goto.  Scratch: the architecture's fixed asm
+   goto registers (x86-64 %r9, %r10, %r11: a stress hook must leave them
+   alone).  */
+static inline int
+rseq_percpu_arch_pool_push_current (void *area, uintptr_t field_offset,
+                                    char *base, uintptr_t limit,
+                                    uintptr_t *obj)
+{
+  __asm__ goto ("adrp x15, 6f\n\t"
+                "add x15, x15, :lo12:6f\n\t"
+                "str x15, [%[area], #8]\n\t"
+                "2:\n\t"
+                RSEQ_PERCPU_INLINE_INJECT_ASM (1)
+                "ldr w15, [%[area], %[off]]\n\t"
+                "cmp w15, #256\n\t"
+                "b.hs 5f\n\t"
+                "add x15, %[base], x15, lsl #6\n\t"
+                "ldr x14, [x15, #8]\n\t"
+                "cbnz x14, 5f\n\t"
+                "ldr x14, [x15]\n\t"
+                "mov x13, xzr\n\t"
+                "cbz x14, 21f\n\t"
+                "ldr x13, [x14, #8]\n\t"
+                "21:\n\t"
+                "cmp x13, %[limit]\n\t"
+                "b.hs 5f\n\t"
+                "add x13, x13, #1\n\t"
+                "stp x14, x13, [%[obj]]\n\t"
+                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                "str %[obj], [x15]\n\t"
+                "3:\n\t"
+                "b 9f\n\t"
+                RSEQ_PERCPU_ASM_SIGNATURE
+                "4:\n\t"
+                "b %l[rseq_aborted]\n\t"
+                "5:\n\t"
+                "b %l[rseq_compare_failed]\n\t"
+                "9:\n\t"
+                RSEQ_PERCPU_ASM_DESCRIPTOR
+                ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
+                ".quad 2b, 3b\n\t"
+                ".quad 2b, 5b\n\t"
+                ".popsection\n\t"
+                : /* asm goto: no outputs */
+                : [area] "r" (area), [off] "r" (field_offset), [base] "r" (base), [limit] "r" (limit), [obj] "r" (obj)
+                  RSEQ_PERCPU_INLINE_INJECT_INPUT
+                : "memory", "cc", "x15", "x14", "x13" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+                : rseq_aborted, rseq_compare_failed);
+  return RSEQ_PERCPU_DONE;
+rseq_aborted:
+  return RSEQ_PERCPU_ABORTED;
+rseq_compare_failed:
+  return RSEQ_PERCPU_COMPARE_FAILED;
+}
+
+
+
 /* On INDEX, if *V == EXPECT: *V2 = NEWV2 (may be redone after an abort),
    then *V = NEWV (the commit).  The stores stay in order (x86-64's
    are ordered; aarch64 commits with a release store).  asm

@@ -51,8 +51,8 @@
      RSEQ_PERCPU_INLINE_INJECT_ASM(n)  asm text inside every section:
        n = 1 right after start_ip, n = 2 just before the commit;
        numeric labels from 100 up are the hook's; it must leave every
-       operand, %r11 (the asm goto sequences' scratch) and %xmm15 (the
-       copy16_32 write's) alone;
+       operand, %r11 (the asm goto sequences' scratch), %r9 and %r10 (the
+       inline pool push's) and %xmm15 (the copy16_32 write's) alone;
      RSEQ_PERCPU_INLINE_INJECT_INPUT   more input operands, each ", [x] ..."
      RSEQ_PERCPU_INLINE_INJECT_CLOBBER more clobbers, each ", \"reg\"".  */
 
@@ -500,6 +500,136 @@ rseq_percpu_arch_pool_pop (void *area, uintptr_t field_offset,
   (void) tmp;
   *node_out = node;
   RSEQ_PERCPU_ASM_ENC_RESULT (node);
+}
+
+
+
+/* The inline pool's pop (rseq_percpu_inline_pool_alloc), with the index
+   read inside the section, as the counter's add: I = the field at
+   FIELD_OFFSET (4 cpu_id, 24 mm_cid) of AREA; I >= 256
+   (RSEQ_PERCPU_INLINE_SLOTS; also a negative cpu_id: the stand-in, an
+   unregistered area), the slot's guard word (BASE + 64 * I + 8: see
+   rseq_percpu_arch_pool_push) not zero, or an empty list: compare
+   failed; else the head *(BASE + 64 * I) = the node's first word (the
+   commit).  One index load and no compare of an index read before the
+   section; the slot through one register.  Outcome encoded in the node
+   (RSEQ_PERCPU_ASM_ENC_RESULT).  */
+static inline int
+rseq_percpu_arch_pool_pop_current (void *area, uintptr_t field_offset,
+                                   char *base, uintptr_t *node_out)
+{
+  uintptr_t node;
+  uintptr_t tmp;
+  uintptr_t next;
+  __asm__ __volatile__ ("leaq 6f(%%rip), %[tmp]\n\t"
+                        "movq %[tmp], 8(%[area])\n\t"
+                        "2:\n\t"
+                        RSEQ_PERCPU_INLINE_INJECT_ASM (1)
+                        "xorl %k[node], %k[node]\n\t"
+                        "movl (%[area],%[off]), %k[tmp]\n\t"
+                        "cmpl $256, %k[tmp]\n\t"
+                        "jae 5f\n\t"
+                        "shlq $6, %[tmp]\n\t"
+                        "addq %[base], %[tmp]\n\t"
+                        "cmpq $0, 8(%[tmp])\n\t"
+                        "jnz 5f\n\t"
+                        "movq (%[tmp]), %[node]\n\t"
+                        "testq %[node], %[node]\n\t"
+                        "jz 5f\n\t"
+                        "movq (%[node]), %[next]\n\t"
+                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                        "movq %[next], (%[tmp])\n\t"
+                        "3:\n\t"
+                        "9:\n\t"
+                        ".pushsection __rseq_failure, \"ax\"\n\t"
+                        RSEQ_PERCPU_ASM_SIGNATURE
+                        "4:\n\t"
+                        "movl $1, %k[node]\n\t"
+                        "jmp 9b\n\t"
+                        "5:\n\t"
+                        "jmp 9b\n\t"
+                        ".popsection\n\t"
+                        RSEQ_PERCPU_ASM_DESCRIPTOR
+                        ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
+                        ".quad 2b, 3b\n\t"
+                        ".quad 2b, 5b\n\t"
+                        ".popsection\n\t"
+                        : [tmp] "=&r" (tmp), [node] "=&r" (node), [next] "=&r" (next)
+                        : [area] "r" (area), [off] "r" (field_offset), [base] "r" (base)
+                          RSEQ_PERCPU_INLINE_INJECT_INPUT
+                        : "memory", "cc" RSEQ_PERCPU_INLINE_INJECT_CLOBBER);
+  (void) tmp;
+  (void) next;
+  *node_out = node;
+  RSEQ_PERCPU_ASM_ENC_RESULT (node);
+}
+
+/* The inline pool's push (rseq_percpu_inline_pool_free), with the index
+   and the list's depth read inside the section: I as in
+   rseq_percpu_arch_pool_pop_current (I >= 256 or the guard set: compare
+   failed); HEAD = *(BASE + 64 * I); DEPTH = HEAD ? HEAD[1] : 0 (the
+   list's length from its head down); DEPTH >= LIMIT: compare failed (a
+   full list); else OBJ[0] = HEAD, OBJ[1] = DEPTH + 1 (the caller's free
+   object: redone after an abort), then *(BASE + 64 * I) = OBJ (the
+   commit).  The head is read in the section, so no compare of a head read
+   before it, and the depth is exact (read outside, the head could be
+   popped and reused by a thread preempting this one).  LIMIT in a
+   register ("rm" makes clang store it to the stack and compare with
+   that, every free).  asm goto.  Scratch: the architecture's fixed asm
+   goto registers (x86-64 %r9, %r10, %r11: a stress hook must leave them
+   alone).  */
+static inline int
+rseq_percpu_arch_pool_push_current (void *area, uintptr_t field_offset,
+                                    char *base, uintptr_t limit,
+                                    uintptr_t *obj)
+{
+  __asm__ goto ("leaq 6f(%%rip), %%r11\n\t"
+                "movq %%r11, 8(%[area])\n\t"
+                "2:\n\t"
+                RSEQ_PERCPU_INLINE_INJECT_ASM (1)
+                "movl (%[area],%[off]), %%r11d\n\t"
+                "cmpl $256, %%r11d\n\t"
+                "jae 5f\n\t"
+                "shlq $6, %%r11\n\t"
+                "addq %[base], %%r11\n\t"
+                "cmpq $0, 8(%%r11)\n\t"
+                "jnz 5f\n\t"
+                "movq (%%r11), %%r10\n\t"
+                "xorl %%r9d, %%r9d\n\t"
+                "testq %%r10, %%r10\n\t"
+                "jz 21f\n\t"
+                "movq 8(%%r10), %%r9\n\t"
+                "21:\n\t"
+                "cmpq %[limit], %%r9\n\t"
+                "jae 5f\n\t"
+                "incq %%r9\n\t"
+                "movq %%r10, (%[obj])\n\t"
+                "movq %%r9, 8(%[obj])\n\t"
+                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
+                "movq %[obj], (%%r11)\n\t"
+                "3:\n\t"
+                ".pushsection __rseq_failure, \"ax\"\n\t"
+                RSEQ_PERCPU_ASM_SIGNATURE
+                "4:\n\t"
+                "jmp %l[rseq_aborted]\n\t"
+                "5:\n\t"
+                "jmp %l[rseq_compare_failed]\n\t"
+                ".popsection\n\t"
+                RSEQ_PERCPU_ASM_DESCRIPTOR
+                ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
+                ".quad 2b, 3b\n\t"
+                ".quad 2b, 5b\n\t"
+                ".popsection\n\t"
+                : /* asm goto: no outputs */
+                : [area] "r" (area), [off] "r" (field_offset), [base] "r" (base), [limit] "r" (limit), [obj] "r" (obj)
+                  RSEQ_PERCPU_INLINE_INJECT_INPUT
+                : "memory", "cc", "r11", "r10", "r9" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
+                : rseq_aborted, rseq_compare_failed);
+  return RSEQ_PERCPU_DONE;
+rseq_aborted:
+  return RSEQ_PERCPU_ABORTED;
+rseq_compare_failed:
+  return RSEQ_PERCPU_COMPARE_FAILED;
 }
 
 

@@ -1128,6 +1128,183 @@ pub unsafe fn pool_pop_raw<const INJECT: bool>(
 }
 
 
+/// The pool's pop on the current index, read inside the section
+/// ([`add_slot`]'s form): `cpu_id >= 0` (else compare failed: an
+/// unregistered area, the stand-in), the index `i` from the field at
+/// `mode_offset` scaled by 64 (`64 * i >= limit`: compare failed), the
+/// slot at `base + 64 * i`; its guard word (8 bytes after the head: see
+/// [`pool_push`]) not zero or an empty list: compare failed; else the head
+/// = the node's first word (the commit). No index read before the section
+/// and compared again in it; the slot addressed through one register.
+/// Returns the encoded outcome ([`enc_outcome`]: the node when it popped
+/// one).
+///
+/// # Safety
+/// `cpu` and `mode_offset` as for [`add_slot`]; `base + o` is a list head
+/// followed by its guard word for every `o < limit` multiple of 64, written
+/// only by sequences committing on index `o / 64` (or by a reclaimer that
+/// owns it by the guard protocol); every node on a list is readable and
+/// holds its next pointer in its first word.
+#[inline(always)]
+pub unsafe fn pool_pop_current<const INJECT: bool>(
+    cpu: *mut u32,
+    mode_offset: usize,
+    base: *mut u8,
+    limit: u32,
+    inject: &Injection,
+) -> usize {
+    let node: usize;
+    // SAFETY: the caller's contract; the sequence reads the area, the slot's
+    // two words and the node's first word, writes the head and the area.
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            [
+                "adrp {slot}, 6f\n",
+                "add {slot}, {slot}, :lo12:6f\n",
+                "str {slot}, [{cpu}, #4]\n",
+                "2:\n",
+            ],
+            [
+                "ldr {slot:w}, [{cpu}]\n",
+                "tbnz {slot:w}, #31, 5f\n",
+                "ldr {slot:w}, [{field}]\n",
+                "lsl {slot:w}, {slot:w}, #6\n",
+                "cmp {slot:w}, {limit:w}\n",
+                "b.hs 5f\n",
+            ],
+            [
+                "add {slot}, {base}, {slot}\n",
+                "ldr {next}, [{slot}, #8]\n",
+                "cbnz {next}, 5f\n",
+                "ldr {node}, [{slot}]\n",
+                "cbz {node}, 5f\n",
+                "ldr {next}, [{node}]\n",
+            ],
+            [
+                "str {next}, [{slot}]\n",
+                "3:\n",
+                "b 9f\n",
+                cs_signature!(),
+                "4:\n",
+                "mov {node}, #2\n",
+                "b 9f\n",
+                "5:\n",
+                "mov {node}, #1\n",
+                "9:\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
+            slot = out(reg) _,
+            node = out(reg) node,
+            next = out(reg) _,
+            cpu = in(reg) cpu,
+            field = in(reg) cpu.cast::<u8>().wrapping_add(mode_offset).wrapping_sub(4),
+            limit = in(reg) limit,
+            base = in(reg) base,
+            options(nostack),
+        );
+    }
+    node
+}
+
+/// The pool's push on the current index, with the list's depth kept inside
+/// the section: the index as in [`pool_pop_current`] (compare failed
+/// beyond `limit` or with the guard set); `head` = the slot's head, `depth`
+/// = `head`'s second word (the list's length from it down; 0 for an empty
+/// list); `depth >= max_depth`: compare failed (a full list); else `obj[0]
+/// = head`, `obj[1] = depth + 1` (the caller's free object: redone after an
+/// abort) and the head = `obj` (the commit). Read in the section, the head
+/// needs no compare and the depth is exact (read before it, the head could
+/// be popped and reused by a thread preempting this one).
+///
+/// # Safety
+/// As [`pool_pop_current`]; `obj` is a free object of the pool (at least
+/// 16 bytes, 8-aligned) on no list, and every node on a list holds the
+/// list's length from it down in its second word.
+#[inline(always)]
+pub unsafe fn pool_push_current<const INJECT: bool>(
+    cpu: *mut u32,
+    mode_offset: usize,
+    base: *mut u8,
+    limit: u32,
+    max_depth: usize,
+    obj: *mut u8,
+    inject: &Injection,
+) -> Outcome {
+    // SAFETY: the caller's contract; the sequence reads the area, the slot's
+    // two words and the head's second word, writes `obj[0..2]`, the head
+    // and the area.
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            [
+                "adrp {slot}, 6f\n",
+                "add {slot}, {slot}, :lo12:6f\n",
+                "str {slot}, [{cpu}, #4]\n",
+                "2:\n",
+            ],
+            [
+                "ldr {slot:w}, [{cpu}]\n",
+                "tbnz {slot:w}, #31, 5f\n",
+                "ldr {slot:w}, [{field}]\n",
+                "lsl {slot:w}, {slot:w}, #6\n",
+                "cmp {slot:w}, {limit:w}\n",
+                "b.hs 5f\n",
+            ],
+            [
+                "add {slot}, {base}, {slot}\n",
+                "ldr {head}, [{slot}, #8]\n",
+                "cbnz {head}, 5f\n",
+                "ldr {head}, [{slot}]\n",
+                "mov {depth}, xzr\n",
+                "cbz {head}, 21f\n",
+                "ldr {depth}, [{head}, #8]\n",
+                "21:\n",
+                "cmp {depth}, {max}\n",
+                "b.hs 5f\n",
+                "add {depth}, {depth}, #1\n",
+                "stp {head}, {depth}, [{obj}]\n",
+            ],
+            [
+                "str {obj}, [{slot}]\n",
+                "3:\n",
+                "b 9f\n",
+                cs_signature!(),
+                "4:\n",
+                "b {aborted}\n",
+                "5:\n",
+                "b {failed}\n",
+                "9:\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
+            slot = out(reg) _,
+            head = out(reg) _,
+            depth = out(reg) _,
+            cpu = in(reg) cpu,
+            field = in(reg) cpu.cast::<u8>().wrapping_add(mode_offset).wrapping_sub(4),
+            limit = in(reg) limit,
+            base = in(reg) base,
+            max = in(reg) max_depth,
+            obj = in(reg) obj,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
+            options(nostack),
+        );
+    }
+    Outcome::Done
+}
+
+
 /// The flush ring's write (`cpu_id` indexing only): on CPU `index`, load the
 /// active packet from `*slot` *inside the section*, as an offset from `slot`
 /// itself (0: no packet, compare failed; an offset rather than a pointer so

@@ -1190,6 +1190,184 @@ pub unsafe fn pool_pop_raw<const INJECT: bool>(
 }
 
 
+/// The pool's pop on the current index, read inside the section
+/// ([`add_slot`]'s form): `cpu_id >= 0` (else compare failed: an
+/// unregistered area, the stand-in), the index `i` from the field at
+/// `mode_offset` scaled by 64 (`64 * i >= limit`: compare failed), the
+/// slot at `base + 64 * i`; its guard word (8 bytes after the head: see
+/// [`pool_push`]) not zero or an empty list: compare failed; else the head
+/// = the node's first word (the commit). No index read before the section
+/// and compared again in it; the slot addressed through one register.
+/// Returns the encoded outcome ([`enc_outcome`]: the node when it popped
+/// one).
+///
+/// # Safety
+/// `cpu` and `mode_offset` as for [`add_slot`]; `base + o` is a list head
+/// followed by its guard word for every `o < limit` multiple of 64, written
+/// only by sequences committing on index `o / 64` (or by a reclaimer that
+/// owns it by the guard protocol); every node on a list is readable and
+/// holds its next pointer in its first word.
+#[inline(always)]
+pub unsafe fn pool_pop_current<const INJECT: bool>(
+    cpu: *mut u32,
+    mode_offset: usize,
+    base: *mut u8,
+    limit: u32,
+    inject: &Injection,
+) -> usize {
+    let node: usize;
+    // SAFETY: the caller's contract; the sequence reads the area, the slot's
+    // two words and the node's first word, writes the head and the area.
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            [
+                "leaq 6f(%rip), {slot}\n",
+                "movq {slot}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 5f\n",
+                "imull $64, -4({cpu},{mode}), {slot:e}\n",
+                "cmpl {limit:e}, {slot:e}\n",
+                "jae 5f\n",
+            ],
+            [
+                "addq {base}, {slot}\n",
+                "cmpq $0, 8({slot})\n",
+                "jnz 5f\n",
+                "movq ({slot}), {node}\n",
+                "testq {node}, {node}\n",
+                "jz 5f\n",
+                "movq ({node}), {next}\n",
+            ],
+            [
+                "movq {next}, ({slot})\n",
+                "3:\n",
+                "9:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "movq $2, {node}\n",
+                "jmp 9b\n",
+                "5:\n",
+                "movq $1, {node}\n",
+                "jmp 9b\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
+            slot = out(reg) _,
+            node = out(reg) node,
+            next = out(reg) _,
+            cpu = in(reg) cpu,
+            mode = in(reg) mode_offset,
+            limit = in(reg) limit,
+            base = in(reg) base,
+            options(att_syntax, nostack),
+        );
+    }
+    node
+}
+
+/// The pool's push on the current index, with the list's depth kept inside
+/// the section: the index as in [`pool_pop_current`] (compare failed
+/// beyond `limit` or with the guard set); `head` = the slot's head, `depth`
+/// = `head`'s second word (the list's length from it down; 0 for an empty
+/// list); `depth >= max_depth`: compare failed (a full list); else `obj[0]
+/// = head`, `obj[1] = depth + 1` (the caller's free object: redone after an
+/// abort) and the head = `obj` (the commit). Read in the section, the head
+/// needs no compare and the depth is exact (read before it, the head could
+/// be popped and reused by a thread preempting this one).
+///
+/// # Safety
+/// As [`pool_pop_current`]; `obj` is a free object of the pool (at least
+/// 16 bytes, 8-aligned) on no list, and every node on a list holds the
+/// list's length from it down in its second word.
+#[inline(always)]
+pub unsafe fn pool_push_current<const INJECT: bool>(
+    cpu: *mut u32,
+    mode_offset: usize,
+    base: *mut u8,
+    limit: u32,
+    max_depth: usize,
+    obj: *mut u8,
+    inject: &Injection,
+) -> Outcome {
+    // SAFETY: the caller's contract; the sequence reads the area, the slot's
+    // two words and the head's second word, writes `obj[0..2]`, the head
+    // and the area.
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            [
+                "leaq 6f(%rip), {slot}\n",
+                "movq {slot}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "cmpl $0, ({cpu})\n",
+                "js 5f\n",
+                "imull $64, -4({cpu},{mode}), {slot:e}\n",
+                "cmpl {limit:e}, {slot:e}\n",
+                "jae 5f\n",
+            ],
+            [
+                "addq {base}, {slot}\n",
+                "cmpq $0, 8({slot})\n",
+                "jnz 5f\n",
+                "movq ({slot}), {head}\n",
+                "xorl {depth:e}, {depth:e}\n",
+                "testq {head}, {head}\n",
+                "jz 21f\n",
+                "movq 8({head}), {depth}\n",
+                "21:\n",
+                "cmpq {max}, {depth}\n",
+                "jae 5f\n",
+                "incq {depth}\n",
+                "movq {head}, ({obj})\n",
+                "movq {depth}, 8({obj})\n",
+            ],
+            [
+                "movq {obj}, ({slot})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
+            slot = out(reg) _,
+            head = out(reg) _,
+            depth = out(reg) _,
+            cpu = in(reg) cpu,
+            mode = in(reg) mode_offset,
+            limit = in(reg) limit,
+            base = in(reg) base,
+            max = in(reg) max_depth,
+            obj = in(reg) obj,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
+            options(att_syntax, nostack),
+        );
+    }
+    Outcome::Done
+}
+
+
 /// The flush ring's write (`cpu_id` indexing only): on CPU `index`, load the
 /// active packet from `*slot` *inside the section*, as an offset from `slot`
 /// itself (0: no packet, compare failed; an offset rather than a pointer so
