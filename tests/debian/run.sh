@@ -87,6 +87,7 @@ usr/include/rseq-libc/rseq-percpu-arch/aarch64.h
 usr/include/rseq-libc/rseq-percpu-arch/x86_64.h
 usr/include/rseq-libc/rseq-percpu-inline.h
 usr/include/rseq-libc/rseq-percpu.h
+usr/include/rseq-libc/rseq-pmu.h
 usr/include/rseq-libc/sys/rseq.h
 usr/lib/$multiarch/librseq_libc.a
 usr/lib/$multiarch/librseq_libc_nohooks.a
