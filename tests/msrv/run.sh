@@ -44,7 +44,7 @@ fi
 # parses.
 toolchain() { # version: installed, or installed now
   rustup run "$1" rustc --version > /dev/null 2>&1 && rustup run "$1" rustfmt --version > /dev/null 2>&1 && return 0
-  timeout 600 rustup toolchain install "$1" --profile minimal -c rustfmt > "$out/install-$1.log" 2>&1
+  timeout 300 rustup toolchain install "$1" --profile minimal -c rustfmt > "$out/install-$1.log" 2>&1
 }
 if ! toolchain "$want"; then
   skip "rust-version $want: rustup cannot install Rust $want: $(tail -n 2 "$out/install-$want.log" | tr '\n' ' ')"; finish
