@@ -7,7 +7,6 @@
 //! descriptor does.
 
 use core::arch::asm;
-use rseq_abi::arch::syscall1;
 
 /// Bytes of thread control block at the thread pointer: the psABI's gap
 /// before the first TLS block.
@@ -44,36 +43,4 @@ pub unsafe fn set_thread_pointer(tp: *mut u8) -> isize {
     // per the caller, tp is a TCB every later TLS access may use.
     unsafe { asm!("msr tpidr_el0, {tp}", tp = in(reg) tp, options(nostack, preserves_flags)) };
     0
-}
-
-/// Raw syscall with six arguments; returns the result or a negated errno.
-///
-/// # Safety
-/// As `rseq_abi::arch::syscall1`: the syscall's own contract.
-#[inline(always)]
-pub unsafe fn syscall6(
-    nr: usize,
-    a1: usize,
-    a2: usize,
-    a3: usize,
-    a4: usize,
-    a5: usize,
-    a6: usize,
-) -> isize {
-    let ret: isize;
-    // SAFETY: the caller upholds the syscall's contract; `svc #0` changes
-    // x0 only.
-    unsafe {
-        asm!("svc #0", in("x8") nr, inlateout("x0") a1 as isize => ret,
-             in("x1") a2, in("x2") a3, in("x3") a4, in("x4") a5, in("x5") a6, options(nostack));
-    }
-    ret
-}
-
-/// Ends the whole process with `status`, without running anything.
-pub fn exit_group(status: i32) -> ! {
-    loop {
-        // SAFETY: exit_group has no preconditions and does not return.
-        unsafe { syscall1(rseq_abi::arch::nr::EXIT_GROUP, status as usize) };
-    }
 }

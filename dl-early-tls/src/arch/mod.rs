@@ -26,6 +26,17 @@ pub use riscv64::*;
 compile_error!(
     "rseq-dl-early-tls: no arch module for this target. Add src/arch/<arch>.rs with: \
      TLS_ABI (variant, TCB size and alignment, host words, self pointers), TCB_SIZE, \
-     TCB_ALIGN, TCB_HOST_WORDS_OFFSET, set_thread_pointer(), syscall6(), exit_group() \
+     TCB_ALIGN, TCB_HOST_WORDS_OFFSET, set_thread_pointer() \
      and the mmap/munmap syscall numbers."
 );
+
+/// Raw syscall with six arguments (rseq-abi's, per architecture).
+pub use rseq_abi::arch::syscall6;
+
+/// Ends the whole process with `status`, without running anything.
+pub fn exit_group(status: i32) -> ! {
+    loop {
+        // SAFETY: exit_group has no preconditions and does not return.
+        unsafe { rseq_abi::arch::syscall1(rseq_abi::arch::nr::EXIT_GROUP, status as usize) };
+    }
+}

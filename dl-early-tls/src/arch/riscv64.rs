@@ -6,7 +6,6 @@
 //! the thread pointer too.
 
 use core::arch::asm;
-use rseq_abi::arch::syscall1;
 
 /// Bytes of thread control block at (above) the thread pointer: none.
 pub const TCB_SIZE: usize = 0;
@@ -42,36 +41,4 @@ pub unsafe fn set_thread_pointer(tp: *mut u8) -> isize {
     // allocates tp, so changing it breaks no compiler assumption.
     unsafe { asm!("mv tp, {tp}", tp = in(reg) tp, options(nostack, preserves_flags)) };
     0
-}
-
-/// Raw syscall with six arguments; returns the result or a negated errno.
-///
-/// # Safety
-/// As `rseq_abi::arch::syscall1`: the syscall's own contract.
-#[inline(always)]
-pub unsafe fn syscall6(
-    nr: usize,
-    a1: usize,
-    a2: usize,
-    a3: usize,
-    a4: usize,
-    a5: usize,
-    a6: usize,
-) -> isize {
-    let ret: isize;
-    // SAFETY: the caller upholds the syscall's contract; `ecall` changes
-    // a0 only.
-    unsafe {
-        asm!("ecall", in("a7") nr, inlateout("a0") a1 as isize => ret,
-             in("a1") a2, in("a2") a3, in("a3") a4, in("a4") a5, in("a5") a6, options(nostack));
-    }
-    ret
-}
-
-/// Ends the whole process with `status`, without running anything.
-pub fn exit_group(status: i32) -> ! {
-    loop {
-        // SAFETY: exit_group has no preconditions and does not return.
-        unsafe { syscall1(rseq_abi::arch::nr::EXIT_GROUP, status as usize) };
-    }
 }

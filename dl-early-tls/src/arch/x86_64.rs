@@ -5,8 +5,7 @@
 //! 0 (self), 2 (`self` again, as glibc), 5 (`%fs:0x28`, stack protector
 //! guard) and 6 (`%fs:0x30`, pointer guard).
 
-use core::arch::asm;
-use rseq_abi::arch::{syscall1, syscall2};
+use rseq_abi::arch::syscall2;
 
 /// Bytes of thread control block at the thread pointer. The first
 /// [`TCB_HOST_WORDS_OFFSET`] bytes follow the ABI; the rest belong to the
@@ -44,37 +43,4 @@ const ARCH_SET_FS: usize = 0x1002;
 pub unsafe fn set_thread_pointer(tp: *mut u8) -> isize {
     // SAFETY: arch_prctl(ARCH_SET_FS) only changes this thread's fs base.
     unsafe { syscall2(nr::ARCH_PRCTL, ARCH_SET_FS, tp as usize) }
-}
-
-/// Raw syscall with six arguments; returns the result or a negated errno.
-///
-/// # Safety
-/// As `rseq_abi::arch::syscall1`: the syscall's own contract.
-#[inline(always)]
-pub unsafe fn syscall6(
-    nr: usize,
-    a1: usize,
-    a2: usize,
-    a3: usize,
-    a4: usize,
-    a5: usize,
-    a6: usize,
-) -> isize {
-    let ret: isize;
-    // SAFETY: the caller upholds the syscall's contract; `syscall`
-    // clobbers only rcx and r11 besides rax.
-    unsafe {
-        asm!("syscall", inlateout("rax") nr as isize => ret,
-             in("rdi") a1, in("rsi") a2, in("rdx") a3, in("r10") a4, in("r8") a5, in("r9") a6,
-             lateout("rcx") _, lateout("r11") _, options(nostack));
-    }
-    ret
-}
-
-/// Ends the whole process with `status`, without running anything.
-pub fn exit_group(status: i32) -> ! {
-    loop {
-        // SAFETY: exit_group has no preconditions and does not return.
-        unsafe { syscall1(rseq_abi::arch::nr::EXIT_GROUP, status as usize) };
-    }
 }
