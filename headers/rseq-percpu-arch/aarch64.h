@@ -349,117 +349,14 @@ rseq_percpu_arch_load_cbeq_pop (void *area, uintptr_t field_offset,
 
 
 
-/* The pool's push: rseq_percpu_arch_load_cbne_store that first leaves by
-   the compare-failed exit when the guard word after *V (the slot's second
-   word) is not zero: the list is being reclaimed by another thread
-   (rseq_percpu_pool_reclaim), which set the guard and then restarted every
-   section on that CPU with membarrier.  The guard is loaded inside the
-   section, so a section that read it clear either committed before that
-   restart or does not commit.  */
-static inline int
-rseq_percpu_arch_pool_push (void *area, uintptr_t field_offset,
-                            uint32_t index, uintptr_t *v,
-                            uintptr_t expect, uintptr_t newv)
-{
-  __asm__ goto ("adrp x15, 6f\n\t"
-                "add x15, x15, :lo12:6f\n\t"
-                "str x15, [%[area], #8]\n\t"
-                "2:\n\t"
-                RSEQ_PERCPU_INLINE_INJECT_ASM (1)
-                "ldr w15, [%[area], %[off]]\n\t"
-                "cmp w15, %w[index]\n\t"
-                "b.ne 4f\n\t"
-                "ldr x15, [%[v], #8]\n\t"
-                "cbnz x15, 5f\n\t"
-                "ldr x15, [%[v]]\n\t"
-                "cmp x15, %[expect]\n\t"
-                "b.ne 5f\n\t"
-                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
-                "str %[newv], [%[v]]\n\t"
-                "3:\n\t"
-                "b 9f\n\t"
-                RSEQ_PERCPU_ASM_SIGNATURE
-                "4:\n\t"
-                "b %l[rseq_aborted]\n\t"
-                "5:\n\t"
-                "b %l[rseq_compare_failed]\n\t"
-                "9:\n\t"
-                RSEQ_PERCPU_ASM_DESCRIPTOR
-                ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
-                ".quad 2b, 3b\n\t"
-                ".quad 2b, 5b\n\t"
-                ".popsection\n\t"
-                : /* asm goto: no outputs */
-                : [area] "r" (area), [off] "r" (field_offset), [index] "r" (index), [v] "r" (v), [expect] "r" (expect), [newv] "r" (newv)
-                  RSEQ_PERCPU_INLINE_INJECT_INPUT
-                : "memory", "cc", "x15" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
-                : rseq_aborted, rseq_compare_failed);
-  return RSEQ_PERCPU_DONE;
-rseq_aborted:
-  return RSEQ_PERCPU_ABORTED;
-rseq_compare_failed:
-  return RSEQ_PERCPU_COMPARE_FAILED;
-}
-
-
-
-/* The pool's pop: rseq_percpu_arch_load_cbeq_pop (next pointer at offset
-   0) that first leaves by the compare-failed exit when the guard word after
-   *HEAD is not zero (see rseq_percpu_arch_pool_push); the node register
-   is zeroed before that exit, so the encoding holds.  */
-static inline int
-rseq_percpu_arch_pool_pop (void *area, uintptr_t field_offset,
-                           uint32_t index, uintptr_t *head,
-                           uintptr_t *node_out)
-{
-  uintptr_t node;
-  uintptr_t tmp;
-  __asm__ __volatile__ ("adrp %[tmp], 6f\n\t"
-                        "add %[tmp], %[tmp], :lo12:6f\n\t"
-                        "str %[tmp], [%[area], #8]\n\t"
-                        "2:\n\t"
-                        RSEQ_PERCPU_INLINE_INJECT_ASM (1)
-                        "ldr %w[tmp], [%[area], %[off]]\n\t"
-                        "cmp %w[tmp], %w[index]\n\t"
-                        "b.ne 4f\n\t"
-                        "mov %[node], xzr\n\t"
-                        "ldr %[tmp], [%[head], #8]\n\t"
-                        "cbnz %[tmp], 5f\n\t"
-                        "ldr %[node], [%[head]]\n\t"
-                        "cbz %[node], 5f\n\t"
-                        "ldr %[tmp], [%[node]]\n\t"
-                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
-                        "str %[tmp], [%[head]]\n\t"
-                        "3:\n\t"
-                        "b 9f\n\t"
-                        RSEQ_PERCPU_ASM_SIGNATURE
-                        "4:\n\t"
-                        "mov %w[node], #1\n\t"
-                        "b 9f\n\t"
-                        "5:\n\t"
-                        "9:\n\t"
-                        RSEQ_PERCPU_ASM_DESCRIPTOR
-                        ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
-                        ".quad 2b, 3b\n\t"
-                        ".quad 2b, 5b\n\t"
-                        ".popsection\n\t"
-                        : [tmp] "=&r" (tmp), [node] "=&r" (node)
-                        : [area] "r" (area), [off] "r" (field_offset), [index] "r" (index), [head] "r" (head)
-                          RSEQ_PERCPU_INLINE_INJECT_INPUT
-                        : "memory", "cc" RSEQ_PERCPU_INLINE_INJECT_CLOBBER);
-  (void) tmp;
-  *node_out = node;
-  RSEQ_PERCPU_ASM_ENC_RESULT (node);
-}
-
-
-
 /* The inline pool's pop (rseq_percpu_inline_pool_alloc), with the index
    read inside the section, as the counter's add: I = the field at
    FIELD_OFFSET (4 cpu_id, 24 mm_cid) of AREA; I >= 256
    (RSEQ_PERCPU_INLINE_SLOTS; also a negative cpu_id: the stand-in, an
-   unregistered area), the slot's guard word (BASE + 64 * I + 8: see
-   rseq_percpu_arch_pool_push) not zero, or an empty list: compare
+   unregistered area), the slot's guard word (BASE + 64 * I + 8: set by
+   rseq_percpu_pool_reclaim, which then restarts every section on that
+   CPU with membarrier; loaded inside the section, so a section that read
+   it clear committed before that restart or does not commit) not zero, or an empty list: compare
    failed; else the head *(BASE + 64 * I) = the node's first word (the
    commit).  One index load and no compare of an index read before the
    section; the slot through one register.  Outcome encoded in the node

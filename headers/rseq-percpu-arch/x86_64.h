@@ -401,115 +401,14 @@ rseq_percpu_arch_load_cbeq_pop (void *area, uintptr_t field_offset,
 
 
 
-/* The pool's push: rseq_percpu_arch_load_cbne_store that first leaves by
-   the compare-failed exit when the guard word after *V (the slot's second
-   word) is not zero: the list is being reclaimed by another thread
-   (rseq_percpu_pool_reclaim), which set the guard and then restarted every
-   section on that CPU with membarrier.  The guard is loaded inside the
-   section, so a section that read it clear either committed before that
-   restart or does not commit.  */
-static inline int
-rseq_percpu_arch_pool_push (void *area, uintptr_t field_offset,
-                            uint32_t index, uintptr_t *v,
-                            uintptr_t expect, uintptr_t newv)
-{
-  __asm__ goto ("leaq 6f(%%rip), %%r11\n\t"
-                "movq %%r11, 8(%[area])\n\t"
-                "2:\n\t"
-                RSEQ_PERCPU_INLINE_INJECT_ASM (1)
-                "cmpl %k[index], (%[area],%[off])\n\t"
-                "jnz 4f\n\t"
-                "cmpq $0, 8(%[v])\n\t"
-                "jnz 5f\n\t"
-                "cmpq %[expect], (%[v])\n\t"
-                "jnz 5f\n\t"
-                RSEQ_PERCPU_INLINE_INJECT_ASM (2)
-                "movq %[newv], (%[v])\n\t"
-                "3:\n\t"
-                ".pushsection __rseq_failure, \"ax\"\n\t"
-                RSEQ_PERCPU_ASM_SIGNATURE
-                "4:\n\t"
-                "jmp %l[rseq_aborted]\n\t"
-                "5:\n\t"
-                "jmp %l[rseq_compare_failed]\n\t"
-                ".popsection\n\t"
-                RSEQ_PERCPU_ASM_DESCRIPTOR
-                ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
-                ".quad 2b, 3b\n\t"
-                ".quad 2b, 5b\n\t"
-                ".popsection\n\t"
-                : /* asm goto: no outputs */
-                : [area] "r" (area), [off] "r" (field_offset), [index] "r" (index), [v] "r" (v), [expect] "r" (expect), [newv] "r" (newv)
-                  RSEQ_PERCPU_INLINE_INJECT_INPUT
-                : "memory", "cc", "r11" RSEQ_PERCPU_INLINE_INJECT_CLOBBER
-                : rseq_aborted, rseq_compare_failed);
-  return RSEQ_PERCPU_DONE;
-rseq_aborted:
-  return RSEQ_PERCPU_ABORTED;
-rseq_compare_failed:
-  return RSEQ_PERCPU_COMPARE_FAILED;
-}
-
-
-
-/* The pool's pop: rseq_percpu_arch_load_cbeq_pop (next pointer at offset
-   0) that first leaves by the compare-failed exit when the guard word after
-   *HEAD is not zero (see rseq_percpu_arch_pool_push); the node register
-   is zeroed before that exit, so the encoding holds.  */
-static inline int
-rseq_percpu_arch_pool_pop (void *area, uintptr_t field_offset,
-                           uint32_t index, uintptr_t *head,
-                           uintptr_t *node_out)
-{
-  uintptr_t node;
-  uintptr_t tmp;
-  __asm__ __volatile__ ("leaq 6f(%%rip), %[tmp]\n\t"
-                        "movq %[tmp], 8(%[area])\n\t"
-                        "2:\n\t"
-                        RSEQ_PERCPU_INLINE_INJECT_ASM (1)
-                        "cmpl %k[index], (%[area],%[off])\n\t"
-                        "jnz 4f\n\t"
-                        "xorl %k[node], %k[node]\n\t"
-                        "cmpq $0, 8(%[head])\n\t"
-                        "jnz 5f\n\t"
-                        "movq (%[head]), %[node]\n\t"
-                        "testq %[node], %[node]\n\t"
-                        "jz 5f\n\t"
-                        "movq (%[node]), %[tmp]\n\t"
-                        RSEQ_PERCPU_INLINE_INJECT_ASM (2)
-                        "movq %[tmp], (%[head])\n\t"
-                        "3:\n\t"
-                        "9:\n\t"
-                        ".pushsection __rseq_failure, \"ax\"\n\t"
-                        RSEQ_PERCPU_ASM_SIGNATURE
-                        "4:\n\t"
-                        "movl $1, %k[node]\n\t"
-                        "jmp 9b\n\t"
-                        "5:\n\t"
-                        "jmp 9b\n\t"
-                        ".popsection\n\t"
-                        RSEQ_PERCPU_ASM_DESCRIPTOR
-                        ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
-                        ".quad 2b, 3b\n\t"
-                        ".quad 2b, 5b\n\t"
-                        ".popsection\n\t"
-                        : [tmp] "=&r" (tmp), [node] "=&r" (node)
-                        : [area] "r" (area), [off] "r" (field_offset), [index] "r" (index), [head] "r" (head)
-                          RSEQ_PERCPU_INLINE_INJECT_INPUT
-                        : "memory", "cc" RSEQ_PERCPU_INLINE_INJECT_CLOBBER);
-  (void) tmp;
-  *node_out = node;
-  RSEQ_PERCPU_ASM_ENC_RESULT (node);
-}
-
-
-
 /* The inline pool's pop (rseq_percpu_inline_pool_alloc), with the index
    read inside the section, as the counter's add: I = the field at
    FIELD_OFFSET (4 cpu_id, 24 mm_cid) of AREA; I >= 256
    (RSEQ_PERCPU_INLINE_SLOTS; also a negative cpu_id: the stand-in, an
-   unregistered area), the slot's guard word (BASE + 64 * I + 8: see
-   rseq_percpu_arch_pool_push) not zero, or an empty list: compare
+   unregistered area), the slot's guard word (BASE + 64 * I + 8: set by
+   rseq_percpu_pool_reclaim, which then restarts every section on that
+   CPU with membarrier; loaded inside the section, so a section that read
+   it clear committed before that restart or does not commit) not zero, or an empty list: compare
    failed; else the head *(BASE + 64 * I) = the node's first word (the
    commit).  One index load and no compare of an index read before the
    section; the slot through one register.  Outcome encoded in the node
