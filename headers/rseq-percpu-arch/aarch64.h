@@ -332,6 +332,7 @@ rseq_percpu_arch_load_cbeq_pop (void *area, uintptr_t field_offset,
                         "mov %w[node], #1\n\t"
                         "b 9f\n\t"
                         "5:\n\t"
+                        "mov %[node], xzr\n\t"
                         "9:\n\t"
                         RSEQ_PERCPU_ASM_DESCRIPTOR
                         ".pushsection __rseq_exit_point_array, \"awR\"\n\t"
@@ -373,7 +374,6 @@ rseq_percpu_arch_pool_pop_current (void *area, uintptr_t field_offset,
                         "str %[tmp], [%[area], #8]\n\t"
                         "2:\n\t"
                         RSEQ_PERCPU_INLINE_INJECT_ASM (1)
-                        "mov %[node], xzr\n\t"
                         "ldr %w[tmp], [%[area], %[off]]\n\t"
                         "cmp %w[tmp], #256\n\t"
                         "b.hs 5f\n\t"
@@ -392,6 +392,7 @@ rseq_percpu_arch_pool_pop_current (void *area, uintptr_t field_offset,
                         "mov %w[node], #1\n\t"
                         "b 9f\n\t"
                         "5:\n\t"
+                        "mov %[node], xzr\n\t"
                         "9:\n\t"
                         RSEQ_PERCPU_ASM_DESCRIPTOR
                         ".pushsection __rseq_exit_point_array, \"awR\"\n\t"

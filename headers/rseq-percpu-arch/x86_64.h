@@ -383,6 +383,7 @@ rseq_percpu_arch_load_cbeq_pop (void *area, uintptr_t field_offset,
                         "movl $1, %k[node]\n\t"
                         "jmp 9b\n\t"
                         "5:\n\t"
+                        "xorl %k[node], %k[node]\n\t"
                         "jmp 9b\n\t"
                         ".popsection\n\t"
                         RSEQ_PERCPU_ASM_DESCRIPTOR
@@ -424,7 +425,6 @@ rseq_percpu_arch_pool_pop_current (void *area, uintptr_t field_offset,
                         "movq %[tmp], 8(%[area])\n\t"
                         "2:\n\t"
                         RSEQ_PERCPU_INLINE_INJECT_ASM (1)
-                        "xorl %k[node], %k[node]\n\t"
                         "movl (%[area],%[off]), %k[tmp]\n\t"
                         "cmpl $256, %k[tmp]\n\t"
                         "jae 5f\n\t"
@@ -446,6 +446,7 @@ rseq_percpu_arch_pool_pop_current (void *area, uintptr_t field_offset,
                         "movl $1, %k[node]\n\t"
                         "jmp 9b\n\t"
                         "5:\n\t"
+                        "xorl %k[node], %k[node]\n\t"
                         "jmp 9b\n\t"
                         ".popsection\n\t"
                         RSEQ_PERCPU_ASM_DESCRIPTOR
