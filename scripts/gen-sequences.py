@@ -145,8 +145,11 @@ def parse_seq(b):
 class Lang:
     """Renders a sequence's neutral lines for one language."""
 
-    def __init__(self, t, lang, seq, subst, form):
+    def __init__(self, t, lang, seq, subst, form, area_check=None):
         self.t, self.lang, self.seq, self.subst, self.form = t, lang, seq, subst, form
+        self.area_check = area_check
+        if area_check not in (None, 'bound'):
+            raise TemplateError('%s: area_check=%s (only bound)' % (seq.where, area_check))
         self.conv = t['conv'][lang]
         self.arch = t['conv']['arch']
         # C's asm goto cannot have outputs: its scratch operands are fixed
@@ -218,6 +221,11 @@ class Lang:
             elif text.startswith('@'):
                 w = text[1:].split()
                 key = w[0]
+                # `| area_check=bound' at the call: the caller's index mode
+                # is cpu_id, whose unsigned bound check already refuses a
+                # negative cpu_id (the stand-in, an unregistered area).
+                if key == 'check_area' and self.area_check == 'bound':
+                    continue
                 val = self.conv_value(key)
                 args = w[1:]
                 for i, a in enumerate(args):
@@ -343,7 +351,7 @@ def gen_rust_asm(t, seq, opts, indent):
     seq, opts = resolve(t, seq, opts)
     subst = immediates(t, opts)
     exprs = {k: v for k, v in opts.items() if not v.startswith('$') and k not in ('aborted', 'failed')}
-    L = Lang(t, 'rust', seq, subst, 'goto' if seq.end[0] == 'goto' else 'set')
+    L = Lang(t, 'rust', seq, subst, 'goto' if seq.end[0] == 'goto' else 'set', opts.get('area_check'))
     items = L.lines_of(seq.lines) + L.end_lines()
     groups, cur = [], []
     for it in items:
@@ -400,7 +408,7 @@ def gen_c_asm(t, seq, opts, indent):
     subst = immediates(t, opts)
     exprs = {k: v for k, v in opts.items() if not v.startswith('$')}
     form = c_form(seq)
-    L = Lang(t, 'c', seq, subst, form)
+    L = Lang(t, 'c', seq, subst, form, opts.get('area_check'))
     conv = t['conv']['c']
     p = ' ' * indent
     body = []

@@ -36,6 +36,21 @@ pub unsafe extern "C" fn rseq_libc_bench_rust_counter(counter: *const c_void, n:
     }
 }
 
+/// `CounterHandle::inc`, `n` times: the handle made once, as a loop that
+/// counts many times does.
+///
+/// # Safety
+/// As [`rseq_libc_bench_rust_counter`].
+#[no_mangle]
+pub unsafe extern "C" fn rseq_libc_bench_rust_counter_handle(counter: *const c_void, n: u64) {
+    // SAFETY: the caller's contract (the C API's counter is this type).
+    let c = unsafe { &*counter.cast::<Counter<C_SLOTS>>() };
+    let mut h = c.handle();
+    for _ in 0..n {
+        h.inc();
+    }
+}
+
 /// `Slots::add` at `Slots::current`, `n` times (retried on abort): the raw
 /// add with its index read, as the selftests' `rseq_addv` loop.
 ///
@@ -311,6 +326,25 @@ pub unsafe extern "C" fn rseq_libc_bench_rust_pool(pool: *const c_void, n: u64) 
             keep(o.as_ptr() as usize);
             // SAFETY: just allocated from this pool, not used after.
             unsafe { p.free(o) };
+        }
+    }
+}
+
+/// `PoolHandle::alloc` then `PoolHandle::free`, `n` times: the handle
+/// made once.
+///
+/// # Safety
+/// As [`rseq_libc_bench_rust_pool`].
+#[no_mangle]
+pub unsafe extern "C" fn rseq_libc_bench_rust_pool_handle(pool: *const c_void, n: u64) {
+    // SAFETY: the caller's contract (the C API's pool is this type).
+    let p = unsafe { &*pool.cast::<Pool<C_SLOTS>>() };
+    let mut h = p.handle();
+    for _ in 0..n {
+        if let Some(o) = h.alloc() {
+            keep(o.as_ptr() as usize);
+            // SAFETY: just allocated from this pool, not used after.
+            unsafe { h.free(o) };
         }
     }
 }

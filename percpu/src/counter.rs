@@ -109,6 +109,19 @@ impl<const N: usize, const INJECT: bool> Counter<N, INJECT> {
         self.slots.add_current(n as usize)
     }
 
+    /// This counter bound to the calling thread: a [`CounterHandle`],
+    /// whose increments skip the per-call look-ups of [`Counter::inc`]
+    /// (the thread's cached area, the counter's mode byte) and, in
+    /// `cpu_id` mode, the section's own `cpu_id >= 0` test. For a loop or
+    /// a function that counts many times.
+    pub fn handle(&self) -> CounterHandle<'_, N, INJECT> {
+        CounterHandle {
+            counter: self,
+            cpu: crate::cache::cached_cpu_field(),
+            mode_offset: self.slots.mode().offset(),
+        }
+    }
+
     /// The total since creation or the last [`Counter::reset`].
     pub fn read(&self) -> u64 {
         // The origin first: a sum taken after it is at least the origin
@@ -143,6 +156,66 @@ impl<const N: usize, const INJECT: bool> Counter<N, INJECT> {
                 Err(moved) => origin = moved,
             }
         }
+    }
+}
+
+/// A [`Counter`] bound to the thread that made it ([`Counter::handle`]):
+/// the thread's cached area and the counter's index mode, read once and
+/// kept by the caller (in registers, in a loop), so that an increment is
+/// the restartable sequence alone. The same guarantees as
+/// [`Counter::inc`]: the section reads and bound-checks the index itself
+/// (a negative `cpu_id`, an unregistered area or the stand-in of a thread
+/// without one, fails the bound in `cpu_id` mode; `mm_cid` mode keeps the
+/// section's `cpu_id >= 0` test), and every other case (an abort, no
+/// area, an index beyond `N`) takes the same slow path, after which the
+/// handle holds the thread's area anew (a thread that gets its area after
+/// making the handle uses it from then on).
+///
+/// Not `Send` nor `Sync` (it holds a pointer into this thread's area):
+/// another thread makes its own.
+///
+/// ```
+/// use rseq_percpu::{counter::Counter, IndexMode};
+///
+/// let events = Counter::<64>::new(IndexMode::best_available());
+/// let mut h = events.handle();
+/// for _ in 0..1000 {
+///     h.inc();
+/// }
+/// assert_eq!(events.read(), 1000);
+/// ```
+#[derive(Debug)]
+pub struct CounterHandle<'a, const N: usize, const INJECT: bool = false> {
+    counter: &'a Counter<N, INJECT>,
+    /// The calling thread's cached `cpu_id` field (or the stand-in's).
+    cpu: *mut u32,
+    /// The counter's index field offset (4 `cpu_id`, 24 `mm_cid`).
+    mode_offset: usize,
+}
+
+impl<const N: usize, const INJECT: bool> CounterHandle<'_, N, INJECT> {
+    /// Adds one; returns where.
+    #[inline(always)]
+    pub fn inc(&mut self) -> Where {
+        self.add(1)
+    }
+
+    /// Adds `n`; returns where.
+    #[inline(always)]
+    pub fn add(&mut self, n: u64) -> Where {
+        // SAFETY: cpu is this thread's cached field (the handle is not
+        // Send: made by this thread) or the stand-in's, kept current by
+        // add_current_on; mode_offset is the counter's.
+        unsafe {
+            self.counter
+                .slots
+                .add_current_on(&mut self.cpu, self.mode_offset, n as usize)
+        }
+    }
+
+    /// The counter.
+    pub fn counter(&self) -> &Counter<N, INJECT> {
+        self.counter
     }
 }
 

@@ -471,6 +471,19 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
         self.alloc_slow()
     }
 
+    /// This pool bound to the calling thread: a [`PoolHandle`], whose
+    /// alloc and free skip the per-call look-ups of [`Pool::alloc`] and
+    /// [`Pool::free`] (the thread's cached area, the pool's mode byte)
+    /// and, in `cpu_id` mode, the sections' own `cpu_id >= 0` test. For a
+    /// loop or a function that allocates and frees many times.
+    pub fn handle(&self) -> PoolHandle<'_, N, INJECT> {
+        PoolHandle {
+            pool: self,
+            cpu: crate::cache::cached_cpu_field(),
+            mode_offset: self.heads.mode().offset(),
+        }
+    }
+
     /// [`Pool::alloc`] after its first attempt did not pop: retry, then the
     /// global list and a refill.
     #[cold]
@@ -745,6 +758,99 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
             n += 1;
         }
         n
+    }
+}
+
+/// A [`Pool`] bound to the thread that made it ([`Pool::handle`]): the
+/// thread's cached area and the pool's index mode, read once and kept by
+/// the caller (in registers, in a loop), so that an alloc or a free is the
+/// restartable sequence alone. The same guarantees as [`Pool::alloc`] and
+/// [`Pool::free`]: the sections read and bound-check the index themselves
+/// (a negative `cpu_id` fails the bound in `cpu_id` mode; `mm_cid` mode
+/// keeps the sections' `cpu_id >= 0` test), load the reclaim guard (see
+/// [`Pool::reclaim`]) and read the list's depth; every other case takes
+/// the same slow path, after which the handle holds the thread's area
+/// anew.
+///
+/// Not `Send` nor `Sync` (it holds a pointer into this thread's area):
+/// another thread makes its own.
+#[derive(Debug)]
+pub struct PoolHandle<'a, const N: usize, const INJECT: bool = false> {
+    pool: &'a Pool<N, INJECT>,
+    /// The calling thread's cached `cpu_id` field (or the stand-in's).
+    cpu: *mut u32,
+    /// The pool's index field offset (4 `cpu_id`, 24 `mm_cid`).
+    mode_offset: usize,
+}
+
+impl<const N: usize, const INJECT: bool> PoolHandle<'_, N, INJECT> {
+    /// As [`Pool::alloc`].
+    #[inline(always)]
+    pub fn alloc(&mut self) -> Option<NonNull<u8>> {
+        let p = self.pool;
+        let inj = injection::<INJECT>();
+        // SAFETY: as in `Pool::alloc`; cpu is this thread's cached field
+        // (the handle is not Send) or the stand-in's, mode_offset the
+        // pool's; SLOT_LIMIT < 2^25 * 64 < 2^32 - 128.
+        let node = unsafe {
+            arch::pool_pop_current_by_mode::<INJECT>(
+                self.cpu,
+                self.mode_offset,
+                p.heads.base(),
+                Slots::<N, INJECT>::SLOT_LIMIT,
+                &inj,
+            )
+        };
+        injected::<INJECT>(&inj, arch::enc_outcome(node));
+        match arch::enc_outcome(node) {
+            // SAFETY: a committed pop returns the node it popped, an object
+            // of this pool (not null).
+            Outcome::Done => return Some(unsafe { NonNull::new_unchecked(node as *mut u8) }),
+            Outcome::Aborted => count_abort(),
+            Outcome::CompareFailed => {}
+        }
+        let o = p.alloc_slow();
+        // The slow path looked the area up: hold what it found.
+        self.cpu = crate::cache::cached_cpu_field();
+        o
+    }
+
+    /// As [`Pool::free`].
+    ///
+    /// # Safety
+    /// As [`Pool::free`]: `obj` came from this pool's alloc (through any
+    /// handle or none) and is not used after.
+    #[inline(always)]
+    pub unsafe fn free(&mut self, obj: NonNull<u8>) {
+        let p = self.pool;
+        let inj = injection::<INJECT>();
+        // SAFETY: as in `Pool::free` and `PoolHandle::alloc`.
+        let r = unsafe {
+            arch::pool_push_current_by_mode::<INJECT>(
+                self.cpu,
+                self.mode_offset,
+                p.heads.base(),
+                Slots::<N, INJECT>::SLOT_LIMIT,
+                p.per_cpu_limit,
+                obj.as_ptr(),
+                &inj,
+            )
+        };
+        injected::<INJECT>(&inj, r);
+        match r {
+            Outcome::Done => return,
+            Outcome::Aborted => count_abort(),
+            Outcome::CompareFailed => {}
+        }
+        // SAFETY: the caller's contract (the failed attempt did not publish
+        // obj).
+        unsafe { p.free_slow(obj) };
+        self.cpu = crate::cache::cached_cpu_field();
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool<N, INJECT> {
+        self.pool
     }
 }
 

@@ -346,13 +346,52 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
                 &inj,
             )
         };
+        self.add_current_end(off, &inj, inc)
+    }
+
+    /// [`Slots::add_current`] on the `cpu_id` field `*cpu` and the index
+    /// field offset `mode_offset` a handle holds (see
+    /// [`crate::counter::CounterHandle`]): in `cpu_id` mode the section
+    /// has no `cpu_id >= 0` test of its own ([`arch::add_slot_by_mode`]).
+    /// After the slow path (which looks the area up again), `*cpu` is the
+    /// thread's cached field anew.
+    ///
+    /// # Safety
+    /// `*cpu` is the calling thread's cached `cpu_id` field (as the cache
+    /// held it, stand-in included) and `mode_offset` this object's mode's
+    /// offset.
+    #[inline(always)]
+    pub(crate) unsafe fn add_current_on(
+        &self,
+        cpu: &mut *mut u32,
+        mode_offset: usize,
+        inc: usize,
+    ) -> Where {
+        let inj = injection::<INJECT>();
+        // SAFETY: the caller's contract, and as in `add_current`;
+        // SLOT_LIMIT < 2^25 * 64 < 2^32 - 128.
+        let off = unsafe {
+            arch::add_slot_by_mode::<INJECT>(*cpu, mode_offset, self.base(), Self::SLOT_LIMIT, inc, &inj)
+        };
+        if !INJECT && off >= 0 {
+            return Where::Slot((off as usize / Self::STRIDE) as u32);
+        }
+        let w = self.add_current_end(off, &inj, inc);
+        *cpu = cache::cached_cpu_field();
+        w
+    }
+
+    /// The end of an inline attempt of `add_current`: where it added, or
+    /// the slow path.
+    #[inline(always)]
+    fn add_current_end(&self, off: isize, inj: &arch::Injection, inc: usize) -> Where {
         if INJECT {
             let r = match off {
                 0.. => Outcome::Done,
                 -1 => Outcome::Aborted,
                 _ => Outcome::CompareFailed,
             };
-            injected::<INJECT>(&inj, r);
+            injected::<INJECT>(inj, r);
         }
         if off >= 0 {
             return Where::Slot((off as usize / Self::STRIDE) as u32);

@@ -831,6 +831,8 @@ void rseq_libc_bench_rust_list (uintptr_t *heads, int mm, uint64_t n);
 void rseq_libc_bench_rust_memcpy (uintptr_t *words, void *dst, const void *src,
                                   size_t len, int mm, uint64_t n);
 void rseq_libc_bench_rust_pool (const void *pool, uint64_t n);
+void rseq_libc_bench_rust_counter_handle (const void *counter, uint64_t n);
+void rseq_libc_bench_rust_pool_handle (const void *pool, uint64_t n);
 uint64_t rseq_libc_bench_rust_ring (const void *ring, const void *payload, size_t len,
                                     uint64_t n);
 
@@ -844,6 +846,9 @@ static unsigned char rust_dst[MAXIDX][64] __attribute__ ((aligned (64)));
   static NOINLINE void name##_cpu (long n) { int mm = 0; call; }         \
   static NOINLINE void name##_mm (long n) { int mm = 1; call; }
 RUST_BOTH (rust_counter, rseq_libc_bench_rust_counter (counter[mm], (uint64_t) n))
+/* The Rust handles (Counter::handle, Pool::handle): made once per loop,
+   as a thread that counts or allocates many times keeps one.  */
+RUST_BOTH (rust_counter_handle, rseq_libc_bench_rust_counter_handle (counter[mm], (uint64_t) n))
 RUST_BOTH (rust_add, rseq_libc_bench_rust_add (rust_slots[mm], mm, (uint64_t) n))
 RUST_BOTH (rust_cbne, rseq_libc_bench_rust_cbne (rust_slots[mm], mm, (uint64_t) n))
 RUST_BOTH (rust_ss, rseq_libc_bench_rust_store_store (rust_slots[mm], mm, (uint64_t) n))
@@ -856,6 +861,12 @@ static NOINLINE void
 rust_pool (long n)
 {
   rseq_libc_bench_rust_pool (pool, (uint64_t) n);
+}
+
+static NOINLINE void
+rust_pool_handle (long n)
+{
+  rseq_libc_bench_rust_pool_handle (pool, (uint64_t) n);
 }
 
 static NOINLINE double
@@ -912,7 +923,9 @@ static struct row rows[] = {
   ROW (rust_cbne_cpu), ROW (rust_cbne_mm), ROW (rust_ss_cpu), ROW (rust_ss_mm),
   ROW (rust_indexed_cpu), ROW (rust_indexed_mm), ROW (rust_list_cpu), ROW (rust_list_mm),
   ROW (rust_mc_cpu), ROW (rust_mc_mm), ROW (rust_pool), ROWT (rust_ring),
+  ROW (rust_counter_handle_cpu), ROW (rust_counter_handle_mm), ROW (rust_pool_handle),
   ROWS (rust_counter_cpu), ROWS (rust_counter_mm),
+  ROWS (rust_counter_handle_cpu), ROWS (rust_counter_handle_mm),
 #endif
   ROWS (our_counter_inline_cpu), ROWS (our_counter_call_cpu),
   ROWS (our_counter_inline_mm), ROWS (our_counter_call_mm),
@@ -1010,6 +1023,8 @@ stepped_aside_main (void)
 #ifdef BENCH_RUST
     { "aside_rust_counter_cpu", rust_counter_cpu, NULL, 0, { 0 } },
     { "aside_rust_counter_mm", rust_counter_mm, NULL, 0, { 0 } },
+    { "aside_rust_counter_handle_cpu", rust_counter_handle_cpu, NULL, 0, { 0 } },
+    { "aside_rust_counter_handle_mm", rust_counter_handle_mm, NULL, 0, { 0 } },
 #endif
     { "aside_getcpu_atomic", getcpu_atomic, NULL, 0, { 0 } },
   };
@@ -1035,7 +1050,7 @@ stepped_aside_main (void)
   rseq_percpu_counter_read (counter[0], &c0);
   rseq_percpu_counter_read (counter[1], &c1);
 #ifdef BENCH_RUST
-  want = 3 * (uint64_t) rounds * (uint64_t) (iters / 4);
+  want = 5 * (uint64_t) rounds * (uint64_t) (iters / 4);
 #else
   want = 2 * (uint64_t) rounds * (uint64_t) (iters / 4);
 #endif
@@ -1202,12 +1217,12 @@ main (int argc, char **argv)
   uint64_t c0 = 0, c1 = 0;
   rseq_percpu_counter_read (counter[0], &c0);
   rseq_percpu_counter_read (counter[1], &c1);
-  /* Each counter: inline and call loops (and the Rust one), and as many in
-     the thread without an area.  */
+  /* Each counter: inline and call loops (and the Rust ones: Counter::inc
+     and the handle's), and as many in the thread without an area.  */
   uint64_t loops = 2, slow_loops = 2;
 #ifdef BENCH_RUST
-  loops++;
-  slow_loops++;
+  loops += 2;
+  slow_loops += 2;
 #endif
   uint64_t want_c = loops * (uint64_t) rounds * (uint64_t) iters
                     + (slow_state == 1

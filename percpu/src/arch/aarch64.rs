@@ -651,6 +651,136 @@ pub unsafe fn add_slot<const INJECT: bool>(
     off
 }
 
+/// [`add_slot`] for a caller that keeps `mode_offset` in a register across
+/// many calls (a handle: [`crate::counter::CounterHandle`]): `cpu_id` mode
+/// (offset 4) runs the section without its `cpu_id >= 0` test, which the
+/// bound check already makes there (a negative `cpu_id` scales to an
+/// offset of at least `2^32 - 128`, beyond any `limit`); `mm_cid` mode
+/// keeps it (an unregistered area reads `mm_cid` 0). The branch on the
+/// offset is loop-invariant for such a caller: the compiler takes it out
+/// of the caller's loop, leaving each mode's section alone in it.
+///
+/// # Safety
+/// As [`add_slot`], and `limit < 2^32 - 128`.
+#[inline(always)]
+pub unsafe fn add_slot_by_mode<const INJECT: bool>(
+    cpu: *mut u32,
+    mode_offset: usize,
+    base: *mut u8,
+    limit: u32,
+    inc: usize,
+    inject: &Injection,
+) -> isize {
+    if mode_offset != 4 {
+        // SAFETY: the caller's contract.
+        return unsafe { add_slot::<INJECT>(cpu, mode_offset, base, limit, inc, inject) };
+    }
+    let off: isize;
+    if inc == 1 {
+        // SAFETY: the caller's contract; cpu_id mode (above).
+        unsafe {
+            rseq_asm!(
+                INJECT,
+                inject,
+                [
+                    "adrp {off}, 6f\n",
+                    "add {off}, {off}, :lo12:6f\n",
+                    "str {off}, [{cpu}, #4]\n",
+                    "2:\n",
+                ],
+                [
+                    "ldr {off:w}, [{field}]\n",
+                    "lsl {off:w}, {off:w}, #6\n",
+                    "cmp {off:w}, {limit:w}\n",
+                    "b.hs 5f\n",
+                ],
+                [
+                    "add {slot}, {base}, {off}\n",
+                    "ldr {val}, [{slot}]\n",
+                    "add {val}, {val}, #1\n",
+                ],
+                [
+                    "str {val}, [{slot}]\n",
+                    "3:\n",
+                    "b 9f\n",
+                    cs_signature!(),
+                    "4:\n",
+                    "mov {off}, #-1\n",
+                    "b 9f\n",
+                    "5:\n",
+                    "mov {off}, #-2\n",
+                    "9:\n",
+                    cs_descriptor!(),
+                    ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                    ".quad 2b, 3b\n",
+                    ".quad 2b, 5b\n",
+                    ".popsection\n",
+                ],
+                off = out(reg) off,
+                slot = out(reg) _,
+                val = out(reg) _,
+                cpu = in(reg) cpu,
+                field = in(reg) cpu.cast::<u8>().wrapping_add(mode_offset).wrapping_sub(4),
+                limit = in(reg) limit,
+                base = in(reg) base,
+                options(nostack),
+            );
+        }
+        return off;
+    }
+    // SAFETY: the caller's contract; cpu_id mode (above).
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            [
+                "adrp {off}, 6f\n",
+                "add {off}, {off}, :lo12:6f\n",
+                "str {off}, [{cpu}, #4]\n",
+                "2:\n",
+            ],
+            [
+                "ldr {off:w}, [{field}]\n",
+                "lsl {off:w}, {off:w}, #6\n",
+                "cmp {off:w}, {limit:w}\n",
+                "b.hs 5f\n",
+            ],
+            [
+                "add {slot}, {base}, {off}\n",
+                "ldr {val}, [{slot}]\n",
+                "add {val}, {val}, {inc}\n",
+            ],
+            [
+                "str {val}, [{slot}]\n",
+                "3:\n",
+                "b 9f\n",
+                cs_signature!(),
+                "4:\n",
+                "mov {off}, #-1\n",
+                "b 9f\n",
+                "5:\n",
+                "mov {off}, #-2\n",
+                "9:\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
+            off = out(reg) off,
+            slot = out(reg) _,
+            val = out(reg) _,
+            cpu = in(reg) cpu,
+            field = in(reg) cpu.cast::<u8>().wrapping_add(mode_offset).wrapping_sub(4),
+            limit = in(reg) limit,
+            base = in(reg) base,
+            inc = in(reg) inc,
+            options(nostack),
+        );
+    }
+    off
+}
+
 
 
 /// Load-add-store at an offset, indexed inside the section: reads the index
@@ -1252,6 +1382,168 @@ pub unsafe fn pool_push_current<const INJECT: bool>(
             [
                 "ldr {slot:w}, [{cpu}]\n",
                 "tbnz {slot:w}, #31, 5f\n",
+                "ldr {slot:w}, [{field}]\n",
+                "lsl {slot:w}, {slot:w}, #6\n",
+                "cmp {slot:w}, {limit:w}\n",
+                "b.hs 5f\n",
+            ],
+            [
+                "add {slot}, {base}, {slot}\n",
+                "ldr {head}, [{slot}, #8]\n",
+                "cbnz {head}, 5f\n",
+                "ldr {head}, [{slot}]\n",
+                "mov {depth}, xzr\n",
+                "cbz {head}, 21f\n",
+                "ldr {depth}, [{head}, #8]\n",
+                "21:\n",
+                "cmp {depth}, {max}\n",
+                "b.hs 5f\n",
+                "add {depth}, {depth}, #1\n",
+                "stp {head}, {depth}, [{obj}]\n",
+            ],
+            [
+                "str {obj}, [{slot}]\n",
+                "3:\n",
+                "b 9f\n",
+                cs_signature!(),
+                "4:\n",
+                "b {aborted}\n",
+                "5:\n",
+                "b {failed}\n",
+                "9:\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
+            slot = out(reg) _,
+            head = out(reg) _,
+            depth = out(reg) _,
+            cpu = in(reg) cpu,
+            field = in(reg) cpu.cast::<u8>().wrapping_add(mode_offset).wrapping_sub(4),
+            limit = in(reg) limit,
+            base = in(reg) base,
+            max = in(reg) max_depth,
+            obj = in(reg) obj,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
+            options(nostack),
+        );
+    }
+    Outcome::Done
+}
+
+/// [`pool_pop_current`] for a caller that keeps `mode_offset` in a
+/// register across calls (a [`crate::pool::PoolHandle`]): in `cpu_id`
+/// mode without the in-section `cpu_id >= 0` test, which the bound check
+/// makes (see [`add_slot_by_mode`]).
+///
+/// # Safety
+/// As [`pool_pop_current`], and `limit < 2^32 - 128`.
+#[inline(always)]
+pub unsafe fn pool_pop_current_by_mode<const INJECT: bool>(
+    cpu: *mut u32,
+    mode_offset: usize,
+    base: *mut u8,
+    limit: u32,
+    inject: &Injection,
+) -> usize {
+    if mode_offset != 4 {
+        // SAFETY: the caller's contract.
+        return unsafe { pool_pop_current::<INJECT>(cpu, mode_offset, base, limit, inject) };
+    }
+    let node: usize;
+    // SAFETY: the caller's contract; cpu_id mode (above).
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            [
+                "adrp {slot}, 6f\n",
+                "add {slot}, {slot}, :lo12:6f\n",
+                "str {slot}, [{cpu}, #4]\n",
+                "2:\n",
+            ],
+            [
+                "ldr {slot:w}, [{field}]\n",
+                "lsl {slot:w}, {slot:w}, #6\n",
+                "cmp {slot:w}, {limit:w}\n",
+                "b.hs 5f\n",
+            ],
+            [
+                "add {slot}, {base}, {slot}\n",
+                "ldr {next}, [{slot}, #8]\n",
+                "cbnz {next}, 5f\n",
+                "ldr {node}, [{slot}]\n",
+                "cbz {node}, 5f\n",
+                "ldr {next}, [{node}]\n",
+            ],
+            [
+                "str {next}, [{slot}]\n",
+                "3:\n",
+                "b 9f\n",
+                cs_signature!(),
+                "4:\n",
+                "mov {node}, #2\n",
+                "b 9f\n",
+                "5:\n",
+                "mov {node}, #1\n",
+                "9:\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
+            slot = out(reg) _,
+            node = out(reg) node,
+            next = out(reg) _,
+            cpu = in(reg) cpu,
+            field = in(reg) cpu.cast::<u8>().wrapping_add(mode_offset).wrapping_sub(4),
+            limit = in(reg) limit,
+            base = in(reg) base,
+            options(nostack),
+        );
+    }
+    node
+}
+
+/// [`pool_push_current`] for a caller that keeps `mode_offset` in a
+/// register across calls (a [`crate::pool::PoolHandle`]): in `cpu_id`
+/// mode without the in-section `cpu_id >= 0` test (see
+/// [`add_slot_by_mode`]).
+///
+/// # Safety
+/// As [`pool_push_current`], and `limit < 2^32 - 128`.
+#[inline(always)]
+pub unsafe fn pool_push_current_by_mode<const INJECT: bool>(
+    cpu: *mut u32,
+    mode_offset: usize,
+    base: *mut u8,
+    limit: u32,
+    max_depth: usize,
+    obj: *mut u8,
+    inject: &Injection,
+) -> Outcome {
+    if mode_offset != 4 {
+        // SAFETY: the caller's contract.
+        return unsafe {
+            pool_push_current::<INJECT>(cpu, mode_offset, base, limit, max_depth, obj, inject)
+        };
+    }
+    // SAFETY: the caller's contract; cpu_id mode (above).
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            [
+                "adrp {slot}, 6f\n",
+                "add {slot}, {slot}, :lo12:6f\n",
+                "str {slot}, [{cpu}, #4]\n",
+                "2:\n",
+            ],
+            [
                 "ldr {slot:w}, [{field}]\n",
                 "lsl {slot:w}, {slot:w}, #6\n",
                 "cmp {slot:w}, {limit:w}\n",

@@ -724,6 +724,128 @@ pub unsafe fn add_slot<const INJECT: bool>(
     off
 }
 
+/// [`add_slot`] for a caller that keeps `mode_offset` in a register across
+/// many calls (a handle: [`crate::counter::CounterHandle`]): `cpu_id` mode
+/// (offset 4) runs the section without its `cpu_id >= 0` test, which the
+/// bound check already makes there (a negative `cpu_id` scales to an
+/// offset of at least `2^32 - 128`, beyond any `limit`); `mm_cid` mode
+/// keeps it (an unregistered area reads `mm_cid` 0). The branch on the
+/// offset is loop-invariant for such a caller: the compiler takes it out
+/// of the caller's loop, leaving each mode's section alone in it.
+///
+/// # Safety
+/// As [`add_slot`], and `limit < 2^32 - 128`.
+#[inline(always)]
+pub unsafe fn add_slot_by_mode<const INJECT: bool>(
+    cpu: *mut u32,
+    mode_offset: usize,
+    base: *mut u8,
+    limit: u32,
+    inc: usize,
+    inject: &Injection,
+) -> isize {
+    if mode_offset != 4 {
+        // SAFETY: the caller's contract.
+        return unsafe { add_slot::<INJECT>(cpu, mode_offset, base, limit, inc, inject) };
+    }
+    let off: isize;
+    if inc == 1 {
+        // SAFETY: the caller's contract; cpu_id mode (above).
+        unsafe {
+            rseq_asm!(
+                INJECT,
+                inject,
+                [
+                    "leaq 6f(%rip), {off}\n",
+                    "movq {off}, 4({cpu})\n",
+                    "2:\n",
+                ],
+                [
+                    "imull $64, -4({cpu},{mode}), {off:e}\n",
+                    "cmpl {limit:e}, {off:e}\n",
+                    "jae 5f\n",
+                ],
+                [
+                    "leaq ({base},{off}), {slot}\n",
+                ],
+                [
+                    "addq $1, ({slot})\n",
+                    "3:\n",
+                    "9:\n",
+                    ".pushsection __rseq_failure, \"ax\"\n",
+                    cs_signature!(),
+                    "4:\n",
+                    "movq $-1, {off}\n",
+                    "jmp 9b\n",
+                    "5:\n",
+                    "movq $-2, {off}\n",
+                    "jmp 9b\n",
+                    ".popsection\n",
+                    cs_descriptor!(),
+                    ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                    ".quad 2b, 3b\n",
+                    ".quad 2b, 5b\n",
+                    ".popsection\n",
+                ],
+                off = out(reg) off,
+                slot = out(reg) _,
+                cpu = in(reg) cpu,
+                mode = in(reg) mode_offset,
+                limit = in(reg) limit,
+                base = in(reg) base,
+                options(att_syntax, nostack),
+            );
+        }
+        return off;
+    }
+    // SAFETY: the caller's contract; cpu_id mode (above).
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            [
+                "leaq 6f(%rip), {off}\n",
+                "movq {off}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "imull $64, -4({cpu},{mode}), {off:e}\n",
+                "cmpl {limit:e}, {off:e}\n",
+                "jae 5f\n",
+            ],
+            [
+            ],
+            [
+                "addq {inc}, ({base},{off})\n",
+                "3:\n",
+                "9:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "movq $-1, {off}\n",
+                "jmp 9b\n",
+                "5:\n",
+                "movq $-2, {off}\n",
+                "jmp 9b\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
+            off = out(reg) off,
+            cpu = in(reg) cpu,
+            mode = in(reg) mode_offset,
+            limit = in(reg) limit,
+            base = in(reg) base,
+            inc = in(reg) inc,
+            options(att_syntax, nostack),
+        );
+    }
+    off
+}
+
 
 
 /// Load-add-store at an offset, indexed inside the section: reads the index
@@ -1314,6 +1436,169 @@ pub unsafe fn pool_push_current<const INJECT: bool>(
             [
                 "cmpl $0, ({cpu})\n",
                 "js 5f\n",
+                "imull $64, -4({cpu},{mode}), {slot:e}\n",
+                "cmpl {limit:e}, {slot:e}\n",
+                "jae 5f\n",
+            ],
+            [
+                "addq {base}, {slot}\n",
+                "cmpq $0, 8({slot})\n",
+                "jnz 5f\n",
+                "movq ({slot}), {head}\n",
+                "xorl {depth:e}, {depth:e}\n",
+                "testq {head}, {head}\n",
+                "jz 21f\n",
+                "movq 8({head}), {depth}\n",
+                "21:\n",
+                "cmpq {max}, {depth}\n",
+                "jae 5f\n",
+                "incq {depth}\n",
+                "movq {head}, ({obj})\n",
+                "movq {depth}, 8({obj})\n",
+            ],
+            [
+                "movq {obj}, ({slot})\n",
+                "3:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "jmp {aborted}\n",
+                "5:\n",
+                "jmp {failed}\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
+            slot = out(reg) _,
+            head = out(reg) _,
+            depth = out(reg) _,
+            cpu = in(reg) cpu,
+            mode = in(reg) mode_offset,
+            limit = in(reg) limit,
+            base = in(reg) base,
+            max = in(reg) max_depth,
+            obj = in(reg) obj,
+            aborted = label { return Outcome::Aborted },
+            failed = label { return Outcome::CompareFailed },
+            options(att_syntax, nostack),
+        );
+    }
+    Outcome::Done
+}
+
+/// [`pool_pop_current`] for a caller that keeps `mode_offset` in a
+/// register across calls (a [`crate::pool::PoolHandle`]): in `cpu_id`
+/// mode without the in-section `cpu_id >= 0` test, which the bound check
+/// makes (see [`add_slot_by_mode`]).
+///
+/// # Safety
+/// As [`pool_pop_current`], and `limit < 2^32 - 128`.
+#[inline(always)]
+pub unsafe fn pool_pop_current_by_mode<const INJECT: bool>(
+    cpu: *mut u32,
+    mode_offset: usize,
+    base: *mut u8,
+    limit: u32,
+    inject: &Injection,
+) -> usize {
+    if mode_offset != 4 {
+        // SAFETY: the caller's contract.
+        return unsafe { pool_pop_current::<INJECT>(cpu, mode_offset, base, limit, inject) };
+    }
+    let node: usize;
+    // SAFETY: the caller's contract; cpu_id mode (above).
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            [
+                "leaq 6f(%rip), {slot}\n",
+                "movq {slot}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
+                "imull $64, -4({cpu},{mode}), {slot:e}\n",
+                "cmpl {limit:e}, {slot:e}\n",
+                "jae 5f\n",
+            ],
+            [
+                "addq {base}, {slot}\n",
+                "cmpq $0, 8({slot})\n",
+                "jnz 5f\n",
+                "movq ({slot}), {node}\n",
+                "testq {node}, {node}\n",
+                "jz 5f\n",
+                "movq ({node}), {next}\n",
+            ],
+            [
+                "movq {next}, ({slot})\n",
+                "3:\n",
+                "9:\n",
+                ".pushsection __rseq_failure, \"ax\"\n",
+                cs_signature!(),
+                "4:\n",
+                "movq $2, {node}\n",
+                "jmp 9b\n",
+                "5:\n",
+                "movq $1, {node}\n",
+                "jmp 9b\n",
+                ".popsection\n",
+                cs_descriptor!(),
+                ".pushsection __rseq_exit_point_array, \"awR\"\n",
+                ".quad 2b, 3b\n",
+                ".quad 2b, 5b\n",
+                ".popsection\n",
+            ],
+            slot = out(reg) _,
+            node = out(reg) node,
+            next = out(reg) _,
+            cpu = in(reg) cpu,
+            mode = in(reg) mode_offset,
+            limit = in(reg) limit,
+            base = in(reg) base,
+            options(att_syntax, nostack),
+        );
+    }
+    node
+}
+
+/// [`pool_push_current`] for a caller that keeps `mode_offset` in a
+/// register across calls (a [`crate::pool::PoolHandle`]): in `cpu_id`
+/// mode without the in-section `cpu_id >= 0` test (see
+/// [`add_slot_by_mode`]).
+///
+/// # Safety
+/// As [`pool_push_current`], and `limit < 2^32 - 128`.
+#[inline(always)]
+pub unsafe fn pool_push_current_by_mode<const INJECT: bool>(
+    cpu: *mut u32,
+    mode_offset: usize,
+    base: *mut u8,
+    limit: u32,
+    max_depth: usize,
+    obj: *mut u8,
+    inject: &Injection,
+) -> Outcome {
+    if mode_offset != 4 {
+        // SAFETY: the caller's contract.
+        return unsafe {
+            pool_push_current::<INJECT>(cpu, mode_offset, base, limit, max_depth, obj, inject)
+        };
+    }
+    // SAFETY: the caller's contract; cpu_id mode (above).
+    unsafe {
+        rseq_asm!(
+            INJECT,
+            inject,
+            [
+                "leaq 6f(%rip), {slot}\n",
+                "movq {slot}, 4({cpu})\n",
+                "2:\n",
+            ],
+            [
                 "imull $64, -4({cpu},{mode}), {slot:e}\n",
                 "cmpl {limit:e}, {slot:e}\n",
                 "jae 5f\n",
