@@ -664,6 +664,139 @@ rseq_percpu_inline_pool_free (void *pool, void *obj)
   return rseq_percpu_pool_free (pool, obj);
 }
 
+/* ---- Handles: a counter or a pool bound to the calling thread, for a
+   loop or a function that counts, allocates or frees many times.  The
+   handle holds what every call above reads again (the thread's cached
+   area, the object's mode byte, the pool's per-CPU limit); kept in
+   registers by the caller, an operation is its restartable sequence
+   alone, with the same guarantees: the section reads and bound-checks the
+   index itself (a negative cpu_id fails the bound in cpu_id mode; an
+   mm_cid object still needs the area's cpu_id >= 0, tested before the
+   section as above), and everything else takes the same slow path, after
+   which the handle holds the thread's area anew (a thread that gets its
+   area later uses it from then on).
+
+   A handle belongs to the thread that initialized it (it holds that
+   thread's area): another thread, or a handle copied to one, must not
+   use it; a signal handler of the same thread may.  It stays valid as
+   long as its object.  */
+struct rseq_percpu_inline_handle
+{
+  const uint32_t *area;   /* the thread's cached area (or a stand-in) */
+  uintptr_t off;          /* the object's index field offset: 4 or 24 */
+  char *object;           /* the counter or pool */
+  uintptr_t limit;        /* a pool's per-CPU limit (0 for a counter) */
+};
+
+static inline int
+rseq_percpu_inline_handle_init_ (struct rseq_percpu_inline_handle *h, void *object,
+                                 int is_pool)
+{
+  char *o = (char *) object;
+  unsigned off;
+  if (!RSEQ_PERCPU_INLINE_WORD_OK (h) || !RSEQ_PERCPU_INLINE_HANDLE_OK (o))
+    return -EINVAL;
+  off = *(const volatile unsigned char *) (o + RSEQ_PERCPU_INLINE_MODE);
+  if (off != 4 && off != 24)
+    return -EINVAL;
+  h->area = rseq_percpu_inline_area_;
+  h->off = off;
+  h->object = o;
+  h->limit = is_pool ? *(const size_t *) (o + RSEQ_PERCPU_INLINE_POOL_LIMIT) : 0;
+  return 0;
+}
+
+/* Binds H to COUNTER (initialized by rseq_percpu_counter_init) for the
+   calling thread: 0, or -EINVAL (H or COUNTER null or misaligned, or a
+   counter whose mode byte is neither 4 nor 24: not initialized).  */
+static inline int
+rseq_percpu_inline_counter_handle (struct rseq_percpu_inline_handle *h, void *counter)
+{
+  return rseq_percpu_inline_handle_init_ (h, counter, 0);
+}
+
+/* Binds H to POOL (initialized by rseq_percpu_pool_init or _init_shared)
+   for the calling thread, as rseq_percpu_inline_counter_handle.  */
+static inline int
+rseq_percpu_inline_pool_handle (struct rseq_percpu_inline_handle *h, void *pool)
+{
+  return rseq_percpu_inline_handle_init_ (h, pool, 1);
+}
+
+/* rseq_percpu_inline_counter_add through a handle (0 or -EINVAL).  */
+static inline int
+rseq_percpu_inline_handle_counter_add (struct rseq_percpu_inline_handle *h, uint64_t n)
+{
+  int r;
+  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_OBJECT_OK (h->off, h->area)))
+    {
+      r = rseq_percpu_arch_counter_add ((void *) h->area, h->off, h->object, (uintptr_t) n);
+      if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
+        return 0;
+      if (r == RSEQ_PERCPU_ABORTED)
+        RSEQ_PERCPU_INLINE_ON_ABORT ();
+    }
+  r = rseq_percpu_inline_counter_add_slow_ (h->object, n);
+  h->area = rseq_percpu_inline_area_;
+  return r;
+}
+
+static inline int
+rseq_percpu_inline_handle_counter_inc (struct rseq_percpu_inline_handle *h)
+{
+  return rseq_percpu_inline_handle_counter_add (h, 1);
+}
+
+/* rseq_percpu_inline_pool_alloc through a handle.  */
+static inline int
+rseq_percpu_inline_handle_pool_alloc (struct rseq_percpu_inline_handle *h, void **out)
+{
+  void *obj; /* written by the slow path's call when it is read */
+  int r;
+  if (!RSEQ_PERCPU_INLINE_WORD_OK (out))
+    return -EINVAL;
+  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_OBJECT_OK (h->off, h->area)))
+    {
+      uintptr_t node;
+      r = rseq_percpu_arch_pool_pop_current ((void *) h->area, h->off, h->object, &node);
+      if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
+        {
+          if (node & 7)
+            __builtin_unreachable ();
+          *out = (void *) node;
+          return 0;
+        }
+      if (r == RSEQ_PERCPU_ABORTED)
+        RSEQ_PERCPU_INLINE_ON_ABORT ();
+    }
+  r = rseq_percpu_inline_pool_alloc_slow_ (h->object, &obj, h->area);
+  h->area = rseq_percpu_inline_area_;
+  if (r == 0 || r == -ENOMEM)
+    *out = obj;
+  return r;
+}
+
+/* rseq_percpu_inline_pool_free through a handle.  */
+static inline int
+rseq_percpu_inline_handle_pool_free (struct rseq_percpu_inline_handle *h, void *obj)
+{
+  int r;
+  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_WORD_OK (obj)
+                                 && RSEQ_PERCPU_INLINE_OBJECT_OK (h->off, h->area)))
+    {
+      r = rseq_percpu_arch_pool_push_current ((void *) h->area, h->off, h->object,
+                                              h->limit, (uintptr_t *) obj);
+      if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
+        return 0;
+      if (r == RSEQ_PERCPU_ABORTED)
+        RSEQ_PERCPU_INLINE_ON_ABORT ();
+    }
+  if (RSEQ_PERCPU_INLINE_UNLIKELY (h->area == rseq_percpu_inline_no_area_))
+    rseq_percpu_inline_first_lookup_ ();
+  h->area = rseq_percpu_inline_area_;
+  return rseq_percpu_pool_free (h->object, obj);
+}
+
 /* ---- Ring buffer: write as the call (the buffer used, -ENOSPC, -EINVAL).
    One attempt inline: compare the head, copy header and payload into the
    record, store head + 1; anything else is the call.  */

@@ -481,6 +481,7 @@ impl<const N: usize, const INJECT: bool> Pool<N, INJECT> {
             pool: self,
             cpu: crate::cache::cached_cpu_field(),
             mode_offset: self.heads.mode().offset(),
+            per_cpu_limit: self.per_cpu_limit,
         }
     }
 
@@ -781,6 +782,8 @@ pub struct PoolHandle<'a, const N: usize, const INJECT: bool = false> {
     cpu: *mut u32,
     /// The pool's index field offset (4 `cpu_id`, 24 `mm_cid`).
     mode_offset: usize,
+    /// The pool's per-CPU limit (set at its initialization, never changed).
+    per_cpu_limit: usize,
 }
 
 impl<const N: usize, const INJECT: bool> PoolHandle<'_, N, INJECT> {
@@ -831,7 +834,7 @@ impl<const N: usize, const INJECT: bool> PoolHandle<'_, N, INJECT> {
                 self.mode_offset,
                 p.heads.base(),
                 Slots::<N, INJECT>::SLOT_LIMIT,
-                p.per_cpu_limit,
+                self.per_cpu_limit,
                 obj.as_ptr(),
                 &inj,
             )

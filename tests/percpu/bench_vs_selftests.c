@@ -153,6 +153,18 @@ our_counter_inline (int mode, long n)
     rseq_percpu_inline_counter_inc (counter[mode]);
 }
 
+/* Through a handle (rseq_percpu_inline_counter_handle), made once per
+   loop as a thread that counts many times keeps one.  */
+static ALWAYS void
+our_counter_handle (int mode, long n)
+{
+  struct rseq_percpu_inline_handle h;
+  if (rseq_percpu_inline_counter_handle (&h, counter[mode]) != 0)
+    abort ();
+  for (long i = 0; i < n; i++)
+    rseq_percpu_inline_handle_counter_inc (&h);
+}
+
 static ALWAYS void
 our_counter_call (int mode, long n)
 {
@@ -494,6 +506,7 @@ BOTH (our_add_inline)
 BOTH (our_add_call)
 BOTH (our_counter_inline)
 BOTH (our_counter_call)
+BOTH (our_counter_handle)
 BOTH (st_cbne)
 BOTH (our_cbne_inline)
 BOTH (our_cbne_call)
@@ -593,6 +606,23 @@ pool_inline (long n)
         {
           __asm__ volatile ("" : : "r" (o) : "memory");
           rseq_percpu_inline_pool_free (pool, o);
+        }
+    }
+}
+
+static NOINLINE void
+pool_handle (long n)
+{
+  struct rseq_percpu_inline_handle h;
+  if (rseq_percpu_inline_pool_handle (&h, pool) != 0)
+    abort ();
+  for (long i = 0; i < n; i++)
+    {
+      void *o;
+      if (rseq_percpu_inline_handle_pool_alloc (&h, &o) == 0)
+        {
+          __asm__ volatile ("" : : "r" (o) : "memory");
+          rseq_percpu_inline_handle_pool_free (&h, o);
         }
     }
 }
@@ -914,6 +944,7 @@ static struct row rows[] = {
   ROW (st_mc_cpu), ROW (our_mc_inline_cpu), ROW (our_mc_call_cpu),
   ROW (st_mc_mm), ROW (our_mc_inline_mm), ROW (our_mc_call_mm),
   ROW (counter_floor), ROW (pool_inline), ROW (pool_call), ROW (pool_floor),
+  ROW (our_counter_handle_cpu), ROW (our_counter_handle_mm), ROW (pool_handle),
   ROW (counter_floor_h), ROW (pool_floor_h),
   ROW (counter_floor_indexed), ROW (pool_floor_indexed),
   ROWT (ring_inline), ROWT (ring_call), ROWT (ring_floor),
@@ -929,6 +960,7 @@ static struct row rows[] = {
 #endif
   ROWS (our_counter_inline_cpu), ROWS (our_counter_call_cpu),
   ROWS (our_counter_inline_mm), ROWS (our_counter_call_mm),
+  ROWS (our_counter_handle_cpu), ROWS (our_counter_handle_mm),
   ROWS (getcpu_atomic),
 };
 #define NROWS (sizeof rows / sizeof rows[0])
@@ -1020,6 +1052,8 @@ stepped_aside_main (void)
     { "aside_our_counter_call_cpu", our_counter_call_cpu, NULL, 0, { 0 } },
     { "aside_our_counter_inline_mm", our_counter_inline_mm, NULL, 0, { 0 } },
     { "aside_our_counter_call_mm", our_counter_call_mm, NULL, 0, { 0 } },
+    { "aside_our_counter_handle_cpu", our_counter_handle_cpu, NULL, 0, { 0 } },
+    { "aside_our_counter_handle_mm", our_counter_handle_mm, NULL, 0, { 0 } },
 #ifdef BENCH_RUST
     { "aside_rust_counter_cpu", rust_counter_cpu, NULL, 0, { 0 } },
     { "aside_rust_counter_mm", rust_counter_mm, NULL, 0, { 0 } },
@@ -1052,7 +1086,7 @@ stepped_aside_main (void)
 #ifdef BENCH_RUST
   want = 5 * (uint64_t) rounds * (uint64_t) (iters / 4);
 #else
-  want = 2 * (uint64_t) rounds * (uint64_t) (iters / 4);
+  want = 3 * (uint64_t) rounds * (uint64_t) (iters / 4);
 #endif
   printf ("check totals %s (counters %lu %lu, want %lu)\n",
           c0 == want && c1 == want ? "exact" : "WRONG", (unsigned long) c0,
@@ -1217,9 +1251,10 @@ main (int argc, char **argv)
   uint64_t c0 = 0, c1 = 0;
   rseq_percpu_counter_read (counter[0], &c0);
   rseq_percpu_counter_read (counter[1], &c1);
-  /* Each counter: inline and call loops (and the Rust ones: Counter::inc
-     and the handle's), and as many in the thread without an area.  */
-  uint64_t loops = 2, slow_loops = 2;
+  /* Each counter: inline, inline-handle and call loops (and the Rust
+     ones: Counter::inc and the handle's), and as many in the thread
+     without an area.  */
+  uint64_t loops = 3, slow_loops = 3;
 #ifdef BENCH_RUST
   loops += 2;
   slow_loops += 2;

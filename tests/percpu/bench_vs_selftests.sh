@@ -89,6 +89,7 @@ fns="$fns counter_floor_h pool_floor_h counter_floor_indexed pool_floor_indexed 
 fns="$fns rseq_libc_bench_rust_counter rseq_libc_bench_rust_add rseq_libc_bench_rust_cbne rseq_libc_bench_rust_store_store"
 fns="$fns rseq_libc_bench_rust_indexed rseq_libc_bench_rust_list rseq_libc_bench_rust_memcpy"
 fns="$fns rseq_libc_bench_rust_counter_handle rseq_libc_bench_rust_pool_handle@jmp"
+fns="$fns our_counter_handle_cpu our_counter_handle_mm pool_handle"
 python3 tests/percpu/loop_path.py --functions "$out/bvs.dis" $fns > "$out/bvs.insns"
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, $(uname -r), $(ldd --version | head -n 1 | sed 's/.* //') glibc; selftests: $(cat "$src/package" 2>/dev/null)"
@@ -138,12 +139,12 @@ def insn(k):
 if 'aside_our_counter_call_cpu' in rows:
     print("\nrseq-libc stepped aside (the program links the selftests' rseq.c and registers its own area; glibc's registration off): "
           "our counters have no area. Targets: inline <= call <= 2x sched_getcpu + atomic")
-    print("| counter increment | mode | inline C | Rust | Rust handle | call | sched_getcpu + atomic | selftests' add on their area | inline / call | Rust handle / call | call / (getcpu + atomic) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| counter increment | mode | inline C | inline C handle | Rust | Rust handle | call | sched_getcpu + atomic | selftests' add on their area | inline / call | inline handle / call | Rust handle / call | call / (getcpu + atomic) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for m, mn in (('cpu', 'cpu_id'), ('mm', 'mm_cid')):
-        i, r, h, c, g, st = (f"aside_our_counter_inline_{m}", f"aside_rust_counter_{m}", f"aside_rust_counter_handle_{m}",
-                             f"aside_our_counter_call_{m}", "aside_getcpu_atomic", f"aside_st_add_{m}")
-        print(f"| stepped aside | {mn} | {ns(i)} | {ns(r)} | {ns(h)} | {ns(c)} | {ns(g)} | {ns(st)} | {ratio(i, c)} | {ratio(h, c)} | {ratio(c, g)} |")
+        i, ih, r, h, c, g, st = (f"aside_our_counter_inline_{m}", f"aside_our_counter_handle_{m}", f"aside_rust_counter_{m}",
+                                 f"aside_rust_counter_handle_{m}", f"aside_our_counter_call_{m}", "aside_getcpu_atomic", f"aside_st_add_{m}")
+        print(f"| stepped aside | {mn} | {ns(i)} | {ns(ih)} | {ns(r)} | {ns(h)} | {ns(c)} | {ns(g)} | {ns(st)} | {ratio(i, c)} | {ratio(ih, c)} | {ratio(h, c)} | {ratio(c, g)} |")
     sys.exit(0)
 print("\nPer operation, one iteration with its index read: median (min) ns; "
       "instructions/macro-ops of the committing path")
@@ -178,14 +179,15 @@ for name, i, r, c, f, fh, fi, rfn in (("counter increment", "our_counter_inline_
                              ("ring write, 32-byte record", "ring_inline", "rust_ring", "ring_call", "ring_floor", "ring_floor", "ring_floor", "-")):
     print(f"| {name} | {ns(i)} | {ns(r)} | {ns(c)} | {ns(f)} | {ratio(i, f)} | {ratio(r, f)} | {ratio(c, f)} | "
           f"{insn(i)}, {insn(rfn)}, {insn(f)} | {ns(fh)} | {ratio(i, fh)} / {ratio(r, fh)} | {ns(fi)} | {ratio(i, fi)} / {ratio(r, fi)} |")
-print("\nThe Rust handles (Counter::handle, Pool::handle: the thread's area and the object's mode read once, kept in "
-      "registers by the loop; in cpu_id mode the sections' bound check is their cpu_id >= 0 test) beside the same floors")
-print("| use case | Rust handle | Rust (no handle) | floor (run I) | Rust handle / floor | insns/macro-ops: Rust handle, floor |")
-print("|---|---|---|---|---|---|")
-for name, h, r, f, hfn in (("counter increment, cpu_id", "rust_counter_handle_cpu", "rust_counter_cpu", "counter_floor", "rseq_libc_bench_rust_counter_handle"),
-                           ("counter increment, mm_cid", "rust_counter_handle_mm", "rust_counter_mm", "counter_floor", "-"),
-                           ("pool alloc + free, 64 B", "rust_pool_handle", "rust_pool", "pool_floor", "rseq_libc_bench_rust_pool_handle")):
-    print(f"| {name} | {ns(h)} | {ns(r)} | {ns(f)} | {ratio(h, f)} | {insn(hfn)}, {insn(f)} |")
+print("\nThrough handles (inline C: rseq_percpu_inline_counter_handle / _pool_handle; Rust: Counter::handle, Pool::handle): "
+      "the thread's area and the object's mode (and a pool's limit) read once, kept in registers by the loop; "
+      "Rust's cpu_id sections let their bound check be their cpu_id >= 0 test. Beside the same floors; target <= 1.3x")
+print("| use case | inline C handle | Rust handle | floor (run I) | inline C handle / floor | Rust handle / floor | insns/macro-ops: inline C handle, Rust handle, floor |")
+print("|---|---|---|---|---|---|---|")
+for name, c, h, f, cfn, hfn in (("counter increment, cpu_id", "our_counter_handle_cpu", "rust_counter_handle_cpu", "counter_floor", "our_counter_handle_cpu", "rseq_libc_bench_rust_counter_handle"),
+                                ("counter increment, mm_cid", "our_counter_handle_mm", "rust_counter_handle_mm", "counter_floor", "our_counter_handle_mm", "-"),
+                                ("pool alloc + free, 64 B", "pool_handle", "rust_pool_handle", "pool_floor", "pool_handle", "rseq_libc_bench_rust_pool_handle")):
+    print(f"| {name} | {ns(c)} | {ns(h)} | {ns(f)} | {ratio(c, f)} | {ratio(h, f)} | {insn(cfn)}, {insn(hfn)}, {insn(f)} |")
 print("\nBaselines (same run)")
 print("| operation | ns | our inline counter is faster by |")
 print("|---|---|---|")
@@ -193,16 +195,16 @@ for name, k in (("glibc sched_getcpu + atomic on that CPU's slot", "getcpu_atomi
                 ("one shared atomic", "shared_atomic"), ("empty loop", "empty_loop")):
     print(f"| {name} | {ns(k)} | {ratio(k, 'our_counter_inline_cpu')} |")
 print(f"\nHeadline: per-CPU counter vs sched_getcpu + atomic: {ratio('getcpu_atomic', 'rust_counter_cpu')} (Rust), "
-      f"{ratio('getcpu_atomic', 'rust_counter_handle_cpu')} (Rust handle), "
+      f"{ratio('getcpu_atomic', 'rust_counter_handle_cpu')} (Rust handle), {ratio('getcpu_atomic', 'our_counter_handle_cpu')} (inline C handle), "
       f"{ratio('getcpu_atomic', 'our_counter_inline_cpu')} (inline C), {ratio('getcpu_atomic', 'our_counter_call_cpu')} (C call); "
       f"the seed's slide: 7.7x")
 if 'noarea_our_counter_call_cpu' in rows:
     print("\nNo area (a thread whose registration was undone by a raw rseq unregistration): targets inline <= call <= 2x sched_getcpu + atomic")
-    print("| operation | mode | inline C | Rust | Rust handle | call | sched_getcpu + atomic (same thread) | inline / call | Rust / call | Rust handle / call | call / (getcpu + atomic) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| operation | mode | inline C | inline C handle | Rust | Rust handle | call | sched_getcpu + atomic (same thread) | inline / call | inline handle / call | Rust / call | Rust handle / call | call / (getcpu + atomic) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for m, mn in (('cpu', 'cpu_id'), ('mm', 'mm_cid')):
-        i, r, h, c, g = (f"noarea_our_counter_inline_{m}", f"noarea_rust_counter_{m}", f"noarea_rust_counter_handle_{m}",
-                         f"noarea_our_counter_call_{m}", "noarea_getcpu_atomic")
-        print(f"| counter increment | {mn} | {ns(i)} | {ns(r)} | {ns(h)} | {ns(c)} | {ns(g)} | {ratio(i, c)} | {ratio(r, c)} | {ratio(h, c)} | {ratio(c, g)} |")
+        i, ih, r, h, c, g = (f"noarea_our_counter_inline_{m}", f"noarea_our_counter_handle_{m}", f"noarea_rust_counter_{m}",
+                             f"noarea_rust_counter_handle_{m}", f"noarea_our_counter_call_{m}", "noarea_getcpu_atomic")
+        print(f"| counter increment | {mn} | {ns(i)} | {ns(ih)} | {ns(r)} | {ns(h)} | {ns(c)} | {ns(g)} | {ratio(i, c)} | {ratio(ih, c)} | {ratio(r, c)} | {ratio(h, c)} | {ratio(c, g)} |")
 EOF
 done
