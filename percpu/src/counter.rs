@@ -257,6 +257,78 @@ mod tests {
         }
     }
 
+    /// Handles (one per thread, as they are meant to be used) count
+    /// exactly, in both modes, racing each other and `Counter::inc`.
+    #[test]
+    fn handles_count_exactly_both_modes() {
+        for mode in [IndexMode::CpuId, IndexMode::MmCid] {
+            let c = Arc::new(Counter::<64>::new(mode));
+            let threads: Vec<_> = (0..6u64)
+                .map(|t| {
+                    let c = c.clone();
+                    std::thread::spawn(move || {
+                        let mut h = c.handle();
+                        for i in 0..20_000u64 {
+                            match (t % 3, i % 2) {
+                                (0, _) => {
+                                    c.inc();
+                                }
+                                (_, 0) => {
+                                    h.inc();
+                                }
+                                _ => {
+                                    h.add(t + 1);
+                                }
+                            }
+                            if i % 4096 == 0 {
+                                std::thread::yield_now();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            let expect: u64 = (0..6u64)
+                .map(|t| {
+                    if t % 3 == 0 {
+                        20_000
+                    } else {
+                        10_000 + 10_000 * (t + 1)
+                    }
+                })
+                .sum();
+            assert_eq!(c.read(), expect, "{mode:?}");
+        }
+    }
+
+    /// A handle made while the thread's cache holds the stand-in (its
+    /// first use of the component) counts exactly, and once its slow path
+    /// has looked the area up it holds the area: its next increment
+    /// commits on a slot.
+    #[test]
+    fn a_handle_made_without_an_area_holds_it_after_its_slow_path() {
+        std::thread::spawn(|| {
+            for mode in [IndexMode::CpuId, IndexMode::MmCid] {
+                let c = Counter::<64>::new(mode);
+                crate::cache::set_cached_cpu_field(crate::cache::no_area_cpu_field());
+                let mut h = c.handle();
+                assert_eq!(h.cpu, crate::cache::no_area_cpu_field());
+                h.inc();
+                if crate::thread_area(mode).is_some() {
+                    assert_ne!(h.cpu, crate::cache::no_area_cpu_field(), "{mode:?}");
+                    assert!(matches!(h.inc(), Where::Slot(_)), "{mode:?}");
+                } else {
+                    h.inc();
+                }
+                assert_eq!(c.read(), 2, "{mode:?}");
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
     /// Resetting threads race incrementing threads and readers: every
     /// increment is returned by exactly one reset or counted by the final
     /// read, and no reset or read returns a wrapped (negative) value.

@@ -658,6 +658,36 @@ mod tests {
                             cache::set_cached_cpu_field(stale);
                             assert_eq!(p.alloc().map(|_| ()), Some(()), "{mode:?}");
                             assert_eq!(p.global_len(), 3, "{mode:?}: a per-CPU list was used");
+                            // Handles made on the stale area (before a
+                            // section saw it): their sections refuse it too,
+                            // in cpu_id mode by the bound check alone (no
+                            // cpu_id test of their own), and their slow
+                            // paths leave them on the stand-in.
+                            cache::set_cached_cpu_field(stale);
+                            let c = Counter::<64>::new(mode);
+                            let mut h = c.handle();
+                            assert_eq!(h.inc(), Where::Fallback, "{mode:?}: counter handle");
+                            assert_eq!(h.add(2), Where::Fallback, "{mode:?}: counter handle");
+                            assert_eq!(c.slot_value(Where::Slot(0)), 0, "{mode:?}: counter handle");
+                            assert_eq!(c.read(), 3, "{mode:?}: counter handle");
+                            cache::set_cached_cpu_field(stale);
+                            let p: Pool<64> = Pool::new(mode, 16, 8);
+                            let mem: &'static mut [u64] = Vec::leak(vec![0u64; 8]);
+                            // SAFETY: a leaked u64 buffer seen as bytes.
+                            let bytes = unsafe {
+                                std::slice::from_raw_parts_mut(mem.as_mut_ptr().cast::<u8>(), 64)
+                            };
+                            assert_eq!(p.add_storage(bytes), Ok(4));
+                            let mut ph = p.handle();
+                            let o = ph.alloc().expect("object");
+                            assert_eq!(p.global_len(), 3, "{mode:?}: pool handle");
+                            // SAFETY: from this pool, not used after.
+                            unsafe { ph.free(o) };
+                            assert_eq!(
+                                p.global_len(),
+                                4,
+                                "{mode:?}: pool handle: a per-CPU list was used"
+                            );
                         }
                         for mode in [IndexMode::CpuId, IndexMode::MmCid] {
                             assert_eq!(current_index(mode), None, "{mode:?}");

@@ -872,6 +872,16 @@ mod tests {
 
     #[test]
     fn never_lost_never_twice() {
+        never_lost_never_twice_with(false);
+    }
+
+    /// As `never_lost_never_twice`, half the threads through handles.
+    #[test]
+    fn never_lost_never_twice_through_handles() {
+        never_lost_never_twice_with(true);
+    }
+
+    fn never_lost_never_twice_with(handles: bool) {
         let pool = Arc::new(Pool::<64>::new(IndexMode::CpuId, 64, 32));
         assert_eq!(pool.add_storage(storage(64 * 512)), Ok(512));
         let hs: Vec<_> = (0..8)
@@ -879,9 +889,12 @@ mod tests {
                 let pool = pool.clone();
                 std::thread::spawn(move || {
                     let mut held = Vec::new();
+                    let mut h = pool.handle();
+                    let through = handles && t % 2 == 1;
                     for round in 0..2000usize {
                         if round % 3 != 2 {
-                            if let Some(o) = pool.alloc() {
+                            let got = if through { h.alloc() } else { pool.alloc() };
+                            if let Some(o) = got {
                                 // SAFETY: o is ours: 64 bytes.
                                 unsafe { ptr::write_bytes(o.as_ptr(), t as u8, 64) };
                                 held.push(o);
@@ -891,7 +904,13 @@ mod tests {
                             let mark = unsafe { std::slice::from_raw_parts(o.as_ptr(), 64) };
                             assert!(mark.iter().all(|&b| b == t as u8), "object shared");
                             // SAFETY: from this pool, not used after.
-                            unsafe { pool.free(o) };
+                            unsafe {
+                                if through {
+                                    h.free(o)
+                                } else {
+                                    pool.free(o)
+                                }
+                            };
                         }
                     }
                     held.into_iter()
@@ -1026,9 +1045,13 @@ mod tests {
             .map(|t| {
                 std::thread::spawn(move || {
                     let mut held = Vec::new();
+                    // Odd threads through a handle: its sections load the
+                    // guard as the others do.
+                    let mut h = pool.handle();
                     for round in 0..40_000usize {
                         if round % 3 != 2 && held.len() < 24 {
-                            if let Some(o) = pool.alloc() {
+                            let got = if t % 2 == 1 { h.alloc() } else { pool.alloc() };
+                            if let Some(o) = got {
                                 // SAFETY: o is ours: 64 bytes.
                                 unsafe { ptr::write_bytes(o.as_ptr(), t as u8 + 1, 64) };
                                 held.push(o);
@@ -1039,7 +1062,13 @@ mod tests {
                                 unsafe { std::slice::from_raw_parts(o.as_ptr().add(16), 48) };
                             assert!(mark.iter().all(|&b| b == t as u8 + 1), "object shared");
                             // SAFETY: from this pool, not used after.
-                            unsafe { pool.free(o) };
+                            unsafe {
+                                if t % 2 == 1 {
+                                    h.free(o)
+                                } else {
+                                    pool.free(o)
+                                }
+                            };
                         }
                     }
                     held.into_iter()

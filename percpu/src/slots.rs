@@ -371,7 +371,14 @@ impl<const N: usize, const INJECT: bool> Slots<N, INJECT> {
         // SAFETY: the caller's contract, and as in `add_current`;
         // SLOT_LIMIT < 2^25 * 64 < 2^32 - 128.
         let off = unsafe {
-            arch::add_slot_by_mode::<INJECT>(*cpu, mode_offset, self.base(), Self::SLOT_LIMIT, inc, &inj)
+            arch::add_slot_by_mode::<INJECT>(
+                *cpu,
+                mode_offset,
+                self.base(),
+                Self::SLOT_LIMIT,
+                inc,
+                &inj,
+            )
         };
         if !INJECT && off >= 0 {
             return Where::Slot((off as usize / Self::STRIDE) as u32);
