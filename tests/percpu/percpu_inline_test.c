@@ -25,6 +25,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static __thread long thread_aborts; /* inline attempts that aborted */
@@ -433,6 +434,18 @@ test_bad_input (void)
   SAME (rseq_percpu_inline_pool_alloc (odd, &node),
         rseq_percpu_pool_alloc (odd, &node));
   SAME (rseq_percpu_inline_pool_free (NULL, &w), rseq_percpu_pool_free (NULL, &w));
+  {
+    struct rseq_percpu_inline_handle h;
+    static unsigned char zero[RSEQ_PERCPU_INLINE_COUNTER_SIZE]
+      __attribute__ ((aligned (RSEQ_PERCPU_ALIGN)));
+    CHECK (rseq_percpu_inline_counter_handle (&h, NULL) == -EINVAL, "handle of NULL");
+    CHECK (rseq_percpu_inline_pool_handle (&h, odd) == -EINVAL, "handle of a misaligned pool");
+    CHECK (rseq_percpu_inline_counter_handle (NULL, zero) == -EINVAL, "NULL handle");
+    CHECK (rseq_percpu_inline_counter_handle ((void *) odd, zero) == -EINVAL,
+           "misaligned handle");
+    CHECK (rseq_percpu_inline_counter_handle (&h, zero) == -EINVAL,
+           "handle of an object never initialized (mode byte 0)");
+  }
   SAME (rseq_percpu_inline_ring_write (NULL, &w, 8),
         rseq_percpu_ring_write (NULL, &w, 8));
   SAME (rseq_percpu_inline_ring_write (odd, &w, 8),
@@ -457,12 +470,28 @@ static void *
 counter_worker (void *arg)
 {
   long t = (long) arg;
+  /* Half the inline operations through a handle (made once, as a thread
+     that counts many times keeps one).  */
+  struct rseq_percpu_inline_handle h;
+  if (rseq_percpu_inline_counter_handle (&h, counter) != 0)
+    abort ();
   for (int i = 0; i < ITERS; i++)
     {
+      int through = (i / 4) % 2;
       switch ((i + (int) t) % 4)
         {
-        case 0: rseq_percpu_inline_counter_inc (counter); break;
-        case 1: rseq_percpu_inline_counter_add (counter, 3); break;
+        case 0:
+          if (through)
+            rseq_percpu_inline_handle_counter_inc (&h);
+          else
+            rseq_percpu_inline_counter_inc (counter);
+          break;
+        case 1:
+          if (through)
+            rseq_percpu_inline_handle_counter_add (&h, 3);
+          else
+            rseq_percpu_inline_counter_add (counter, 3);
+          break;
         case 2: rseq_percpu_counter_inc (counter); break;
         default: rseq_percpu_counter_add (counter, 3); break;
         }
@@ -510,7 +539,12 @@ unregister_thread (void *arg)
 {
   long *res = (long *) arg;
   uint64_t before, after, v;
+  struct rseq_percpu_inline_handle h;
   rseq_percpu_inline_counter_inc (counter); /* fills the cache */
+  /* A handle made on the registered area: it keeps that area's pointer
+     after the unregistration, and its section must refuse it too.  */
+  if (rseq_percpu_inline_counter_handle (&h, counter) != 0)
+    abort ();
   res[0] = rseq_percpu_inline_current_index (mode);
   before = counter_fallback ();
   res[1] = rseq_libc_unregister_current_thread ();
@@ -518,6 +552,9 @@ unregister_thread (void *arg)
   after = counter_fallback ();
   res[2] = (long) (after - before);
   res[3] = rseq_percpu_inline_current_index (mode);
+  before = counter_fallback ();
+  rseq_percpu_inline_handle_counter_inc (&h);
+  res[5] = (long) (counter_fallback () - before);
   res[4] = rseq_percpu_inline_add (mode, 0, &slots[0].word, 1);
   res[6] = rseq_libc_register_current_thread ();
   before = counter_fallback ();
@@ -549,10 +586,12 @@ test_unregistered (void)
          "(fallback +%ld)", res[2]);
   CHECK (res[3] == -ENOSYS, "current_index after unregistration: %ld", res[3]);
   CHECK (res[4] == -ENOSYS, "add after unregistration: %ld", res[4]);
+  CHECK (res[5] == 1, "after unregistration, the handle's add went to a slot "
+         "(fallback +%ld)", res[5]);
   CHECK (res[6] == 0, "register again: %ld", res[6]);
   CHECK (res[7] == 0 && res[8] >= 0,
          "registered again: fallback +%ld, index %ld", res[7], res[8]);
-  CHECK (res[9] == 3, "total %ld", res[9]);
+  CHECK (res[9] == 4, "total %ld", res[9]);
 }
 
 /* ---- pool ---- */
@@ -570,13 +609,18 @@ pool_worker (void *arg)
   uintptr_t mark = (uintptr_t) t + 1;
   uintptr_t *held[32];
   int n = 0;
+  /* Every other inline operation through a handle.  */
+  struct rseq_percpu_inline_handle h;
+  if (rseq_percpu_inline_pool_handle (&h, pool) != 0)
+    abort ();
   for (int i = 0; i < ITERS; i++)
     {
-      int inl = (i + (int) t) % 2;
+      int inl = (i + (int) t) % 2, through = (i / 2) % 2;
       if (i % 3 != 2 && n < 32)
         {
           void *o;
-          if ((inl ? rseq_percpu_inline_pool_alloc (pool, &o)
+          if ((inl ? (through ? rseq_percpu_inline_handle_pool_alloc (&h, &o)
+                              : rseq_percpu_inline_pool_alloc (pool, &o))
                    : rseq_percpu_pool_alloc (pool, &o)) == 0)
             {
               uintptr_t *w = (uintptr_t *) o;
@@ -591,7 +635,9 @@ pool_worker (void *arg)
           uintptr_t *w = held[--n];
           bad += w[7] != mark;
           __atomic_store_n (&w[6], 0, __ATOMIC_RELEASE);
-          if (inl)
+          if (inl && through)
+            rseq_percpu_inline_handle_pool_free (&h, w);
+          else if (inl)
             rseq_percpu_inline_pool_free (pool, w);
           else
             rseq_percpu_pool_free (pool, w);
