@@ -335,14 +335,17 @@ fn mode_counter(cfg: &Config) -> Result<(String, u64), String> {
     let cc = c.clone();
     let counts: Vec<(u64, u64)> = run_threads(cfg, move |t, inj, stop| {
         let (mut n, mut ops) = (0u64, 0u64);
+        // Threads 2 and 3 of every 4 through a handle (Counter::handle).
+        let mut h = cc.handle();
+        let through = t % 4 >= 2;
         while !stop.load(Ordering::Relaxed) {
-            if t.is_multiple_of(2) {
-                cc.inc();
-                n += 1;
-            } else {
-                cc.add(3);
-                n += 3;
-            }
+            match (t.is_multiple_of(2), through) {
+                (true, false) => cc.inc(),
+                (true, true) => h.inc(),
+                (false, false) => cc.add(3),
+                (false, true) => h.add(3),
+            };
+            n += if t.is_multiple_of(2) { 1 } else { 3 };
             ops += 1;
             inj.tick();
         }
@@ -398,10 +401,13 @@ fn pool_stress(cfg: &Config, reclaim: bool) -> Result<(String, u64), String> {
         let mark = (t as u64 + 1).wrapping_mul(0x0101_0101_0101_0101);
         let mut held: Vec<std::ptr::NonNull<u8>> = Vec::new();
         let mut k = 0u64;
+        // Odd threads through a handle (Pool::handle).
+        let mut h = pool.handle();
+        let through = t % 2 == 1;
         while !stop.load(Ordering::Relaxed) {
             k += 1;
             if !k.is_multiple_of(3) && held.len() < 64 {
-                if let Some(o) = pool.alloc() {
+                if let Some(o) = if through { h.alloc() } else { pool.alloc() } {
                     #[allow(unsafe_code)]
                     // SAFETY: o is ours: 64 bytes, 8-aligned.
                     unsafe {
@@ -422,7 +428,11 @@ fn pool_stress(cfg: &Config, reclaim: bool) -> Result<(String, u64), String> {
                 #[allow(unsafe_code)]
                 // SAFETY: from this pool, not used after.
                 unsafe {
-                    pool.free(o)
+                    if through {
+                        h.free(o)
+                    } else {
+                        pool.free(o)
+                    }
                 };
             }
             inj.tick();
