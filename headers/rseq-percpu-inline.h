@@ -13,8 +13,10 @@
    What is inlined: the raw operations (rseq_percpu_inline_add ...), the
    counter's inc/add, the pool's alloc/free fast paths, the ring's
    write and the RCU read side (rseq_percpu_inline_rcu_read_lock/unlock:
-   the counter's add on the period's lock or unlock count, no fence).  The
-   reader lock, RCU grace periods and callbacks, counter read/reset, pool
+   the counter's add on the period's lock or unlock count, no fence), and
+   the counter's and the pool's operations through a per-thread handle
+   (rseq_percpu_inline_counter_handle, _pool_handle: the thread's area and
+   the object's mode read once, see "Handles" below).  The reader lock, RCU grace periods and callbacks, counter read/reset, pool
    storage and ring consume stay calls.
 
    The thread's area: found once per thread through the library
