@@ -672,9 +672,12 @@ rseq_percpu_inline_pool_free (void *pool, void *obj)
    area, the object's mode byte, the pool's per-CPU limit); kept in
    registers by the caller, an operation is its restartable sequence
    alone, with the same guarantees: the section reads and bound-checks the
-   index itself (a negative cpu_id fails the bound in cpu_id mode; an
-   mm_cid object still needs the area's cpu_id >= 0, tested before the
-   section as above), and everything else takes the same slow path, after
+   index itself, and the area's cpu_id >= 0 is tested before it in both
+   modes (a load and a sign test fused with its branch: one macro-op more
+   than a test of the mode held in a register in cpu_id mode, one fewer
+   than that test followed by the cpu_id test in mm_cid mode, where an
+   unregistered area reads mm_cid 0); everything else takes the same slow
+   path, after
    which the handle holds the thread's area anew (a thread that gets its
    area later uses it from then on).
 
@@ -730,7 +733,7 @@ static inline int
 rseq_percpu_inline_handle_counter_add (struct rseq_percpu_inline_handle *h, uint64_t n)
 {
   int r;
-  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_OBJECT_OK (h->off, h->area)))
+  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_HAS_AREA (h->area)))
     {
       r = rseq_percpu_arch_counter_add ((void *) h->area, h->off, h->object, (uintptr_t) n);
       if (RSEQ_PERCPU_INLINE_LIKELY (r == RSEQ_PERCPU_DONE))
@@ -757,7 +760,7 @@ rseq_percpu_inline_handle_pool_alloc (struct rseq_percpu_inline_handle *h, void 
   int r;
   if (!RSEQ_PERCPU_INLINE_WORD_OK (out))
     return -EINVAL;
-  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_OBJECT_OK (h->off, h->area)))
+  if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_HAS_AREA (h->area)))
     {
       uintptr_t node;
       r = rseq_percpu_arch_pool_pop_current ((void *) h->area, h->off, h->object, &node);
@@ -784,7 +787,7 @@ rseq_percpu_inline_handle_pool_free (struct rseq_percpu_inline_handle *h, void *
 {
   int r;
   if (RSEQ_PERCPU_INLINE_LIKELY (RSEQ_PERCPU_INLINE_WORD_OK (obj)
-                                 && RSEQ_PERCPU_INLINE_OBJECT_OK (h->off, h->area)))
+                                 && RSEQ_PERCPU_INLINE_HAS_AREA (h->area)))
     {
       r = rseq_percpu_arch_pool_push_current ((void *) h->area, h->off, h->object,
                                               h->limit, (uintptr_t *) obj);
