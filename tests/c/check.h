@@ -81,6 +81,20 @@ env_int (const char *name, int fallback)
   return v && *v ? atoi (v) : fallback;
 }
 
+/* A spin-wait hint inside busy loops (holding a lock a little longer, so
+   that others contend): the architecture's pause instruction.  */
+static inline __attribute__ ((unused)) void
+cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __asm__ volatile ("pause");
+#elif defined(__aarch64__)
+  __asm__ volatile ("yield");
+#else
+  __asm__ volatile ("" ::: "memory");
+#endif
+}
+
 static __attribute__ ((unused)) void
 report_and_exit (const char *name)
 {

@@ -65,7 +65,7 @@ worker (void *arg)
       take (t);
       uint64_t v = counter;
       for (int k = 0; k < 20; k++)
-        __asm__ volatile ("pause");
+        cpu_relax ();
       counter = v + 1;
       give ();
       if (i % 1024 == 0)
