@@ -213,10 +213,15 @@ percpu_capi_arches="aarch64"
 # abort in every 32nd section (the stress fails a mode below 1 abort per
 # 1000 operations, or one whose armed section committed);
 # percpu_c_test's flush-ring writers and shared-ring producers write
-# ARCH_GUEST_PERCPU_C_RECORDS records each.
+# ARCH_GUEST_PERCPU_C_RECORDS records each; percpu_inline_test's stress
+# build delays ARCH_GUEST_INLINE_DELAY iterations at each point of every
+# section (each operation's forced abort is there whatever the delay);
+# lock_c_test's threads take ARCH_GUEST_LOCK_ITERS locks each.
 stress_secs=${ARCH_GUEST_STRESS_SECONDS:-0.2}
 stress_threads=${ARCH_GUEST_STRESS_THREADS:-8}
 percpu_c_records=${ARCH_GUEST_PERCPU_C_RECORDS:-500}
+inline_delay=${ARCH_GUEST_INLINE_DELAY:-20}
+lock_iters=${ARCH_GUEST_LOCK_ITERS:-1000}
 
 # Builds the static rseq-libc command and the C programs
 # (tests/arch-guests/build-percpu.sh) into $out/percpu-$arch.cpio; checks
@@ -261,23 +266,38 @@ percpu_capi_build() {
 }
 
 # The guest's rows (init.c's plan format): the stress in both index modes
-# (glibc owning the area in the first kernel, the component in the
-# second: the owners alternate), the C API, the inline header (plain and
-# stress, cpu_id and mm_cid), the locks and fork, glibc and musl static.
+# in every guest (glibc owning the area in the first kernel, the component
+# in the second); the C API, the inline header (plain and stress), the
+# locks: glibc static in one guest and musl static in the other, the
+# index modes crossed, so that both kernels see both libcs and both modes
+# (ARCH_GUEST_FULL=1: every row in every guest).
 percpu_capi_lines() { # guest-index
-  local own= st="/bin/rseq-libc stress --seconds $stress_secs --threads $stress_threads"
-  [ $(($1 % 2)) = 1 ] && own="$off"
-  echo "stress-cpu 300 $own -- $st"
-  echo "stress-cid 300 $own -- $st --mm-cid"
-  echo "percpu-c.gs 120 -- /bin/percpu-c-glibc-static --mm-cid --records $percpu_c_records"
-  echo "percpu-c.ms 120 -- /bin/percpu-c-musl-static --records $percpu_c_records"
-  echo "inline.gs 120 -- /bin/inline-glibc-static"
-  echo "inline-stress.gs 120 -- /bin/inline-glibc-static-stress --delay 200 --mm-cid"
-  echo "inline.ms 120 -- /bin/inline-musl-static --mm-cid"
-  echo "inline-stress.ms 120 -- /bin/inline-musl-static-stress --delay 200"
-  echo "lock.gs 120 -- /bin/lock-glibc-static"
-  echo "lock.ms 120 -- /bin/lock-musl-static"
+  local own= st="/bin/rseq-libc stress --seconds $stress_secs --threads $stress_threads" sets=(gs ms) cid=(--mm-cid "")
+  [ $(($1 % 2)) = 1 ] && own="$off " sets=(ms gs) cid=("" --mm-cid)
+  echo "stress-cpu 300 $own-- $st"
+  echo "stress-cid 300 $own-- $st --mm-cid"
+  percpu_capi_row percpu-c "${sets[0]}" ${cid[0]}
+  percpu_capi_row inline "${sets[1]}" ${cid[0]}
+  percpu_capi_row inline-stress "${sets[0]}" ${cid[1]}
+  percpu_capi_row lock "${sets[1]}"
+  if [ "$full" = 1 ]; then
+    percpu_capi_row percpu-c "${sets[1]}" ${cid[1]}
+    percpu_capi_row inline "${sets[0]}" ${cid[1]}
+    percpu_capi_row inline-stress "${sets[1]}" ${cid[0]}
+    percpu_capi_row lock "${sets[0]}"
+  fi
   echo "fork.gs 60 -- /bin/fork-glibc-static"
+}
+percpu_capi_row() { # test gs|ms args...
+  local t=$1 h=$2 libc=glibc
+  shift 2
+  [ "$h" = ms ] && libc=musl
+  case $t in
+    percpu-c) echo "$t.$h 120 -- /bin/percpu-c-$libc-static --records $percpu_c_records${*:+ $*}" ;;
+    inline) echo "$t.$h 120 -- /bin/inline-$libc-static${*:+ $*}" ;;
+    inline-stress) echo "$t.$h 120 -- /bin/inline-$libc-static-stress --delay $inline_delay${*:+ $*}" ;;
+    lock) echo "$t.$h 120 LOCK_C_ITERS=$lock_iters -- /bin/lock-$libc-static" ;;
+  esac
 }
 
 # The stress rows passed on their "N passed, 0 failed" line; this checks

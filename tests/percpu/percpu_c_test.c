@@ -1098,6 +1098,9 @@ test_shared (void)
 int
 main (int argc, char **argv)
 {
+  /* Line by line: a run killed by a guest's timeout still shows where it
+     was.  */
+  setvbuf (stdout, NULL, _IOLBF, 0);
   for (int i = 1; i < argc; i++)
     {
       char *end;
