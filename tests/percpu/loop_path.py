@@ -48,7 +48,7 @@ def parse(path):
                 ins[a] = (m.group(2), m.group(3))
                 order.append(a)
                 if cur is not None:
-                    funcs[cur].append(a)
+                    funcs[cur].append((a, m.group(2), m.group(3)))
     return ins, order, funcs
 
 
@@ -84,6 +84,8 @@ def macro_ops(path):
 def walk(ins, nxt, start, taken, stop_at_back_edge=False):
     pc, path = start, []
     while True:
+        if pc not in ins:  # left the function (a cold part, a tail call)
+            return None
         op, args = ins[pc]
         path.append((pc, op, args))
         if len(path) > 1000 or op.startswith('ret'):
@@ -104,8 +106,7 @@ def main():
     if len(args) >= 2 and args[0] == '--functions':
         verbose = '-v' in args
         names = [a for a in args[2:] if a != '-v']
-        ins, order, funcs = parse(args[1])
-        nxt = dict(zip(order, order[1:]))
+        _, _, funcs = parse(args[1])
         for name in names:
             # NAME@jmp: a loop whose back edge is an unconditional jmp (the
             # loop's head: the lowest target of a backward jmp), with
@@ -115,10 +116,15 @@ def main():
             by_jmp = name.endswith('@jmp')
             inner = name.endswith('@inner')
             fname = name.split('@')[0]
-            addrs = funcs.get(fname)
-            if not addrs:
+            if not funcs.get(fname):
                 print(f"{fname} missing")
                 continue
+            # The function's own instructions only: in an object file or
+            # an archive, every section (Rust's one per function) starts
+            # at address 0.
+            ins = {a: (op, a_args) for a, op, a_args in funcs[fname]}
+            addrs = [a for a, _, _ in funcs[fname]]
+            nxt = dict(zip(addrs, addrs[1:]))
             lo, hi = addrs[0], addrs[-1]
             head, span = None, None
             for a in addrs:
