@@ -61,6 +61,8 @@
 
 #if defined(__x86_64__)
 # include "rseq-percpu-arch/x86_64.h"
+#elif defined(__aarch64__)
+# include "rseq-percpu-arch/aarch64.h"
 #else
 # error "rseq-percpu-inline.h: no restartable sequences for this architecture: add headers/rseq-percpu-arch/<arch>.h (the functions of rseq-percpu-arch/x86_64.h, with the same section layout) and include it here"
 #endif

@@ -45,12 +45,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The per-CPU sequences, and so these functions, exist for x86-64 only so
-   far: librseq_libc.a built for aarch64 or riscv64 exports no rseq_percpu_*
+/* The per-CPU sequences, and so these functions, exist for x86-64 and
+   aarch64 so far: librseq_libc.a built for riscv64 exports no rseq_percpu_*
    symbol (docs/architectures.md).  Failing here beats an undefined reference
    at link time.  */
-#if !defined(__x86_64__)
-# error "rseq-percpu.h: the per-CPU API is not built for this architecture yet (x86-64 only; see docs/architectures.md)"
+#if !defined(__x86_64__) && !defined(__aarch64__)
+# error "rseq-percpu.h: the per-CPU API is not built for this architecture yet (x86-64 and aarch64 only; see docs/architectures.md)"
 #endif
 
 #ifdef __cplusplus

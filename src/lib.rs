@@ -11,25 +11,28 @@
 //!   restartable sequence (C API of `headers/rseq-pmu.h`, see [`pmu_capi`]);
 //!
 //! and exports the C API of `headers/rseq-libc.h` (see [`capi`]), and on
-//! x86-64 the per-CPU C API of `headers/rseq-percpu.h` (`percpu_capi`, over
-//! `rseq_percpu`). The per-CPU sequences exist for x86-64 only so far
-//! (docs/architectures.md): on aarch64 and riscv64 the crate is built
-//! without `rseq_percpu`, and the archive exports no `rseq_percpu_*`
+//! x86-64 and aarch64 the per-CPU C API of `headers/rseq-percpu.h`
+//! (`percpu_capi`, over `rseq_percpu`). The per-CPU sequences exist for
+//! those two only so far (docs/architectures.md): on riscv64 the crate is
+//! built without `rseq_percpu`, and the archive exports no `rseq_percpu_*`
 //! symbol (the header says so with `#error`). Built
 //! for a shared object (`--no-default-features`), it keeps that object
 //! mapped after `dlclose` (see `unload`).
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
-#[cfg(all(feature = "bench-hooks", target_arch = "x86_64"))]
+#[cfg(all(
+    feature = "bench-hooks",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 #[allow(unsafe_code)]
 pub mod bench_hooks;
 #[allow(unsafe_code)]
 pub mod capi;
 #[allow(unsafe_code)]
 pub mod pmu_capi;
-// The per-CPU sequences are x86-64 only so far (issue 21's next stage).
-#[cfg(target_arch = "x86_64")]
+// The per-CPU sequences exist for x86-64 and aarch64 so far (issue 21).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[allow(unsafe_code)]
 pub mod percpu_capi;
 /// Shared-object build only: keeps the object mapped after `dlclose`.

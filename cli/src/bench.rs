@@ -236,19 +236,19 @@ pub fn run(args: &[String]) -> i32 {
         sys,
         "",
     ));
-    if rseq_percpu::arch::has_rdpid() {
+    if let Some(instruction) = rseq_percpu::arch::cpu_number_instruction() {
         #[allow(unsafe_code)]
-        // SAFETY (in the closure): the CPU has rdpid.
-        let rdpid = ns_per_op(n, || {
-            // SAFETY: has_rdpid said the CPU has rdpid.
-            black_box(unsafe { rseq_percpu::arch::rdpid_cpu() });
+        // SAFETY (in the closure): the CPU has the instruction.
+        let read = ns_per_op(n, || {
+            // SAFETY: cpu_number_instruction said the CPU has it.
+            black_box(unsafe { rseq_percpu::arch::cpu_number_read() });
         });
         rows.push(row(
             "current CPU: inline rseq read",
             "",
             inline,
-            "rdpid",
-            rdpid,
+            instruction,
+            read,
             "",
         ));
     }

@@ -2,12 +2,13 @@
 //! threads than CPUs, injected in the manner of the kernel's rseq
 //! `param_test`: delay loops at three points inside every critical section,
 //! yield / sleep / signal injection between operations, CPU-affinity
-//! migration, and a forced abort in every `--trap`-th section (an `int3`
-//! inside the section: a `SIGTRAP` to the thread itself, which the kernel
-//! aborts on delivery). Checks exact totals, no lost or duplicated pool
-//! objects, no torn ring-buffer records; prints each mode's aborts per 1000
-//! operations and, when injecting, fails a mode below 1 per 1000 or in
-//! which an armed section committed (the restart path did not run).
+//! migration, and a forced abort in every `--trap`-th section (the
+//! architecture's trap, `int3` or `brk #0`, inside the section: a `SIGTRAP`
+//! to the thread itself, which the kernel aborts on delivery). Checks exact
+//! totals, no lost or duplicated pool objects, no torn ring-buffer records;
+//! prints each mode's aborts per 1000 operations and, when injecting, fails
+//! a mode below 1 per 1000 or in which an armed section committed (the
+//! restart path did not run).
 //!
 //! The abort count is a deterministic lower bound, not luck: every armed
 //! section either aborts or leaves by its compare-failed exit before the
@@ -93,7 +94,7 @@ fn usage() -> i32 {
          spinning inside a section while the consumer process flushes, --private-fence: the negative control);\n\
          --rcu-broken: rcu's negative controls (grace periods that end at once, readers without the lock: must FAIL);\n\
          --fallback-fence: remote fences visit the CPU instead of membarrier; --delay: delay-loop iterations at each of the 3 points inside every section;\n\
-         --trap: a forced abort (int3 inside the section) in every Nth section;\n\
+         --trap: a forced abort (int3, aarch64 brk #0, inside the section) in every Nth section;\n\
          yield/sleep/signal/migrate: every N operations per thread (0: off).\n\
          Defaults: 1 s per mode, 8 threads per CPU, delay 50, trap 32, yield 97, sleep 4099, signal 499, migrate 1021.",
         MODES.join(", ")
@@ -103,7 +104,7 @@ fn usage() -> i32 {
 
 extern "C" fn on_sigusr1(_: libc::c_int) {}
 
-/// `SIGTRAP`s taken: one per forced abort that reached its `int3`.
+/// `SIGTRAP`s taken: one per forced abort that reached its trap.
 static TRAPS: AtomicU64 = AtomicU64::new(0);
 
 /// `shared`: the process kills itself at this many `SIGTRAP`s (0: never),
@@ -1546,7 +1547,7 @@ pub fn run(args: &[String]) -> i32 {
         sa.sa_sigaction = on_sigusr1 as *const () as usize;
         libc::sigemptyset(&mut sa.sa_mask);
         libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
-        // The forced aborts' int3: without a handler SIGTRAP kills.
+        // The forced aborts' trap: without a handler SIGTRAP kills.
         sa.sa_sigaction = on_sigtrap as *const () as usize;
         libc::sigaction(libc::SIGTRAP, &sa, std::ptr::null_mut());
     }

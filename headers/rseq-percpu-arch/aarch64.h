@@ -11,7 +11,7 @@
    __rseq_failure section); the adds as load, add, store (the
    store commits); `stlr' for the commits that publish what the section
    stored before them (the store-store and the copies).  The asm goto
-   sequences' scratch registers are x15, x14 and v15: a stress hook
+   sequences' scratch registers are x15, x14, x13 and v15: a stress hook
    (RSEQ_PERCPU_INLINE_INJECT_ASM) must leave them and every operand
    alone.  */
 

@@ -377,7 +377,8 @@ static TRAPS_COMMITTED: AtomicUsize = AtomicUsize::new(0);
 /// manner of the kernel's rseq `param_test`: `delay[k]` delay-loop
 /// iterations at injection point `k` (after the start, after the area and
 /// index checks, between the loads and the commit), and a forced abort in
-/// every `trap_every`-th section (0: none): `int3` at the last point, a
+/// every `trap_every`-th section (0: none): the architecture's trap
+/// (`int3`, `brk #0`) at the last point, a
 /// `SIGTRAP` to the thread inside the section, which the kernel aborts on
 /// delivery. With traps on, the process must have a `SIGTRAP` handler that
 /// returns. Structures with the default `INJECT = false` never read any of

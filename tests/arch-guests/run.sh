@@ -39,9 +39,18 @@
 # and, on the build side, clippy -D warnings for the target and rseq-abi's
 # unit tests under qemu-user.
 # and, where percpu/seq/ARCH.seq exists (aarch64), rseq-percpu's unit tests
-# in the 7.2 guest. Not yet on these architectures (docs/architectures.md):
-# the standalone libc (TLS variant I), the per-CPU C API, the stress with
-# forced aborts and the inline C tests; they are SKIP lines.
+# in the 7.2 guest; where the per-CPU C API is built too ($percpu_capi_arches:
+# aarch64), in every guest (percpu_capi_* below):
+#   stress     rseq-libc stress (linked statically): every default mode with
+#              forced aborts (the architecture's trap inside every 32nd
+#              section), by cpu_id and by mm_cid
+#   percpu-c   tests/percpu/percpu_c_test.c (--records small for TCG)
+#   inline     tests/percpu/percpu_inline_test.c, plain and as the stress
+#              build (delay loops, a forced trap abort in each operation)
+#   lock, fork tests/locks' spin locks and fork test
+#   glibc static and musl static. Not yet on these architectures
+# (docs/architectures.md): the standalone libc (TLS variant I); riscv64's
+# per-CPU API; they are SKIP lines.
 #
 # Needs root (the cross tree's chroot), qemu-system-arm, qemu-system-misc
 # (OpenSBI is in qemu-system-data), qemu-user-static and cpio: installed with apt-get when
@@ -195,6 +204,121 @@ selftest_lines() { # guest-index
   done
 }
 
+# ---- the per-CPU C API, the stress and the C per-CPU tests -----------------
+# Architectures whose archive has the per-CPU C API (src/percpu_capi.rs,
+# headers/rseq-percpu.h): their guests run the rows below.
+percpu_capi_arches="aarch64"
+# Sized for TCG (measured: docs/architectures.md): the stress runs each of
+# its 9 default modes for ARCH_GUEST_STRESS_SECONDS with 8 threads, a forced
+# abort in every 32nd section (the stress fails a mode below 1 abort per
+# 1000 operations, or one whose armed section committed);
+# percpu_c_test's flush-ring writers and shared-ring producers write
+# ARCH_GUEST_PERCPU_C_RECORDS records each; percpu_inline_test's stress
+# build delays ARCH_GUEST_INLINE_DELAY iterations at each point of every
+# section (each operation's forced abort is there whatever the delay);
+# lock_c_test's threads take ARCH_GUEST_LOCK_ITERS locks each.
+stress_secs=${ARCH_GUEST_STRESS_SECONDS:-0.2}
+stress_threads=${ARCH_GUEST_STRESS_THREADS:-8}
+percpu_c_records=${ARCH_GUEST_PERCPU_C_RECORDS:-500}
+inline_delay=${ARCH_GUEST_INLINE_DELAY:-20}
+lock_iters=${ARCH_GUEST_LOCK_ITERS:-1000}
+
+# Builds the static rseq-libc command and the C programs
+# (tests/arch-guests/build-percpu.sh) into $out/percpu-$arch.cpio; checks
+# the inline binaries' sections with the host's rseq-libc inspect. Sets
+# have_percpu_capi=1 when the programs are there.
+percpu_capi_build() {
+  local pout=target/cross/guest-$arch-percpu cli=target/cross-static/$triple/release/rseq-libc b
+  have_percpu_capi=0
+  if ! CROSS_RUN=1 bash "$root/scripts/cross-cargo.sh" "$arch" env RUSTFLAGS="-C target-feature=+crt-static" \
+       cargo build --release --locked -p rseq-libc-cli --target "$triple" \
+       --target-dir /src/target/cross-static > "$out/cli-$arch.log" 2>&1; then
+    fail "$arch: the rseq-libc command (static): $(grep -m 3 -E '^error' "$out/cli-$arch.log" | tr '\n' ' ') (log: $out/cli-$arch.log)"
+    return
+  fi
+  CROSS_RUN=1 bash "$root/scripts/cross-cargo.sh" "$arch" bash tests/arch-guests/build-percpu.sh \
+    "$arch" "$triple" "$pout" > "$out/build-percpu-$arch.log" 2>&1
+  if grep -q '^BUILD-FAILED' "$out/build-percpu-$arch.log" || [ ! -s "$root/$pout/percpu.cpio.tmp" ]; then
+    fail "$arch: building the per-CPU C programs: $(grep -m 3 -E 'BUILD-FAILED|rror' "$out/build-percpu-$arch.log" | tr '\n' ' ' | head -c 800)"
+    return
+  fi
+  pass "$arch: the rseq-libc command and the per-CPU C programs link (percpu_c_test, percpu_inline_test plain and stress, lock_c_test: glibc and musl static; fork_test)"
+  # The inline sections as a user's program has them (the archive's
+  # too): descriptors, signatures, exit points.
+  if [ -x "$root/target/release/rseq-libc" ]; then
+    for b in inline-glibc-static.debug root/bin/inline-musl-static-stress; do
+      if "$root/target/release/rseq-libc" inspect "$root/$pout/$b" > "$out/inspect-$arch.log" 2>&1; then
+        pass "$arch: rseq-libc inspect ${b##*/}: $(tail -n 1 "$out/inspect-$arch.log" | sed 's/^[^:]*: //')"
+      else
+        fail "$arch: rseq-libc inspect ${b##*/}: $(grep -m 3 -E 'error|violation' "$out/inspect-$arch.log" | tr '\n' ' ') (log: $out/inspect-$arch.log)"
+      fi
+    done
+  else
+    skip "$arch: rseq-libc inspect of the inline binaries: no host build (cargo build --release)"
+  fi
+  mkdir -p "$out/percpu-$arch/bin"
+  cp "$root/$cli" "$out/percpu-$arch/bin/rseq-libc"
+  "$arch-linux-gnu-strip" --strip-debug "$out/percpu-$arch/bin/rseq-libc" 2> /dev/null ||
+    CROSS_RUN=1 bash "$root/scripts/cross-cargo.sh" "$arch" "$arch-linux-gnu-strip" --strip-debug \
+      "${out#"$root"/}/percpu-$arch/bin/rseq-libc" 2> /dev/null || true
+  (cd "$out/percpu-$arch" && find . -mindepth 1 | cpio -o -H newc --quiet) |
+    cat "$root/$pout/percpu.cpio.tmp" - > "$out/percpu-$arch.cpio" && have_percpu_capi=1
+}
+
+# The guest's rows (init.c's plan format): the stress in both index modes
+# in every guest (glibc owning the area in the first kernel, the component
+# in the second); the C API, the inline header (plain and stress), the
+# locks: glibc static in one guest and musl static in the other, the
+# index modes crossed, so that both kernels see both libcs and both modes
+# (ARCH_GUEST_FULL=1: every row in every guest).
+percpu_capi_lines() { # guest-index
+  local own= st="/bin/rseq-libc stress --seconds $stress_secs --threads $stress_threads" sets=(gs ms) cid=(--mm-cid "")
+  [ $(($1 % 2)) = 1 ] && own="$off " sets=(ms gs) cid=("" --mm-cid)
+  echo "stress-cpu 300 $own-- $st"
+  echo "stress-cid 300 $own-- $st --mm-cid"
+  percpu_capi_row percpu-c "${sets[0]}" ${cid[0]}
+  percpu_capi_row inline "${sets[1]}" ${cid[0]}
+  percpu_capi_row inline-stress "${sets[0]}" ${cid[1]}
+  percpu_capi_row lock "${sets[1]}"
+  if [ "$full" = 1 ]; then
+    percpu_capi_row percpu-c "${sets[1]}" ${cid[1]}
+    percpu_capi_row inline "${sets[0]}" ${cid[1]}
+    percpu_capi_row inline-stress "${sets[1]}" ${cid[0]}
+    percpu_capi_row lock "${sets[0]}"
+  fi
+  echo "fork.gs 60 -- /bin/fork-glibc-static"
+}
+percpu_capi_row() { # test gs|ms args...
+  local t=$1 h=$2 libc=glibc
+  shift 2
+  [ "$h" = ms ] && libc=musl
+  case $t in
+    percpu-c) echo "$t.$h 120 -- /bin/percpu-c-$libc-static --records $percpu_c_records${*:+ $*}" ;;
+    inline) echo "$t.$h 120 -- /bin/inline-$libc-static${*:+ $*}" ;;
+    inline-stress) echo "$t.$h 120 -- /bin/inline-$libc-static-stress --delay $inline_delay${*:+ $*}" ;;
+    lock) echo "$t.$h 120 LOCK_C_ITERS=$lock_iters -- /bin/lock-$libc-static" ;;
+  esac
+}
+
+# The stress rows passed on their "N passed, 0 failed" line; this checks
+# what makes them a test of the restart path: rseq was registered (no
+# atomic fallback), and every mode took forced aborts (its SIGTRAPs sent
+# the sections to their abort handlers).
+percpu_capi_judge() { # label
+  local label=$1 name log modes unforced
+  for name in stress-cpu stress-cid; do
+    log=$out/logs/$label/$name.log
+    [ -f "$log" ] || continue
+    modes=$(grep -c '^PASS' "$log")
+    unforced=$(grep '^PASS' "$log" | grep -c -v -E ', [1-9][0-9]* forced \(')
+    if grep -q 'rseq registered' "$log" && [ "$modes" -ge 9 ] && [ "$unforced" = 0 ]; then
+      pass "${label/-/ }: $name: rseq registered, forced aborts in all $modes modes ($(grep '^PASS' "$log" | sed -n 's/^PASS \([a-z]*\):.* \([0-9]*\) forced (.*/\1 \2/p' | paste -sd, -))"
+    else
+      fail "${label/-/ }: $name: registered and forced aborts in every mode? $modes modes, $unforced without forced aborts: $(head -n 1 "$log" | cut -c1-200) (log: $log)"
+    fi
+  done
+}
+
 # Every crate that builds for aarch64 and riscv64 so far.
 component_crates=(-p rseq-abi -p rseq-registration -p rseq-sched-getcpu -p rseq-csu -p rseq-pthread-hooks
                   -p rseq-pthread-interpose -p rseq-pmu -p rseq-libc -p rseq-libc-glibc -p rseq-dl-early-tls)
@@ -307,7 +431,7 @@ for arch in $arches; do
   # (every operation and use case against real rseq: exact totals under
   # migration, flush and reclaim with membarrier, the locks), linked
   # statically, run in the 7.2 guest only (about 55 s under TCG).
-  percpu_test=
+  percpu_test= have_percpu_capi=0
   if [ -f "$root/percpu/seq/$arch.seq" ]; then
     if CROSS_RUN=1 bash "$root/scripts/cross-cargo.sh" "$arch" env RUSTFLAGS="-C target-feature=+crt-static" \
          cargo test --release --locked -p rseq-percpu --no-run --target "$triple" \
@@ -325,7 +449,10 @@ for arch in $arches; do
       percpu_test=
       fail "$arch: rseq-percpu's unit tests: $(grep -m 3 -E '^error' "$out/percpu-test-$arch.log" | tr '\n' ' ') (log: $out/percpu-test-$arch.log)"
     fi
-    skip "$arch: the per-CPU C API, the stress with forced aborts and the inline C tests are x86-64 only so far (docs/architectures.md)"
+    case " $percpu_capi_arches " in
+      *" $arch "*) percpu_capi_build ;;
+      *) skip "$arch: the per-CPU C API, the stress with forced aborts and the inline C tests are x86-64 only so far (docs/architectures.md)" ;;
+    esac
   else
     skip "$arch: the per-CPU API and its tests are x86-64 only so far (docs/architectures.md)"
   fi
@@ -353,6 +480,7 @@ for arch in $arches; do
     # The plan goes into a copy of the initramfs (cpio archives concatenate).
     plan_dir=$out/plan-$arch-$k; rm -rf "$plan_dir"; mkdir -p "$plan_dir/bin"
     { plan_lines; hotplug_lines; [ $have_st = 1 ] && selftest_lines "$g"; } > "$plan_dir/plan"
+    [ "$have_percpu_capi" = 1 ] && percpu_capi_lines "$g" >> "$plan_dir/plan"
     if [ -n "$percpu_test" ] && [ "$k" = 7.2 ]; then
       cp "$root/$percpu_test" "$plan_dir/bin/percpu-tests"
       "$arch-linux-gnu-strip" --strip-debug "$plan_dir/bin/percpu-tests" 2> /dev/null || true
@@ -360,9 +488,11 @@ for arch in $arches; do
     fi
     (cd "$plan_dir" && find . -mindepth 1 | cpio -o -H newc --quiet) > "$out/plan-$arch-$k.cpio"
     st_cpio=(); [ $have_st = 1 ] && st_cpio=("$out/st-$arch.cpio")
+    [ "$have_percpu_capi" = 1 ] && st_cpio+=("$out/percpu-$arch.cpio")
     cat "$root/$gout/initramfs.cpio.tmp" "${st_cpio[@]}" "$out/plan-$arch-$k.cpio" > "$out/initramfs-$arch.cpio"
     extra_qemu_args=()
     run_kernel "$k" "$arch" "$arch-$k" "$plan_dir/plan"
+    [ "$have_percpu_capi" = 1 ] && percpu_capi_judge "$arch-$k"
   done
   # The instructions event needs -icount (see icount_plan_lines): one more
   # aarch64 boot, on the last kernel, with that plan only.

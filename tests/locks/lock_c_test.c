@@ -5,7 +5,9 @@
    (judged by the lock's counters: with an rseq area the waiter must see
    the holder not running at its first check, without one it cannot and
    spends its budget); the NUMA lock's hand-off order with given nodes;
-   bad input.  Ends with "N passed, N failed".  */
+   bad input.  Ends with "N passed, N failed".  LOCK_C_ITERS (default
+   20000): lock and unlock pairs per thread in the exclusion tests (the
+   aarch64 guests of tests/arch-guests pass fewer: TCG).  */
 #include "check.h"
 #include <pthread.h>
 #include <sched.h>
@@ -16,6 +18,8 @@
 #include <rseq-libc.h>
 
 #define ITERS 20000
+
+static int iters = ITERS; /* LOCK_C_ITERS */
 
 static int nthreads;
 static void *lock;
@@ -60,12 +64,12 @@ static void *
 worker (void *arg)
 {
   long t = (long) arg;
-  for (int i = 0; i < ITERS; i++)
+  for (int i = 0; i < iters; i++)
     {
       take (t);
       uint64_t v = counter;
       for (int k = 0; k < 20; k++)
-        __asm__ volatile ("pause");
+        cpu_relax ();
       counter = v + 1;
       give ();
       if (i % 1024 == 0)
@@ -131,14 +135,14 @@ exclusion (const char *name, int kind, int spin_limit)
     rseq_percpu_spinlock_stats (lock, &s, sizeof s);
   else
     rseq_percpu_numa_stats (lock, &s, sizeof s);
-  CHECK (counter == (uint64_t) nthreads * ITERS,
+  CHECK (counter == (uint64_t) nthreads * iters,
          "%s: counter %llu, expected %llu", name,
          (unsigned long long) counter,
-         (unsigned long long) nthreads * ITERS);
+         (unsigned long long) nthreads * iters);
   printf ("%s: %d threads x %d: counter exact=%d; contended %llu, "
           "holder_not_running %llu, spin_exhausted %llu, sleeps %llu, "
           "wakes %llu, local %llu, remote %llu\n",
-          name, nthreads, ITERS, counter == (uint64_t) nthreads * ITERS,
+          name, nthreads, iters, counter == (uint64_t) nthreads * iters,
           (unsigned long long) s.contended,
           (unsigned long long) s.holder_not_running,
           (unsigned long long) s.spin_exhausted,
@@ -357,6 +361,9 @@ main (void)
         n++;
       }
   nthreads = 4 * n > 256 ? 256 : 4 * n;
+  iters = env_int ("LOCK_C_ITERS", ITERS);
+  if (iters < 1)
+    iters = 1;
   printf ("area: %s, CPUs: %d, threads: %d\n",
           rseq_libc_area () ? "yes" : "no", n, nthreads);
   exclusion ("spinlock", 0, -1);

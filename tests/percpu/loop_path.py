@@ -18,7 +18,14 @@ or:    loop_path.py --functions DISASSEMBLY NAME...: for each function NAME
        through every forward conditional branch, back to that head; prints
        "NAME instructions macro-ops" per function (add -v for the paths);
        NAME@jmp: the head is the lowest target of a backward `jmp', and
-       every conditional branch falls through.
+       every conditional branch falls through; NAME@inner: the head is the
+       target of the shortest backward conditional branch (the inner loop
+       of a nest, e.g. the ring's batch of writes).
+
+x86-64 and aarch64 disassembly (`aarch64-linux-gnu-objdump -d
+--no-show-raw-insn'): aarch64's unconditional branch is `b', its
+conditional ones `b.COND', `cbz', `cbnz', `tbz', `tbnz'. Macro-ops apply
+x86-64's fusion rule; on aarch64 they equal the instruction count.
 """
 import re
 import sys
@@ -41,19 +48,32 @@ def parse(path):
                 ins[a] = (m.group(2), m.group(3))
                 order.append(a)
                 if cur is not None:
-                    funcs[cur].append(a)
+                    funcs[cur].append((a, m.group(2), m.group(3)))
     return ins, order, funcs
 
 
 def target(args):
-    m = re.match(r'([0-9a-f]+)', args)
+    # objdump writes a direct target as "ADDR <symbol+off>" (after the
+    # register operands on aarch64's cbz/tbz).
+    m = re.search(r'([0-9a-f]+) <', args) or re.match(r'([0-9a-f]+)', args)
     return int(m.group(1), 16) if m else None
+
+
+def is_jump(op):
+    """An unconditional direct branch (x86-64 jmp, aarch64 b)."""
+    return op in ('jmp', 'b')
+
+
+def is_cond(op):
+    """A conditional branch (x86-64 jCC, aarch64 b.CC, cbz/cbnz, tbz/tbnz)."""
+    return ((op.startswith('j') and op != 'jmp') or op.startswith('b.')
+            or op in ('cbz', 'cbnz', 'tbz', 'tbnz'))
 
 
 def macro_ops(path):
     mops, prev = 0, False
     for _, op, _ in path:
-        if op.startswith('j') and op != 'jmp' and prev:
+        if is_cond(op) and op.startswith('j') and prev:
             prev = False
             continue
         mops += 1
@@ -64,12 +84,14 @@ def macro_ops(path):
 def walk(ins, nxt, start, taken, stop_at_back_edge=False):
     pc, path = start, []
     while True:
+        if pc not in ins:  # left the function (a cold part, a tail call)
+            return None
         op, args = ins[pc]
         path.append((pc, op, args))
         if len(path) > 1000 or op.startswith('ret'):
             return None
-        cond = op.startswith('j') and op != 'jmp'
-        if op == 'jmp' or (cond and pc in taken):
+        cond = is_cond(op)
+        if is_jump(op) or (cond and pc in taken):
             pc = target(args)
         elif cond and stop_at_back_edge and target(args) == start:
             pc = start
@@ -84,8 +106,7 @@ def main():
     if len(args) >= 2 and args[0] == '--functions':
         verbose = '-v' in args
         names = [a for a in args[2:] if a != '-v']
-        ins, order, funcs = parse(args[1])
-        nxt = dict(zip(order, order[1:]))
+        _, _, funcs = parse(args[1])
         for name in names:
             # NAME@jmp: a loop whose back edge is an unconditional jmp (the
             # loop's head: the lowest target of a backward jmp), with
@@ -93,18 +114,29 @@ def main():
             # layout of the Rust pool loop): every conditional branch falls
             # through.
             by_jmp = name.endswith('@jmp')
-            fname = name[:-4] if by_jmp else name
-            addrs = funcs.get(fname)
-            if not addrs:
+            inner = name.endswith('@inner')
+            fname = name.split('@')[0]
+            if not funcs.get(fname):
                 print(f"{fname} missing")
                 continue
+            # The function's own instructions only: in an object file or
+            # an archive, every section (Rust's one per function) starts
+            # at address 0.
+            ins = {a: (op, a_args) for a, op, a_args in funcs[fname]}
+            addrs = [a for a, _, _ in funcs[fname]]
+            nxt = dict(zip(addrs, addrs[1:]))
             lo, hi = addrs[0], addrs[-1]
-            head = None
+            head, span = None, None
             for a in addrs:
                 op, a_args = ins[a]
-                back = (op == 'jmp') if by_jmp else (op.startswith('j') and op != 'jmp')
+                back = is_jump(op) if by_jmp else is_cond(op)
                 t = target(a_args) if back else None
-                if t is not None and lo <= t < a and (head is None or t < head):
+                if t is None or not lo <= t < a:
+                    continue
+                if inner:
+                    if span is None or a - t < span:
+                        head, span = t, a - t
+                elif head is None or t < head:
                     head = t
             path = walk(ins, nxt, head, set(), not by_jmp) if head is not None else None
             name = fname

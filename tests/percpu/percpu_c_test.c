@@ -817,7 +817,7 @@ lock_worker (void *arg)
           rseq_percpu_write_lock (lock);
           lock_a = lock_a + 1;
           for (int k = 0; k < 100; k++)
-            __asm__ volatile ("pause");
+            cpu_relax ();
           lock_b = lock_b + 1;
           rseq_percpu_write_unlock (lock);
         }
@@ -826,7 +826,7 @@ lock_worker (void *arg)
           int w = rseq_percpu_read_lock (lock);
           uint64_t a = lock_a;
           for (int k = 0; k < 50; k++)
-            __asm__ volatile ("pause");
+            cpu_relax ();
           uint64_t b = lock_b;
           rseq_percpu_read_unlock (lock);
           torn += a != b || w < RSEQ_PERCPU_FALLBACK;
@@ -1098,6 +1098,9 @@ test_shared (void)
 int
 main (int argc, char **argv)
 {
+  /* Line by line: a run killed by a guest's timeout still shows where it
+     was.  */
+  setvbuf (stdout, NULL, _IOLBF, 0);
   for (int i = 1; i < argc; i++)
     {
       char *end;

@@ -8,9 +8,10 @@
    Built twice from this file: plainly (the header as users get it), and
    with -DINLINE_STRESS, which defines the header's injection hooks the way
    the kernel's rseq param_test does: a delay loop inside every section
-   (RSEQ_PERCPU_INLINE_INJECT_ASM), and an int3 right before the commit when
-   the thread armed it.  The int3's SIGTRAP makes the kernel move the thread
-   to the section's abort handler, deterministically, so the stress build
+   (RSEQ_PERCPU_INLINE_INJECT_ASM), and a trap (int3, aarch64's brk #0)
+   right before the commit when the thread armed it.  Its SIGTRAP makes the
+   kernel move the thread to the section's abort handler,
+   deterministically, so the stress build
    checks that every inline operation really aborts there (descriptor,
    signature and handler right) and then completes exactly once.  The
    stress build also runs the threaded tests with the delay, a thread
@@ -32,26 +33,50 @@ static __thread long thread_aborts; /* inline attempts that aborted */
 
 #ifdef INLINE_STRESS
 static volatile int inject_delay;   /* delay-loop iterations in sections */
-static __thread int inject_trap;    /* nonzero: int3 before the commit */
+static __thread int inject_trap;    /* nonzero: a trap before the commit */
 static __thread int thread_traps;   /* SIGTRAPs taken */
-# define RSEQ_PERCPU_INLINE_INJECT_INPUT                              \
+/* The hooks use one scratch register the sequences leave alone (see
+   rseq-percpu-arch/ARCH.h): the trap is the architecture's breakpoint,
+   whose SIGTRAP arrives with the program counter inside the section.  */
+# if defined(__x86_64__)
+#  define RSEQ_PERCPU_INLINE_INJECT_INPUT                             \
   , [inj_delay] "m" (inject_delay), [inj_trap] "m" (inject_trap)
-# define RSEQ_PERCPU_INLINE_INJECT_CLOBBER , "eax"
-# define INJECT_DELAY                                                 \
-  "movl %[inj_delay], %%eax\n\t"                                      \
-  "testl %%eax, %%eax\n\t"                                            \
-  "jz 101f\n\t"                                                       \
-  "100:\n\t"                                                          \
-  "decl %%eax\n\t"                                                    \
-  "jnz 100b\n\t"                                                      \
+#  define RSEQ_PERCPU_INLINE_INJECT_CLOBBER , "eax"
+#  define INJECT_DELAY                                                \
+  "movl %[inj_delay], %%eax\n\t"                                     \
+  "testl %%eax, %%eax\n\t"                                           \
+  "jz 101f\n\t"                                                      \
+  "100:\n\t"                                                         \
+  "decl %%eax\n\t"                                                   \
+  "jnz 100b\n\t"                                                     \
   "101:\n\t"
-# define INJECT_AT_1 INJECT_DELAY
-# define INJECT_AT_2                                                  \
-  INJECT_DELAY                                                        \
-  "cmpl $0, %[inj_trap]\n\t"                                          \
-  "je 102f\n\t"                                                       \
-  "int3\n\t"                                                          \
+#  define INJECT_TRAP                                                 \
+  "cmpl $0, %[inj_trap]\n\t"                                         \
+  "je 102f\n\t"                                                      \
+  "int3\n\t"                                                         \
   "102:\n\t"
+# elif defined(__aarch64__)
+/* "Q": a single base register, which ldr takes as is.  */
+#  define RSEQ_PERCPU_INLINE_INJECT_INPUT                             \
+  , [inj_delay] "Q" (inject_delay), [inj_trap] "Q" (inject_trap)
+#  define RSEQ_PERCPU_INLINE_INJECT_CLOBBER , "x12"
+#  define INJECT_DELAY                                                \
+  "ldr w12, %[inj_delay]\n\t"                                        \
+  "cbz w12, 101f\n\t"                                                \
+  "100:\n\t"                                                         \
+  "subs w12, w12, #1\n\t"                                            \
+  "b.ne 100b\n\t"                                                    \
+  "101:\n\t"
+#  define INJECT_TRAP                                                 \
+  "ldr w12, %[inj_trap]\n\t"                                         \
+  "cbz w12, 102f\n\t"                                                \
+  "brk #0\n\t"                                                       \
+  "102:\n\t"
+# else
+#  error "percpu_inline_test.c: no stress hooks for this architecture"
+# endif
+# define INJECT_AT_1 INJECT_DELAY
+# define INJECT_AT_2 INJECT_DELAY INJECT_TRAP
 # define RSEQ_PERCPU_INLINE_INJECT_ASM(n) INJECT_AT_##n
 #endif
 #define RSEQ_PERCPU_INLINE_ON_ABORT() (thread_aborts++)
@@ -937,7 +962,7 @@ test_ring (void)
 }
 
 #ifdef INLINE_STRESS
-/* ---- forced aborts: an int3 inside each inline section ---- */
+/* ---- forced aborts: a trap inside each inline section ---- */
 
 /* Runs OP with the trap armed (again, if an earlier abort of another kind
    kept the section from reaching it) until the trap fired; checks that the
@@ -952,7 +977,7 @@ test_ring (void)
         stmt;                                                           \
       }                                                                 \
     inject_trap = 0;                                                    \
-    CHECK (thread_traps == t0 + 1, "%s: the int3 never ran", name);     \
+    CHECK (thread_traps == t0 + 1, "%s: the trap never ran", name);     \
     CHECK (thread_aborts > a0, "%s: trapped inside, not aborted", name); \
   } while (0)
 

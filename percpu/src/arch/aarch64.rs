@@ -2093,3 +2093,21 @@ pub unsafe fn load_cbeq_cpu(area: *mut rseq_abi::Rseq, v: *const u32) -> Outcome
     }
     Outcome::Done
 }
+
+/// None: aarch64 has no user-space instruction that reads the CPU number
+/// (Linux leaves `tpidrro_el0` zero and emulates `mpidr_el1` reads with a
+/// value that is not the CPU's); the rseq area's `cpu_id` is the way.
+pub fn cpu_number_instruction() -> Option<&'static str> {
+    None
+}
+
+/// Never called: [`cpu_number_instruction`] is `None` here; `u32::MAX`
+/// (no CPU).
+///
+/// # Safety
+/// [`cpu_number_instruction`] returned `Some` (never on aarch64): nothing
+/// unsafe happens here, the contract is the architecture-neutral one.
+#[inline(always)]
+pub unsafe fn cpu_number_read() -> u32 {
+    u32::MAX
+}

@@ -21,6 +21,6 @@ compile_error!(
      cmpeq_add_indexed, load_cbeq_pop[_raw], load_cbne_store_store, load_cbne_memcpy_store, \
      load_cbne_store_memcpy_store, load_cbne_store_copy16_32_store, pool_push, pool_pop_raw, \
      packet_write_raw, load_cbeq_cpu, enc_outcome, cpu_field, load_word_unindexed, \
-     rdpid_cpu), \
+     cpu_number_instruction, cpu_number_read), \
      emitting the same sections."
 );

@@ -2138,20 +2138,26 @@ pub unsafe fn load_cbeq_cpu(area: *mut rseq_abi::Rseq, v: *const u32) -> Outcome
     Outcome::Done
 }
 
-/// Whether the CPU has `rdpid` (CPUID.7.0:ECX bit 22).
-pub fn has_rdpid() -> bool {
+/// The instruction that reads the current CPU number without the rseq area,
+/// when this CPU has one: `rdpid` (CPUID.7.0:ECX bit 22), which `rseq-libc
+/// bench` compares with the area's `cpu_id`.
+pub fn cpu_number_instruction() -> Option<&'static str> {
     // cpuid leaf 7 exists on every x86-64 CPU that runs Linux 4.18+; an
     // unsupported leaf returns zeros.
     let r = core::arch::x86_64::__cpuid_count(7, 0);
-    r.ecx & (1 << 22) != 0
+    if r.ecx & (1 << 22) != 0 {
+        Some("rdpid")
+    } else {
+        None
+    }
 }
 
 /// `rdpid`: the `TSC_AUX` value Linux sets to `node << 12 | cpu`; returns cpu.
 ///
 /// # Safety
-/// The CPU has `rdpid` ([`has_rdpid`]).
+/// [`cpu_number_instruction`] returned `Some` (the CPU has `rdpid`).
 #[inline(always)]
-pub unsafe fn rdpid_cpu() -> u32 {
+pub unsafe fn cpu_number_read() -> u32 {
     let v: u64;
     // SAFETY: the caller checked the instruction exists.
     unsafe {
