@@ -19,11 +19,25 @@ or:    loop_path.py --functions DISASSEMBLY NAME...: for each function NAME
        "NAME instructions macro-ops" per function (add -v for the paths);
        NAME@jmp: the head is the lowest target of a backward `jmp', and
        every conditional branch falls through.
+       --arch riscv64 (first): a RISC-V disassembly (conditional branches
+       b*, `j' taken; local `.L' symbols are not functions); macro-ops are
+       then the instructions (no fusion counted).
 """
 import re
 import sys
 
 FUSABLE = ('cmp', 'test', 'add', 'sub', 'and', 'inc', 'dec')
+RISCV = False  # --arch riscv64
+RISCV_COND = ('beq', 'bne', 'blt', 'bge', 'bltu', 'bgeu', 'beqz', 'bnez', 'bltz', 'bgez',
+              'blez', 'bgtz', 'bgt', 'ble', 'bgtu', 'bleu')
+
+
+def is_cond(op):
+    return op in RISCV_COND if RISCV else (op.startswith('j') and op != 'jmp')
+
+
+def is_jmp(op):
+    return op == ('j' if RISCV else 'jmp')
 
 
 def parse(path):
@@ -31,6 +45,8 @@ def parse(path):
     with open(path) as f:
         for line in f:
             h = re.match(r'([0-9a-f]+) <([^>]+)>:', line)
+            if h and RISCV and h.group(2).startswith('.L'):
+                continue
             if h:
                 cur = h.group(2)
                 funcs[cur] = []
@@ -46,11 +62,16 @@ def parse(path):
 
 
 def target(args):
+    if RISCV:
+        m = re.search(r'([0-9a-f]+) <', args)
+        return int(m.group(1), 16) if m else None
     m = re.match(r'([0-9a-f]+)', args)
     return int(m.group(1), 16) if m else None
 
 
 def macro_ops(path):
+    if RISCV:
+        return len(path)
     mops, prev = 0, False
     for _, op, _ in path:
         if op.startswith('j') and op != 'jmp' and prev:
@@ -68,8 +89,8 @@ def walk(ins, nxt, start, taken, stop_at_back_edge=False):
         path.append((pc, op, args))
         if len(path) > 1000 or op.startswith('ret'):
             return None
-        cond = op.startswith('j') and op != 'jmp'
-        if op == 'jmp' or (cond and pc in taken):
+        cond = is_cond(op)
+        if is_jmp(op) or (cond and pc in taken):
             pc = target(args)
         elif cond and stop_at_back_edge and target(args) == start:
             pc = start
@@ -80,7 +101,10 @@ def walk(ins, nxt, start, taken, stop_at_back_edge=False):
 
 
 def main():
+    global RISCV
     args = sys.argv[1:]
+    if args[:2] == ['--arch', 'riscv64']:
+        RISCV, args = True, args[2:]
     if len(args) >= 2 and args[0] == '--functions':
         verbose = '-v' in args
         names = [a for a in args[2:] if a != '-v']
@@ -102,7 +126,7 @@ def main():
             head = None
             for a in addrs:
                 op, a_args = ins[a]
-                back = (op == 'jmp') if by_jmp else (op.startswith('j') and op != 'jmp')
+                back = is_jmp(op) if by_jmp else is_cond(op)
                 t = target(a_args) if back else None
                 if t is not None and lo <= t < a and (head is None or t < head):
                     head = t
