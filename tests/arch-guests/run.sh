@@ -281,6 +281,25 @@ riscv64_inline_build() { # builds $gout/riscv_seq_test; sets riscv64_inline
     fail "riscv64: riscv_seq_test.c: $(head -c 600 "$out/riscv_seq_test-build.log" | tr '\n' ' ')"
   fi
 }
+# The host's rseq-libc inspect reads both sides' riscv64 sections (the
+# unit tests' Rust ones, riscv_seq_test's C ones): descriptors, RSEQ_SIG
+# before every abort_ip, exit points.
+riscv64_inspect() { # ELF files
+  local cli=$root/target/release/rseq-libc f log
+  if [ ! -x "$cli" ]; then
+    skip "riscv64: rseq-libc inspect of the per-CPU sections: no target/release/rseq-libc (cargo build --release)"
+    return
+  fi
+  for f in "$@"; do
+    [ -n "$f" ] || continue
+    log=$out/inspect-riscv64-$(basename "$f").log
+    if "$cli" inspect "$f" > "$log" 2>&1; then
+      pass "riscv64: rseq-libc inspect $(basename "$f"): $(tail -n 1 "$log" | sed 's/^[^:]*: //')"
+    else
+      fail "riscv64: rseq-libc inspect $(basename "$f"): $(grep -m 3 VIOLATION "$log" | tr '\n' ' ' | head -c 400) (log: $log)"
+    fi
+  done
+}
 riscv64_inline_plan() { # plan-dir: the inline sequences' row for this guest
   [ -n "$riscv64_inline" ] || return 0
   cp "$riscv64_inline" "$1/bin/riscv-seq-test"
@@ -367,6 +386,7 @@ for arch in $arches; do
     fi
     if [ "$arch" = riscv64 ]; then
       riscv64_inline_build
+      riscv64_inspect "$riscv64_inline" "${percpu_test:+$root/$percpu_test}"
       skip "$arch: the per-CPU C API (rseq-percpu.h) and the CLI's stress are x86-64 only so far (docs/architectures.md)"
     else
       skip "$arch: the per-CPU C API, the stress with forced aborts and the inline C tests are x86-64 only so far (docs/architectures.md)"
