@@ -20,6 +20,9 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEQ_DIR = 'percpu/seq'
 OUT = {'rust': 'percpu/src/arch/{arch}.rs', 'c': 'headers/rseq-percpu-arch/{arch}.h'}
+# The C header's name where it is not the template's: riscv.h, as the
+# kernel selftests' rseq-riscv.h (the header refuses other widths).
+C_HEADER_ARCH = {'riscv64': 'riscv'}
 OPERAND = re.compile(r'\{([a-z_][a-z0-9_]*)(?::([a-z]))?\}')
 KINDS = ('in', 'imm', 'inout', 'out', 'scratch', 'vscratch')
 
@@ -541,7 +544,8 @@ def generate(arch):
                     out.append(line)
         while out and not out[-1].strip():
             out.pop()
-        files[OUT[lang].format(arch=arch)] = '\n'.join(out) + '\n'
+        name = C_HEADER_ARCH.get(arch, arch) if lang == 'c' else arch
+        files[OUT[lang].format(arch=name)] = '\n'.join(out) + '\n'
     return files
 
 

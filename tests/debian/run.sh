@@ -84,6 +84,7 @@ fi
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 want_dev="usr/include/rseq-libc/rseq-libc.h
 usr/include/rseq-libc/rseq-percpu-arch/aarch64.h
+usr/include/rseq-libc/rseq-percpu-arch/riscv.h
 usr/include/rseq-libc/rseq-percpu-arch/x86_64.h
 usr/include/rseq-libc/rseq-percpu-inline.h
 usr/include/rseq-libc/rseq-percpu.h

@@ -47,6 +47,7 @@ snapshot() { (cd "$1" && find . -type f -printf '%P %m ' -exec sha256sum {} \; |
 expected_files="bin/rseq-libc
 include/rseq-libc/rseq-libc.h
 include/rseq-libc/rseq-percpu-arch/aarch64.h
+include/rseq-libc/rseq-percpu-arch/riscv.h
 include/rseq-libc/rseq-percpu-arch/x86_64.h
 include/rseq-libc/rseq-percpu-inline.h
 include/rseq-libc/rseq-percpu.h

@@ -26,11 +26,17 @@ x86-64 and aarch64 disassembly (`aarch64-linux-gnu-objdump -d
 --no-show-raw-insn'): aarch64's unconditional branch is `b', its
 conditional ones `b.COND', `cbz', `cbnz', `tbz', `tbnz'. Macro-ops apply
 x86-64's fusion rule; on aarch64 they equal the instruction count.
+       --arch riscv64 (first): a RISC-V disassembly (conditional branches
+       b*, `j' taken; local `.L' symbols are not functions); macro-ops are
+       then the instructions (no fusion counted).
 """
 import re
 import sys
 
 FUSABLE = ('cmp', 'test', 'add', 'sub', 'and', 'inc', 'dec')
+RISCV = False  # --arch riscv64
+RISCV_COND = ('beq', 'bne', 'blt', 'bge', 'bltu', 'bgeu', 'beqz', 'bnez', 'bltz', 'bgez',
+              'blez', 'bgtz', 'bgt', 'ble', 'bgtu', 'bleu')
 
 
 def parse(path):
@@ -38,6 +44,8 @@ def parse(path):
     with open(path) as f:
         for line in f:
             h = re.match(r'([0-9a-f]+) <([^>]+)>:', line)
+            if h and RISCV and h.group(2).startswith('.L'):
+                continue
             if h:
                 cur = h.group(2)
                 funcs[cur] = []
@@ -53,6 +61,9 @@ def parse(path):
 
 
 def target(args):
+    if RISCV:
+        m = re.search(r'([0-9a-f]+) <', args)
+        return int(m.group(1), 16) if m else None
     # objdump writes a direct target as "ADDR <symbol+off>" (after the
     # register operands on aarch64's cbz/tbz).
     m = re.search(r'([0-9a-f]+) <', args) or re.match(r'([0-9a-f]+)', args)
@@ -60,17 +71,21 @@ def target(args):
 
 
 def is_jump(op):
-    """An unconditional direct branch (x86-64 jmp, aarch64 b)."""
-    return op in ('jmp', 'b')
+    """An unconditional direct branch (x86-64 jmp, aarch64 b, riscv64 j)."""
+    return op == 'j' if RISCV else op in ('jmp', 'b')
 
 
 def is_cond(op):
     """A conditional branch (x86-64 jCC, aarch64 b.CC, cbz/cbnz, tbz/tbnz)."""
+    if RISCV:
+        return op in RISCV_COND
     return ((op.startswith('j') and op != 'jmp') or op.startswith('b.')
             or op in ('cbz', 'cbnz', 'tbz', 'tbnz'))
 
 
 def macro_ops(path):
+    if RISCV:
+        return len(path)
     mops, prev = 0, False
     for _, op, _ in path:
         if is_cond(op) and op.startswith('j') and prev:
@@ -102,7 +117,10 @@ def walk(ins, nxt, start, taken, stop_at_back_edge=False):
 
 
 def main():
+    global RISCV
     args = sys.argv[1:]
+    if args[:2] == ['--arch', 'riscv64']:
+        RISCV, args = True, args[2:]
     if len(args) >= 2 and args[0] == '--functions':
         verbose = '-v' in args
         names = [a for a in args[2:] if a != '-v']

@@ -198,17 +198,20 @@ fi
 # Every generated C side (headers/rseq-percpu-arch/ARCH.h) assembles for
 # its architecture, with gcc (the host's or ARCH-linux-gnu-gcc) and clang
 # --target, and leaves one descriptor per sequence
-# (tests/percpu/arch_header_check.c). Compile only: the aarch64 side runs
-# nowhere yet (docs/architectures.md).
+# (tests/percpu/arch_header_check.c). Compile only: the aarch64 and
+# riscv64 sides run in tests/arch-guests (docs/architectures.md).
 command -v aarch64-linux-gnu-gcc > /dev/null ||
   bash scripts/install-deps.sh gcc-aarch64-linux-gnu > "$out/deps-cross-gcc.log" 2>&1
+command -v riscv64-linux-gnu-gcc > /dev/null ||
+  bash scripts/install-deps.sh gcc-riscv64-linux-gnu >> "$out/deps-cross-gcc.log" 2>&1
 for h in headers/rseq-percpu-arch/*.h; do
   a=$(basename "$h" .h)
+  [ "$a" = riscv ] && a=riscv64 # riscv.h: riscv64 (the header refuses other widths)
   for cc in "$a-linux-gnu-gcc" "clang --target=$a-linux-gnu"; do
     [ "$a" = "$(uname -m)" ] && [ "${cc%% *}" != clang ] && cc=gcc
     if ! command -v "${cc%% *}" > /dev/null; then skip "arch header $a: ${cc%% *} not installed"; continue; fi
     o=$out/arch_header_check-$a-${cc%% *}.o
-    if $cc -O2 -Wall -Wextra -Werror -Iheaders "-DARCH_HEADER=\"rseq-percpu-arch/$a.h\"" \
+    if $cc -O2 -Wall -Wextra -Werror -Iheaders "-DARCH_HEADER=\"rseq-percpu-arch/$(basename "$h")\"" \
          -c tests/percpu/arch_header_check.c -o "$o" > "$o.log" 2>&1 \
        && size=$(objdump -h "$o" 2>> "$o.log" | awk '$2 == "__rseq_cs_ptr_array" {print $3}') \
        && [ "$((16#${size:-0}))" -eq 88 ]; then

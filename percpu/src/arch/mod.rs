@@ -13,7 +13,17 @@ mod aarch64;
 #[cfg(target_arch = "aarch64")]
 pub use aarch64::*;
 
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(target_arch = "riscv64")]
+#[rustfmt::skip]
+mod riscv64;
+#[cfg(target_arch = "riscv64")]
+pub use riscv64::*;
+
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "riscv64"
+)))]
 compile_error!(
     "rseq-percpu: no arch module for this target. Write percpu/seq/<arch>.seq (the \
      sequences of percpu/seq/x86_64.seq: docs/sequences.md), generate src/arch/<arch>.rs \
