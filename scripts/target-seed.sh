@@ -6,13 +6,14 @@
 # target/ (scripts/test.sh) and target/cross, target/cross-static
 # (scripts/cross-cargo.sh's builds, tests/arch-guests).
 #
-# Why a seed and not one target directory shared by every checkout: cargo
-# names the workspace's own crates' outputs the same in every checkout (the
-# cross tree even mounts every checkout at the same /src) and judges them
-# fresh by mtimes, so a checkout whose sources are older than another
+# Why a seed and not one target directory shared by every checkout: the
+# cross tree mounts every checkout at the same /src, so there cargo names
+# the workspace's own crates' outputs the same in every checkout and judges
+# them fresh by mtimes: a checkout whose sources are older than another
 # checkout's last build would take that build's objects, and another
 # checkout could overwrite them between a build and the test that runs
-# them. So every checkout keeps its own target directory, and the seed, a
+# them (elsewhere a shared directory grows by a copy of the workspace per
+# checkout path). So every checkout keeps its own target directory, and the seed, a
 # copy of the third-party part only, is copied into one that no cargo has
 # used yet. The workspace's crates (Cargo.lock's packages without a source)
 # are never in the seed: cargo always compiles them from the checkout's own
