@@ -299,8 +299,9 @@ judge_kernel() { # label
 
 # A fresh clone's cross target directories start from the third-party
 # crates other checkouts compiled (scripts/target-seed.sh: criterion and
-# its dependencies for rseq-percpu's tests and clippy, about 3 minutes at
-# -j2); the workspace's crates are always compiled from this checkout.
+# its dependencies for rseq-percpu's tests and clippy, 45 units in each,
+# about 2 minutes at low load); the workspace's crates are always compiled
+# from this checkout.
 for d in cross cross-static; do
   bash "$root/scripts/target-seed.sh" restore "$d" "$root/target/$d" 2>&1
 done
