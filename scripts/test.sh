@@ -23,6 +23,10 @@ step() { # name command...
   times+=("$((SECONDS - t))	$r	$name")
 }
 
+# A fresh clone (CI) starts with the third-party crates that earlier runs
+# compiled in every profile (scripts/target-seed.sh); the workspace's own
+# crates are always compiled from this checkout.
+bash scripts/target-seed.sh restore host target
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
 # The shared-object build compiles code the default features leave out.
@@ -45,6 +49,7 @@ step "cargo doc -D warnings" rustdoc_clean
 step "cargo test (glibc owns)" cargo test --workspace
 step "cargo test (component owns)" env GLIBC_TUNABLES=glibc.pthread.rseq=0 cargo test --workspace
 step "cargo build --release" cargo build --release
+bash scripts/target-seed.sh save host target
 
 for suite in tests/*/run.sh; do
   echo "== $suite"

@@ -59,8 +59,11 @@
 # (OpenSBI is in qemu-system-data), qemu-user-static and cpio: installed with apt-get when
 # missing; a missing tool is a SKIP. ARCH_GUESTS (default "aarch64
 # riscv64"), ARCH_GUEST_KERNELS (default "6.12 7.2"), ARCH_GUEST_TIMEOUT
-# (seconds per boot, 300), ARCH_GUEST_FULL=1 (every hooks row: storm in
-# every host, safety's setxid). Ends with "N passed, N failed, N skipped".
+# (seconds per boot, 600: two guests and a build share the two cores),
+# ARCH_GUEST_JOBS (guests booted at once, 2), ARCH_GUEST_FULL=1 (every
+# hooks row: storm in every host, safety's setxid). The cross target
+# directories start from scripts/target-seed.sh's seeds in a fresh clone.
+# Ends with "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -76,7 +79,7 @@ finish() { echo "arch-guests: total $((SECONDS - t_start)) s"; echo "$passed pas
 
 arches=${ARCH_GUESTS:-aarch64 riscv64}
 kernels=${ARCH_GUEST_KERNELS:-6.12 7.2}
-guest_timeout=${ARCH_GUEST_TIMEOUT:-300}
+guest_timeout=${ARCH_GUEST_TIMEOUT:-600}
 full=${ARCH_GUEST_FULL:-0}
 pmu_icount=${ARCH_GUEST_PMU_ICOUNT:-1}
 # Largest instructions (user space only) between two reads of the same
@@ -84,6 +87,7 @@ pmu_icount=${ARCH_GUEST_PMU_ICOUNT:-1}
 # rseq_pmu_read_entry in between (measured: see docs/pmu.md).
 pmu_icount_tolerance=${ARCH_GUEST_PMU_TOLERANCE:-1000}
 hotplug_cycles=${ARCH_GUEST_HOTPLUG_CYCLES:-3}
+guest_jobs=${ARCH_GUEST_JOBS:-2}
 param_samples=${ARCH_GUEST_PARAM_SAMPLES:-1}
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -327,39 +331,85 @@ component_crates=(-p rseq-abi -p rseq-registration -p rseq-sched-getcpu -p rseq-
                   -p rseq-pthread-interpose -p rseq-pmu -p rseq-libc -p rseq-libc-glibc -p rseq-dl-early-tls)
 
 # Single-threaded TCG, as tests/kernels does: with one host thread per
-# vCPU the x86-64 7.x guests hit stale translations; here it also leaves
-# a core to the rest of a busy machine.
+# vCPU the x86-64 7.x guests hit stale translations. Each guest keeps one
+# host core busy: ARCH_GUEST_JOBS (2, this machine's cores) boot at once,
+# in the background, while the next architecture builds; the results are
+# judged at the end, in the order the guests were queued.
 boot_guest() { # initramfs-name image console-log
   timeout -s KILL "$guest_timeout" "$qemu" -accel tcg,thread=single "${qemu_args[@]}" "${extra_qemu_args[@]}" \
     -smp 2 -m 1024 -nic none -nographic -no-reboot -kernel "$2" -initrd "$out/initramfs-$1.cpio" \
     -append "console=$console loglevel=4 panic=-1 rdinit=/init" < /dev/null 2>&1 | tr -d '\r' > "$3"
 }
 
-# Boots ARCH's guest with kernel K and the initramfs INITRD (with PLAN in
-# it) and judges each plan line; LABEL names the logs.
-run_kernel() { # k initrd label plan
-  local k=$1 initrd=$2 label=$3 plan=$4 image pkg log logs t_k header name rc
-  image=$(awk -v a="$arch" -v k="$k" '$1 == "kernel" && $2 == a && $3 == k {print $5}' "$out/fetch.txt")
-  pkg=$(awk -v a="$arch" -v k="$k" '$1 == "kernel" && $2 == a && $3 == k {print $4}' "$out/fetch.txt")
-  [ -f "$image" ] || { fail "$label: no kernel image"; return; }
-  log=$out/console-$label.log logs=$out/logs/$label
-  rm -rf "$logs"; mkdir -p "$logs"
-  t_k=$SECONDS
+# One guest, run in the background from its job file (the architecture's
+# qemu variables as they were when it was queued).
+boot_job() { # label
+  local label=$1 t_k=$SECONDS
+  # shellcheck disable=SC1090
+  source "$out/job-$label.vars"
+  local log=$out/console-$label.log
   boot_guest "$initrd" "$image" "$log"
   # A guest that never reached init (no @@KERNEL line: a hang inside the
   # emulated boot, seen once in about 20 riscv64 boots) boots once more;
   # a guest whose programs ran is never retried.
   if ! grep -q '^@@KERNEL' "$log"; then
-    echo "$label: the guest did not reach init; booting it again (first console: $log.first)"
+    echo "$label: the guest did not reach init; booted it again (first console: $log.first)" > "$out/job-$label.note"
     mv "$log" "$log.first"
     boot_guest "$initrd" "$image" "$log"
   fi
+  echo $((SECONDS - t_k)) > "$out/job-$label.secs"
+}
+
+# Guests queued (labels), their order for judging, and the running ones.
+guest_queue=() guest_order=() guest_pids=()
+declare -A guest_weight=()
+# Starts queued guests while fewer than $guest_jobs run, the one with the
+# largest sum of its rows' time limits first (the aarch64 7.2 guest with
+# rseq-percpu's unit tests), so that the longest does not start last.
+dispatch_guests() {
+  local p alive=() best i
+  for p in "${guest_pids[@]}"; do kill -0 "$p" 2> /dev/null && alive+=("$p"); done
+  guest_pids=("${alive[@]}")
+  while [ ${#guest_queue[@]} -gt 0 ] && [ ${#guest_pids[@]} -lt "$guest_jobs" ]; do
+    best=0
+    for i in "${!guest_queue[@]}"; do
+      [ "${guest_weight[${guest_queue[$i]}]}" -gt "${guest_weight[${guest_queue[$best]}]}" ] && best=$i
+    done
+    boot_job "${guest_queue[$best]}" &
+    guest_pids+=($!)
+    unset 'guest_queue[best]'
+    guest_queue=("${guest_queue[@]}")
+  done
+}
+
+# Queues ARCH's guest with kernel K and the initramfs INITRD (with PLAN in
+# it); LABEL names the logs.
+queue_kernel() { # k initrd label plan
+  local k=$1 initrd=$2 label=$3 plan=$4 image pkg
+  image=$(awk -v a="$arch" -v k="$k" '$1 == "kernel" && $2 == a && $3 == k {print $5}' "$out/fetch.txt")
+  pkg=$(awk -v a="$arch" -v k="$k" '$1 == "kernel" && $2 == a && $3 == k {print $4}' "$out/fetch.txt")
+  [ -f "$image" ] || { fail "$label: no kernel image"; return; }
+  rm -f "$out/job-$label.note" "$out/job-$label.secs" "$out/console-$label.log.first"
+  declare -p qemu qemu_args extra_qemu_args console initrd image pkg plan > "$out/job-$label.vars"
+  guest_weight[$label]=$(awk '{ s += $2 } END { print s + 0 }' "$plan")
+  guest_queue+=("$label") guest_order+=("$label")
+  dispatch_guests
+}
+
+# Judges a finished guest: each plan line.
+judge_kernel() { # label
+  local label=$1 log logs header name rc
+  # shellcheck disable=SC1090
+  source "$out/job-$label.vars"
+  log=$out/console-$label.log logs=$out/logs/$label
+  rm -rf "$logs"; mkdir -p "$logs"
+  [ -f "$out/job-$label.note" ] && cat "$out/job-$label.note"
   awk -v dir="$logs" '
     /^@@BEGIN / { name = $2; file = dir "/" name ".log"; printf "" > file; next }
     /^@@END / { split($3, a, "="); print a[2] > (dir "/" $2 ".rc"); close(file); name = ""; next }
     name != "" { print >> file }' "$log"
   header=$(grep -m 1 '^@@KERNEL' "$log")
-  echo "== ${label/-/ } ($pkg${extra_qemu_args[*]:+, qemu ${extra_qemu_args[*]}}): ${header#@@KERNEL } in $((SECONDS - t_k)) s"
+  echo "== ${label/-/ } ($pkg${extra_qemu_args[*]:+, qemu ${extra_qemu_args[*]}}): ${header#@@KERNEL } in $(cat "$out/job-$label.secs" 2> /dev/null || echo '?') s; the longest: $(awk '/^@@END / {sub(/^secs=/, "", $4); print $2, $4}' "$log" | sort -k2 -rn | head -n 3 | awk '{printf "%s%s %s s", (NR > 1 ? ", " : ""), $1, $2}')"
   grep -q '^@@DONE' "$log" ||
     fail "$label: the guest did not finish (timeout ${guest_timeout}s or crash): $(grep -E 'panic|BUG|Oops' "$log" | head -n 3 | tr '\n' ' ') (log: $log)"
   while read -r name _; do
@@ -436,6 +486,14 @@ riscv64_inline_plan() { # plan-dir: the inline sequences' row for this guest
   echo "percpu-inline.gs 120 -- /bin/riscv-seq-test" >> "$1/plan"
 }
 
+# A fresh clone's cross target directories start from the third-party
+# crates other checkouts compiled (scripts/target-seed.sh: criterion and
+# its dependencies for rseq-percpu's tests and clippy, 45 units in each,
+# about 2 minutes at low load); the workspace's crates are always compiled
+# from this checkout.
+for d in cross cross-static; do
+  bash "$root/scripts/target-seed.sh" restore "$d" "$root/target/$d" 2>&1
+done
 g_index=0
 for arch in $arches; do
   case $arch in
@@ -495,11 +553,15 @@ for arch in $arches; do
   # The per-CPU sequences (percpu/seq/ARCH.seq): rseq-percpu's unit tests
   # (every operation and use case against real rseq: exact totals under
   # migration, flush and reclaim with membarrier, the locks), linked
-  # statically, run in the 7.2 guest only (about 55 s under TCG).
+  # statically, run in the 7.2 guest only (about 55 s under TCG). Optimized
+  # as the release profile, without its fat LTO and single codegen unit
+  # (which are for the CLI binary: the archives are not LTO-merged either):
+  # 15 s of CPU instead of 47 for the test program, which is compiled in
+  # every run since its crates are the workspace's.
   percpu_test= have_percpu_capi=0
   if [ -f "$root/percpu/seq/$arch.seq" ]; then
     if CROSS_RUN=1 bash "$root/scripts/cross-cargo.sh" "$arch" env RUSTFLAGS="-C target-feature=+crt-static" \
-         cargo test --release --locked -p rseq-percpu --no-run --target "$triple" \
+         CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo test --release --locked -p rseq-percpu --no-run --target "$triple" \
          --target-dir /src/target/cross-static > "$out/percpu-test-$arch.log" 2>&1 &&
        percpu_test=$(sed -n 's/.*Executable unittests src\/lib.rs (\(.*\))$/\1/p' "$out/percpu-test-$arch.log" | tail -n 1) &&
        [ -n "$percpu_test" ]; then
@@ -547,6 +609,9 @@ for arch in $arches; do
     fail "$arch: building the kernel's rseq selftests: $(tail -n 3 "$out/selftests-$arch.log" | tr '\n' ' ' | head -c 600)"
   fi
   echo "$arch: built in $((SECONDS - t_arch)) s"
+  for d in cross cross-static; do
+    bash "$root/scripts/target-seed.sh" save "$d" "$root/target/$d" 2>&1
+  done
   for k in $kernels; do
     g=$((g_index++))
     # The plan goes into a copy of the initramfs (cpio archives concatenate).
@@ -562,10 +627,9 @@ for arch in $arches; do
     (cd "$plan_dir" && find . -mindepth 1 | cpio -o -H newc --quiet) > "$out/plan-$arch-$k.cpio"
     st_cpio=(); [ $have_st = 1 ] && st_cpio=("$out/st-$arch.cpio")
     [ "$have_percpu_capi" = 1 ] && st_cpio+=("$out/percpu-$arch.cpio")
-    cat "$root/$gout/initramfs.cpio.tmp" "${st_cpio[@]}" "$out/plan-$arch-$k.cpio" > "$out/initramfs-$arch.cpio"
+    cat "$root/$gout/initramfs.cpio.tmp" "${st_cpio[@]}" "$out/plan-$arch-$k.cpio" > "$out/initramfs-$arch-$k.cpio"
     extra_qemu_args=()
-    run_kernel "$k" "$arch" "$arch-$k" "$plan_dir/plan"
-    [ "$have_percpu_capi" = 1 ] && percpu_capi_judge "$arch-$k"
+    queue_kernel "$k" "$arch-$k" "$arch-$k" "$plan_dir/plan"
   done
   # The instructions event needs -icount (see icount_plan_lines): one more
   # aarch64 boot, on the last kernel, with that plan only.
@@ -576,8 +640,14 @@ for arch in $arches; do
     (cd "$icount_dir" && echo plan | cpio -o -H newc --quiet) > "$out/plan-$arch-icount.cpio"
     cat "$root/$gout/initramfs.cpio.tmp" "$out/plan-$arch-icount.cpio" > "$out/initramfs-$arch-icount.cpio"
     extra_qemu_args=(-icount shift=0,sleep=off)
-    run_kernel "$k" "$arch-icount" "$arch-$k-icount" "$icount_dir/plan"
+    queue_kernel "$k" "$arch-icount" "$arch-$k-icount" "$icount_dir/plan"
     extra_qemu_args=()
   fi
 done
+t_guests=$SECONDS
+while [ ${#guest_queue[@]} -gt 0 ]; do wait -n; dispatch_guests; done
+wait
+echo "the guests: ${#guest_order[@]} boots, $guest_jobs at a time, $((SECONDS - t_guests)) s after the last build"
+# percpu_capi_judge: the stress rows' own checks, where a guest ran them.
+for label in "${guest_order[@]}"; do judge_kernel "$label"; percpu_capi_judge "$label"; done
 finish

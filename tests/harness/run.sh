@@ -13,7 +13,9 @@
 #   configure options, tarball checksum, build script), in the cached
 #   package version, in the component archive, or in the toolchain (a gcc
 #   on PATH that reports another version). The real caches are never read
-#   or written.
+#   or written;
+# - scripts/target-seed.sh: what a seed keeps (third-party units only),
+#   where it is restored, when it is replaced.
 #
 # Ends with "N passed, N failed". A few seconds.
 set -u
@@ -189,6 +191,55 @@ if has_check_mode patches/build-and-test.sh; then
   copy_tree "$tmp/tests"; sed -i 's/^  nptl\/tst-stack1 /  nptl\/tst-stack1 nptl\/tst-stack2 /' "$tmp/tests/patches/build-and-test.sh"
   expect "glibc, only the test list changed" glibc-2.36 fresh "$(check "$tmp/tests" "" patches/build-and-test.sh 2.36)"
   expect "glibc, toolchain changed" glibc-2.36 stale "$(check "$tmp/orig" "$newgcc" patches/build-and-test.sh 2.36)"
+fi
+
+# ---- target seeds --------------------------------------------------------------
+# scripts/target-seed.sh on scratch target directories and a scratch seed
+# cache: a seed holds the third-party units of every profile directory and
+# none of the workspace's crates (every package of Cargo.lock without a
+# source: were one kept, a fresh clone could take another checkout's
+# objects for its own, cargo judging them by mtimes), nor a target
+# directory nested in the one saved; it is copied only into a directory
+# cargo has not built in; a save with nothing new leaves the seed as it is.
+seeds=$tmp/seeds sd=$tmp/seed-target
+seed() { RSEQ_LIBC_TARGET_SEED=$seeds bash scripts/target-seed.sh "$@"; }
+ws_pkgs=$(awk '/^\[\[package\]\]/ { if (n != "" && !s) print n; n = ""; s = 0 }
+               /^name = / { n = $3; gsub(/"/, "", n) } /^source = / { s = 1 }
+               END { if (n != "" && !s) print n }' Cargo.lock)
+mkdir -p "$sd/release/.fingerprint/serde-1" "$sd/release/deps" "$sd/aarch64-unknown-linux-gnu/debug/.fingerprint/libc-2" \
+  "$sd/cross/release/.fingerprint/nested-3"
+touch "$sd/release/deps/libserde-1.rlib" "$sd/cross/.rustc_info.json"
+for pkg in $ws_pkgs; do
+  mkdir -p "$sd/release/.fingerprint/$pkg-9" "$sd/aarch64-unknown-linux-gnu/debug/.fingerprint/$pkg-9"
+  touch "$sd/release/deps/lib${pkg//-/_}-9.rlib" "$sd/release/lib${pkg//-/_}.a"
+done
+seed save t "$sd" > "$tmp/seed.log" 2>&1
+kept=$(cd "$seeds/t" 2> /dev/null && find . -path '*/.fingerprint/*' -prune -name '*-*' -printf '%f\n' | sort | paste -sd ' ')
+leaked=$(cd "$seeds/t" 2> /dev/null && for pkg in $ws_pkgs; do u=${pkg//-/_}; ls -d ./*/.fingerprint/"$pkg"-* ./*/*/.fingerprint/"$pkg"-* ./*/deps/lib"$u"-* ./*/lib"$u".* 2> /dev/null; done | paste -sd ' ')
+if [ "$kept" = "libc-2 serde-1" ] && [ -f "$seeds/t/release/deps/libserde-1.rlib" ] && [ -z "$leaked" ] && [ "$(echo "$ws_pkgs" | wc -w)" -gt 5 ]; then
+  pass "target seed: saves the third-party units of every profile ($kept), none of the $(echo "$ws_pkgs" | wc -w) workspace crates, no nested target directory"
+else
+  fail "target seed: saved units: '$kept' (want 'libc-2 serde-1'), workspace outputs in it: '$leaked' ($(tail -n 1 "$tmp/seed.log"))"
+fi
+seed restore t "$tmp/seed-fresh" > /dev/null 2>&1
+mkdir -p "$tmp/seed-built/release/.fingerprint/own-1"
+seed restore t "$tmp/seed-built" > /dev/null 2>&1
+if [ -f "$tmp/seed-fresh/release/deps/libserde-1.rlib" ] && [ -d "$tmp/seed-fresh/aarch64-unknown-linux-gnu/debug/.fingerprint/libc-2" ] &&
+   [ ! -e "$tmp/seed-built/release/.fingerprint/serde-1" ]; then
+  pass "target seed: restored into a directory cargo has not built in, not into one it has"
+else
+  fail "target seed: restore: fresh: $(cd "$tmp/seed-fresh" 2> /dev/null && find . | paste -sd ' '); built: $(cd "$tmp/seed-built" && find . | paste -sd ' ')"
+fi
+touch -d '2000-01-01' "$seeds/t/release/deps/libserde-1.rlib"
+msg=$(seed save t "$sd" 2>&1)
+untouched=$(stat -c %Y "$seeds/t/release/deps/libserde-1.rlib")
+mkdir -p "$sd/release/.fingerprint/clap-4"
+msg2=$(seed save t "$sd" 2>&1)
+if [ "$msg" = "seed t: up to date" ] && [ "$untouched" = "$(date -d '2000-01-01' +%s)" ] &&
+   [ -d "$seeds/t/release/.fingerprint/clap-4" ] && [ "$(ls -A "$seeds" | sort | paste -sd ' ')" = ".lock t" ]; then
+  pass "target seed: a save with nothing new keeps the seed; a new third-party unit replaces it ($msg2)"
+else
+  fail "target seed: second save: '$msg' (seed file mtime $untouched), third: '$msg2', seeds: $(ls -A "$seeds" | paste -sd ' ')"
 fi
 
 echo "$passed passed, $failed failed"
