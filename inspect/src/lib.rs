@@ -30,6 +30,7 @@
 //! points per section are listed; the rest are counted).
 #![deny(unsafe_code)]
 
+mod arch;
 mod archive;
 mod image;
 mod validate;
