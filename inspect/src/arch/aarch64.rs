@@ -23,5 +23,25 @@ pub(crate) fn branch_before(image: &Image<'_>, signature: u64) -> bool {
     else {
         return false;
     };
+    is_unconditional_branch(word)
+}
+
+fn is_unconditional_branch(word: u32) -> bool {
     word & B_MASK == B || matches!(word & BR_RET_MASK, BR | RET)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branches_are_told_from_other_instructions() {
+        assert!(is_unconditional_branch(0x1400_0003)); // b .+12
+        assert!(is_unconditional_branch(0xd65f_03c0)); // ret
+        assert!(is_unconditional_branch(0xd61f_0200)); // br x16
+        assert!(!is_unconditional_branch(0x9400_0003)); // bl .+12: a call returns
+        assert!(!is_unconditional_branch(0x5400_0061)); // b.ne .+12
+        assert!(!is_unconditional_branch(0xf900_0029)); // str x9, [x1]
+        assert!(!is_unconditional_branch(0xd63f_0200)); // blr x16
+    }
 }

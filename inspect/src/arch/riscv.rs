@@ -64,3 +64,22 @@ pub(crate) fn branch_before(image: &Image<'_>, signature: u64) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jumps_are_told_from_other_instructions() {
+        assert!(is_jump(0x0080_006f)); // j .+8
+        assert!(is_jump(0x0000_8067)); // ret (jalr x0, 0(ra))
+        assert!(!is_jump(0x0080_00ef)); // jal ra, .+8: a call returns
+        assert!(!is_jump(0x00b5_3023)); // sd a1, 0(a0)
+        assert!(!is_jump(NOP));
+        assert!(is_compressed_jump(0xa009)); // c.j .+2
+        assert!(is_compressed_jump(0x8082)); // c.jr ra (ret)
+        assert!(!is_compressed_jump(0x9082)); // c.jalr ra: a call
+        assert!(!is_compressed_jump(C_NOP));
+        assert!(!is_compressed_jump(0xe10c)); // c.sd a1, 0(a0)
+    }
+}
