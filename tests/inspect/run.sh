@@ -10,7 +10,13 @@
 # scripts/long-tests.sh, docs/testing-budget.md); the same variants built
 # for aarch64 and riscv64 with the cross gcc (scripts/cross-toolchain.sh;
 # SKIP without root or the tree) and cross-built files with lying headers;
-# and the project's own binaries, which must all validate. The fuzz build's target directory is
+# the abort handler's place per architecture (cs.c's ABORT_INLINE: behind a
+# branch after the commit, correct on aarch64 and riscv64, a warning on
+# x86-64; BROKEN_FALL_THROUGH: a warning everywhere); the generated per-CPU
+# sequences (tests/percpu/percpu_inline_test.c as an object and a shared
+# object, for x86-64 and each cross architecture that has them), which must
+# validate with no warning; and the project's own binaries, which must all
+# validate. The fuzz build's target directory is
 # shared by every checkout (RSEQ_LIBC_FUZZ_TARGET, default
 # ~/.cache/rseq-libc/fuzz-target): cargo's fingerprints key it, and a fresh
 # clone does not rebuild libFuzzer and the sanitized dependencies.
