@@ -192,7 +192,7 @@ for arch in aarch64 riscv64; do
   CROSS_RUN=1 bash "$root/scripts/cross-cargo.sh" "$arch" bash tests/inspect/build-cross.sh "$arch" "$xdir" "${specs[@]}" \
     > "$out/cross-build-$arch.log" 2>&1
   if grep -q '^BUILD-FAILED' "$out/cross-build-$arch.log" || [ ! -f "$root/$xdir/good-pie" ]; then
-    fail "$arch: building cs.c with the cross gcc: $(grep -m 2 -E 'BUILD-FAILED|rror' "$out/cross-build-$arch.log" | tr '\n' ' ' | head -c 600)"
+    fail "$arch: building cs.c or the generated sequences with the cross gcc: $(grep -m 2 -E 'BUILD-FAILED|rror' "$out/cross-build-$arch.log" | tr '\n' ' ' | head -c 600)"
     continue
   fi
   for v in "${variants[@]}"; do
