@@ -225,6 +225,8 @@ fn check_handler_placement(c: &mut Checker<'_, '_, '_>, here: &Location, abort: 
             )
         }),
         HandlerLayout::BranchedOver(branch_before) => {
+            // An abort_ip below 4 wraps to an address no file byte holds:
+            // no branch is found, and wrong_signature reports it too.
             let signature = abort.wrapping_sub(4);
             if !branch_before(c.image, signature) {
                 c.warning("signature_falls_through", |c| {
