@@ -10,7 +10,15 @@
 //!   every way out of a section other than an abort;
 //! - `__rseq_failure`: the abort handlers, each preceded by the 4-byte
 //!   `RSEQ_SIG` of the architecture (on x86 by the bytes `0f b9 3d` too, so
-//!   that the signature decodes as `ud1`).
+//!   that the signature decodes as `ud1`), on x86, powerpc and s390. On
+//!   aarch64 and riscv the handler may instead follow the commit in
+//!   `.text` behind an unconditional branch over the signature (librseq's
+//!   and the kernel selftests' layout there: their conditional branches
+//!   reach too short for another section). A handler elsewhere is a warning:
+//!   `abort_outside_failure_section` (x86, powerpc, s390),
+//!   `signature_falls_through` (aarch64, riscv: the instruction before the
+//!   signature is no unconditional branch, so code runs into the trap); not
+//!   checked on arm and mips (inline too, their code not decoded here).
 //!
 //! In relocatable objects (and so in static archives) the pointers are
 //! relocations, resolved here from the relocation entries; in
@@ -30,6 +38,7 @@
 //! points per section are listed; the rest are counted).
 #![deny(unsafe_code)]
 
+mod arch;
 mod archive;
 mod image;
 mod validate;

@@ -6,6 +6,7 @@
 //! the work and the memory are linear in the file's size even when its
 //! headers describe thousands of overlapping tables.
 
+use crate::arch::{self, HandlerLayout};
 use crate::image::{Image, ReadError, Section};
 use crate::{CriticalSection, Error, Finding, Limits, Location, ObjectReport, MAX_LISTED_EXITS};
 use object::elf;
@@ -209,6 +210,38 @@ fn read_descriptor(image: &Image<'_>, at: u64) -> Result<Descriptor, ReadError> 
         post_commit_offset: image.read_u64(field(16)?)?,
         abort: image.read_u64(field(24)?)?,
     })
+}
+
+/// Warns about an abort handler outside `__rseq_failure` where the
+/// architecture's layout ([`arch::handler_layout`]) does not allow it
+/// there: code could run into its signature, a trapping instruction.
+fn check_handler_placement(c: &mut Checker<'_, '_, '_>, here: &Location, abort: u64) {
+    match arch::handler_layout(c.image.machine) {
+        HandlerLayout::FailureSection => c.warning("abort_outside_failure_section", |c| {
+            format!(
+                "descriptor {here}: abort handler {} is not in section {FAILURE} \
+                 (this architecture's sequences keep it out of line there)",
+                c.at(abort)
+            )
+        }),
+        HandlerLayout::BranchedOver(branch_before) => {
+            // An abort_ip below 4 wraps to an address no file byte holds:
+            // no branch is found, and wrong_signature reports it too.
+            let signature = abort.wrapping_sub(4);
+            if !branch_before(c.image, signature) {
+                c.warning("signature_falls_through", |c| {
+                    format!(
+                        "descriptor {here}: abort handler {} is not in section {FAILURE} and \
+                         no unconditional branch precedes its RSEQ_SIG at {}: \
+                         the code before it runs into the signature, which traps",
+                        c.at(abort),
+                        c.at(signature)
+                    )
+                });
+            }
+        }
+        HandlerLayout::Unchecked => {}
+    }
 }
 
 /// Inspects one ELF object (`member`: its name in an archive).
@@ -457,12 +490,7 @@ pub(crate) fn inspect_object_within(
                 )
             });
         } else if !c.in_section(d.abort, FAILURE) {
-            c.warning("abort_outside_failure_section", |c| {
-                format!(
-                    "descriptor {here}: abort handler {} is not in section {FAILURE}",
-                    c.at(d.abort)
-                )
-            });
+            check_handler_placement(&mut c, &here, d.abort);
         }
         let signature_found = d
             .abort

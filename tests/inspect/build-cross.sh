@@ -5,6 +5,8 @@
 # static executable, a shared object, a relocatable object and an archive
 # per variant. Usage: build-cross.sh ARCH OUT NAME=MACRO...  (MACRO "-" for
 # the correct one); a variant that fails to build is a "BUILD-FAILED" line.
+# Then the generated per-CPU sequences (percpu-inline.o,
+# libpercpu-inline.so) where ARCH has them.
 set -u
 arch=$1 out=$2
 shift 2
@@ -23,4 +25,19 @@ for variant in "$@"; do
       rm -f "$out/lib$name.a" && "$arch-linux-gnu-ar" rcs "$out/lib$name.a" "$out/$name.o"
   } > "$out/$name.build.log" 2>&1 || echo "BUILD-FAILED $name: $(head -c 400 "$out/$name.build.log")"
 done
+# The project's generated per-CPU sequences for ARCH, as tests/percpu's
+# inline test instantiates them (an object, and a shared object whose
+# library calls stay undefined); "no-sequences" says why when the
+# architecture has none yet.
+case $arch in aarch64) header=aarch64 ;; riscv64) header=riscv ;; *) header=$arch ;; esac
+rm -f "$out/no-sequences" "$out/percpu-inline.o" "$out/libpercpu-inline.so"
+if [ ! -f "headers/rseq-percpu-arch/$header.h" ]; then
+  echo "no headers/rseq-percpu-arch/$header.h (no generated sequences for $arch)" > "$out/no-sequences"
+else
+  cc=("$arch-linux-gnu-gcc" -O2 -Wall -Iheaders -Itests/c)
+  {
+    "${cc[@]}" -c tests/percpu/percpu_inline_test.c -o "$out/percpu-inline.o" &&
+      "${cc[@]}" -fPIC -shared tests/percpu/percpu_inline_test.c -o "$out/libpercpu-inline.so"
+  } > "$out/percpu-inline.build.log" 2>&1 || echo "BUILD-FAILED percpu-inline: $(head -c 400 "$out/percpu-inline.build.log")"
+fi
 exit 0

@@ -6,7 +6,14 @@
      BROKEN_ALIGNMENT     the descriptor is 8 bytes past a 32-byte boundary
      BROKEN_NO_EXIT       no __rseq_exit_point_array entry for the section
      BROKEN_UNLISTED      the descriptor is not in __rseq_cs_ptr_array
-     BROKEN_ABORT_INSIDE  abort_ip points inside the section  */
+     BROKEN_ABORT_INSIDE  abort_ip points inside the section
+   and two move the abort handler out of __rseq_failure, to follow the
+   commit in .text:
+     ABORT_INLINE         behind an unconditional branch over the signature
+                          (aarch64's and riscv's layout in librseq and the
+                          kernel selftests; on x86 a warning)
+     BROKEN_FALL_THROUGH  with no branch: the commit runs into the
+                          signature, which traps (a warning everywhere)  */
 #include <stdint.h>
 #include <sys/rseq.h>
 
@@ -16,12 +23,17 @@
 #if defined __x86_64__
 # define SIG_WORD 0x53053053
 # define SIG_PREFIX ".byte 0x0f, 0xb9, 0x3d\n\t.long "
+# define JUMP "jmp"
 #elif defined __aarch64__
 # define SIG_WORD 0xd428bc00
 # define SIG_PREFIX ".inst "
+# define JUMP "b"
 #elif defined __riscv && __riscv_xlen == 64
 # define SIG_WORD 0xf1401073
-# define SIG_PREFIX ".long "
+/* Aligned: compressed code is only 2-aligned, and the kernel reads the
+   signature as one word.  */
+# define SIG_PREFIX ".balign 4\n\t.long "
+# define JUMP "j"
 #else
 # error "cs.c: x86-64, aarch64 and riscv64 only"
 #endif
@@ -50,6 +62,16 @@
 # define LISTED ".pushsection __rseq_cs_ptr_array, \"aw\"\n\t" \
                 ".quad 3b\n\t" \
                 ".popsection\n\t"
+#endif
+#if defined ABORT_INLINE
+# define HANDLER_OPEN JUMP " 9f\n\t"
+# define HANDLER_CLOSE "9:\n\t"
+#elif defined BROKEN_FALL_THROUGH
+# define HANDLER_OPEN ""
+# define HANDLER_CLOSE ""
+#else
+# define HANDLER_OPEN ".pushsection __rseq_failure, \"ax\"\n\t"
+# define HANDLER_CLOSE ".popsection\n\t"
 #endif
 #ifdef BROKEN_ABORT_INSIDE
 # define ABORT_LABEL "1f"
@@ -83,11 +105,11 @@ cs_percpu_add (struct rseq *area, int64_t *slot, uint32_t cpu, int64_t count)
       "jnz 4f\n\t"
       "addq %[count], %[slot]\n\t"
       "2:\n\t"
-      ".pushsection __rseq_failure, \"ax\"\n\t"
+      HANDLER_OPEN
       SIG "\n\t"
       "4:\n\t"
       "jmp %l[aborted]\n\t"
-      ".popsection\n\t"
+      HANDLER_CLOSE
       : /* asm goto: no outputs */
       : [rseq_cs] "m" (area->rseq_cs), [cpu_id] "m" (area->cpu_id),
         [cpu] "r" (cpu), [slot] "m" (*slot), [count] "er" (count)
@@ -107,11 +129,11 @@ cs_percpu_add (struct rseq *area, int64_t *slot, uint32_t cpu, int64_t count)
       "add x10, x10, %[count]\n\t"
       "str x10, %[slot]\n\t"
       "2:\n\t"
-      ".pushsection __rseq_failure, \"ax\"\n\t"
+      HANDLER_OPEN
       SIG "\n\t"
       "4:\n\t"
       "b %l[aborted]\n\t"
-      ".popsection\n\t"
+      HANDLER_CLOSE
       : /* asm goto: no outputs */
       : [rseq_cs] "Q" (area->rseq_cs), [cpu_id] "Q" (area->cpu_id),
         [cpu] "r" (cpu), [slot] "Q" (*slot), [count] "r" (count)
@@ -131,11 +153,11 @@ cs_percpu_add (struct rseq *area, int64_t *slot, uint32_t cpu, int64_t count)
       "add t1, t1, %[count]\n\t"
       "sd t1, %[slot]\n\t"
       "2:\n\t"
-      ".pushsection __rseq_failure, \"ax\"\n\t"
+      HANDLER_OPEN
       SIG "\n\t"
       "4:\n\t"
       "j %l[aborted]\n\t"
-      ".popsection\n\t"
+      HANDLER_CLOSE
       : /* asm goto: no outputs */
       : [rseq_cs] "m" (area->rseq_cs), [cpu_id] "m" (area->cpu_id),
         [cpu] "r" ((int64_t) (int32_t) cpu), [slot] "m" (*slot), [count] "r" (count)

@@ -10,7 +10,13 @@
 # scripts/long-tests.sh, docs/testing-budget.md); the same variants built
 # for aarch64 and riscv64 with the cross gcc (scripts/cross-toolchain.sh;
 # SKIP without root or the tree) and cross-built files with lying headers;
-# and the project's own binaries, which must all validate. The fuzz build's target directory is
+# the abort handler's place per architecture (cs.c's ABORT_INLINE: behind a
+# branch after the commit, correct on aarch64 and riscv64, a warning on
+# x86-64; BROKEN_FALL_THROUGH: a warning everywhere); the generated per-CPU
+# sequences (tests/percpu/percpu_inline_test.c as an object and a shared
+# object, for x86-64 and each cross architecture that has them), which must
+# validate with no warning; and the project's own binaries, which must all
+# validate. The fuzz build's target directory is
 # shared by every checkout (RSEQ_LIBC_FUZZ_TARGET, default
 # ~/.cache/rseq-libc/fuzz-target): cargo's fingerprints key it, and a fresh
 # clone does not rebuild libFuzzer and the sanitized dependencies.
@@ -33,8 +39,22 @@ fi
 tool=$root/target/release/rseq-libc
 inspect() { timeout 20 "$tool" inspect "$@"; }
 
+# expected_kind KIND ARCH: what a variant's KIND means on ARCH. The abort
+# handler's place is per architecture: x86-64's sequences keep it in
+# __rseq_failure, aarch64's and riscv64's after the commit behind a branch
+# over the signature (librseq's and the kernel selftests' layouts).
+expected_kind() {
+  case $1:$2 in
+    @inline:x86_64 | @fall-through:x86_64) echo warning:abort_outside_failure_section ;;
+    @inline:*) echo - ;;
+    @fall-through:*) echo warning:signature_falls_through ;;
+    *) echo "$1" ;;
+  esac
+}
+
 # check_variant DIR LABEL NAME KIND: inspects the six builds of one cs.c
-# variant in DIR (KIND: the violation expected, "-" for none).
+# variant in DIR (KIND: the violation expected; "-" for none and no
+# warning either; "warning:KIND" for that warning and no violation).
 check_variant() {
   local dir=$1 label=$2 name=$3 kind=$4 file code sections
   for file in "$name-pie" "$name-nopie" "$name-static" "lib$name.so" "$name.o" "lib$name.a"; do
@@ -42,11 +62,22 @@ check_variant() {
     inspect "$dir/$file" > "$dir/$file.txt" 2>&1; code=$?
     inspect --json "$dir/$file" > "$dir/$file.json" 2> /dev/null
     sections=$(grep -m1 -o '"critical_sections": [0-9]*' "$dir/$file.json" | grep -o '[0-9]*$')
-    if [ "$kind" = - ]; then
-      if [ $code = 0 ] && [ "$sections" = 1 ] && grep -q '"valid": true' "$dir/$file.json"; then
-        pass "$label$file: 1 critical section, valid"
-      else
+    if [ "$kind" = - ] || [ "${kind#warning:}" != "$kind" ]; then
+      local warned=${kind#warning:} other
+      [ "$kind" = - ] && warned=
+      # Every warning but the one expected.
+      other=$(grep 'warning: ' "$dir/$file.txt" | grep -v "\[$warned\]\$" | head -n 2)
+      [ -z "$warned" ] && other=$(grep -m2 'warning: ' "$dir/$file.txt")
+      if [ $code != 0 ] || [ "$sections" != 1 ] || ! grep -q '"valid": true' "$dir/$file.json"; then
         fail "$label$file: exit $code, ${sections:-?} sections: $(grep -m3 -E 'VIOLATION|error' "$dir/$file.txt")"
+      elif [ -n "$other" ]; then
+        fail "$label$file: unexpected warning: $other"
+      elif [ -n "$warned" ] && ! grep -q "\"kind\": \"$warned\"" "$dir/$file.json"; then
+        fail "$label$file: valid, but no $warned warning"
+      elif [ -n "$warned" ]; then
+        pass "$label$file: valid, $warned warned: $(grep -m1 "\[$warned\]" "$dir/$file.txt" | sed 's/^ *warning: //' | head -c 160)"
+      else
+        pass "$label$file: 1 critical section, valid, no warning"
       fi
     else
       if [ $code = 1 ] && grep -q "\"kind\": \"$kind\"" "$dir/$file.json" && grep -q "\[$kind\]" "$dir/$file.txt"; then
@@ -57,7 +88,35 @@ check_variant() {
     fi
   done
 }
-# variant: "name macro expected-violation-kind" (good has none).
+# check_sequences DIR LABEL SOURCE CC: the per-CPU sequences generated for
+# the architecture (percpu/seq/*.seq -> headers/rseq-percpu-arch/), in
+# DIR/percpu-inline.o and DIR/libpercpu-inline.so (built from SOURCE with
+# CC first, unless CC is "-": build-cross.sh built them). Each must
+# validate with no warning: a warning on every correct binary is noise.
+check_sequences() {
+  local dir=$1 label=$2 source=$3 cc=$4 file code sections warnings
+  if [ "$cc" != - ]; then
+    rm -f "$dir/percpu-inline.o" "$dir/libpercpu-inline.so"
+    "$cc" -O2 -Wall -I"$root/headers" -I"$root/tests/c" -c "$source" -o "$dir/percpu-inline.o" 2> "$dir/percpu-inline.build.log" &&
+      "$cc" -O2 -Wall -I"$root/headers" -I"$root/tests/c" -fPIC -shared "$source" -o "$dir/libpercpu-inline.so" 2>> "$dir/percpu-inline.build.log" ||
+      { fail "${label}generated sequences: build failed: $(head -c 400 "$dir/percpu-inline.build.log")"; return; }
+  fi
+  if [ -f "$dir/no-sequences" ]; then skip "${label}generated sequences: $(cat "$dir/no-sequences")"; return; fi
+  for file in percpu-inline.o libpercpu-inline.so; do
+    if [ ! -f "$dir/$file" ]; then fail "${label}generated sequences: $file not built"; continue; fi
+    inspect "$dir/$file" > "$dir/$file.txt" 2>&1; code=$?
+    sections=$(grep -m1 -oE '[0-9]+ critical section\(s\), [0-9]+ violation' "$dir/$file.txt" | grep -oE '^[0-9]+')
+    warnings=$(grep -c 'warning: ' "$dir/$file.txt")
+    if [ $code = 0 ] && [ "${sections:-0}" -gt 0 ] && [ "$warnings" = 0 ]; then
+      pass "${label}generated sequences $file: $sections critical sections, valid, no warning"
+    else
+      fail "${label}generated sequences $file: exit $code, ${sections:-?} sections, $warnings warning(s): $(grep -m2 -E 'warning:|VIOLATION|error' "$dir/$file.txt" | head -c 400)"
+    fi
+  done
+}
+
+# variant: "name macro expected-kind" (good has none; @inline and
+# @fall-through: per architecture, expected_kind).
 variants=(
   "good - -"
   "wrong-signature BROKEN_SIGNATURE wrong_signature"
@@ -65,6 +124,8 @@ variants=(
   "no-exit BROKEN_NO_EXIT missing_exit_points"
   "unlisted BROKEN_UNLISTED unlisted_descriptor"
   "abort-inside BROKEN_ABORT_INSIDE abort_inside_section"
+  "abort-inline ABORT_INLINE @inline"
+  "fall-through BROKEN_FALL_THROUGH @fall-through"
 )
 
 if ! command -v gcc > /dev/null || ! command -v ar > /dev/null; then
@@ -82,8 +143,12 @@ else
       rm -f "$out/lib$name.a" && ar rcs "$out/lib$name.a" "$out/$name.o" || ok=0
     "${cc[@]}" -DWITH_MAIN -static tests/inspect/cs.c -o "$out/$name-static" 2>> "$out/$name.build.log" || true
     if [ $ok = 0 ]; then fail "$name: build failed: $(head -c 400 "$out/$name.build.log")"; continue; fi
-    check_variant "$out" "" "$name" "$kind"
+    check_variant "$out" "" "$name" "$(expected_kind "$kind" x86_64)"
   done
+
+  # The project's generated x86-64 sequences (headers/rseq-percpu-arch/),
+  # as tests/percpu's inline test instantiates them: valid, no warning.
+  check_sequences "$out" "" "$root/tests/percpu/percpu_inline_test.c" gcc
 
   # Hostile input: a clear error (exit 2), never a panic (exit 101) or hang.
   good=$out/good-pie
@@ -127,13 +192,14 @@ for arch in aarch64 riscv64; do
   CROSS_RUN=1 bash "$root/scripts/cross-cargo.sh" "$arch" bash tests/inspect/build-cross.sh "$arch" "$xdir" "${specs[@]}" \
     > "$out/cross-build-$arch.log" 2>&1
   if grep -q '^BUILD-FAILED' "$out/cross-build-$arch.log" || [ ! -f "$root/$xdir/good-pie" ]; then
-    fail "$arch: building cs.c with the cross gcc: $(grep -m 2 -E 'BUILD-FAILED|rror' "$out/cross-build-$arch.log" | tr '\n' ' ' | head -c 600)"
+    fail "$arch: building cs.c or the generated sequences with the cross gcc: $(grep -m 2 -E 'BUILD-FAILED|rror' "$out/cross-build-$arch.log" | tr '\n' ' ' | head -c 600)"
     continue
   fi
   for v in "${variants[@]}"; do
     read -r vname _ kind <<< "$v"
-    check_variant "$root/$xdir" "$arch " "$vname" "$kind"
+    check_variant "$root/$xdir" "$arch " "$vname" "$(expected_kind "$kind" "$arch")"
   done
+  check_sequences "$root/$xdir" "$arch " - -
   if grep -q "executable for $name, RSEQ_SIG $sig: 1 critical section" "$root/$xdir/good-pie.txt"; then
     pass "$arch: reported as $name with RSEQ_SIG $sig"
   else

@@ -153,7 +153,7 @@ contender (void *arg)
       e->expect = (int8_t) node_of[cpu];
       uint64_t v = counter;
       for (int k = 0; k < 50; k++)
-        __asm__ volatile ("pause");
+        cpu_relax ();
       counter = v + 1;
       rseq_percpu_numa_unlock (lock);
     }
