@@ -35,9 +35,14 @@ if [ ! -f "headers/rseq-percpu-arch/$header.h" ]; then
   echo "no headers/rseq-percpu-arch/$header.h (no generated sequences for $arch)" > "$out/no-sequences"
 else
   cc=("$arch-linux-gnu-gcc" -O2 -Wall -Iheaders -Itests/c)
+  # riscv64 has no <rseq-percpu-inline.h> support yet (the per-CPU C API is
+  # not ported): its arch guests' program instantiates every riscv.h
+  # sequence directly.
+  src=tests/percpu/percpu_inline_test.c
+  [ "$arch" = riscv64 ] && src=tests/arch-guests/riscv_seq_test.c
   {
-    "${cc[@]}" -c tests/percpu/percpu_inline_test.c -o "$out/percpu-inline.o" &&
-      "${cc[@]}" -fPIC -shared tests/percpu/percpu_inline_test.c -o "$out/libpercpu-inline.so"
+    "${cc[@]}" -c "$src" -o "$out/percpu-inline.o" &&
+      "${cc[@]}" -fPIC -shared "$src" -o "$out/libpercpu-inline.so"
   } > "$out/percpu-inline.build.log" 2>&1 || echo "BUILD-FAILED percpu-inline: $(head -c 400 "$out/percpu-inline.build.log")"
 fi
 exit 0
